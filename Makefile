@@ -1,0 +1,45 @@
+# One command per job. Every target installs what it needs into .venv first.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.install-stamp
+EXTRAS := dev,postgres,redis,servers
+
+.PHONY: install demo test lint format typecheck pytest bench schema clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[$(EXTRAS)]"
+	touch $(STAMP)
+
+demo: install
+	$(BIN)/omnihub demo
+
+test: install lint typecheck pytest
+
+lint: install
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+
+format: install
+	$(BIN)/ruff format src tests
+	$(BIN)/ruff check --fix src tests
+
+typecheck: install
+	$(BIN)/mypy
+
+pytest: install
+	$(BIN)/pytest --cov --cov-report=term $(PYTEST_ARGS)
+
+bench: install
+	$(BIN)/omnihub bench events --backend sqlite --events 100000 --writers 4 --json
+	$(BIN)/omnihub bench events --backend postgres --events 100000 --writers 8 --json
+
+schema: install
+	$(BIN)/omnihub schema export
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .coverage htmlcov

