@@ -1,5 +1,9 @@
-"""The ``omnihub`` command line."""
+"""The ``omnihub`` command line.
 
-from omnihub.cli._app import CliState, app, main, state
+Each component adds its commands in its own module here (``_events.py``, ``_saga.py``, …),
+registered on the root ``app`` or the ``bench_app`` group; importing them below wires them in.
+"""
 
-__all__ = ["CliState", "app", "main", "state"]
+from omnihub.cli._app import CliState, app, bench_app, main, state
+
+__all__ = ["CliState", "app", "bench_app", "main", "state"]

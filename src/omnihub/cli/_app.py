@@ -22,6 +22,11 @@ app = typer.Typer(
     add_completion=False,
 )
 
+bench_app = typer.Typer(
+    help="Benchmarks: each prints one JSON object with --json.", no_args_is_help=True
+)
+app.add_typer(bench_app, name="bench")
+
 err_console = Console(stderr=True)
 
 
