@@ -14,6 +14,10 @@ enter OmniHub, so callers only ever need to catch these::
     │   └── StoreUnavailableError   the backend could not be reached
     ├── IntegrityError              stored data fails verification (a broken hash chain)
     ├── NotFoundError               a goal, stream or resource that does not exist (for the caller)
+    ├── AuthenticationError         a missing, unknown or revoked API key
+    │   └── SignatureError          a request signature that is missing, expired, replayed or wrong
+    ├── PermissionDeniedError       the caller's role may not perform this action
+    ├── RateLimitedError            a tenant over its request rate: ``retry_after`` in seconds
     └── ServerError                 an embedded server (Temporal, PostgreSQL, Redis) failed to start
 
 Later components add their own subclasses below these branches; the tree above is the contract.
@@ -22,14 +26,18 @@ Later components add their own subclasses below these branches; the tree above i
 from __future__ import annotations
 
 __all__ = [
+    "AuthenticationError",
     "ConcurrencyError",
     "ConfigurationError",
     "IntegrityError",
     "NotFoundError",
     "OmniHubError",
     "PayloadTooLargeError",
+    "PermissionDeniedError",
+    "RateLimitedError",
     "SchemaVersionError",
     "ServerError",
+    "SignatureError",
     "StoreError",
     "StoreUnavailableError",
     "UnknownEventTypeError",
@@ -110,3 +118,26 @@ class NotFoundError(OmniHubError):
 
 class ServerError(OmniHubError):
     """An embedded server (Temporal, PostgreSQL, Redis) could not be started or reached."""
+
+
+class AuthenticationError(OmniHubError):
+    """The caller could not be identified: a missing, malformed, unknown or revoked API key."""
+
+
+class SignatureError(AuthenticationError):
+    """A signed request failed verification: missing headers, expired, replayed or tampered."""
+
+
+class PermissionDeniedError(OmniHubError):
+    """The caller is known but its role does not allow this action."""
+
+
+class RateLimitedError(OmniHubError):
+    """A tenant made more requests than its rate limit allows; retry after ``retry_after`` s."""
+
+    def __init__(self, tenant_id: str, retry_after: float) -> None:
+        super().__init__(
+            f"tenant {tenant_id!r} is over its rate limit; retry in {retry_after:.2f} s"
+        )
+        self.tenant_id = tenant_id
+        self.retry_after = retry_after

@@ -92,6 +92,31 @@ class Settings(BaseSettings):
 
     log_level: str = Field("WARNING", description="Python logging level.")
 
+    # HTTP API (omnihub serve / omnihub up).
+    api_host: str = Field("127.0.0.1", description="Address the HTTP API binds to.")
+    api_port: int = Field(8700, ge=0, le=65535, description="Port of the HTTP API.")
+    api_keys_url: str | None = Field(
+        None,
+        description="API key store: sqlite:///PATH (default: sqlite under home, api.db).",
+    )
+    api_redis_url: str | None = Field(
+        None,
+        description="Redis for rate limits and signature nonces shared by several API "
+        "processes (redis://...); unset keeps them in memory.",
+    )
+    api_rate_limit_per_second: float = Field(
+        20.0, gt=0, description="Requests per second each tenant may make (token refill rate)."
+    )
+    api_rate_limit_burst: int = Field(
+        100, gt=0, description="Largest burst of requests per tenant (token bucket size)."
+    )
+    api_max_body_bytes: int = Field(
+        1024 * 1024, gt=0, description="Largest accepted HTTP request body, in bytes."
+    )
+    api_signature_skew_seconds: int = Field(
+        300, gt=0, description="Accepted clock skew of a signed request's timestamp, in seconds."
+    )
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -112,6 +137,11 @@ class Settings(BaseSettings):
     def resolved_event_store_url(self) -> str:
         """The event store URL, defaulting to an SQLite file under ``home``."""
         return self.event_store_url or f"sqlite:///{self.home / 'events.db'}"
+
+    @property
+    def resolved_api_keys_url(self) -> str:
+        """The API key store URL, defaulting to an SQLite file under ``home``."""
+        return self.api_keys_url or f"sqlite:///{self.home / 'api.db'}"
 
 
 def load_settings(**overrides: Any) -> Settings:

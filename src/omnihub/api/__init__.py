@@ -1,0 +1,52 @@
+"""The HTTP API: goals, events over SSE, approvals; API keys, signing and rate limits."""
+
+from omnihub.api._app import create_app
+from omnihub.api._idempotency import IdempotencyKeyReusedError, IdempotencyStore
+from omnihub.api._metrics import ApiMetrics
+from omnihub.api._models import (
+    ApprovalDecision,
+    ControlRequest,
+    ErrorBody,
+    GoalAccepted,
+    GoalPage,
+    GoalRequest,
+)
+from omnihub.api._ratelimit import MemoryRateLimiter, RateDecision, RateLimiter, RedisRateLimiter
+from omnihub.api._server import ApiServer, build_server
+from omnihub.api._services import (
+    ApiServices,
+    CacheStatsSource,
+    ControlAction,
+    GoalService,
+    StreamEvent,
+    UsageSource,
+)
+from omnihub.api._wiring import open_nonce_store, open_rate_limiter, open_services
+
+__all__ = [
+    "ApiMetrics",
+    "ApiServer",
+    "ApiServices",
+    "ApprovalDecision",
+    "CacheStatsSource",
+    "ControlAction",
+    "ControlRequest",
+    "ErrorBody",
+    "GoalAccepted",
+    "GoalPage",
+    "GoalRequest",
+    "GoalService",
+    "IdempotencyKeyReusedError",
+    "IdempotencyStore",
+    "MemoryRateLimiter",
+    "RateDecision",
+    "RateLimiter",
+    "RedisRateLimiter",
+    "StreamEvent",
+    "UsageSource",
+    "build_server",
+    "create_app",
+    "open_nonce_store",
+    "open_rate_limiter",
+    "open_services",
+]

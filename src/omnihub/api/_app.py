@@ -1,0 +1,73 @@
+"""The FastAPI app factory. Nothing is built at import time: settings come in, an app goes out."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from omnihub import __version__
+from omnihub.api._errors import install_error_handlers
+from omnihub.api._metrics import ApiMetrics
+from omnihub.api._middleware import GuardMiddleware
+from omnihub.api._routes_goals import router as goals_router
+from omnihub.api._routes_system import router as system_router
+from omnihub.api._routes_system import stats_router
+from omnihub.api._services import ApiServices
+from omnihub.api._wiring import open_services
+from omnihub.auth import SignatureVerifier
+from omnihub.config import Settings
+
+
+def _attach(app: FastAPI, services: ApiServices, settings: Settings) -> None:
+    app.state.services = services
+    app.state.verifier = SignatureVerifier(services.nonces, settings.api_signature_skew_seconds)
+
+
+def create_app(
+    settings: Settings,
+    *,
+    services: ApiServices | None = None,
+    sse_keepalive_seconds: float = 15.0,
+) -> FastAPI:
+    """The OmniHub HTTP API.
+
+    With ``services`` the caller owns them (tests pass real stores in and close them); without,
+    they are opened from ``settings`` when the app starts and closed when it stops.
+    """
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = None
+        if services is None:
+            owned = await open_services(settings)
+            _attach(app, owned, settings)
+        try:
+            yield
+        finally:
+            if owned is not None:
+                app.state.services = None
+                await owned.aclose()
+
+    app = FastAPI(
+        title="OmniHub",
+        version=__version__,
+        summary="A durable, auditable runtime for AI agents that take real actions.",
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.metrics = ApiMetrics()
+    app.state.sse_keepalive_seconds = sse_keepalive_seconds
+    app.state.services = services
+    if services is not None:
+        _attach(app, services, settings)
+    install_error_handlers(app)
+    app.add_middleware(
+        GuardMiddleware, max_body_bytes=settings.api_max_body_bytes, metrics=app.state.metrics
+    )
+    app.include_router(system_router)
+    app.include_router(goals_router)
+    app.include_router(stats_router)
+    return app

@@ -1,0 +1,238 @@
+"""``/v1/goals``: submit, list, read, follow (SSE) and steer goals of the caller's tenant."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Path, Query, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from omnihub.api._deps import Goals, Operator, Viewer, services_of
+from omnihub.api._idempotency import request_hash
+from omnihub.api._models import (
+    ApprovalDecision,
+    ControlRequest,
+    ErrorBody,
+    GoalAccepted,
+    GoalPage,
+    GoalRequest,
+)
+from omnihub.api._services import ControlAction, GoalService, StreamEvent
+
+logger = logging.getLogger(__name__)
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorBody} for code in (401, 403, 404, 409, 413, 422, 429, 503)
+}
+router = APIRouter(prefix="/v1/goals", tags=["goals"], responses=_ERRORS)
+
+GoalId = Annotated[
+    str, Path(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:\-]+$", description="Goal id")
+]
+StepId = Annotated[
+    str, Path(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:\-]+$", description="Step id")
+]
+
+
+def new_goal_id() -> str:
+    """A fresh goal id."""
+    return uuid.uuid4().hex
+
+
+@router.post("", status_code=202, response_model=GoalAccepted, summary="Submit a goal")
+async def submit_goal(
+    request: Request,
+    body: GoalRequest,
+    principal: Operator,
+    goals: Goals,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            min_length=1,
+            max_length=255,
+            description="Retries with the same key return the same goal.",
+        ),
+    ] = None,
+) -> GoalAccepted:
+    """Start a goal. With an ``Idempotency-Key``, a retried request returns the goal the
+    first request started instead of starting another."""
+    goal_id = new_goal_id()
+    if idempotency_key is not None:
+        goal_id, _ = await asyncio.to_thread(
+            services_of(request).idempotency.claim,
+            principal.tenant_id,
+            idempotency_key,
+            request_hash(body.model_dump(mode="json")),
+            goal_id,
+        )
+    return await goals.submit(principal.tenant_id, goal_id, body)
+
+
+@router.get("", response_model=GoalPage, summary="List goals")
+async def list_goals(
+    principal: Viewer,
+    goals: Goals,
+    status: Annotated[str | None, Query(min_length=1, max_length=32, pattern=r"^[a-z_]+$")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(min_length=1, max_length=256)] = None,
+) -> GoalPage:
+    """The tenant's goals, newest first, optionally filtered by status."""
+    return await goals.list_goals(principal.tenant_id, status=status, limit=limit, cursor=cursor)
+
+
+@router.get("/{goal_id}", summary="Get a goal's state")
+async def get_goal(goal_id: GoalId, principal: Viewer, goals: Goals) -> dict[str, Any]:
+    """The goal's state, folded from its events (the GoalState projection)."""
+    return await goals.get(principal.tenant_id, goal_id)
+
+
+@router.get("/{goal_id}/events", summary="List a goal's events")
+async def list_events(
+    goal_id: GoalId,
+    principal: Viewer,
+    goals: Goals,
+    after: Annotated[int, Query(ge=0, description="Only events after this stream version")] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 1000,
+) -> list[dict[str, Any]]:
+    """The goal's events, oldest first."""
+    return await goals.events(principal.tenant_id, goal_id, after_version=after, limit=limit)
+
+
+def _sse(event: StreamEvent) -> bytes:
+    data = json.dumps(event.data, separators=(",", ":"), ensure_ascii=False)
+    return f"id: {event.version}\nevent: {event.type}\ndata: {data}\n\n".encode()
+
+
+async def _event_stream(
+    events: AsyncIterator[StreamEvent], keepalive: float
+) -> AsyncIterator[bytes]:
+    """SSE frames for ``events``, with a comment line every ``keepalive`` seconds of quiet
+    (so proxies keep the connection open). The source runs in its own task: a timeout must
+    never cancel the source's iterator mid-step."""
+    queue: asyncio.Queue[StreamEvent | None] = asyncio.Queue(maxsize=256)
+    failure: list[BaseException] = []
+
+    async def pump() -> None:
+        try:
+            async for event in events:
+                await queue.put(event)
+        except Exception as exc:
+            logger.exception("event stream failed")
+            failure.append(exc)
+        await queue.put(None)
+
+    task = asyncio.create_task(pump())
+    try:
+        yield b"retry: 2000\n\n"
+        while True:
+            try:
+                item = await asyncio.wait_for(queue.get(), keepalive)
+            except TimeoutError:
+                yield b": keepalive\n\n"
+                continue
+            if item is None:
+                break
+            yield _sse(item)
+        if failure:
+            yield b'event: error\ndata: {"message":"event stream interrupted"}\n\n'
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+@router.get(
+    "/{goal_id}/stream",
+    summary="Follow a goal's events (Server-Sent Events)",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}, "description": "SSE stream"}},
+)
+async def stream_events(
+    request: Request,
+    goal_id: GoalId,
+    principal: Viewer,
+    goals: Goals,
+    last_event_id: Annotated[
+        str | None,
+        Header(alias="Last-Event-ID", max_length=32, description="Resume after this event id."),
+    ] = None,
+    after: Annotated[int | None, Query(ge=0, description="Resume after this version")] = None,
+) -> StreamingResponse:
+    """The goal's events as SSE: stored ones first, then live ones until the goal ends. Each
+    event's ``id`` is its stream version, so a reconnecting client resumes with
+    ``Last-Event-ID``."""
+    start = after or 0
+    if last_event_id:
+        try:
+            start = max(start, int(last_event_id))
+        except ValueError:
+            start = max(start, 0)
+    # Existence and tenant check up front, so an unknown goal is a 404, not an empty stream.
+    await goals.get(principal.tenant_id, goal_id)
+    keepalive: float = request.app.state.sse_keepalive_seconds
+    source = goals.stream(principal.tenant_id, goal_id, after_version=start)
+    return StreamingResponse(
+        _event_stream(source, keepalive),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+@router.post(
+    "/{goal_id}/approvals/{step_id}", summary="Approve or reject a step waiting for approval"
+)
+async def decide(
+    goal_id: GoalId,
+    step_id: StepId,
+    body: ApprovalDecision,
+    principal: Operator,
+    goals: Goals,
+) -> dict[str, Any]:
+    """Record a decision; answers with the goal's new state once the workflow accepted it."""
+    actor = f"key:{principal.key_id}"
+    return await goals.decide(principal.tenant_id, goal_id, step_id, body, actor)
+
+
+async def _control(
+    action: ControlAction,
+    goal_id: str,
+    body: ControlRequest | None,
+    principal: Operator,
+    goals: GoalService,
+) -> JSONResponse:
+    reason = body.reason if body else None
+    accepted = await goals.control(
+        principal.tenant_id, goal_id, action, reason, f"key:{principal.key_id}"
+    )
+    return JSONResponse(accepted.model_dump(mode="json"), status_code=202)
+
+
+@router.post("/{goal_id}/cancel", status_code=202, response_model=GoalAccepted)
+async def cancel_goal(
+    goal_id: GoalId, principal: Operator, goals: Goals, body: ControlRequest | None = None
+) -> JSONResponse:
+    """Cancel a goal: its completed steps are compensated, last first."""
+    return await _control("cancel", goal_id, body, principal, goals)
+
+
+@router.post("/{goal_id}/pause", status_code=202, response_model=GoalAccepted)
+async def pause_goal(
+    goal_id: GoalId, principal: Operator, goals: Goals, body: ControlRequest | None = None
+) -> JSONResponse:
+    """Pause a goal before its next step."""
+    return await _control("pause", goal_id, body, principal, goals)
+
+
+@router.post("/{goal_id}/resume", status_code=202, response_model=GoalAccepted)
+async def resume_goal(
+    goal_id: GoalId, principal: Operator, goals: Goals, body: ControlRequest | None = None
+) -> JSONResponse:
+    """Resume a paused goal."""
+    return await _control("resume", goal_id, body, principal, goals)
