@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from omnihub.auth._storage import connect_sqlite
 from omnihub.errors import StoreError, ValidationError
 
 _SCHEMA = """
@@ -46,14 +47,7 @@ class IdempotencyStore:
 
     def __init__(self, path: Path, ttl: timedelta = timedelta(hours=24)) -> None:
         self.ttl = ttl
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA busy_timeout=5000")
-            self._conn.execute(_SCHEMA)
-        except (OSError, sqlite3.Error) as exc:
-            raise StoreError(f"cannot open the idempotency store at {path}: {exc}") from exc
+        self._conn = connect_sqlite(path, _SCHEMA, "idempotency store")
         self._lock = threading.Lock()
 
     def claim(self, tenant_id: str, key: str, body_hash: str, new_goal_id: str) -> tuple[str, bool]:

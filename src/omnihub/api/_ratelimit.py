@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from omnihub.errors import StoreUnavailableError
+from omnihub.auth._storage import ping_redis
 
 if TYPE_CHECKING:
     import redis.asyncio
@@ -140,12 +140,7 @@ class RedisRateLimiter:
         return RateDecision(bool(allowed), float(retry), float(tokens))
 
     async def ping(self) -> None:
-        import redis.exceptions
-
-        try:
-            await self._client.ping()
-        except redis.exceptions.RedisError as exc:
-            raise StoreUnavailableError(f"Redis unavailable: {exc}") from exc
+        await ping_redis(self._client)
 
     async def aclose(self) -> None:
         await self._client.aclose()

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
+from omnihub.auth._storage import connect_sqlite
 from omnihub.errors import AuthenticationError, ConfigurationError, StoreError, ValidationError
 
 KEY_PREFIX = "omk"
@@ -153,14 +154,7 @@ class SQLiteKeyStore:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA busy_timeout=5000")
-            self._conn.execute(_SCHEMA)
-        except (OSError, sqlite3.Error) as exc:
-            raise StoreError(f"cannot open the API key store at {path}: {exc}") from exc
+        self._conn = connect_sqlite(path, _SCHEMA, "API key store")
         self._lock = threading.Lock()
 
     def create(self, tenant_id: str, role: Role, *, require_signature: bool = False) -> CreatedKey:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Protocol
 
+from omnihub.auth._storage import ping_redis
 from omnihub.errors import ConfigurationError, StoreUnavailableError
 
 if TYPE_CHECKING:
@@ -69,12 +70,7 @@ class RedisNonceStore:
         return bool(created)
 
     async def ping(self) -> None:
-        import redis.exceptions
-
-        try:
-            await self._client.ping()
-        except redis.exceptions.RedisError as exc:
-            raise StoreUnavailableError(f"Redis unavailable: {exc}") from exc
+        await ping_redis(self._client)
 
     async def aclose(self) -> None:
         await self._client.aclose()
