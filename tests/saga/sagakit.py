@@ -1,5 +1,6 @@
-"""Helpers of the saga tests: a real saga stack per test: the session's Temporal dev server, an SQLite event store and
-tool database, a worker on its own task queue, and stand-in tools passed in by name."""
+"""Helpers of the saga tests: a real stack per test (the session's Temporal dev server, an
+SQLite event store and tool database, a worker on its own task queue) and stand-in tools
+passed in under their own names."""
 
 from __future__ import annotations
 
@@ -196,10 +197,8 @@ async def saga_stack(
         store.close()
 
 
-async def wait_for(predicate: Callable[[], bool], timeout: float = 20.0) -> None:
+async def wait_for(predicate: Callable[[], bool], within_s: float = 20.0) -> None:
     """Poll ``predicate`` until it holds (the saga runs on real servers, in real time)."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.05)
+    async with asyncio.timeout(within_s):
+        while not predicate():  # noqa: ASYNC110 - polls a real server, no event to wait on
+            await asyncio.sleep(0.05)
