@@ -8,16 +8,20 @@ enter OmniHub, so callers only ever need to catch these::
     ├── ValidationError             input rejected at a boundary (never half-written)
     │   ├── PayloadTooLargeError    an event payload over the configured size limit
     │   ├── UnknownEventTypeError   an event type no model is registered for
-    │   └── SchemaVersionError      a schema version with no upcaster path to the current one
+    │   ├── SchemaVersionError      a schema version with no upcaster path to the current one
+    │   └── PlanValidationError     a plan that cannot run: ``problems`` lists every reason
     ├── StoreError                  the event store or another database failed
     │   ├── ConcurrencyError        optimistic concurrency: ``actual_version`` says what is stored
     │   └── StoreUnavailableError   the backend could not be reached
     ├── IntegrityError              stored data fails verification (a broken hash chain)
     ├── NotFoundError               a goal, stream or resource that does not exist (for the caller)
+    │   └── ToolNotFoundError       no tool is registered under this name
     ├── AuthenticationError         a missing, unknown or revoked API key
     │   └── SignatureError          a request signature that is missing, expired, replayed or wrong
     ├── PermissionDeniedError       the caller's role may not perform this action
     ├── RateLimitedError            a tenant over its request rate: ``retry_after`` in seconds
+    ├── ToolError                   a tool call failed; ``non_retryable`` stops Temporal retries
+    │   └── DestinationRefusedError an HTTP destination refused by the SSRF guard
     └── ServerError                 an embedded server (Temporal, PostgreSQL, Redis) failed to start
 
 Later components add their own subclasses below these branches; the tree above is the contract.
@@ -29,17 +33,21 @@ __all__ = [
     "AuthenticationError",
     "ConcurrencyError",
     "ConfigurationError",
+    "DestinationRefusedError",
     "IntegrityError",
     "NotFoundError",
     "OmniHubError",
     "PayloadTooLargeError",
     "PermissionDeniedError",
+    "PlanValidationError",
     "RateLimitedError",
     "SchemaVersionError",
     "ServerError",
     "SignatureError",
     "StoreError",
     "StoreUnavailableError",
+    "ToolError",
+    "ToolNotFoundError",
     "UnknownEventTypeError",
     "ValidationError",
 ]
@@ -141,3 +149,36 @@ class RateLimitedError(OmniHubError):
         )
         self.tenant_id = tenant_id
         self.retry_after = retry_after
+
+
+class PlanValidationError(ValidationError):
+    """A plan failed validation before anything ran; ``problems`` lists every reason found."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("invalid plan: " + "; ".join(problems))
+        self.problems = list(problems)
+
+
+class ToolNotFoundError(NotFoundError):
+    """No tool is registered under this name."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"no tool named {name!r} is registered")
+        self.name = name
+
+
+class ToolError(OmniHubError):
+    """A tool call failed. ``non_retryable`` tells the saga not to retry it."""
+
+    def __init__(self, message: str, *, non_retryable: bool = False) -> None:
+        super().__init__(message)
+        self.non_retryable = non_retryable
+
+
+class DestinationRefusedError(ToolError):
+    """The SSRF guard refused an HTTP destination (loopback, private, link-local, metadata)."""
+
+    def __init__(self, host: str, reason: str) -> None:
+        super().__init__(f"refused destination {host!r}: {reason}", non_retryable=True)
+        self.host = host
+        self.reason = reason
