@@ -144,3 +144,20 @@ def test_timestamps_are_utc_with_z() -> None:
     assert parse_timestamp(text) == datetime(2026, 3, 4, 5, 6, 7, 8, tzinfo=UTC)
     with pytest.raises(ValidationError):
         format_timestamp(datetime(2026, 1, 1))
+
+
+@given(
+    st.floats(min_value=1e-4, max_value=1e16, exclude_max=True)
+    | st.floats(min_value=-1e16, max_value=-1e-4, exclude_min=True)
+)
+def test_fast_and_slow_encoders_agree_on_floats(value: float) -> None:
+    assert canonical_json([value]) == "[" + _slow(value) + "]"
+    assert canonical_json({"v": value}) == '{"v":' + _slow(value) + "}"
+
+
+def test_unusual_values_fall_back_to_the_slow_encoder() -> None:
+    assert (
+        canonical_json({"big": 2**70, "t": (1, 2.0)}) == '{"big":1180591620717411303424,"t":[1,2]}'
+    )
+    assert canonical_json({"\U0001f600": 1, "\ufb33": 2}) == '{"\U0001f600":1,"\ufb33":2}'
+    assert canonical_json([1e-7, 1e22, -0.0]) == "[1e-7,1e+22,0]"

@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from omnihub.cli._app import app, state
+from omnihub.cli._app import app, bench_app, state
 from omnihub.errors import NotFoundError
 from omnihub.events import (
     EventEnvelope,
@@ -157,3 +157,39 @@ def events_show(
         f"chain head {events[-1].hash[:16]}…",
         highlight=False,
     )
+
+
+@bench_app.command("events")
+def bench_events(
+    backend: Annotated[str, typer.Option("--backend", help="sqlite or postgres.")] = "sqlite",
+    events: Annotated[int, typer.Option("--events", help="Events to append.")] = 100_000,
+    writers: Annotated[int, typer.Option("--writers", help="Concurrent writer threads.")] = 4,
+    batch: Annotated[int, typer.Option("--batch", help="Events per append call.")] = 4,
+    store_url: Annotated[
+        str | None,
+        typer.Option(
+            "--store-url",
+            help="Benchmark on this (empty) database; default: a temporary SQLite file or "
+            "an embedded PostgreSQL.",
+        ),
+    ] = None,
+    compare: Annotated[
+        str | None, typer.Option("--compare", help="Also run a peer library: eventsourcing.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Append, read, replay and verify throughput of the event store."""
+    from omnihub.events._bench import BenchConfig, run_events_benchmark
+
+    result = run_events_benchmark(
+        BenchConfig(backend, events, writers, batch, store_url=store_url, compare=compare)
+    )
+    if as_json:
+        typer.echo(json.dumps(result))
+        return
+    table = Table(title=f"event store benchmark ({backend})", title_justify="left")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, value in result.items():
+        table.add_row(key, json.dumps(value) if isinstance(value, dict) else str(value))
+    Console().print(table)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from omnihub.events._canonical import GENESIS_HASH, event_canonical_json
-from omnihub.events._store import EventStore, StoredRecord
+from omnihub.events._store import BaseEventStore, EventStore, StoredRecord
 
 __all__ = ["ChainBreak", "VerifyReport", "export_jsonl", "verify_records", "verify_store"]
 
@@ -49,8 +50,8 @@ def _opt(value: str | None) -> str:
     return "null" if value is None else str(_encode(value))
 
 
-def verify_records(records: Iterable[StoredRecord]) -> VerifyReport:
-    """Check rows given in global order: versions consecutive from 1, each ``prev_hash`` the
+def verify_records(records: Iterable[Sequence[Any]]) -> VerifyReport:
+    """Check stored rows (COLUMNS order) given in global order: versions consecutive from 1, each ``prev_hash`` the
     previous event's hash, each ``hash`` recomputed from the canonical event.
 
     Deleting events at the end of a stream leaves a valid (shorter) chain; compare exported
@@ -62,9 +63,24 @@ def verify_records(records: Iterable[StoredRecord]) -> VerifyReport:
     events = 0
     sha256 = hashlib.sha256
     fromhex = bytes.fromhex
-    for row in records:
+    for (
+        _,
+        tenant,
+        stream,
+        version,
+        event_id,
+        event_type,
+        schema_version,
+        occurred_at,
+        recorded_at,
+        correlation_id,
+        causation_id,
+        idempotency_key,
+        payload,
+        prev_hash,
+        stored_hash,
+    ) in records:
         events += 1
-        (_, tenant, stream, version, event_id, event_type, schema_version, occurred_at) = row[:8]
         key = (tenant, stream)
         if key in broken:
             continue
@@ -72,28 +88,27 @@ def verify_records(records: Iterable[StoredRecord]) -> VerifyReport:
         reason = None
         if version != last_version + 1:
             reason = f"expected version {last_version + 1}, found {version} (events missing)"
-        elif row.prev_hash != last_hash:
+        elif prev_hash != last_hash:
             reason = "prev_hash does not match the previous event's hash"
         else:
             text = (
-                f'{{"causation_id":{_opt(row.causation_id)},'
-                f'"correlation_id":{_opt(row.correlation_id)},'
+                f'{{"causation_id":{_opt(causation_id)},'
+                f'"correlation_id":{_opt(correlation_id)},'
                 f'"event_id":{_encode(event_id)},"event_type":{_encode(event_type)},'
-                f'"idempotency_key":{_opt(row.idempotency_key)},'
-                f'"occurred_at":{_encode(occurred_at)},"payload":{row.payload},'
-                f'"recorded_at":{_encode(row.recorded_at)},"schema_version":{schema_version},'
+                f'"idempotency_key":{_opt(idempotency_key)},'
+                f'"occurred_at":{_encode(occurred_at)},"payload":{payload},'
+                f'"recorded_at":{_encode(recorded_at)},"schema_version":{schema_version},'
                 f'"stream_id":{_encode(stream)},"stream_version":{version},'
                 f'"tenant_id":{_encode(tenant)}}}'
             )
-            digest = sha256(fromhex(last_hash) + text.encode("utf-8")).hexdigest()
-            if digest != row.hash:
+            if sha256(fromhex(last_hash) + text.encode()).hexdigest() != stored_hash:
                 reason = "hash does not match the event's content (tampered)"
         if reason is not None:
             broken.add(key)
             if first_break is None:
                 first_break = ChainBreak(tenant, stream, version, reason)
             continue
-        heads[key] = (version, row.hash)
+        heads[key] = (version, stored_hash)
     return VerifyReport(events, len(heads.keys() | broken), len(broken), first_break)
 
 
@@ -101,9 +116,13 @@ def verify_store(store: EventStore, tenant_id: str | None = None) -> VerifyRepor
     """Recompute every chain of one tenant, or of every tenant when ``tenant_id`` is None."""
     tenants = [tenant_id] if tenant_id is not None else store.list_tenants()
 
-    def records() -> Iterator[StoredRecord]:
+    def records() -> Iterator[Sequence[Any]]:
         for tenant in tenants:
-            yield from store.iter_records(tenant)
+            if isinstance(store, BaseEventStore):
+                for rows in store.iter_row_batches(tenant):
+                    yield from rows
+            else:  # pragma: no cover - every store in this package is a BaseEventStore
+                yield from store.iter_records(tenant)
 
     return verify_records(records())
 
