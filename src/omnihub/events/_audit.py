@@ -51,8 +51,9 @@ def _opt(value: str | None) -> str:
 
 
 def verify_records(records: Iterable[Sequence[Any]]) -> VerifyReport:
-    """Check stored rows (COLUMNS order) given in global order: versions consecutive from 1, each ``prev_hash`` the
-    previous event's hash, each ``hash`` recomputed from the canonical event.
+    """Check stored rows (COLUMNS order) given in global order: versions consecutive from 1,
+    each ``prev_hash`` the previous event's hash, each ``hash`` recomputed from the canonical
+    event.
 
     Deleting events at the end of a stream leaves a valid (shorter) chain; compare exported
     stream heads with an earlier export to catch that.
