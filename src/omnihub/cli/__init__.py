@@ -5,6 +5,7 @@ registered on the root ``app`` or the ``bench_app`` group; importing them below 
 """
 
 from omnihub.cli import _service  # noqa: F401  (registers serve and keys)
+from omnihub.cli import _events  # noqa: F401  (registers the event store commands)
 from omnihub.cli._app import CliState, app, bench_app, main, state
 
 __all__ = ["CliState", "app", "bench_app", "main", "state"]
