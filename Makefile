@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.install-stamp
 EXTRAS := dev,postgres,redis,servers
 
-.PHONY: install demo test lint format typecheck pytest bench schema clean
+.PHONY: install browser demo test lint format typecheck pytest bench schema clean
 
 install: $(STAMP)
 
@@ -14,6 +14,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[$(EXTRAS)]"
 	touch $(STAMP)
+
+# Debian's Chromium for the console's browser tests (Playwright drives it; it never downloads
+# a browser of its own). Installed with apt-get when missing (CI runs as root).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
 
 demo: install
 	$(BIN)/omnihub demo
@@ -31,7 +36,7 @@ format: install
 typecheck: install
 	$(BIN)/mypy
 
-pytest: install
+pytest: install browser
 	$(BIN)/pytest --cov --cov-report=term $(PYTEST_ARGS)
 
 bench: install

@@ -219,3 +219,16 @@ async def test_without_a_goal_service_pages_answer_503(stack: Stack, path: str) 
     async with signed_in(stack, stack.key()) as client:
         page = await client.get(path)
     assert page.status_code == (200 if path == "/console/cache" else 503)
+
+
+async def test_console_errors_are_pages_and_api_errors_stay_json(stack: Stack) -> None:
+    async with signed_in(stack, stack.key()) as client:
+        missing = await client.get("/console/goals/unknown-goal")
+        assert missing.status_code == 404
+        assert missing.headers["content-type"].startswith("text/html")
+        assert "no goal &#39;unknown-goal&#39;" in missing.text
+        api = await client.get("/v1/goals/unknown-goal", headers={"Authorization": "Bearer x"})
+        assert api.status_code == 401
+        assert api.json()["error"]["code"] == "unauthenticated"
+        hx = await client.get("/console/goals/unknown-goal/live", headers={"HX-Request": "1"})
+        assert hx.headers["content-type"] == "application/json"

@@ -240,3 +240,12 @@ def test_timeline_descriptions(store: EventStore) -> None:
     long = describe(store.read_stream("acme", "g3")[0])
     assert len(long) == 120
     assert long.endswith("…")
+
+
+def test_plans_within_a_minute_share_one_span() -> None:
+    records = [
+        PlanRecord(T0 + timedelta(seconds=s), "cache", None, 0, 0, 0.0, None) for s in (0, 5, 20)
+    ]
+    assert [
+        (rate, n) for _, rate, n in hit_rate_series(records, 24, T0 + timedelta(seconds=30))
+    ] == [(1.0, 3)]

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 NODE_WIDTH = 168
-NODE_HEIGHT = 46
+NODE_HEIGHT = 58
 COLUMN_GAP = 40
 ROW_GAP = 18
 MARGIN = 10

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import inspect
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from http import HTTPStatus
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import HTMLResponse
+from starlette.exceptions import HTTPException
 
 from omnihub.config import Settings
 from omnihub.console._console import Console
 from omnihub.console._routes import create_console_router
+from omnihub.console._session import COOKIE_PATH
+from omnihub.errors import OmniHubError
 from omnihub.events import EventStore
+
+Handler = Callable[[Request, Exception], Response | Awaitable[Response]]
 
 
 def mount_console(app: FastAPI, settings: Settings, *, store: EventStore | None = None) -> Console:
@@ -24,6 +33,7 @@ def mount_console(app: FastAPI, settings: Settings, *, store: EventStore | None 
     router = create_console_router(settings, store=store)
     console: Console = router.console  # type: ignore[attr-defined]
     app.include_router(router)
+    _install_error_pages(app, console)
     inner = app.router.lifespan_context
 
     @asynccontextmanager
@@ -36,3 +46,39 @@ def mount_console(app: FastAPI, settings: Settings, *, store: EventStore | None 
 
     app.router.lifespan_context = lifespan
     return console
+
+
+def _install_error_pages(app: FastAPI, console: Console) -> None:
+    """Errors of console pages as HTML pages; the app's own handlers keep every other path
+    (and the redirects and htmx answers of the console) as they were."""
+
+    async def default(request: Request, exc: Exception) -> Response:
+        if isinstance(exc, HTTPException):
+            return await http_exception_handler(request, exc)
+        raise exc
+
+    for kind in (HTTPException, OmniHubError):
+        previous: Handler = app.exception_handlers.get(kind, default)
+
+        async def handler(
+            request: Request, exc: Exception, previous: Handler = previous
+        ) -> Response:
+            answer = previous(request, exc)
+            response = await answer if inspect.isawaitable(answer) else answer
+            wants_page = (
+                request.url.path.startswith(COOKIE_PATH + "/")
+                and response.status_code >= 400
+                and not request.headers.get("HX-Request")
+            )
+            if not wants_page:
+                return response
+            message = exc.detail if isinstance(exc, HTTPException) else str(exc)
+            try:
+                title = HTTPStatus(response.status_code).phrase
+            except ValueError:
+                title = "Error"
+            headers = {k: v for k, v in response.headers.items() if k.lower() == "retry-after"}
+            page = console.render("error.html", title=title, message=message, user=None)
+            return HTMLResponse(page, status_code=response.status_code, headers=headers)
+
+        app.add_exception_handler(kind, handler)

@@ -26,6 +26,8 @@ from omnihub.events import (
 )
 
 TERMINAL_STATUSES = frozenset({"completed", "failed", "cancelled"})
+MIN_BUCKET_S = 60.0
+"""The shortest span of the hit-rate chart: finer spans would hold one plan each."""
 
 
 @dataclass(frozen=True)
@@ -375,13 +377,14 @@ def cache_report(
 def hit_rate_series(
     records: Sequence[PlanRecord], buckets: int, now: datetime
 ) -> list[tuple[int, float, int]]:
-    """Hit rate per time bucket, from the first plan to ``now``, in ``buckets`` equal spans
-    (empty spans are left out rather than drawn as a zero hit rate)."""
+    """Hit rate per time bucket, from the first plan to ``now``, in up to ``buckets`` equal
+    spans of at least a minute (empty spans are left out rather than drawn as a zero rate)."""
     if not records or buckets < 1:
         return []
     start = min(r.at for r in records).timestamp()
     end = max(now.timestamp(), max(r.at for r in records).timestamp()) + 1
-    width = max(1.0, (end - start) / buckets)
+    width = max(MIN_BUCKET_S, (end - start) / buckets)
+    buckets = min(buckets, int((end - start) // width) + 1)
     hits = [0] * buckets
     totals = [0] * buckets
     for record in records:

@@ -49,6 +49,13 @@
     source.onerror = function () { if (list.dataset.finished !== "true") state.textContent = "reconnecting…"; };
   }
 
+  // One span only: show the hour around it rather than letting the time axis span years.
+  function xScale(times) {
+    var lo = Math.min.apply(null, times), hi = Math.max.apply(null, times);
+    if (times.length > 1 && lo !== hi) return { time: true };
+    return { time: true, auto: false, min: lo - 1800, max: hi + 1800 };
+  }
+
   function drawChart() {
     var box = document.getElementById("hit-chart");
     if (!box || !window.uPlot) return;
@@ -56,7 +63,7 @@
     var opts = {
       width: Math.max(320, box.clientWidth - 10),
       height: 250,
-      scales: { x: { time: true, range: function (u, lo, hi) { return lo === hi ? [lo - 1800, hi + 1800] : [lo, hi]; } }, rate: { range: [0, 100] }, n: { range: function (u, lo, hi) { return [0, Math.max(1, hi)]; } } },
+      scales: { x: xScale(s.t), rate: { range: [0, 100] }, n: { range: function (u, lo, hi) { return [0, Math.max(1, hi)]; } } },
       series: [
         {},
         { label: "hit rate %", scale: "rate", stroke: "#1e7b3a", width: 2, points: { show: true } },
