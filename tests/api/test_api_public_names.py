@@ -31,5 +31,5 @@ def test_api_public_names() -> None:
         "open_core_services",
         "open_nonce_store",
         "open_rate_limiter",
-        "open_core_services",
+        "open_services",
     ]
