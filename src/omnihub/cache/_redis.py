@@ -24,10 +24,7 @@ import numpy as np
 from omnihub.cache._index import CacheEntry, Candidate, Vector
 from omnihub.errors import ConfigurationError, StoreError, StoreUnavailableError
 
-PREFIX = "omnihub:plancache:"
-INDEX_NAME = "omnihub:plancache:idx"
-_ENTRY = PREFIX + "e:"
-_LOCK = PREFIX + "lock:"
+NAMESPACE = "omnihub:plancache"
 _TAG_SPECIAL = re.compile(r"([^A-Za-z0-9_])")
 _FIELDS = [
     "id",
@@ -65,10 +62,18 @@ def _tag(value: str) -> str:
 
 
 class RedisPlanIndex:
-    """Entries as Redis hashes under ``omnihub:plancache:e:{tenant}:{id}``."""
+    """Entries as Redis hashes under ``{namespace}:e:{tenant}:{id}``, indexed by the search
+    index ``{namespace}:idx``; a separate namespace is a separate cache (the evaluation uses
+    a fresh one)."""
 
     def __init__(
-        self, url: str, *, dimensions: int = 384, socket_timeout: float = 0.5, client: Any = None
+        self,
+        url: str,
+        *,
+        namespace: str = NAMESPACE,
+        dimensions: int = 384,
+        socket_timeout: float = 0.5,
+        client: Any = None,
     ) -> None:
         try:
             import redis
@@ -83,6 +88,9 @@ class RedisPlanIndex:
             OSError,
         )
         self._dimensions = dimensions
+        self._index_name = f"{namespace}:idx"
+        self._entry = f"{namespace}:e:"
+        self._lock_prefix = f"{namespace}:lock:"
         self._client = client or redis.Redis.from_url(
             url, socket_timeout=socket_timeout, socket_connect_timeout=socket_timeout
         )
@@ -103,12 +111,12 @@ class RedisPlanIndex:
 
         def create() -> None:
             try:
-                self._client.execute_command("FT.INFO", INDEX_NAME)
+                self._client.execute_command("FT.INFO", self._index_name)
             except self._unavailable:
                 raise
             except self._redis_errors:
                 self._client.execute_command(
-                    "FT.CREATE", INDEX_NAME, "ON", "HASH", "PREFIX", "1", _ENTRY,
+                    "FT.CREATE", self._index_name, "ON", "HASH", "PREFIX", "1", self._entry,
                     "SCHEMA",
                     "tenant", "TAG",
                     "key", "TAG",
@@ -127,7 +135,7 @@ class RedisPlanIndex:
         self._ensure_index()
         mapping: dict[Any, Any] = dict(entry.to_row())
         mapping["vector"] = np.asarray(vector, dtype=np.float32).tobytes()
-        key = f"{_ENTRY}{entry.tenant}:{entry.id}"
+        key = f"{self._entry}{entry.tenant}:{entry.id}"
 
         def write() -> None:
             pipe = self._client.pipeline(transaction=True)
@@ -148,7 +156,7 @@ class RedisPlanIndex:
             ):
                 mapping: dict[Any, Any] = dict(entry.to_row())
                 mapping["vector"] = vector.astype(np.float32).tobytes()
-                key = f"{_ENTRY}{entry.tenant}:{entry.id}"
+                key = f"{self._entry}{entry.tenant}:{entry.id}"
                 pipe.hset(key, mapping=mapping)
                 pipe.pexpireat(key, int(entry.expires_at * 1000))
             pipe.execute()
@@ -156,19 +164,31 @@ class RedisPlanIndex:
         for start in range(0, len(entries), batch):
             self._call(lambda start=start: write(start))  # type: ignore[misc]
 
-    def _entries(self, reply: list[Any], with_score: bool) -> list[tuple[CacheEntry, float]]:
+    @staticmethod
+    def _rows(reply: Any) -> list[dict[str, str]]:
+        """Result documents of an FT.SEARCH reply, RESP3 (a map) or RESP2 (a flat list)."""
+
+        def text(value: Any) -> str:
+            return value.decode() if isinstance(value, bytes) else str(value)
+
+        documents: list[dict[Any, Any]] = []
+        if isinstance(reply, dict):
+            results = reply.get(b"results") or reply.get("results") or []
+            for result in results:
+                fields = result.get(b"extra_attributes", result.get("extra_attributes", {}))
+                documents.append(dict(fields))
+        else:
+            for index in range(2, len(reply), 2):
+                flat = reply[index]
+                documents.append(dict(zip(flat[::2], flat[1::2], strict=True)))
+        return [
+            {text(k): text(v) for k, v in document.items() if text(k) != "vector"}
+            for document in documents
+        ]
+
+    def _entries(self, reply: Any, with_score: bool) -> list[tuple[CacheEntry, float]]:
         out: list[tuple[CacheEntry, float]] = []
-        for index in range(1, len(reply), 2):
-            raw = reply[index + 1]
-            fields = {
-                (k.decode() if isinstance(k, bytes) else k): v
-                for k, v in zip(raw[::2], raw[1::2], strict=True)
-            }
-            row = {
-                name: (value.decode() if isinstance(value, bytes) else str(value))
-                for name, value in fields.items()
-                if name != "vector"
-            }
+        for row in self._rows(reply):
             distance = float(row.pop("dist")) if with_score else 0.0
             out.append((CacheEntry.from_row(row), distance))
         return out
@@ -179,7 +199,7 @@ class RedisPlanIndex:
         blob = np.asarray(vector, dtype=np.float32).tobytes()
         reply = self._call(
             lambda: self._client.execute_command(
-                "FT.SEARCH", INDEX_NAME, query, "PARAMS", "2", "vec", blob,
+                "FT.SEARCH", self._index_name, query, "PARAMS", "2", "vec", blob,
                 "SORTBY", "dist", "RETURN", str(len(_FIELDS) + 1), *_FIELDS, "dist",
                 "LIMIT", "0", str(int(k)), "DIALECT", "2",
             )
@@ -195,7 +215,7 @@ class RedisPlanIndex:
         query = f"@tenant:{{{_tag(tenant)}}} @key:{{{_tag(key)}}}"
         reply = self._call(
             lambda: self._client.execute_command(
-                "FT.SEARCH", INDEX_NAME, query, "RETURN", str(len(_FIELDS)), *_FIELDS,
+                "FT.SEARCH", self._index_name, query, "RETURN", str(len(_FIELDS)), *_FIELDS,
                 "LIMIT", "0", "10", "DIALECT", "2",
             )
         )  # fmt: skip
@@ -207,7 +227,7 @@ class RedisPlanIndex:
         configure ``maxmemory-policy`` for a size cap)."""
 
     def invalidate(self, tenant: str, tool: str | None = None) -> int:
-        pattern = f"{_ENTRY}{tenant}:*"
+        pattern = f"{self._entry}{tenant}:*"
 
         def drop() -> int:
             removed = 0
@@ -223,7 +243,7 @@ class RedisPlanIndex:
         return self._call(drop)
 
     def count(self, tenant: str) -> int:
-        pattern = f"{_ENTRY}{tenant}:*"
+        pattern = f"{self._entry}{tenant}:*"
         return self._call(lambda: sum(1 for _ in self._client.scan_iter(match=pattern, count=1000)))
 
     # -- single flight ---------------------------------------------------------------
@@ -234,7 +254,7 @@ class RedisPlanIndex:
         Yields True to the owner; a waiter yields False once the lock is released or after
         ``wait_s`` (it then re-checks the cache and may plan itself).
         """
-        key = _LOCK + name
+        key = self._lock_prefix + name
         token = secrets.token_hex(16)
         owner = bool(self._call(lambda: self._client.set(key, token, nx=True, px=ttl_ms)))
         if not owner:
@@ -247,6 +267,11 @@ class RedisPlanIndex:
             yield True
         finally:
             self._call(lambda: self._client.eval(_RELEASE, 1, key, token))
+
+    def drop(self) -> None:
+        """Delete the search index and every entry of this namespace."""
+        self._call(lambda: self._client.execute_command("FT.DROPINDEX", self._index_name, "DD"))
+        self._index_ready = False
 
     def close(self) -> None:
         self._client.close()
