@@ -9,7 +9,7 @@ from omnihub.cache._cache import (
     validate_request,
 )
 from omnihub.cache._eval import EvalRecord, evaluate, load_dataset, plans_equal
-from omnihub.cache._factory import INDEX_BACKENDS, open_index, open_plan_cache
+from omnihub.cache._factory import open_index, open_plan_cache
 from omnihub.cache._guards import bound_guard, slot_guard, version_guard, wording_guard
 from omnihub.cache._index import CacheEntry, Candidate, PlanIndex
 from omnihub.cache._memory import MemoryPlanIndex
@@ -21,7 +21,6 @@ from omnihub.cache._redis import (
 )
 
 __all__ = [
-    "INDEX_BACKENDS",
     "CacheEntry",
     "CacheInputError",
     "CacheMetrics",

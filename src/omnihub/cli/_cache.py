@@ -13,7 +13,6 @@ from typing import Annotated, Any
 import typer
 
 from omnihub.cache import (
-    INDEX_BACKENDS,
     MemoryPlanIndex,
     PlanIndex,
     RedisPlanIndex,
@@ -22,6 +21,7 @@ from omnihub.cache import (
     open_index,
 )
 from omnihub.cache._bench import run_bench
+from omnihub.cache._factory import INDEX_BACKENDS
 from omnihub.cli._app import app, state
 from omnihub.embeddings import open_embedder
 from omnihub.errors import ConfigurationError, ValidationError
