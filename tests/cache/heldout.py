@@ -12,11 +12,48 @@ from datetime import date, timedelta
 from typing import Any
 
 CITIES = [
-    "Lyon", "Nice", "Turin", "Bern", "Osaka", "Lagos", "Nairobi", "Lima", "Quito", "Porto",
-    "Krakow", "Seville", "Valencia", "Dublin", "Oslo", "Kyiv", "Tbilisi", "Baku", "Riga",
-    "Tallinn", "Vilnius", "Sofia", "Athens", "Cairo", "Tunis", "Dakar", "Kampala", "Denver",
-    "Boston", "Chicago", "Toronto", "Calgary", "Bogota", "Santiago", "Auckland", "Brisbane",
-    "Kuala Lumpur", "Buenos Aires", "Rio de Janeiro", "Cape Town", "Tel Aviv", "Mexico City",
+    "Lyon",
+    "Nice",
+    "Turin",
+    "Bern",
+    "Osaka",
+    "Lagos",
+    "Nairobi",
+    "Lima",
+    "Quito",
+    "Porto",
+    "Krakow",
+    "Seville",
+    "Valencia",
+    "Dublin",
+    "Oslo",
+    "Kyiv",
+    "Tbilisi",
+    "Baku",
+    "Riga",
+    "Tallinn",
+    "Vilnius",
+    "Sofia",
+    "Athens",
+    "Cairo",
+    "Tunis",
+    "Dakar",
+    "Kampala",
+    "Denver",
+    "Boston",
+    "Chicago",
+    "Toronto",
+    "Calgary",
+    "Bogota",
+    "Santiago",
+    "Auckland",
+    "Brisbane",
+    "Kuala Lumpur",
+    "Buenos Aires",
+    "Rio de Janeiro",
+    "Cape Town",
+    "Tel Aviv",
+    "Mexico City",
 ]
 PEOPLE = ["ana", "ben", "chloe", "dev", "emil", "fatima", "goran", "hana", "ivan", "jun"]
 DOMAINS = ["contoso.com", "fabrikam.org", "northwind.io", "tailspin.net"]
@@ -61,11 +98,13 @@ def _hotel(rng: random.Random) -> tuple[str, Any]:
     if d1 == d2:
         d2 = (date.fromisoformat(d1) + timedelta(days=2)).isoformat()
         t2 = d2
-    phrasing = rng.choice([
-        f"Book a hotel in {city} from {t1} to {t2}",
-        f"I need a room in {city}, check-in {t1}, check-out {t2}",
-        f"Find me a hotel room in {city} for {t1} until {t2}",
-    ])
+    phrasing = rng.choice(
+        [
+            f"Book a hotel in {city} from {t1} to {t2}",
+            f"I need a room in {city}, check-in {t1}, check-out {t2}",
+            f"Find me a hotel room in {city} for {t1} until {t2}",
+        ]
+    )
     args = {"city": city, "checkin": d1, "checkout": d2}
     return phrasing, [{"tool": "search_hotels", "args": args}, {"tool": "book_hotel", "args": args}]
 
@@ -74,33 +113,44 @@ def _flight(rng: random.Random, negated: bool) -> tuple[str, Any]:
     origin, destination = _two_cities(rng)
     text, day = _date(rng)
     if negated:
-        phrasing = rng.choice([
-            f"Don't book a flight from {origin} to {destination} on {text}",
-            f"Do not book a flight from {origin} to {destination} on {text}",
-        ])
+        phrasing = rng.choice(
+            [
+                f"Don't book a flight from {origin} to {destination} on {text}",
+                f"Do not book a flight from {origin} to {destination} on {text}",
+            ]
+        )
         return phrasing, [{"tool": "respond_to_user", "args": {"template": "no_action"}}]
-    phrasing = rng.choice([
-        f"Book a flight from {origin} to {destination} on {text}",
-        f"Book me a flight to {destination} from {origin} on {text}",
-        f"Reserve a flight {origin} to {destination} on {text}",
-    ])
+    phrasing = rng.choice(
+        [
+            f"Book a flight from {origin} to {destination} on {text}",
+            f"Book me a flight to {destination} from {origin} on {text}",
+            f"Reserve a flight {origin} to {destination} on {text}",
+        ]
+    )
     args = {"origin": origin, "destination": destination, "date": day}
-    return phrasing, [{"tool": "search_flights", "args": args}, {"tool": "book_flight", "args": args}]
+    return phrasing, [
+        {"tool": "search_flights", "args": args},
+        {"tool": "book_flight", "args": args},
+    ]
 
 
 def _account(rng: random.Random) -> tuple[str, Any]:
     email = _email(rng)
     action = rng.choice(["lock", "unlock", "enable", "disable"])
     if action in ("lock", "unlock"):
-        phrasing = rng.choice([
-            f"{action.capitalize()} the account of {email}",
-            f"Please {action} {email}'s account",
-        ])
+        phrasing = rng.choice(
+            [
+                f"{action.capitalize()} the account of {email}",
+                f"Please {action} {email}'s account",
+            ]
+        )
         return phrasing, [{"tool": f"{action}_user", "args": {"email": email}}]
-    phrasing = rng.choice([
-        f"{action.capitalize()} two-factor authentication for {email}",
-        f"{action.capitalize()} 2FA for {email} please",
-    ])
+    phrasing = rng.choice(
+        [
+            f"{action.capitalize()} two-factor authentication for {email}",
+            f"{action.capitalize()} 2FA for {email} please",
+        ]
+    )
     return phrasing, [{"tool": f"{action}_mfa", "args": {"email": email}}]
 
 
@@ -109,10 +159,12 @@ def _transfer(rng: random.Random) -> tuple[str, Any]:
     payer, payee = _email(rng), _email(rng)
     while payee == payer:
         payee = _email(rng)
-    phrasing = rng.choice([
-        f"Transfer {text} from {payer} to {payee}",
-        f"Move {text} to {payee} from {payer}",
-    ])
+    phrasing = rng.choice(
+        [
+            f"Transfer {text} from {payer} to {payee}",
+            f"Move {text} to {payee} from {payer}",
+        ]
+    )
     args = {"from": payer, "to": payee, "amount": amount, "currency": code}
     return phrasing, [{"tool": "transfer_funds", "args": args}]
 
@@ -120,10 +172,12 @@ def _transfer(rng: random.Random) -> tuple[str, Any]:
 def _refund(rng: random.Random) -> tuple[str, Any]:
     text, amount, code = _money(rng)
     order = rng.choice([f"INV-{rng.randint(1000, 99999)}", f"#{rng.randint(10000, 99999)}"])
-    phrasing = rng.choice([
-        f"Refund {text} for order {order}",
-        f"Issue a refund of {text} on order {order}",
-    ])
+    phrasing = rng.choice(
+        [
+            f"Refund {text} for order {order}",
+            f"Issue a refund of {text} on order {order}",
+        ]
+    )
     args = {"order_id": order.lstrip("#"), "amount": amount, "currency": code}
     return phrasing, [{"tool": "refund_order", "args": args}]
 
@@ -142,8 +196,12 @@ def _dress(rng: random.Random, text: str) -> str:
 def generate(count: int = 400, seed: int = 11) -> list[dict[str, Any]]:
     rng = random.Random(seed)
     makers = [
-        (_hotel, 3), (lambda r: _flight(r, False), 3), (lambda r: _flight(r, True), 1),
-        (_account, 4), (_transfer, 2), (_refund, 2),
+        (_hotel, 3),
+        (lambda r: _flight(r, False), 3),
+        (lambda r: _flight(r, True), 1),
+        (_account, 4),
+        (_transfer, 2),
+        (_refund, 2),
     ]
     pool = [maker for maker, weight in makers for _ in range(weight)]
     rows = []
@@ -151,8 +209,12 @@ def generate(count: int = 400, seed: int = 11) -> list[dict[str, Any]]:
         query, plan = rng.choice(pool)(rng)
         tenant = "acme" if number % 3 else "globex"
         rows.append(
-            {"tenant": tenant, "query": _dress(rng, query), "plan": plan,
-             "now": f"{NOW.isoformat()}T09:00:00Z"}
+            {
+                "tenant": tenant,
+                "query": _dress(rng, query),
+                "plan": plan,
+                "now": f"{NOW.isoformat()}T09:00:00Z",
+            }
         )
     return rows
 

@@ -15,10 +15,8 @@ from omnihub.embeddings import Embedder
 from omnihub.errors import ValidationError
 
 NOW = datetime(2026, 11, 24, 10, tzinfo=UTC)
-TRAIN = [
-    {"tool": "search_trains", "args": {"origin": "Lyon", "destination": "Nice", "date": "2027-03-03"}},
-    {"tool": "book_train", "args": {"origin": "Lyon", "destination": "Nice", "date": "2027-03-03"}},
-]  # fmt: skip
+TRIP = {"origin": "Lyon", "destination": "Nice", "date": "2027-03-03"}
+TRAIN = [{"tool": "search_trains", "args": TRIP}, {"tool": "book_train", "args": TRIP}]
 
 
 @pytest.fixture
@@ -48,7 +46,11 @@ def test_same_request_with_new_values_hits_and_injects(cache: PlanCache) -> None
     assert relative.plan == hit.plan
     swapped = cache.lookup("acme", "Book a train to Oslo from Rome on 2027-01-05", NOW)
     assert swapped.hit, swapped.reason
-    assert swapped.plan[0]["args"] == {"origin": "Rome", "destination": "Oslo", "date": "2027-01-05"}
+    assert swapped.plan[0]["args"] == {
+        "origin": "Rome",
+        "destination": "Oslo",
+        "date": "2027-01-05",
+    }
     assert cache.metrics.snapshot()["hits"] == 3
 
 
@@ -75,11 +77,14 @@ def test_synonyms_hit_across_phrasings(cache: PlanCache) -> None:
     remember(cache, "acme", "Book a train from Lyon to Nice on 3 March", TRAIN)
     result = cache.lookup("acme", "Reserve a train from Turin to Bern on 4 March", NOW)
     assert result.hit, result.reason
-    assert result.similarity is not None and result.similarity < 1.0
+    assert result.similarity is not None
+    assert result.similarity < 1.0
 
 
 def test_lock_and_unlock_are_different_actions(cache: PlanCache) -> None:
-    remember(cache, "acme", "Lock the account of ana@x.io", [{"tool": "lock", "args": {"e": "ana@x.io"}}])
+    remember(
+        cache, "acme", "Lock the account of ana@x.io", [{"tool": "lock", "args": {"e": "ana@x.io"}}]
+    )
     result = cache.lookup("acme", "Unlock the account of ben@x.io", NOW)
     assert not result.hit
     assert result.reason == "action"

@@ -50,7 +50,9 @@ def test_template_key_ignores_case_punctuation_and_light_words_but_not_negation(
     assert key("Hey, book the train from Lyon to Nice please!") == key(
         "book a train from Turin to Bern"
     )
-    assert key("don't cancel my train from Lyon to Nice") != key("cancel my train from Lyon to Nice")
+    assert key("don't cancel my train from Lyon to Nice") != key(
+        "cancel my train from Lyon to Nice"
+    )
 
 
 def test_template_is_identical_across_processes() -> None:
@@ -61,8 +63,9 @@ def test_template_is_identical_across_processes() -> None:
         "print(make_template(t, extract_entities(t, datetime(2026,11,24,tzinfo=UTC))))"
     )
     runs = {
-        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-        .stdout
+        subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        ).stdout
         for _ in range(2)
     }
     assert len(runs) == 1
@@ -92,7 +95,12 @@ def test_numbers_keep_the_plan_s_type_and_raw_text_is_supported() -> None:
     plan = {"order": "62153", "qty": 62153, "city": "lyon", "code": "ab-1"}
     stored = parameterise(plan, old)
     new = extract_entities("Return order 777 for #zz-9 in nantes", NOW)
-    assert inject(stored.plan, new) == {"order": "777", "qty": 777, "city": "nantes", "code": "zz-9"}
+    assert inject(stored.plan, new) == {
+        "order": "777",
+        "qty": 777,
+        "city": "nantes",
+        "code": "zz-9",
+    }
 
 
 def test_one_value_for_two_slots_is_ambiguous() -> None:

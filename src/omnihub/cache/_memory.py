@@ -95,7 +95,7 @@ class MemoryPlanIndex:
                 self._db = sqlite3.connect(str(path), check_same_thread=False)
                 self._db.execute("PRAGMA journal_mode=WAL")
                 self._db.executescript(_SCHEMA)
-            except sqlite3.Error as exc:
+            except (sqlite3.Error, OSError) as exc:
                 raise StoreError(f"cannot open the plan cache at {path}: {exc}") from exc
             self._load()
 
