@@ -1,7 +1,7 @@
 """A synthetic held-out set for the plan cache: intents, phrasings and values that do not
 occur in the shared dev set, with adversarial near-duplicates (enable/disable, lock/unlock,
 "don't", swapped roles). Deterministic for a seed; used by the tests and to estimate
-generalisation (``python tests/cache/heldout.py OUT.jsonl``)."""
+generalisation (``python tests/cache/heldout_data.py OUT.jsonl``)."""
 
 from __future__ import annotations
 
