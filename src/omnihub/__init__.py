@@ -1,6 +1,7 @@
 """OmniHub: a durable, auditable runtime for AI agents that take real actions."""
 
 from omnihub.errors import (
+    CacheInputError,
     ConcurrencyError,
     ConfigurationError,
     IntegrityError,
@@ -9,6 +10,7 @@ from omnihub.errors import (
     PayloadTooLargeError,
     SchemaVersionError,
     ServerError,
+    SlotError,
     StoreError,
     StoreUnavailableError,
     UnknownEventTypeError,
@@ -18,6 +20,7 @@ from omnihub.errors import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "CacheInputError",
     "ConcurrencyError",
     "ConfigurationError",
     "IntegrityError",
@@ -26,6 +29,7 @@ __all__ = [
     "PayloadTooLargeError",
     "SchemaVersionError",
     "ServerError",
+    "SlotError",
     "StoreError",
     "StoreUnavailableError",
     "UnknownEventTypeError",

@@ -8,7 +8,9 @@ enter OmniHub, so callers only ever need to catch these::
     ├── ValidationError             input rejected at a boundary (never half-written)
     │   ├── PayloadTooLargeError    an event payload over the configured size limit
     │   ├── UnknownEventTypeError   an event type no model is registered for
-    │   └── SchemaVersionError      a schema version with no upcaster path to the current one
+    │   ├── SchemaVersionError      a schema version with no upcaster path to the current one
+    │   ├── CacheInputError         a request the plan cache refuses (empty, too long, bad text)
+    │   └── SlotError               a cached plan needs a value the request does not have
     ├── StoreError                  the event store or another database failed
     │   ├── ConcurrencyError        optimistic concurrency: ``actual_version`` says what is stored
     │   └── StoreUnavailableError   the backend could not be reached
@@ -22,6 +24,7 @@ Later components add their own subclasses below these branches; the tree above i
 from __future__ import annotations
 
 __all__ = [
+    "CacheInputError",
     "ConcurrencyError",
     "ConfigurationError",
     "IntegrityError",
@@ -30,6 +33,7 @@ __all__ = [
     "PayloadTooLargeError",
     "SchemaVersionError",
     "ServerError",
+    "SlotError",
     "StoreError",
     "StoreUnavailableError",
     "UnknownEventTypeError",
@@ -77,6 +81,18 @@ class SchemaVersionError(ValidationError):
         self.event_type = event_type
         self.version = version
         self.current = current
+
+
+class CacheInputError(ValidationError):
+    """A request the plan cache refuses: empty, too long, invalid UTF-8 or control characters."""
+
+
+class SlotError(ValidationError):
+    """A parameterised plan needs a slot the request does not provide."""
+
+    def __init__(self, slot: str) -> None:
+        super().__init__(f"the request has no entity for slot {slot!r}")
+        self.slot = slot
 
 
 class StoreError(OmniHubError):

@@ -1,7 +1,6 @@
 """The semantic plan cache: reuse a plan for a request that differs only in its values."""
 
 from omnihub.cache._cache import (
-    CacheInputError,
     Lookup,
     PlanCache,
     StoreResult,
@@ -19,6 +18,7 @@ from omnihub.cache._redis import (
     distance_from_similarity,
     similarity_from_distance,
 )
+from omnihub.errors import CacheInputError
 
 __all__ = [
     "CacheEntry",

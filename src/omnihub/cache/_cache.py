@@ -36,7 +36,7 @@ from omnihub.entities import (
     make_template,
     parameterise,
 )
-from omnihub.errors import OmniHubError, StoreError, ValidationError
+from omnihub.errors import CacheInputError, OmniHubError, StoreError, ValidationError
 
 log = logging.getLogger(__name__)
 
@@ -44,10 +44,6 @@ MISS_EMPTY = "empty_index"
 MISS_THRESHOLD = "below_threshold"
 MISS_UNAVAILABLE = "unavailable"
 NEIGHBOURS = 8
-
-
-class CacheInputError(ValidationError):
-    """A request the cache refuses: empty, too long, invalid UTF-8 or control characters."""
 
 
 def cache_version(tool_schemas: Mapping[str, Any], planner_model: str, prompt_version: str) -> str:

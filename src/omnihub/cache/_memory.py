@@ -28,6 +28,7 @@ EXPANSION_ADD = 128
 EXPANSION_SEARCH = 64
 REBUILD_FRACTION = 0.25
 REBUILD_MINIMUM = 256
+BULK_THREADS = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS plan_cache (
@@ -216,11 +217,18 @@ class MemoryPlanIndex:
             by_tenant: dict[str, list[int]] = {}
             for index, entry in enumerate(entries):
                 by_tenant.setdefault(entry.tenant, []).append(index)
-            for tenant, indexes in sorted(by_tenant.items()):
-                partition = self._partition(tenant)
-                partition.graph.add(np.ascontiguousarray(vectors[indexes], dtype=np.float32))
-                for index in indexes:
-                    self._index_entry(partition, int(labels[index]), entries[index])
+            import faiss
+
+            faiss.omp_set_num_threads(BULK_THREADS)  # building in bulk does use threads
+            try:
+                for tenant, indexes in sorted(by_tenant.items()):
+                    partition = self._partition(tenant)
+                    faiss.omp_set_num_threads(BULK_THREADS)
+                    partition.graph.add(np.ascontiguousarray(vectors[indexes], dtype=np.float32))
+                    for index in indexes:
+                        self._index_entry(partition, int(labels[index]), entries[index])
+            finally:
+                faiss.omp_set_num_threads(1)
 
     def search(self, tenant: str, vector: Vector, k: int, now: float) -> list[Candidate]:
         with self._lock:
