@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
+from functools import lru_cache
 
 from omnihub.entities import Entity, are_synonyms, is_verb, lemma, words
 from omnihub.entities._lexicon import LIGHT_WORDS, NEGATIONS, PREPOSITIONS
@@ -32,6 +33,7 @@ REASON_VERSION = "version"
 REASON_BOUND = "bound_value"
 
 
+@lru_cache(maxsize=65536)
 def _content(template_text: str) -> tuple[Counter[str], int]:
     """Lemma multiset of the template's words (no placeholders/light words), negation count."""
     tokens = [w for w in words(template_text) if not w.startswith("{") and w not in LIGHT_WORDS]
@@ -46,6 +48,8 @@ def wording_guard(request_template: str, cached_template: str) -> str | None:
     theirs, their_negations = _content(cached_template)
     if my_negations % 2 != their_negations % 2:
         return REASON_POLARITY
+    if mine == theirs:
+        return None
     only_mine = sorted((mine - theirs).elements())
     only_theirs = sorted((theirs - mine).elements())
     for word in list(only_mine):
