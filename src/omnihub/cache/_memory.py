@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from omnihub.cache._index import CacheEntry, Candidate, Vector
+from omnihub.cache._index import ENTRY_FIELDS, CacheEntry, Candidate, Vector
 from omnihub.errors import StoreError
 
 CONNECTIVITY = 16
@@ -49,20 +49,6 @@ CREATE TABLE IF NOT EXISTS plan_cache (
 );
 CREATE INDEX IF NOT EXISTS plan_cache_tenant ON plan_cache (tenant);
 """
-_COLUMNS = [
-    "id",
-    "tenant",
-    "key",
-    "template",
-    "signature",
-    "plan",
-    "version",
-    "tools",
-    "created_at",
-    "expires_at",
-    "bound",
-    "planner_tokens",
-]
 
 
 @dataclass
@@ -104,11 +90,11 @@ class MemoryPlanIndex:
     def _load(self) -> None:
         assert self._db is not None
         rows = self._db.execute(
-            f"SELECT label, {', '.join(_COLUMNS)}, vector FROM plan_cache ORDER BY label"
+            f"SELECT label, {', '.join(ENTRY_FIELDS)}, vector FROM plan_cache ORDER BY label"
         ).fetchall()
         for row in rows:
             label = int(row[0])
-            entry = CacheEntry.from_row(dict(zip(_COLUMNS, row[1:-1], strict=True)))
+            entry = CacheEntry.from_row(dict(zip(ENTRY_FIELDS, row[1:-1], strict=True)))
             vector = np.frombuffer(row[-1], dtype=np.float32)
             self._insert(label, entry, vector)
             self._next_label = max(self._next_label, label + 1)
@@ -120,9 +106,9 @@ class MemoryPlanIndex:
         try:
             with self._db:
                 self._db.execute(
-                    f"INSERT INTO plan_cache (label, {', '.join(_COLUMNS)}, vector) "
-                    f"VALUES (?, {', '.join('?' for _ in _COLUMNS)}, ?)",
-                    (label, *(row[c] for c in _COLUMNS), vector.astype(np.float32).tobytes()),
+                    f"INSERT INTO plan_cache (label, {', '.join(ENTRY_FIELDS)}, vector) "
+                    f"VALUES (?, {', '.join('?' for _ in ENTRY_FIELDS)}, ?)",
+                    (label, *(row[c] for c in ENTRY_FIELDS), vector.astype(np.float32).tobytes()),
                 )
         except sqlite3.Error as exc:
             raise StoreError(f"cannot write to the plan cache: {exc}") from exc

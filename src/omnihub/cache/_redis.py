@@ -21,25 +21,11 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from omnihub.cache._index import CacheEntry, Candidate, Vector
+from omnihub.cache._index import ENTRY_FIELDS, CacheEntry, Candidate, Vector
 from omnihub.errors import ConfigurationError, StoreError, StoreUnavailableError
 
 NAMESPACE = "omnihub:plancache"
 _TAG_SPECIAL = re.compile(r"([^A-Za-z0-9_])")
-_FIELDS = [
-    "id",
-    "tenant",
-    "key",
-    "template",
-    "signature",
-    "plan",
-    "version",
-    "tools",
-    "created_at",
-    "expires_at",
-    "bound",
-    "planner_tokens",
-]
 _RELEASE = (
     "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) "
     "else return 0 end"
@@ -200,7 +186,7 @@ class RedisPlanIndex:
         reply = self._call(
             lambda: self._client.execute_command(
                 "FT.SEARCH", self._index_name, query, "PARAMS", "2", "vec", blob,
-                "SORTBY", "dist", "RETURN", str(len(_FIELDS) + 1), *_FIELDS, "dist",
+                "SORTBY", "dist", "RETURN", str(len(ENTRY_FIELDS) + 1), *ENTRY_FIELDS, "dist",
                 "LIMIT", "0", str(int(k)), "DIALECT", "2",
             )
         )  # fmt: skip
@@ -215,7 +201,8 @@ class RedisPlanIndex:
         query = f"@tenant:{{{_tag(tenant)}}} @key:{{{_tag(key)}}}"
         reply = self._call(
             lambda: self._client.execute_command(
-                "FT.SEARCH", self._index_name, query, "RETURN", str(len(_FIELDS)), *_FIELDS,
+                "FT.SEARCH", self._index_name, query,
+                "RETURN", str(len(ENTRY_FIELDS)), *ENTRY_FIELDS,
                 "LIMIT", "0", "10", "DIALECT", "2",
             )
         )  # fmt: skip
