@@ -77,6 +77,7 @@ class RedisPlanIndex:
         self._index_name = f"{namespace}:idx"
         self._entry = f"{namespace}:e:"
         self._lock_prefix = f"{namespace}:lock:"
+        self._url = url
         self._client = client or redis.Redis.from_url(
             url, socket_timeout=socket_timeout, socket_connect_timeout=socket_timeout
         )
@@ -131,12 +132,19 @@ class RedisPlanIndex:
 
         self._call(write)
 
-    def add_many(self, entries: list[CacheEntry], vectors: Vector, batch: int = 2000) -> None:
-        """Bulk load (benchmarks): pipelined writes, same keys and expiries as :meth:`add`."""
+    def add_many(self, entries: list[CacheEntry], vectors: Vector, batch: int = 500) -> None:
+        """Bulk load (benchmarks): pipelined writes, same keys and expiries as :meth:`add`.
+
+        Uses its own connection without the short lookup timeout: indexing a batch of
+        vectors into the HNSW graph keeps the server busy for longer than a lookup may wait.
+        """
+        import redis
+
         self._ensure_index()
+        bulk = redis.Redis.from_url(self._url, socket_timeout=None)
 
         def write(start: int) -> None:
-            pipe = self._client.pipeline(transaction=False)
+            pipe = bulk.pipeline(transaction=False)
             for entry, vector in zip(
                 entries[start : start + batch], vectors[start : start + batch], strict=True
             ):
@@ -147,8 +155,11 @@ class RedisPlanIndex:
                 pipe.pexpireat(key, int(entry.expires_at * 1000))
             pipe.execute()
 
-        for start in range(0, len(entries), batch):
-            self._call(lambda start=start: write(start))  # type: ignore[misc]
+        try:
+            for start in range(0, len(entries), batch):
+                self._call(lambda start=start: write(start))  # type: ignore[misc]
+        finally:
+            bulk.close()
 
     @staticmethod
     def _rows(reply: Any) -> list[dict[str, str]]:
