@@ -2,6 +2,7 @@
 
 from omnihub.errors import (
     AuthenticationError,
+    CacheInputError,
     ConcurrencyError,
     ConfigurationError,
     DestinationRefusedError,
@@ -15,6 +16,7 @@ from omnihub.errors import (
     SchemaVersionError,
     ServerError,
     SignatureError,
+    SlotError,
     StoreError,
     StoreUnavailableError,
     ToolError,
@@ -27,6 +29,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AuthenticationError",
+    "CacheInputError",
     "ConcurrencyError",
     "ConfigurationError",
     "DestinationRefusedError",
@@ -40,6 +43,7 @@ __all__ = [
     "SchemaVersionError",
     "ServerError",
     "SignatureError",
+    "SlotError",
     "StoreError",
     "StoreUnavailableError",
     "ToolError",
