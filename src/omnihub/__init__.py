@@ -1,12 +1,21 @@
 """OmniHub: a durable, auditable runtime for AI agents that take real actions."""
 
 from omnihub.errors import (
+    BudgetExceededError,
     ConcurrencyError,
     ConfigurationError,
     IntegrityError,
+    InvalidPlanError,
+    NoPlanError,
     NotFoundError,
     OmniHubError,
     PayloadTooLargeError,
+    PlanningError,
+    PlanRefusedError,
+    ProviderError,
+    ProviderRateLimitError,
+    ProviderRequestError,
+    ProviderUnavailableError,
     SchemaVersionError,
     ServerError,
     StoreError,
@@ -18,12 +27,21 @@ from omnihub.errors import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "BudgetExceededError",
     "ConcurrencyError",
     "ConfigurationError",
     "IntegrityError",
+    "InvalidPlanError",
+    "NoPlanError",
     "NotFoundError",
     "OmniHubError",
     "PayloadTooLargeError",
+    "PlanRefusedError",
+    "PlanningError",
+    "ProviderError",
+    "ProviderRateLimitError",
+    "ProviderRequestError",
+    "ProviderUnavailableError",
     "SchemaVersionError",
     "ServerError",
     "StoreError",

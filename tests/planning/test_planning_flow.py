@@ -1,0 +1,238 @@
+"""The planning flow: budgets, ledger records, cache-first lookups and PlanGenerated data."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from llm_wire import Reply, ScriptedLLM, openai_content
+
+from omnihub.config import load_settings
+from omnihub.errors import BudgetExceededError, ConfigurationError
+from omnihub.planning import (
+    Budget,
+    BudgetPolicy,
+    CachedPlan,
+    PlannerResult,
+    PlanningService,
+    PlanRequest,
+    SQLiteUsageLedger,
+    Usage,
+    build_planner,
+    open_ledger,
+)
+from omnihub.plans import Plan
+from omnihub.tools import default_registry
+
+PLAN = {
+    "reasoning": "answer",
+    "steps": [{"id": "s1", "tool": "respond_to_user", "args": {"message": "ok"}, "depends_on": []}],
+}
+NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> Iterator[SQLiteUsageLedger]:
+    opened = SQLiteUsageLedger(tmp_path / "store.db")
+    yield opened
+    opened.close()
+
+
+def _service(
+    server: ScriptedLLM,
+    ledger: SQLiteUsageLedger,
+    budgets: BudgetPolicy,
+    events: list[tuple[str, dict[str, Any]]],
+    cache: Any = None,
+) -> PlanningService:
+    settings = load_settings(llm_base_url=server.base_url, llm_model="gpt-4o", llm_max_retries=0)
+    planner = build_planner(settings, default_registry())
+    return PlanningService(
+        planner,
+        ledger=ledger,
+        budgets=budgets,
+        cache=cache,
+        events=lambda kind, payload: events.append((kind, payload)),
+    )
+
+
+def _reply() -> Reply:
+    return Reply(body=openai_content(json.dumps(PLAN), tokens=(100, 20), model="gpt-4o"))
+
+
+async def test_token_budget_rejects_the_goal_with_an_event_and_no_llm_call(
+    scripted_llm: ScriptedLLM, ledger: SQLiteUsageLedger
+) -> None:
+    events: list[tuple[str, dict[str, Any]]] = []
+    service = _service(scripted_llm, ledger, BudgetPolicy(default=Budget(tokens=200)), events)
+    scripted_llm.script(_reply(), _reply())
+    first = await service.plan_goal(PlanRequest("a", tenant="acme", now=NOW))
+    second = await service.plan_goal(PlanRequest("b", tenant="acme", now=NOW))
+    assert first.usage.total_tokens == second.usage.total_tokens == 120
+    with pytest.raises(BudgetExceededError, match="240 tokens used today") as raised:
+        await service.plan_goal(PlanRequest("c", tenant="acme", goal_id="g3", now=NOW))
+    assert raised.value.action == "reject"
+    assert raised.value.tenant == "acme"
+    assert len(scripted_llm.requests) == 2
+    assert events == [
+        (
+            "BudgetExceeded",
+            {
+                "tenant": "acme",
+                "action": "reject",
+                "reason": str(raised.value),
+                "period": "day",
+                "period_start": "2026-03-01T00:00:00+00:00",
+                "spent_tokens": 240,
+                "spent_cost": pytest.approx((200 * 2.5 + 40 * 10) / 1e6),
+                "limit_tokens": 200,
+                "limit_cost": None,
+                "goal_id": "g3",
+            },
+        )
+    ]
+    # Another tenant, and the same tenant tomorrow, still have budget.
+    scripted_llm.script(_reply(), _reply())
+    await service.plan_goal(PlanRequest("d", tenant="other", now=NOW))
+    tomorrow = datetime(2026, 3, 2, 0, 0, 1, tzinfo=UTC)
+    await service.plan_goal(PlanRequest("e", tenant="acme", now=tomorrow))
+    await service.aclose()
+
+
+async def test_cost_budget_holds_for_approval_and_an_approval_lets_it_through(
+    scripted_llm: ScriptedLLM, ledger: SQLiteUsageLedger
+) -> None:
+    events: list[tuple[str, dict[str, Any]]] = []
+    policy = BudgetPolicy(default=Budget(cost=0.0001), action="hold")
+    service = _service(scripted_llm, ledger, policy, events)
+    scripted_llm.script(_reply(), _reply())
+    await service.plan_goal(PlanRequest("a", tenant="acme", now=NOW))
+    with pytest.raises(BudgetExceededError, match="held for approval") as raised:
+        await service.plan_goal(PlanRequest("b", tenant="acme", now=NOW))
+    assert raised.value.action == "hold"
+    assert events[0][1]["action"] == "hold"
+    outcome = await service.plan_goal(
+        PlanRequest("b", tenant="acme", now=NOW), budget_approved=True
+    )
+    assert outcome.source == "llm"
+    assert len(scripted_llm.requests) == 2
+    await service.aclose()
+
+
+def test_budget_policy_from_settings_with_tenant_overrides() -> None:
+    settings = load_settings(
+        budget_daily_tokens=1000,
+        budget_tenants={"big": {"tokens": 10**6, "cost": 50.0}, "free": {"cost": 0.01}},
+        budget_action="hold",
+    )
+    policy = BudgetPolicy.from_settings(settings)
+    assert policy.budget_for("anyone") == Budget(tokens=1000)
+    assert policy.budget_for("big") == Budget(tokens=10**6, cost=50.0)
+    assert policy.budget_for("free") == Budget(cost=0.01)
+    assert policy.action == "hold"
+    bad = load_settings(budget_tenants={"x": {"dollars": 1.0}})
+    with pytest.raises(ConfigurationError, match="unknown keys"):
+        BudgetPolicy.from_settings(bad)
+
+
+async def test_every_llm_call_lands_in_the_ledger_even_when_planning_fails(
+    scripted_llm: ScriptedLLM, ledger: SQLiteUsageLedger
+) -> None:
+    service = _service(scripted_llm, ledger, BudgetPolicy(), [])
+    scripted_llm.script(*[Reply(body=openai_content("nope", tokens=(50, 5)))] * 3)
+    with pytest.raises(Exception, match="no valid plan after 3 attempt"):
+        await service.plan_goal(PlanRequest("a", tenant="acme", goal_id="g1", now=NOW))
+    rows = ledger.summary("acme")
+    assert [(r.calls, r.prompt_tokens, r.completion_tokens) for r in rows] == [(3, 150, 15)]
+    await service.aclose()
+
+
+class DictPlanStore:
+    """A stand-in plan store passed to the flow: exact goal text → plan and its usage."""
+
+    def __init__(self) -> None:
+        self.entries: dict[tuple[str, str], tuple[Plan, Usage]] = {}
+
+    def lookup(self, request: PlanRequest) -> CachedPlan | None:
+        found = self.entries.get((request.tenant, request.goal))
+        if found is None:
+            return None
+        return CachedPlan(plan=found[0], usage=found[1], details={"similarity": 1.0})
+
+    def store(self, request: PlanRequest, result: PlannerResult) -> None:
+        self.entries[(request.tenant, request.goal)] = (result.plan, result.usage)
+
+
+async def test_a_cache_hit_skips_the_planner_and_records_the_savings(
+    scripted_llm: ScriptedLLM, ledger: SQLiteUsageLedger
+) -> None:
+    events: list[tuple[str, dict[str, Any]]] = []
+    store = DictPlanStore()
+    service = _service(
+        scripted_llm, ledger, BudgetPolicy(default=Budget(tokens=100)), events, cache=store
+    )
+    scripted_llm.script(_reply())
+    miss = await service.plan_goal(PlanRequest("hello", tenant="acme", goal_id="g1", now=NOW))
+    # Over budget now, but a cache hit costs nothing and is never blocked.
+    hit = await service.plan_goal(PlanRequest("hello", tenant="acme", goal_id="g2", now=NOW))
+    assert len(scripted_llm.requests) == 1
+    assert miss.source == "llm"
+    assert miss.cache == {"hit": False}
+    assert hit.source == "cache"
+    assert hit.plan == miss.plan
+    assert hit.usage == Usage(model="gpt-4o")
+    assert hit.cache is not None
+    assert hit.cache["saved_tokens"] == 120
+    assert hit.cache["similarity"] == 1.0
+    rows = ledger.summary("acme")
+    assert (rows[0].calls, rows[0].cache_hits, rows[0].saved_tokens) == (1, 1, 120)
+    assert rows[0].saved_cost == pytest.approx(miss.usage.cost)
+    payload = hit.event_payload()
+    assert payload["source"] == "cache"
+    assert payload["steps"] == [
+        {"id": "s1", "tool": "respond_to_user", "args": {"message": "ok"}, "depends_on": []}
+    ]
+    assert events == []
+    await service.aclose()
+
+
+async def test_plan_generated_payload_and_cli_json_shapes(
+    scripted_llm: ScriptedLLM, ledger: SQLiteUsageLedger
+) -> None:
+    service = _service(scripted_llm, ledger, BudgetPolicy(), [])
+    scripted_llm.script(_reply(), _reply())
+    one = await service.plan_goal(PlanRequest("x", tenant="t", goal_id="goal-1", now=NOW))
+    again = await service.plan_goal(PlanRequest("x", tenant="t", goal_id="goal-1", now=NOW))
+    assert one.plan_id == again.plan_id  # a retried planning activity names the plan the same
+    payload = one.event_payload()
+    assert set(payload) == {
+        "plan_id", "steps", "reasoning", "source", "model", "usage", "latency_ms",
+        "attempts", "playbook", "cache",
+    }  # fmt: skip
+    assert payload["model"] == "gpt-4o"
+    assert payload["usage"]["total_tokens"] == 120
+    assert payload["reasoning"] == "answer"
+    assert payload["latency_ms"] > 0
+    assert one.cli_json() == {
+        "plan": payload["steps"],
+        "source": "llm",
+        "usage": {
+            "model": "gpt-4o",
+            "prompt_tokens": 100,
+            "completion_tokens": 20,
+            "cost": pytest.approx((100 * 2.5 + 20 * 10) / 1e6),
+        },
+    }
+    await service.aclose()
+
+
+def test_settings_pick_the_planner(tmp_path: Path) -> None:
+    registry = default_registry()
+    with pytest.raises(ConfigurationError, match="needs a model"):
+        build_planner(load_settings(llm_base_url="http://127.0.0.1:1"), registry)
+    ledger = open_ledger(f"sqlite:///{tmp_path / 'l.db'}")
+    ledger.close()
