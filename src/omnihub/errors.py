@@ -8,14 +8,18 @@ enter OmniHub, so callers only ever need to catch these::
     ├── ValidationError             input rejected at a boundary (never half-written)
     │   ├── PayloadTooLargeError    an event payload over the configured size limit
     │   ├── UnknownEventTypeError   an event type no model is registered for
-    │   └── SchemaVersionError      a schema version with no upcaster path to the current one
+    │   ├── SchemaVersionError      a schema version with no upcaster path to the current one
+    │   └── PlanValidationError     a plan that cannot run: ``problems`` lists every reason
     ├── StoreError                  the event store or another database failed
     │   ├── ConcurrencyError        optimistic concurrency: ``actual_version`` says what is stored
     │   └── StoreUnavailableError   the backend could not be reached
     ├── IntegrityError              stored data fails verification (a broken hash chain)
     ├── NotFoundError               a goal, stream or resource that does not exist (for the caller)
+    │   └── ToolNotFoundError       no tool is registered under this name
+    ├── ToolError                   a tool call failed; ``non_retryable`` stops Temporal retries
+    │   └── DestinationRefusedError an HTTP destination refused by the SSRF guard
     ├── ServerError                 an embedded server (Temporal, PostgreSQL, Redis) failed to start
-    └── PlanningError               no valid plan could be made for a goal
+    └── PlanningError               no valid plan could be made for a goal (``retryable``)
         ├── NoPlanError             no playbook matches the goal (offline planner)
         ├── InvalidPlanError        the plans stayed invalid after every repair turn
         ├── PlanRefusedError        the model refused the request (not retried)
@@ -34,6 +38,7 @@ __all__ = [
     "BudgetExceededError",
     "ConcurrencyError",
     "ConfigurationError",
+    "DestinationRefusedError",
     "IntegrityError",
     "InvalidPlanError",
     "NoPlanError",
@@ -41,6 +46,7 @@ __all__ = [
     "OmniHubError",
     "PayloadTooLargeError",
     "PlanRefusedError",
+    "PlanValidationError",
     "PlanningError",
     "ProviderError",
     "ProviderRateLimitError",
@@ -50,6 +56,8 @@ __all__ = [
     "ServerError",
     "StoreError",
     "StoreUnavailableError",
+    "ToolError",
+    "ToolNotFoundError",
     "UnknownEventTypeError",
     "ValidationError",
 ]
@@ -195,3 +203,34 @@ class ProviderUnavailableError(ProviderError):
     """Server errors (5xx) or timeouts persisted past the retries."""
 
     retryable = True
+class PlanValidationError(ValidationError):
+    """A plan failed validation before anything ran; ``problems`` lists every reason found."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("invalid plan: " + "; ".join(problems))
+        self.problems = list(problems)
+
+
+class ToolNotFoundError(NotFoundError):
+    """No tool is registered under this name."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"no tool named {name!r} is registered")
+        self.name = name
+
+
+class ToolError(OmniHubError):
+    """A tool call failed. ``non_retryable`` tells the saga not to retry it."""
+
+    def __init__(self, message: str, *, non_retryable: bool = False) -> None:
+        super().__init__(message)
+        self.non_retryable = non_retryable
+
+
+class DestinationRefusedError(ToolError):
+    """The SSRF guard refused an HTTP destination (loopback, private, link-local, metadata)."""
+
+    def __init__(self, host: str, reason: str) -> None:
+        super().__init__(f"refused destination {host!r}: {reason}", non_retryable=True)
+        self.host = host
+        self.reason = reason

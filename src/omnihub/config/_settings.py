@@ -89,6 +89,54 @@ class Settings(BaseSettings):
     temporal_tls: bool = Field(False, description="Use TLS to reach the Temporal cluster.")
     temporal_api_key: str | None = Field(None, description="API key for Temporal Cloud.")
     task_queue: str = Field("omnihub", description="Temporal task queue of the workers.")
+    temporal_tls_ca_file: Path | None = Field(
+        None, description="CA certificate (PEM) that signs the Temporal server's certificate."
+    )
+    temporal_tls_cert_file: Path | None = Field(
+        None, description="Client certificate (PEM) for mutual TLS to Temporal."
+    )
+    temporal_tls_key_file: Path | None = Field(
+        None, description="Client private key (PEM) for mutual TLS to Temporal."
+    )
+    worker_max_concurrent_activities: int = Field(
+        100, gt=0, description="Activities one worker runs at once."
+    )
+    worker_max_concurrent_workflow_tasks: int = Field(
+        100, gt=0, description="Workflow tasks one worker runs at once."
+    )
+
+    # Sagas.
+    saga_max_parallel_steps: int = Field(
+        4, gt=0, description="Ready steps of one goal that run at the same time."
+    )
+    saga_approval_timeout_s: float = Field(
+        86400.0, gt=0, description="Seconds an approval may wait before it counts as rejected."
+    )
+    saga_continue_as_new_steps: int = Field(
+        200, gt=0, description="Steps one workflow run executes before it continues as new."
+    )
+
+    # Built-in tools.
+    tools_database_url: str | None = Field(
+        None,
+        description="SQL database the database_* tools act on: sqlite:///PATH or "
+        "postgresql://... (default: the event store's database).",
+    )
+    tools_allowed_tables: list[str] = Field(
+        default_factory=list, description="Tables the database_* tools may touch."
+    )
+    http_allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Hosts http_request may reach even when they resolve to loopback, "
+        "private, link-local or metadata addresses.",
+    )
+    http_timeout_s: float = Field(10.0, gt=0, description="Timeout of one http_request call.")
+    smtp_host: str = Field("127.0.0.1", description="SMTP server of send_email.")
+    smtp_port: int = Field(25, gt=0, lt=65536, description="SMTP port of send_email.")
+    smtp_from: str = Field("omnihub@localhost", description="Sender address of send_email.")
+    smtp_username: str | None = Field(None, description="SMTP login of send_email.")
+    smtp_password: str | None = Field(None, description="SMTP password of send_email.")
+    smtp_starttls: bool = Field(False, description="Upgrade the SMTP connection with STARTTLS.")
 
     log_level: str = Field("WARNING", description="Python logging level.")
 
@@ -165,6 +213,11 @@ class Settings(BaseSettings):
     @classmethod
     def _expand_home(cls, value: Path) -> Path:
         return value.expanduser()
+
+    @property
+    def resolved_tools_database_url(self) -> str:
+        """The database the database_* tools act on, defaulting to the event store's."""
+        return self.tools_database_url or self.resolved_event_store_url
 
     @property
     def resolved_event_store_url(self) -> str:
