@@ -203,6 +203,8 @@ class ProviderUnavailableError(ProviderError):
     """Server errors (5xx) or timeouts persisted past the retries."""
 
     retryable = True
+
+
 class PlanValidationError(ValidationError):
     """A plan failed validation before anything ran; ``problems`` lists every reason found."""
 

@@ -16,7 +16,7 @@ def scripted_llm() -> Iterator[ScriptedLLM]:
     server.daemon_threads = True
     state = ScriptedLLM(server=server)
     server.RequestHandlerClass = handler_for(state)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield state

@@ -35,7 +35,9 @@ def ledger(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[UsageLedg
         opened.close()
 
 
-def _call(tenant: str, at: datetime, model: str = "gpt-4o", p: int = 100, c: int = 10) -> LedgerEntry:
+def _call(
+    tenant: str, at: datetime, model: str = "gpt-4o", p: int = 100, c: int = 10
+) -> LedgerEntry:
     cost = PriceTable().cost(model, p, c)
     return LedgerEntry(
         tenant=tenant, kind="llm_call", model=model, provider="openai",

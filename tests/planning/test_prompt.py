@@ -90,10 +90,18 @@ def test_repair_message_lists_each_problem() -> None:
             {
                 "reasoning": "r",
                 "steps": [
-                    {"id": "a", "tool": "respond_to_user", "args": {"message": "x"},
-                     "depends_on": ["b"]},
-                    {"id": "b", "tool": "respond_to_user", "args": {"message": "y"},
-                     "depends_on": ["a"]},
+                    {
+                        "id": "a",
+                        "tool": "respond_to_user",
+                        "args": {"message": "x"},
+                        "depends_on": ["b"],
+                    },
+                    {
+                        "id": "b",
+                        "tool": "respond_to_user",
+                        "args": {"message": "y"},
+                        "depends_on": ["a"],
+                    },
                 ],
             },
             "cycle",
@@ -107,7 +115,9 @@ def test_parse_plan_reports_each_kind_of_problem(payload: object, problem: str) 
 
 
 def test_parse_plan_accepts_a_fenced_json_reply() -> None:
-    reply = '```json\n{"reasoning": "r", "steps": [{"id": "s1", "tool": "respond_to_user", ' \
+    reply = (
+        '```json\n{"reasoning": "r", "steps": [{"id": "s1", "tool": "respond_to_user", '
         '"args": {"message": "hi"}, "depends_on": []}]}\n```'
+    )
     plan = parse_plan(reply, default_registry())
     assert plan.steps[0].args == {"message": "hi"}

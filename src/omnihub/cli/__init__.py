@@ -4,6 +4,7 @@ Each component adds its commands in its own module here (``_events.py``, ``_saga
 registered on the root ``app`` or the ``bench_app`` group; importing them below wires them in.
 """
 
+from omnihub.cli import _planning  # noqa: F401  (registers plan and usage)
 from omnihub.cli._app import CliState, app, bench_app, main, state
 
 __all__ = ["CliState", "app", "bench_app", "main", "state"]

@@ -114,7 +114,9 @@ def usage_command(
         "saved tok",
         "saved $",
     ):
-        table.add_column(column, justify="left" if column in ("day", "model") else "right")
+        table.add_column(
+            column, justify="left" if column in ("day", "model") else "right", overflow="fold"
+        )
     for row in rows:
         table.add_row(
             row.day,

@@ -142,6 +142,7 @@ class PlanningService:
                 cost=call.cost,
                 latency_ms=call.latency_ms,
                 goal_id=request.goal_id,
+                at=request.now,
             )
         )
 
@@ -195,6 +196,7 @@ class PlanningService:
                     saved_cost=saved.cost,
                     latency_ms=(time.perf_counter() - started) * 1000,
                     goal_id=request.goal_id,
+                    at=request.now,
                 )
             )
         details = {

@@ -122,7 +122,9 @@ def compile_template(value: Any) -> Any:
         return {"$format": "".join(pieces), "slots": refs}
     if isinstance(value, dict):
         compiled = {key: compile_template(item) for key, item in value.items()}
-        return {"$literal": compiled} if {"$slot", "$format", "$literal"} & value.keys() else compiled
+        return (
+            {"$literal": compiled} if {"$slot", "$format", "$literal"} & value.keys() else compiled
+        )
     if isinstance(value, list):
         return [compile_template(item) for item in value]
     return value
@@ -238,7 +240,9 @@ class PlaybookPlanner:
     @classmethod
     def from_settings(cls, settings: Settings, registry: ToolRegistry) -> PlaybookPlanner:
 
-        playbooks = load_playbooks(settings.playbook_dirs, include_defaults=settings.playbook_defaults)
+        playbooks = load_playbooks(
+            settings.playbook_dirs, include_defaults=settings.playbook_defaults
+        )
         return cls(
             playbooks, registry, open_embedder(settings), threshold=settings.playbook_threshold
         )
@@ -262,7 +266,9 @@ class PlaybookPlanner:
         ranked = self.rank(request.goal, entities)
         candidates = [match for match in ranked if match.score >= self.threshold]
         if not candidates:
-            nearest = f" (nearest: {ranked[0].playbook.name} at {ranked[0].score:.2f})" if ranked else ""
+            nearest = (
+                f" (nearest: {ranked[0].playbook.name} at {ranked[0].score:.2f})" if ranked else ""
+            )
             raise NoPlanError(
                 f"no playbook matches this goal above the threshold {self.threshold:.2f}{nearest}"
             )
@@ -272,7 +278,9 @@ class PlaybookPlanner:
             filled = resolve_slots(wanted, entities)
             missing = sorted(wanted - {entity.slot for entity in filled})
             if missing:
-                unfilled.append(f"{match.playbook.name} ({match.score:.2f}) needs {', '.join(missing)}")
+                unfilled.append(
+                    f"{match.playbook.name} ({match.score:.2f}) needs {', '.join(missing)}"
+                )
                 continue
             plan = self._fill(match.playbook, filled)
             return PlannerResult(
