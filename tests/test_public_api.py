@@ -25,3 +25,13 @@ def test_every_error_derives_from_the_root() -> None:
         obj = getattr(omnihub, name)
         if isinstance(obj, type) and issubclass(obj, Exception):
             assert issubclass(obj, omnihub.OmniHubError)
+
+
+def test_planning_public_names() -> None:
+    import omnihub.planning
+
+    assert omnihub.planning.__all__ == sorted(omnihub.planning.__all__)
+    for name in omnihub.planning.__all__:
+        assert getattr(omnihub.planning, name) is not None
+    for name in ("PlanningService", "Planner", "LLMPlanner", "PlaybookPlanner", "plan_goal"):
+        assert name in omnihub.planning.__all__
