@@ -1,0 +1,162 @@
+"""Canonical JSON (RFC 8785-style) and the per-stream hash chain.
+
+The hash of an event is ``sha256(previous hash bytes || canonical JSON of the stored event)``.
+Canonical JSON here follows RFC 8785 (JCS): object members sorted by their UTF-16 code units,
+no insignificant whitespace, strings with only the mandatory escapes, numbers in the
+ECMAScript shortest round-trip form (``1.0`` is ``1``, ``1e-7`` is ``1e-7``, ``1e21`` is
+``1e+21``). Non-finite numbers and lone surrogates are rejected.
+
+The hashed form of an event is built from its stored columns with the payload embedded as the
+canonical text it was stored as, so verification never parses a payload.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from omnihub.errors import ValidationError
+
+__all__ = ["GENESIS_HASH", "canonical_json", "chain_hash", "event_canonical_json"]
+
+GENESIS_HASH = "0" * 64
+"""The ``prev_hash`` of the first event of every stream."""
+
+_encode_string = json.encoder.encode_basestring
+_fast_dumps = json.JSONEncoder(
+    ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False
+).encode
+
+
+def _utf16_key(key: str) -> bytes:
+    return key.encode("utf-16-be", "surrogatepass")
+
+
+def _number(value: float) -> str:
+    """ECMAScript Number::toString for a finite double (what RFC 8785 prescribes)."""
+    if not math.isfinite(value):
+        raise ValidationError(f"canonical JSON cannot hold the number {value!r}")
+    if value == 0:
+        return "0"
+    text = repr(value)  # shortest round-trip digits
+    sign = "-" if text.startswith("-") else ""
+    text = text.lstrip("-")
+    mantissa, _, exp_text = text.partition("e")
+    exponent = int(exp_text) if exp_text else 0
+    int_part, _, frac_part = mantissa.partition(".")
+    digits = (int_part + frac_part).lstrip("0")
+    # Decimal exponent n such that value = 0.digits * 10**n.
+    if int_part.strip("0"):
+        point = len(int_part) + exponent
+    else:
+        point = exponent - (len(frac_part) - len(frac_part.lstrip("0")))
+    digits = digits.rstrip("0")
+    k = len(digits)
+    if k <= point <= 21:
+        out = digits + "0" * (point - k)
+    elif 0 < point <= 21:
+        out = digits[:point] + "." + digits[point:]
+    elif -6 < point <= 0:
+        out = "0." + "0" * (-point) + digits
+    else:
+        exp = point - 1
+        exp_sign = "+" if exp >= 0 else "-"
+        head = digits[0] + ("." + digits[1:] if k > 1 else "")
+        out = f"{head}e{exp_sign}{abs(exp)}"
+    return sign + out
+
+
+def _needs_slow_path(value: Any) -> bool:
+    """True if ``value`` holds a float or a key whose UTF-16 order may differ from code points."""
+    if isinstance(value, float):
+        return True
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if not isinstance(key, str) or any(ord(ch) > 0xFFFF for ch in key):
+                return True
+            if _needs_slow_path(item):
+                return True
+        return False
+    if isinstance(value, (list, tuple)):
+        return any(_needs_slow_path(item) for item in value)
+    return False
+
+
+def _slow(value: Any) -> str:
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, str):
+        return str(_encode_string(value))
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return _number(value)
+    if isinstance(value, Mapping):
+        for key in value:
+            if not isinstance(key, str):
+                raise ValidationError(f"canonical JSON object keys must be strings, not {key!r}")
+        items = sorted(value.items(), key=lambda item: _utf16_key(item[0]))
+        return "{" + ",".join(f"{_encode_string(k)}:{_slow(v)}" for k, v in items) + "}"
+    if isinstance(value, Sequence) and not isinstance(value, (bytes, bytearray)):
+        return "[" + ",".join(_slow(item) for item in value) + "]"
+    raise ValidationError(f"canonical JSON cannot hold a {type(value).__name__}")
+
+
+def canonical_json(value: Any) -> str:
+    """The RFC 8785 canonical text of a JSON-compatible value."""
+    if _needs_slow_path(value):
+        text = _slow(value)
+    else:
+        try:
+            text = _fast_dumps(value)
+        except TypeError as exc:
+            raise ValidationError(f"canonical JSON cannot hold this value: {exc}") from exc
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValidationError("canonical JSON cannot hold a lone surrogate") from exc
+    return text
+
+
+def _opt(value: str | None) -> str:
+    return "null" if value is None else str(_encode_string(value))
+
+
+def event_canonical_json(
+    *,
+    causation_id: str | None,
+    correlation_id: str | None,
+    event_id: str,
+    event_type: str,
+    idempotency_key: str | None,
+    occurred_at: str,
+    payload_json: str,
+    recorded_at: str,
+    schema_version: int,
+    stream_id: str,
+    stream_version: int,
+    tenant_id: str,
+) -> str:
+    """The canonical JSON of a stored event (members in sorted order; payload pre-canonical)."""
+    return (
+        f'{{"causation_id":{_opt(causation_id)},"correlation_id":{_opt(correlation_id)},'
+        f'"event_id":{_encode_string(event_id)},"event_type":{_encode_string(event_type)},'
+        f'"idempotency_key":{_opt(idempotency_key)},"occurred_at":{_encode_string(occurred_at)},'
+        f'"payload":{payload_json},"recorded_at":{_encode_string(recorded_at)},'
+        f'"schema_version":{schema_version},"stream_id":{_encode_string(stream_id)},'
+        f'"stream_version":{stream_version},"tenant_id":{_encode_string(tenant_id)}}}'
+    )
+
+
+def chain_hash(prev_hash: str, event_json: str) -> str:
+    """``sha256(bytes.fromhex(prev_hash) + utf-8 canonical event)`` as lower-case hex."""
+    digest = hashlib.sha256(bytes.fromhex(prev_hash))
+    digest.update(event_json.encode("utf-8"))
+    return digest.hexdigest()

@@ -1,0 +1,226 @@
+"""The canonical data model's event payloads: what happens to a goal, from receipt to result.
+
+Each model is frozen and strict and registered under ``(event_type, schema_version)``.
+``ToolExecuted`` shows schema evolution: version 1 measured ``duration_s``; version 2 measures
+``duration_ms`` and adds ``attempt`` and ``step_id``; stored version-1 events are upcast on read.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue
+
+from omnihub.events._registry import EventPayload, register_event, register_upcaster
+
+__all__ = [
+    "ApprovalGranted",
+    "ApprovalRejected",
+    "ApprovalRequested",
+    "CacheDetails",
+    "CompensationExecuted",
+    "CompensationFailed",
+    "GoalCancelled",
+    "GoalCompleted",
+    "GoalFailed",
+    "GoalPaused",
+    "GoalReceived",
+    "GoalResumed",
+    "PlanGenerated",
+    "PlanStep",
+    "StepCompleted",
+    "StepFailed",
+    "StepStarted",
+    "TokenUsage",
+    "ToolExecuted",
+    "ToolExecutedV1",
+]
+
+JsonObject = dict[str, JsonValue]
+
+
+class _Part(BaseModel):
+    model_config = ConfigDict(frozen=True, strict=True, extra="forbid")
+
+
+class PlanStep(_Part):
+    """One step of a plan: a tool call with its arguments and the steps it waits for.
+
+    Extra fields are kept (planners may record more, e.g. a risk lane), so the CDM does not
+    have to change for each planner detail.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    step_id: str = Field(min_length=1)
+    tool_name: str = Field(min_length=1)
+    args: JsonObject = Field(default_factory=dict)
+    depends_on: list[str] = Field(default_factory=list)
+    description: str | None = None
+    compensation: str | None = Field(None, description="Tool that undoes this step, if any.")
+
+
+class TokenUsage(_Part):
+    """LLM token counts of one planning call."""
+
+    prompt_tokens: int = Field(ge=0)
+    completion_tokens: int = Field(ge=0)
+    total_tokens: int = Field(ge=0)
+
+
+class CacheDetails(_Part):
+    """How a plan-cache hit was decided (extra fields allowed for index details)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    entry_id: str | None = None
+    similarity: float | None = None
+    template: str | None = None
+
+
+@register_event("GoalReceived")
+class GoalReceived(EventPayload):
+    """A user's goal arrived; the first event of every goal stream."""
+
+    goal: str = Field(min_length=1)
+    user_id: str
+    context: JsonObject = Field(default_factory=dict)
+
+
+@register_event("PlanGenerated")
+class PlanGenerated(EventPayload):
+    """A plan was produced, by an LLM, from the plan cache or from a playbook."""
+
+    plan_id: str = Field(min_length=1)
+    steps: list[PlanStep]
+    reasoning: str = ""
+    source: Literal["llm", "cache", "playbook"]
+    model: str | None = None
+    token_usage: TokenUsage | None = None
+    cache: CacheDetails | None = None
+
+
+@register_event("StepStarted")
+class StepStarted(EventPayload):
+    step_id: str = Field(min_length=1)
+    tool_name: str = Field(min_length=1)
+
+
+@register_event("ToolExecuted", version=1)
+class ToolExecutedV1(EventPayload):
+    """Version 1 of ToolExecuted (superseded): kept to read and test old streams."""
+
+    tool_name: str = Field(min_length=1)
+    input: JsonObject = Field(default_factory=dict)
+    output: JsonValue = None
+    duration_s: float = Field(ge=0)
+
+
+@register_event("ToolExecuted", version=2)
+class ToolExecuted(EventPayload):
+    """A tool call returned (one attempt)."""
+
+    tool_name: str = Field(min_length=1)
+    input: JsonObject = Field(default_factory=dict)
+    output: JsonValue = None
+    duration_ms: float = Field(ge=0)
+    attempt: int = Field(1, ge=1)
+    step_id: str | None = None
+
+
+@register_upcaster("ToolExecuted", from_version=1)
+def _tool_executed_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    upgraded = {k: v for k, v in data.items() if k != "duration_s"}
+    upgraded["duration_ms"] = round(float(data.get("duration_s", 0.0)) * 1000.0, 3)
+    upgraded.setdefault("attempt", 1)
+    upgraded.setdefault("step_id", None)
+    return upgraded
+
+
+@register_event("StepCompleted")
+class StepCompleted(EventPayload):
+    step_id: str = Field(min_length=1)
+    result: JsonValue = None
+
+
+@register_event("StepFailed")
+class StepFailed(EventPayload):
+    step_id: str = Field(min_length=1)
+    error: str
+    retryable: bool = False
+
+
+@register_event("GoalCompleted")
+class GoalCompleted(EventPayload):
+    result: JsonValue = None
+    metrics: JsonObject = Field(default_factory=dict)
+
+
+@register_event("GoalFailed")
+class GoalFailed(EventPayload):
+    error: str
+    partial_results: JsonObject = Field(default_factory=dict)
+    compensations: list[str] = Field(default_factory=list)
+
+
+@register_event("CompensationExecuted")
+class CompensationExecuted(EventPayload):
+    """A step's effect was undone by its compensating tool."""
+
+    step_id: str = Field(min_length=1)
+    tool_name: str = Field(min_length=1)
+    input: JsonObject = Field(default_factory=dict)
+    output: JsonValue = None
+
+
+@register_event("CompensationFailed")
+class CompensationFailed(EventPayload):
+    step_id: str = Field(min_length=1)
+    tool_name: str = Field(min_length=1)
+    error: str
+
+
+@register_event("ApprovalRequested")
+class ApprovalRequested(EventPayload):
+    """A risky step waits for a human decision."""
+
+    step_id: str = Field(min_length=1)
+    tool_name: str = Field(min_length=1)
+    args: JsonObject = Field(default_factory=dict)
+    risk_lane: str
+    expires_at: AwareDatetime | None = None
+
+
+@register_event("ApprovalGranted")
+class ApprovalGranted(EventPayload):
+    step_id: str = Field(min_length=1)
+    decided_by: str
+    reason: str | None = None
+
+
+@register_event("ApprovalRejected")
+class ApprovalRejected(EventPayload):
+    step_id: str = Field(min_length=1)
+    decided_by: str
+    reason: str | None = None
+    timed_out: bool = False
+
+
+@register_event("GoalCancelled")
+class GoalCancelled(EventPayload):
+    reason: str
+    cancelled_by: str
+    partial_results: JsonObject = Field(default_factory=dict)
+    compensations: list[str] = Field(default_factory=list)
+
+
+@register_event("GoalPaused")
+class GoalPaused(EventPayload):
+    by: str
+    reason: str | None = None
+
+
+@register_event("GoalResumed")
+class GoalResumed(EventPayload):
+    by: str
+    reason: str | None = None

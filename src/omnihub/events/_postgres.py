@@ -1,0 +1,307 @@
+"""The scale-out event store on PostgreSQL (psycopg 3, a connection pool, LISTEN/NOTIFY).
+
+Global order without gaps for tailing readers
+--------------------------------------------
+With concurrent writers, a position taken from a sequence is not a commit order: a writer
+holding position 5 may commit after another writer's position 6 is already visible, and a
+reader that moved past 6 would never see 5. Serialising writers with a table lock fixes that
+but caps throughput at one commit at a time.
+
+This store instead derives positions from the writing transaction's id and lets readers read
+only below the oldest transaction still in flight:
+
+* every appended row's ``global_position`` is ``(xid << 16) + k``, where ``xid`` is the
+  writer's 64-bit transaction id (``pg_current_xact_id()``, never wraps) and ``k`` (1..65535)
+  the row's index among the new rows of that append. Positions are unique, increase within a
+  stream, and are *not* dense (consumers only compare them);
+* ``read_all`` returns only rows with ``global_position < (pg_snapshot_xmin(snapshot) << 16)``:
+  every transaction with an id below the snapshot's ``xmin`` has finished (committed or rolled
+  back), and every transaction that can still commit has an id >= ``xmin``, hence positions
+  above anything already returned. A reader that continues from the last position it saw
+  therefore never skips an event that commits later, while writers never wait for each other
+  (except on the same stream, via its unique version index).
+
+The cost is latency, not correctness: a long-running writing transaction anywhere in the
+cluster holds back what tailing readers can see until it ends.
+
+Subscriptions LISTEN on the ``omnihub_events`` channel; each append sends ``NOTIFY`` with its
+tenant inside its transaction, so the notification arrives only if the events commit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import psycopg
+import psycopg_pool
+from psycopg import errors as pg_errors
+
+from omnihub.errors import ConcurrencyError, StoreError, StoreUnavailableError
+from omnihub.events._envelope import EventEnvelope
+from omnihub.events._registry import EventRegistry
+from omnihub.events._store import (
+    COLUMNS,
+    DEFAULT_MAX_PAYLOAD_BYTES,
+    BaseEventStore,
+    Pending,
+)
+from omnihub.events._subscription import Waiter
+
+__all__ = ["CHANNEL", "PostgresEventStore"]
+
+CHANNEL = "omnihub_events"
+_RETRIES = 50
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS omnihub_events (
+    global_position bigint PRIMARY KEY,
+    tenant_id text NOT NULL,
+    stream_id text NOT NULL,
+    stream_version integer NOT NULL,
+    event_id text NOT NULL,
+    event_type text NOT NULL,
+    schema_version integer NOT NULL,
+    occurred_at text NOT NULL,
+    recorded_at text NOT NULL,
+    correlation_id text,
+    causation_id text,
+    idempotency_key text,
+    payload json NOT NULL,
+    prev_hash text NOT NULL,
+    hash text NOT NULL,
+    CONSTRAINT omnihub_events_event_id UNIQUE (event_id),
+    CONSTRAINT omnihub_events_stream_version UNIQUE (tenant_id, stream_id, stream_version)
+);
+CREATE UNIQUE INDEX IF NOT EXISTS omnihub_events_idempotency
+    ON omnihub_events (tenant_id, stream_id, idempotency_key)
+    WHERE idempotency_key IS NOT NULL;
+CREATE INDEX IF NOT EXISTS omnihub_events_tenant_position
+    ON omnihub_events (tenant_id, global_position);
+"""
+
+_SELECT = ", ".join("payload::text" if c == "payload" else c for c in COLUMNS)
+_INSERT = (
+    f"INSERT INTO omnihub_events ({', '.join(COLUMNS)}) VALUES ({', '.join(['%s'] * len(COLUMNS))})"
+)
+# One round trip: assign this transaction's id, queue the commit-time notification, and read
+# the stream head.
+_HEAD = (
+    "SELECT pg_current_xact_id()::text::bigint, h.stream_version, h.hash, "
+    f"pg_notify('{CHANNEL}', %s) "
+    "FROM (SELECT 1) AS one LEFT JOIN LATERAL (SELECT stream_version, hash FROM omnihub_events "
+    "WHERE tenant_id = %s AND stream_id = %s ORDER BY stream_version DESC LIMIT 1) AS h ON true"
+)
+_EXISTING = (
+    "SELECT 'k:' || idempotency_key, global_position FROM omnihub_events "
+    "WHERE tenant_id = %s AND stream_id = %s AND idempotency_key = ANY(%s) "
+    "UNION ALL SELECT 'i:' || event_id, global_position FROM omnihub_events "
+    "WHERE tenant_id = %s AND stream_id = %s AND event_id = ANY(%s)"
+)
+_VISIBLE = "global_position < (pg_snapshot_xmin(pg_current_snapshot())::text::bigint << 16)"
+
+
+@contextlib.contextmanager
+def translate_errors(action: str) -> Iterator[None]:
+    """Turn psycopg and pool errors into OmniHub's store errors."""
+    try:
+        yield
+    except psycopg_pool.PoolTimeout as exc:
+        raise StoreUnavailableError(f"cannot {action}: no database connection ({exc})") from exc
+    except psycopg.OperationalError as exc:
+        raise StoreUnavailableError(f"cannot {action}: {exc}") from exc
+    except psycopg.Error as exc:
+        raise StoreError(f"cannot {action}: {exc}") from exc
+
+
+class _Retry(Exception):
+    """A concurrent append won a unique index race; read the head again."""
+
+
+class PostgresEventStore(BaseEventStore):
+    """The :class:`~omnihub.events.EventStore` on PostgreSQL (see the module docstring)."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
+        registry: EventRegistry | None = None,
+        pool_size: int = 16,
+        connect_timeout: float = 10.0,
+    ) -> None:
+        super().__init__(url, max_payload_bytes=max_payload_bytes, registry=registry)
+        self._closed = False
+        with translate_errors("connect to PostgreSQL"):
+            self._pool: psycopg_pool.ConnectionPool[psycopg.Connection[Any]] = (
+                psycopg_pool.ConnectionPool(
+                    url,
+                    min_size=1,
+                    max_size=pool_size,
+                    kwargs={"autocommit": True},
+                    open=False,
+                    timeout=connect_timeout,
+                )
+            )
+            try:
+                self._pool.open(wait=True, timeout=connect_timeout)
+                with self._pool.connection() as conn, conn.transaction():
+                    conn.execute("SELECT pg_advisory_xact_lock(hashtext('omnihub_events'))")
+                    conn.execute(_SCHEMA)
+            except BaseException:
+                self._pool.close()
+                raise
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def _write(
+        self,
+        tenant_id: str,
+        stream_id: str,
+        pending: Sequence[Pending],
+        expected_version: int | None,
+    ) -> list[int]:
+        keys, ids = self.lookup_keys(pending)
+        self._check_open()
+        with translate_errors(f"append to stream {stream_id!r}"):
+            for _ in range(_RETRIES):
+                try:
+                    return self._append_once(
+                        tenant_id, stream_id, pending, keys, ids, expected_version
+                    )
+                except _Retry:
+                    continue
+            raise StoreError(f"append to stream {stream_id!r} kept losing races; try again")
+
+    def _append_once(
+        self,
+        tenant_id: str,
+        stream_id: str,
+        pending: Sequence[Pending],
+        keys: list[str],
+        ids: list[str],
+        expected_version: int | None,
+    ) -> list[int]:
+        with self._pool.connection() as conn:
+            try:
+                with conn.transaction(), conn.cursor() as cur:
+                    cur.execute(_HEAD, (tenant_id, tenant_id, stream_id))
+                    xid, version, prev_hash, _ = cur.fetchone()  # type: ignore[misc]
+                    existing: dict[str, int] = {}
+                    if keys or ids:
+                        cur.execute(
+                            _EXISTING, (tenant_id, stream_id, keys, tenant_id, stream_id, ids)
+                        )
+                        existing = dict(cur.fetchall())
+                    positions, rows = self.plan_rows(
+                        tenant_id,
+                        stream_id,
+                        pending,
+                        version=version or 0,
+                        prev_hash=prev_hash,
+                        expected_version=expected_version,
+                        existing=existing,
+                        position_of=lambda k: (xid << 16) + k,
+                    )
+                    if rows:
+                        cur.executemany(_INSERT, rows)
+                    return positions
+            except pg_errors.UniqueViolation as exc:
+                if exc.diag.constraint_name == "omnihub_events_event_id":
+                    raise StoreError(
+                        f"cannot append to stream {stream_id!r}: an event id is already used "
+                        "by another stream"
+                    ) from exc
+                if expected_version is not None:
+                    actual = self.stream_version(tenant_id, stream_id)
+                    if actual != expected_version:
+                        raise ConcurrencyError(stream_id, expected_version, actual) from exc
+                raise _Retry from exc
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreError("the event store is closed")
+
+    def _fetch(self, action: str, query: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        self._check_open()
+        with translate_errors(action), self._pool.connection() as conn:
+            return conn.execute(query, params).fetchall()
+
+    def read_stream(
+        self, tenant_id: str, stream_id: str, from_version: int = 1
+    ) -> list[EventEnvelope]:
+        rows = self._fetch(
+            f"read stream {stream_id!r}",
+            f"SELECT {_SELECT} FROM omnihub_events WHERE tenant_id = %s AND stream_id = %s "
+            "AND stream_version >= %s ORDER BY stream_version",
+            (tenant_id, stream_id, from_version),
+        )
+        return [self.envelope(row) for row in rows]
+
+    def stream_version(self, tenant_id: str, stream_id: str) -> int:
+        rows = self._fetch(
+            f"read stream {stream_id!r}",
+            "SELECT max(stream_version) FROM omnihub_events WHERE tenant_id = %s "
+            "AND stream_id = %s",
+            (tenant_id, stream_id),
+        )
+        return int(rows[0][0] or 0)
+
+    def _rows_after(self, tenant_id: str, from_position: int, limit: int) -> list[tuple[Any, ...]]:
+        return self._fetch(
+            "read events",
+            f"SELECT {_SELECT} FROM omnihub_events WHERE tenant_id = %s "
+            f"AND global_position > %s AND {_VISIBLE} ORDER BY global_position LIMIT %s",
+            (tenant_id, from_position, limit),
+        )
+
+    def list_streams(self, tenant_id: str) -> list[str]:
+        rows = self._fetch(
+            "list streams",
+            "SELECT DISTINCT stream_id FROM omnihub_events WHERE tenant_id = %s ORDER BY 1",
+            (tenant_id,),
+        )
+        return [str(row[0]) for row in rows]
+
+    def list_tenants(self) -> list[str]:
+        rows = self._fetch(
+            "list tenants", "SELECT DISTINCT tenant_id FROM omnihub_events ORDER BY 1", ()
+        )
+        return [str(row[0]) for row in rows]
+
+    def _waiter(self) -> Waiter:
+        self._check_open()
+        return _NotifyWaiter(self.url)
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._pool.close()
+
+
+class _NotifyWaiter:
+    """Waits on ``LISTEN omnihub_events`` with its own connection (notifications queue up on
+    it between waits, so none is lost while the subscription reads)."""
+
+    def __init__(self, url: str) -> None:
+        with translate_errors("listen for new events"):
+            self._conn = psycopg.connect(url, autocommit=True)
+            self._conn.execute(f"LISTEN {CHANNEL}")
+
+    def token(self) -> int:
+        return 0
+
+    def wait(self, token: int, timeout: float) -> None:
+        with translate_errors("wait for new events"):
+            for _ in self._conn.notifies(timeout=timeout, stop_after=1):
+                pass
+
+    def wake(self) -> None:
+        # A blocked wait() ends at its timeout (the poll interval); nothing to interrupt.
+        return None
+
+    def close(self) -> None:
+        self._conn.close()

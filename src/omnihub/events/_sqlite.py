@@ -1,0 +1,299 @@
+"""The embedded event store: one SQLite file in WAL mode.
+
+Durability: every append is its own transaction, committed with ``synchronous=FULL`` so a
+committed event survives power loss (in WAL mode ``NORMAL`` may lose the last commits).
+Appends from all threads of a process share one writer connection behind a lock, and
+``BEGIN IMMEDIATE`` takes SQLite's write lock at the start, so writers in other processes wait
+(``busy_timeout``) instead of failing halfway. Readers use one connection per thread and see a
+consistent snapshot while writes go on.
+
+Global order: SQLite has a single writer at a time and positions are allocated inside the write
+transaction (``max + 1``), so positions commit in increasing order and a tailing reader can
+never skip one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from omnihub.errors import (
+    ConfigurationError,
+    StoreError,
+    StoreUnavailableError,
+)
+from omnihub.events._envelope import EventEnvelope
+from omnihub.events._registry import EventRegistry
+from omnihub.events._store import (
+    COLUMNS,
+    DEFAULT_MAX_PAYLOAD_BYTES,
+    BaseEventStore,
+    Pending,
+)
+from omnihub.events._subscription import ConditionWaiter, Waiter
+
+__all__ = ["SQLiteEventStore", "sqlite_path"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS omnihub_events (
+    global_position INTEGER PRIMARY KEY,
+    tenant_id TEXT NOT NULL,
+    stream_id TEXT NOT NULL,
+    stream_version INTEGER NOT NULL,
+    event_id TEXT NOT NULL UNIQUE,
+    event_type TEXT NOT NULL,
+    schema_version INTEGER NOT NULL,
+    occurred_at TEXT NOT NULL,
+    recorded_at TEXT NOT NULL,
+    correlation_id TEXT,
+    causation_id TEXT,
+    idempotency_key TEXT,
+    payload TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    UNIQUE (tenant_id, stream_id, stream_version)
+);
+CREATE UNIQUE INDEX IF NOT EXISTS omnihub_events_idempotency
+    ON omnihub_events (tenant_id, stream_id, idempotency_key)
+    WHERE idempotency_key IS NOT NULL;
+CREATE INDEX IF NOT EXISTS omnihub_events_tenant_position
+    ON omnihub_events (tenant_id, global_position);
+"""
+
+_COLS = ", ".join(COLUMNS)
+_INSERT = f"INSERT INTO omnihub_events ({_COLS}) VALUES ({', '.join('?' * len(COLUMNS))})"
+_HEAD = (
+    "SELECT (SELECT max(global_position) FROM omnihub_events), stream_version, hash "
+    "FROM (SELECT 1) LEFT JOIN (SELECT stream_version, hash FROM omnihub_events "
+    "WHERE tenant_id = ? AND stream_id = ? ORDER BY stream_version DESC LIMIT 1)"
+)
+
+
+def sqlite_path(url: str) -> Path:
+    """The file of a ``sqlite:///PATH`` URL (``sqlite:////abs/path`` or a relative path)."""
+    prefix = "sqlite:///"
+    if not url.startswith(prefix) or len(url) == len(prefix):
+        raise ConfigurationError(f"SQLite event store URL must look like sqlite:///PATH: {url!r}")
+    path = url[len(prefix) :]
+    if path == ":memory:":
+        raise ConfigurationError("the SQLite event store needs a file, not :memory:")
+    return Path(path).expanduser()
+
+
+@contextlib.contextmanager
+def translate_errors(action: str) -> Iterator[None]:
+    """Turn sqlite3 errors into OmniHub's store errors."""
+    try:
+        yield
+    except sqlite3.IntegrityError as exc:
+        raise StoreError(f"cannot {action}: {exc} (an event id used in another stream?)") from exc
+    except sqlite3.OperationalError as exc:
+        raise StoreUnavailableError(f"cannot {action}: {exc}") from exc
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot {action}: {exc}") from exc
+
+
+class SQLiteEventStore(BaseEventStore):
+    """The :class:`~omnihub.events.EventStore` on one SQLite file (the embedded default)."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
+        registry: EventRegistry | None = None,
+        synchronous: str = "FULL",
+    ) -> None:
+        super().__init__(url, max_payload_bytes=max_payload_bytes, registry=registry)
+        if synchronous.upper() not in {"FULL", "NORMAL", "EXTRA"}:
+            raise ConfigurationError(f"unsupported SQLite synchronous mode {synchronous!r}")
+        self.path = sqlite_path(url)
+        self.synchronous = synchronous.upper()
+        self._write_lock = threading.Lock()
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
+        self._closed = False
+        self._changed = threading.Condition()
+        self._generation = 0
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreUnavailableError(f"cannot create {self.path.parent}: {exc}") from exc
+        self._writer = self._connect()
+        with translate_errors("create the event schema"):
+            self._writer.executescript(_SCHEMA)
+
+    def _connect(self) -> sqlite3.Connection:
+        with translate_errors(f"open {self.path}"):
+            conn = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False, timeout=30.0
+            )
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute(f"PRAGMA synchronous={self.synchronous}")
+        return conn
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreError("the event store is closed")
+
+    def _reader(self) -> sqlite3.Connection:
+        self._check_open()
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            self._local.conn = conn
+            with self._readers_lock:
+                self._readers.append(conn)
+        return conn
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def _write(
+        self,
+        tenant_id: str,
+        stream_id: str,
+        pending: Sequence[Pending],
+        expected_version: int | None,
+    ) -> list[int]:
+        keys, ids = self.lookup_keys(pending)
+        with self._write_lock, translate_errors(f"append to stream {stream_id!r}"):
+            self._check_open()
+            conn = self._writer
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                last_position, version, prev_hash = conn.execute(
+                    _HEAD, (tenant_id, stream_id)
+                ).fetchone()
+                existing = self._existing(conn, tenant_id, stream_id, keys, ids)
+                base = last_position or 0
+                positions, rows = self.plan_rows(
+                    tenant_id,
+                    stream_id,
+                    pending,
+                    version=version or 0,
+                    prev_hash=prev_hash,
+                    expected_version=expected_version,
+                    existing=existing,
+                    position_of=lambda k: base + k,
+                )
+                if rows:
+                    conn.executemany(_INSERT, rows)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        if rows:
+            with self._changed:
+                self._generation += 1
+                self._changed.notify_all()
+        return positions
+
+    @staticmethod
+    def _existing(
+        conn: sqlite3.Connection, tenant_id: str, stream_id: str, keys: list[str], ids: list[str]
+    ) -> dict[str, int]:
+        found: dict[str, int] = {}
+        if keys:
+            marks = ", ".join("?" * len(keys))
+            for key, position in conn.execute(
+                "SELECT idempotency_key, global_position FROM omnihub_events "
+                f"WHERE tenant_id = ? AND stream_id = ? AND idempotency_key IN ({marks})",
+                (tenant_id, stream_id, *keys),
+            ):
+                found["k:" + key] = position
+        if ids:
+            marks = ", ".join("?" * len(ids))
+            for event_id, position in conn.execute(
+                "SELECT event_id, global_position FROM omnihub_events "
+                f"WHERE tenant_id = ? AND stream_id = ? AND event_id IN ({marks})",
+                (tenant_id, stream_id, *ids),
+            ):
+                found["i:" + event_id] = position
+        return found
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def read_stream(
+        self, tenant_id: str, stream_id: str, from_version: int = 1
+    ) -> list[EventEnvelope]:
+        with translate_errors(f"read stream {stream_id!r}"):
+            rows = (
+                self._reader()
+                .execute(
+                    f"SELECT {_COLS} FROM omnihub_events WHERE tenant_id = ? AND stream_id = ? "
+                    "AND stream_version >= ? ORDER BY stream_version",
+                    (tenant_id, stream_id, from_version),
+                )
+                .fetchall()
+            )
+        return [self.envelope(row) for row in rows]
+
+    def stream_version(self, tenant_id: str, stream_id: str) -> int:
+        with translate_errors(f"read stream {stream_id!r}"):
+            row = (
+                self._reader()
+                .execute(
+                    "SELECT max(stream_version) FROM omnihub_events "
+                    "WHERE tenant_id = ? AND stream_id = ?",
+                    (tenant_id, stream_id),
+                )
+                .fetchone()
+            )
+        return int(row[0] or 0)
+
+    def _rows_after(self, tenant_id: str, from_position: int, limit: int) -> list[tuple[Any, ...]]:
+        with translate_errors("read events"):
+            rows: list[tuple[Any, ...]] = (
+                self._reader()
+                .execute(
+                    f"SELECT {_COLS} FROM omnihub_events WHERE tenant_id = ? "
+                    "AND global_position > ? ORDER BY global_position LIMIT ?",
+                    (tenant_id, from_position, limit),
+                )
+                .fetchall()
+            )
+        return rows
+
+    def list_streams(self, tenant_id: str) -> list[str]:
+        with translate_errors("list streams"):
+            rows = (
+                self._reader()
+                .execute(
+                    "SELECT DISTINCT stream_id FROM omnihub_events WHERE tenant_id = ? "
+                    "ORDER BY stream_id",
+                    (tenant_id,),
+                )
+                .fetchall()
+            )
+        return [str(row[0]) for row in rows]
+
+    def list_tenants(self) -> list[str]:
+        with translate_errors("list tenants"):
+            rows = (
+                self._reader()
+                .execute("SELECT DISTINCT tenant_id FROM omnihub_events ORDER BY tenant_id")
+                .fetchall()
+            )
+        return [str(row[0]) for row in rows]
+
+    def _waiter(self) -> Waiter:
+        self._check_open()
+        return ConditionWaiter(self._changed, lambda: self._generation)
+
+    def close(self) -> None:
+        with self._write_lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._writer.close()
+        with self._readers_lock:
+            for conn in self._readers:
+                conn.close()
+            self._readers.clear()
+        with self._changed:
+            self._changed.notify_all()

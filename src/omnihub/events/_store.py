@@ -1,0 +1,433 @@
+"""The event store interface and the backend-independent half of every append and read.
+
+Backends (:mod:`._sqlite`, :mod:`._postgres`) only run SQL; validation, canonical payload
+JSON, idempotency, optimistic concurrency and the hash chain are computed here, once, so both
+backends store byte-identical events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any, NamedTuple, Protocol, Self, runtime_checkable
+
+from omnihub.errors import ConcurrencyError, PayloadTooLargeError, ValidationError
+from omnihub.events._canonical import GENESIS_HASH, canonical_json, chain_hash
+from omnihub.events._canonical import event_canonical_json as _event_json
+from omnihub.events._envelope import EventEnvelope, NewEvent
+from omnihub.events._ids import format_timestamp, new_event_id, parse_timestamp
+from omnihub.events._registry import EventRegistry, default_registry
+from omnihub.events._subscription import Subscription, Waiter
+
+__all__ = [
+    "COLUMNS",
+    "DEFAULT_MAX_PAYLOAD_BYTES",
+    "MAX_BATCH",
+    "BaseEventStore",
+    "EventStore",
+    "Pending",
+    "StoredRecord",
+]
+
+DEFAULT_MAX_PAYLOAD_BYTES = 256 * 1024
+MAX_BATCH = 65_535
+"""Most events one append may carry (PostgreSQL positions reserve 16 bits per transaction)."""
+MAX_ID_LENGTH = 200
+
+COLUMNS = (
+    "global_position",
+    "tenant_id",
+    "stream_id",
+    "stream_version",
+    "event_id",
+    "event_type",
+    "schema_version",
+    "occurred_at",
+    "recorded_at",
+    "correlation_id",
+    "causation_id",
+    "idempotency_key",
+    "payload",
+    "prev_hash",
+    "hash",
+)
+"""The stored columns, in the order every backend reads and writes them."""
+
+
+class StoredRecord(NamedTuple):
+    """One stored row exactly as written (payload as its canonical JSON text)."""
+
+    global_position: int
+    tenant_id: str
+    stream_id: str
+    stream_version: int
+    event_id: str
+    event_type: str
+    schema_version: int
+    occurred_at: str
+    recorded_at: str
+    correlation_id: str | None
+    causation_id: str | None
+    idempotency_key: str | None
+    payload: str
+    prev_hash: str
+    hash: str
+
+
+@runtime_checkable
+class EventStore(Protocol):
+    """An append-only, tenant-scoped, hash-chained event store. Every method is synchronous
+    and thread-safe; build one with :func:`~omnihub.events.open_event_store`."""
+
+    url: str
+
+    def append(
+        self,
+        tenant_id: str,
+        stream_id: str,
+        events: Sequence[NewEvent],
+        expected_version: int | None = None,
+    ) -> list[int]:
+        """Append ``events`` atomically; return their global positions, in order.
+
+        An event whose idempotency key (or explicit event id) already exists in the stream is
+        not stored again: its existing position is returned. If any event is new and
+        ``expected_version`` is given but differs from the stream's version, ConcurrencyError
+        (with ``actual_version``) is raised and nothing is written.
+        """
+        ...
+
+    def read_stream(
+        self, tenant_id: str, stream_id: str, from_version: int = 1
+    ) -> list[EventEnvelope]:
+        """The stream's events from ``from_version`` on, upcast to current payload versions."""
+        ...
+
+    def stream_version(self, tenant_id: str, stream_id: str) -> int:
+        """The stream's last version (0 for an empty or unknown stream)."""
+        ...
+
+    def read_all(
+        self, tenant_id: str, from_position: int = 0, limit: int = 1000
+    ) -> list[EventEnvelope]:
+        """Up to ``limit`` of the tenant's events with positions above ``from_position``, in
+        global order. A reader that continues from the last position it saw never skips an
+        event that commits later."""
+        ...
+
+    def list_streams(self, tenant_id: str) -> list[str]:
+        """The tenant's stream ids, sorted."""
+        ...
+
+    def list_tenants(self) -> list[str]:
+        """Every tenant with events (for operators: audit verify and export)."""
+        ...
+
+    def iter_records(
+        self, tenant_id: str, from_position: int = 0, batch_size: int = 5000
+    ) -> Iterator[StoredRecord]:
+        """The tenant's rows exactly as stored, in global order (for audit and export)."""
+        ...
+
+    def subscribe(
+        self, tenant_id: str, from_position: int = 0, *, poll_interval: float = 1.0
+    ) -> Subscription:
+        """Catch up from ``from_position``, then follow new events as they commit."""
+        ...
+
+    def close(self) -> None: ...
+
+    def __enter__(self) -> EventStore: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """An event validated and serialised outside the write transaction."""
+
+    event_type: str
+    schema_version: int
+    payload_json: str
+    event_id: str
+    explicit_id: bool
+    occurred_at: str
+    correlation_id: str | None
+    causation_id: str | None
+    idempotency_key: str | None
+
+
+def check_id(kind: str, value: str) -> None:
+    if not isinstance(value, str) or not value or len(value) > MAX_ID_LENGTH:
+        raise ValidationError(f"{kind} must be a non-empty string of at most {MAX_ID_LENGTH}")
+
+
+def utc_now() -> str:
+    return format_timestamp(datetime.now(UTC))
+
+
+class BaseEventStore:
+    """Shared logic of the backends: preparing, chaining and decoding events."""
+
+    url: str
+
+    def __init__(self, url: str, *, max_payload_bytes: int, registry: EventRegistry | None) -> None:
+        if max_payload_bytes < 1:
+            raise ValidationError("max_payload_bytes must be positive")
+        self.url = url
+        self.max_payload_bytes = max_payload_bytes
+        self.registry = registry or default_registry
+
+    # -- the backend's part ------------------------------------------------------------------
+
+    def _write(
+        self,
+        tenant_id: str,
+        stream_id: str,
+        pending: Sequence[Pending],
+        expected_version: int | None,
+    ) -> list[int]:
+        """Run one append transaction (with :meth:`plan_rows`); return the positions."""
+        raise NotImplementedError
+
+    def _rows_after(self, tenant_id: str, from_position: int, limit: int) -> list[tuple[Any, ...]]:
+        """Stored rows (COLUMNS order) of the tenant after ``from_position``, in global order."""
+        raise NotImplementedError
+
+    def _waiter(self) -> Waiter:
+        """What a new subscription waits on for commits."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    # -- appending -------------------------------------------------------------------------
+
+    def append(
+        self,
+        tenant_id: str,
+        stream_id: str,
+        events: Sequence[NewEvent],
+        expected_version: int | None = None,
+    ) -> list[int]:
+        """See :meth:`EventStore.append`."""
+        check_id("tenant_id", tenant_id)
+        check_id("stream_id", stream_id)
+        if expected_version is not None and expected_version < 0:
+            raise ValidationError("expected_version must be >= 0")
+        pending = self.prepare(stream_id, events)
+        if not pending:
+            return []
+        return self._write(tenant_id, stream_id, pending, expected_version)
+
+    def prepare(self, stream_id: str, events: Sequence[NewEvent]) -> list[Pending]:
+        """Validate and serialise events (no I/O): typed errors before anything is written."""
+        if len(events) > MAX_BATCH:
+            raise ValidationError(f"one append takes at most {MAX_BATCH} events")
+        now = utc_now()
+        limit = self.max_payload_bytes
+        pending: list[Pending] = []
+        for event in events:
+            if not isinstance(event, NewEvent):
+                raise ValidationError(f"append takes NewEvent objects, not {type(event).__name__}")
+            event_type, version = self.registry.key_of(event.payload)
+            payload_json = canonical_json(event.payload.model_dump(mode="json"))
+            if len(payload_json) * 4 > limit:
+                size = len(payload_json.encode("utf-8"))
+                if size > limit:
+                    raise PayloadTooLargeError(size, limit)
+            pending.append(
+                Pending(
+                    event_type,
+                    version,
+                    payload_json,
+                    event.event_id or new_event_id(),
+                    event.event_id is not None,
+                    now if event.occurred_at is None else format_timestamp(event.occurred_at),
+                    stream_id if event.correlation_id is None else event.correlation_id,
+                    event.causation_id,
+                    event.idempotency_key,
+                )
+            )
+        return pending
+
+    @staticmethod
+    def lookup_keys(pending: Sequence[Pending]) -> tuple[list[str], list[str]]:
+        """Idempotency keys and explicit event ids to look up in the stream before writing."""
+        keys = [p.idempotency_key for p in pending if p.idempotency_key is not None]
+        ids = [p.event_id for p in pending if p.explicit_id]
+        return keys, ids
+
+    @staticmethod
+    def plan_rows(
+        tenant_id: str,
+        stream_id: str,
+        pending: Sequence[Pending],
+        *,
+        version: int,
+        prev_hash: str | None,
+        expected_version: int | None,
+        existing: dict[str, int],
+        position_of: Callable[[int], int],
+    ) -> tuple[list[int], list[tuple[object, ...]]]:
+        """Decide what to write: skip duplicates, check the version, chain the hashes.
+
+        ``existing`` maps ``"k:" + idempotency key`` and ``"i:" + event id`` of events already
+        in the stream to their positions. ``position_of(k)`` is the global position of the
+        k-th new row (k >= 1).
+        Returns the positions for every pending event and the rows to insert (in COLUMNS order).
+        """
+        positions: list[int] = []
+        rows: list[tuple[object, ...]] = []
+        seen = dict(existing)
+        recorded_at = utc_now()
+        chain = prev_hash or GENESIS_HASH
+        for p in pending:
+            duplicate = None
+            if p.idempotency_key is not None:
+                duplicate = seen.get("k:" + p.idempotency_key)
+            if duplicate is None and p.explicit_id:
+                duplicate = seen.get("i:" + p.event_id)
+            if duplicate is not None:
+                positions.append(duplicate)
+                continue
+            if not rows and expected_version is not None and expected_version != version:
+                raise ConcurrencyError(stream_id, expected_version, version)
+            version += 1
+            position = position_of(len(rows) + 1)
+            event_json = _event_json(
+                causation_id=p.causation_id,
+                correlation_id=p.correlation_id,
+                event_id=p.event_id,
+                event_type=p.event_type,
+                idempotency_key=p.idempotency_key,
+                occurred_at=p.occurred_at,
+                payload_json=p.payload_json,
+                recorded_at=recorded_at,
+                schema_version=p.schema_version,
+                stream_id=stream_id,
+                stream_version=version,
+                tenant_id=tenant_id,
+            )
+            digest = chain_hash(chain, event_json)
+            rows.append(
+                (
+                    position,
+                    tenant_id,
+                    stream_id,
+                    version,
+                    p.event_id,
+                    p.event_type,
+                    p.schema_version,
+                    p.occurred_at,
+                    recorded_at,
+                    p.correlation_id,
+                    p.causation_id,
+                    p.idempotency_key,
+                    p.payload_json,
+                    chain,
+                    digest,
+                )
+            )
+            chain = digest
+            positions.append(position)
+            if p.idempotency_key is not None:
+                seen["k:" + p.idempotency_key] = position
+            if p.explicit_id:
+                seen["i:" + p.event_id] = position
+        return positions, rows
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def read_all(
+        self, tenant_id: str, from_position: int = 0, limit: int = 1000
+    ) -> list[EventEnvelope]:
+        """See :meth:`EventStore.read_all`."""
+        return [self.envelope(row) for row in self._rows_after(tenant_id, from_position, limit)]
+
+    def iter_records(
+        self, tenant_id: str, from_position: int = 0, batch_size: int = 5000
+    ) -> Iterator[StoredRecord]:
+        """See :meth:`EventStore.iter_records`."""
+        position = from_position
+        while True:
+            rows = self._rows_after(tenant_id, position, batch_size)
+            if not rows:
+                return
+            for row in rows:
+                yield StoredRecord._make(row)
+            position = int(rows[-1][0])
+
+    def subscribe(
+        self, tenant_id: str, from_position: int = 0, *, poll_interval: float = 1.0
+    ) -> Subscription:
+        """See :meth:`EventStore.subscribe`."""
+        check_id("tenant_id", tenant_id)
+        return Subscription(
+            lambda position, limit: self.read_all(tenant_id, position, limit),
+            from_position,
+            self._waiter(),
+            poll_interval=poll_interval,
+        )
+
+    def envelope(self, row: Sequence[Any]) -> EventEnvelope:
+        """Build the envelope of a stored row, upcasting its payload to the current version."""
+        (
+            position,
+            tenant_id,
+            stream_id,
+            stream_version,
+            event_id,
+            event_type,
+            schema_version,
+            occurred_at,
+            recorded_at,
+            correlation_id,
+            causation_id,
+            idempotency_key,
+            payload_json,
+            prev_hash,
+            digest,
+        ) = row
+        payload, version = self.registry.decode(
+            str(event_type),
+            int(schema_version),
+            str(payload_json),
+        )
+        # The row was validated when it was written; constructing without re-validation keeps
+        # replay fast. Its integrity is what `audit verify` checks.
+        return EventEnvelope.model_construct(
+            event_id=event_id,
+            stream_id=stream_id,
+            stream_version=stream_version,
+            global_position=position,
+            tenant_id=tenant_id,
+            correlation_id=correlation_id,
+            causation_id=causation_id,
+            event_type=event_type,
+            schema_version=version,
+            occurred_at=parse_timestamp(str(occurred_at)),
+            recorded_at=parse_timestamp(str(recorded_at)),
+            idempotency_key=idempotency_key,
+            payload=payload,
+            prev_hash=prev_hash,
+            hash=digest,
+        )
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
