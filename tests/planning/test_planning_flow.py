@@ -10,20 +10,26 @@ from typing import Any
 
 import pytest
 from llm_wire import Reply, ScriptedLLM, openai_content
+from temporalio.exceptions import ApplicationError
 
 from omnihub.config import load_settings
-from omnihub.errors import BudgetExceededError, ConfigurationError
+from omnihub.errors import BudgetExceededError, ConfigurationError, ProviderRequestError
+from omnihub.events import PlanGenerated, open_event_store
 from omnihub.planning import (
     Budget,
+    BudgetExceeded,
     BudgetPolicy,
     CachedPlan,
     PlannerResult,
     PlanningService,
     PlanRequest,
+    SagaPlanProvider,
     SQLiteUsageLedger,
     Usage,
     build_planner,
+    event_store_sink,
     open_ledger,
+    resolve_planner_kind,
 )
 from omnihub.plans import Plan
 from omnihub.tools import default_registry
@@ -191,11 +197,12 @@ async def test_a_cache_hit_skips_the_planner_and_records_the_savings(
     rows = ledger.summary("acme")
     assert (rows[0].calls, rows[0].cache_hits, rows[0].saved_tokens) == (1, 1, 120)
     assert rows[0].saved_cost == pytest.approx(miss.usage.cost)
-    payload = hit.event_payload()
-    assert payload["source"] == "cache"
-    assert payload["steps"] == [
-        {"id": "s1", "tool": "respond_to_user", "args": {"message": "ok"}, "depends_on": []}
-    ]
+    generated = PlanGenerated.model_validate(hit.event_payload(), strict=False)
+    assert generated.source == "cache"
+    assert generated.token_usage is None
+    assert generated.cache is not None
+    assert generated.cache.similarity == 1.0
+    assert generated.steps[0].args == {"message": "ok"}
     assert events == []
     await service.aclose()
 
@@ -209,16 +216,18 @@ async def test_plan_generated_payload_and_cli_json_shapes(
     again = await service.plan_goal(PlanRequest("x", tenant="t", goal_id="goal-1", now=NOW))
     assert one.plan_id == again.plan_id  # a retried planning activity names the plan the same
     payload = one.event_payload()
-    assert set(payload) == {
-        "plan_id", "steps", "reasoning", "source", "model", "usage", "latency_ms",
-        "attempts", "playbook", "cache",
-    }  # fmt: skip
-    assert payload["model"] == "gpt-4o"
-    assert payload["usage"]["total_tokens"] == 120
-    assert payload["reasoning"] == "answer"
-    assert payload["latency_ms"] > 0
+    generated = PlanGenerated.model_validate(payload, strict=False)
+    assert generated.source == "llm"
+    assert generated.model == "gpt-4o"
+    assert generated.token_usage is not None
+    assert generated.token_usage.total_tokens == 120
+    assert generated.reasoning == "answer"
+    assert [s.tool_name for s in generated.steps] == ["respond_to_user"]
+    assert generated.cache is None
+    assert one.latency_ms > 0
+    steps = [s.model_dump(mode="json") for s in one.plan.steps]
     assert one.cli_json() == {
-        "plan": payload["steps"],
+        "plan": steps,
         "source": "llm",
         "usage": {
             "model": "gpt-4o",
@@ -230,9 +239,71 @@ async def test_plan_generated_payload_and_cli_json_shapes(
     await service.aclose()
 
 
-def test_settings_pick_the_planner(tmp_path: Path) -> None:
-    registry = default_registry()
+def test_settings_pick_the_planner() -> None:
+    assert resolve_planner_kind(load_settings()) == "playbook"
+    assert resolve_planner_kind(load_settings(llm_base_url="http://127.0.0.1:1")) == "openai"
+    assert resolve_planner_kind(load_settings(planner="anthropic")) == "anthropic"
+    assert resolve_planner_kind(load_settings(), "openai") == "openai"
     with pytest.raises(ConfigurationError, match="needs a model"):
-        build_planner(load_settings(llm_base_url="http://127.0.0.1:1"), registry)
-    ledger = open_ledger(f"sqlite:///{tmp_path / 'l.db'}")
-    ledger.close()
+        build_planner(load_settings(llm_base_url="http://127.0.0.1:1"), default_registry())
+
+
+async def test_budget_event_is_appended_to_the_goal_stream_once(
+    scripted_llm: ScriptedLLM, tmp_path: Path
+) -> None:
+    store = open_event_store(f"sqlite:///{tmp_path / 'events.db'}")
+    ledger = open_ledger(f"sqlite:///{tmp_path / 'events.db'}")
+    settings = load_settings(llm_base_url=scripted_llm.base_url, llm_model="gpt-4o")
+    service = PlanningService(
+        build_planner(settings, default_registry()),
+        ledger=ledger,
+        budgets=BudgetPolicy(default=Budget(tokens=0)),
+        events=event_store_sink(store),
+    )
+    for _ in range(2):  # a retried activity must not record the event twice
+        with pytest.raises(BudgetExceededError):
+            await service.plan_goal(PlanRequest("a", tenant="acme", goal_id="goal-7", now=NOW))
+    with pytest.raises(BudgetExceededError):
+        await service.plan_goal(PlanRequest("b", tenant="acme", now=NOW))
+    events = store.read_stream("acme", "goal-7")
+    assert [e.event_type for e in events] == ["BudgetExceeded"]
+    payload = events[0].payload
+    assert isinstance(payload, BudgetExceeded)
+    assert payload.action == "reject"
+    assert payload.limit_tokens == 0
+    assert [e.event_type for e in store.read_stream("acme", "budget")] == ["BudgetExceeded"]
+    assert scripted_llm.requests == []
+    await service.aclose()
+    store.close()
+
+
+async def test_saga_provider_makes_provider_outages_retryable_activity_failures(
+    scripted_llm: ScriptedLLM, ledger: SQLiteUsageLedger
+) -> None:
+    settings = load_settings(
+        llm_base_url=scripted_llm.base_url, llm_model="gpt-4o", llm_max_retries=0,
+        llm_max_retry_after_s=1,
+    )  # fmt: skip
+    provider = SagaPlanProvider(
+        PlanningService(build_planner(settings, default_registry()), ledger=ledger)
+    )
+    scripted_llm.script(
+        Reply(503, {"error": {"message": "down"}}),
+        Reply(429, {"error": {"message": "later"}}, headers={"Retry-After": "30"}),
+        Reply(400, {"error": {"message": "bad request"}}),
+        _reply(),
+    )
+    with pytest.raises(ApplicationError) as outage:
+        await provider.plan("acme", "x", "user")
+    assert outage.value.type == "ProviderUnavailableError"
+    assert not outage.value.non_retryable
+    with pytest.raises(ApplicationError) as limited:
+        await provider.plan("acme", "x", "user")
+    assert limited.value.type == "ProviderRateLimitError"
+    assert limited.value.next_retry_delay is not None
+    assert limited.value.next_retry_delay.total_seconds() == 30
+    with pytest.raises(ProviderRequestError):  # the saga turns it into a failed goal
+        await provider.plan("acme", "x", "user")
+    plan = await provider.plan("acme", "x", "user")
+    assert plan.steps[0].tool == "respond_to_user"
+    await provider.service.aclose()

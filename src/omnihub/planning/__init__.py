@@ -8,6 +8,7 @@ LLM call and cache saving in the usage ledger, and returns the PlanGenerated eve
 
 from omnihub.planning._anthropic import AnthropicMessagesClient
 from omnihub.planning._budget import Budget, BudgetPolicy, BudgetVerdict
+from omnihub.planning._events import BudgetExceeded, event_store_sink
 from omnihub.planning._factory import (
     build_planner,
     build_planning_service,
@@ -37,24 +38,26 @@ from omnihub.planning._llm import LLMPlanner, parse_plan
 from omnihub.planning._openai import OpenAIChatClient
 from omnihub.planning._planner import LLMCall, Planner, PlannerResult, PlanRequest, UsageSink
 from omnihub.planning._prompt import PROMPT_VERSION, ToolOutput, build_prompt, repair_message
+from omnihub.planning._saga import SagaPlanProvider
 from omnihub.planning._types import PLAN_JSON_SCHEMA, Completion, ModelClient, Usage
 
 __all__ = [
+    "DEFAULT_PRICES",
+    "PLAN_JSON_SCHEMA",
+    "PROMPT_VERSION",
     "AnthropicMessagesClient",
     "Budget",
+    "BudgetExceeded",
     "BudgetPolicy",
     "BudgetVerdict",
     "CachedPlan",
     "Completion",
-    "DEFAULT_PRICES",
     "EventSink",
     "LLMCall",
     "LLMPlanner",
     "LedgerEntry",
     "ModelClient",
     "OpenAIChatClient",
-    "PLAN_JSON_SCHEMA",
-    "PROMPT_VERSION",
     "PlanRequest",
     "PlanStore",
     "Planner",
@@ -68,6 +71,7 @@ __all__ = [
     "PriceTable",
     "RetryPolicy",
     "SQLiteUsageLedger",
+    "SagaPlanProvider",
     "Spend",
     "ToolOutput",
     "Usage",
@@ -78,6 +82,7 @@ __all__ = [
     "build_planning_service",
     "build_prompt",
     "default_playbooks",
+    "event_store_sink",
     "load_playbook_file",
     "load_playbooks",
     "open_ledger",

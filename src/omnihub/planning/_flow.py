@@ -64,23 +64,35 @@ class PlanningOutcome:
         return [step.model_dump(mode="json") for step in self.plan.steps]
 
     def event_payload(self) -> dict[str, Any]:
-        """The data of the PlanGenerated event for this plan."""
-        return {
-            "plan_id": self.plan_id,
-            "steps": self.steps_json(),
-            "reasoning": self.plan.reasoning,
-            "source": self.source,
-            "model": self.usage.model,
-            "usage": {
+        """The PlanGenerated event's data (:class:`omnihub.events.PlanGenerated`).
+
+        Cost and latency are not fields of that event; they are in the usage ledger and on
+        this outcome (``usage.cost``, ``latency_ms``).
+        """
+        token_usage = None
+        if self.source == "llm":
+            token_usage = {
                 "prompt_tokens": self.usage.prompt_tokens,
                 "completion_tokens": self.usage.completion_tokens,
                 "total_tokens": self.usage.total_tokens,
-                "cost": round(self.usage.cost, 8),
-            },
-            "latency_ms": round(self.latency_ms, 3),
-            "attempts": self.attempts,
-            "playbook": self.playbook,
-            "cache": self.cache,
+            }
+        steps = [
+            {
+                "step_id": step.id,
+                "tool_name": step.tool,
+                "args": step.args,
+                "depends_on": list(step.depends_on),
+            }
+            for step in self.plan.steps
+        ]
+        return {
+            "plan_id": self.plan_id,
+            "steps": steps,
+            "reasoning": self.plan.reasoning,
+            "source": self.source,
+            "model": self.usage.model,
+            "token_usage": token_usage,
+            "cache": self.cache if self.source == "cache" else None,
         }
 
     def cli_json(self) -> dict[str, Any]:
