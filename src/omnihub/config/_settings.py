@@ -198,6 +198,30 @@ class Settings(BaseSettings):
         "reject", description="Over budget: reject the goal, or hold it for approval."
     )
 
+    # Semantic plan cache.
+    embedder: str = Field(
+        "onnx", description="Embedding backend: onnx (default) or sentence-transformers."
+    )
+    cache_backend: str = Field(
+        "memory", description="Plan-cache index: memory (HNSW persisted to SQLite) or redis."
+    )
+    cache_path: Path | None = Field(
+        None, description="SQLite file of the embedded plan cache (default: home/plan_cache.db)."
+    )
+    cache_redis_url: str | None = Field(None, description="Redis URL of the plan cache index.")
+    cache_threshold: float = Field(
+        0.85, ge=0.0, le=1.0, description="Minimum cosine similarity of a plan-cache hit."
+    )
+    cache_ttl_seconds: int = Field(
+        7 * 24 * 3600, gt=0, description="Absolute lifetime of a plan-cache entry."
+    )
+    cache_max_entries: int = Field(
+        100_000, gt=0, description="Size cap (per tenant) of the embedded plan cache; LRU."
+    )
+    cache_max_request_chars: int = Field(
+        2000, gt=0, description="Longest request the plan cache accepts, in characters."
+    )
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -218,6 +242,11 @@ class Settings(BaseSettings):
     def resolved_tools_database_url(self) -> str:
         """The database the database_* tools act on, defaulting to the event store's."""
         return self.tools_database_url or self.resolved_event_store_url
+
+    @property
+    def resolved_cache_path(self) -> Path:
+        """The embedded plan cache's SQLite file, defaulting to ``home/plan_cache.db``."""
+        return self.cache_path or self.home / "plan_cache.db"
 
     @property
     def resolved_event_store_url(self) -> str:
