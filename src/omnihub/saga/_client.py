@@ -1,0 +1,156 @@
+"""Starting and steering goals: the caller's side of the AgentSaga workflow."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable
+from typing import TypeVar
+
+from temporalio.client import (
+    Client,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+)
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from omnihub.config import Settings
+from omnihub.errors import NotFoundError, ValidationError
+from omnihub.plans import Plan
+from omnihub.saga._models import (
+    ApprovalDecision,
+    ControlRequest,
+    SagaInput,
+    SagaOptions,
+    SagaResult,
+    SagaState,
+)
+from omnihub.saga.workflows import AgentSaga
+
+_T = TypeVar("_T")
+
+
+def goal_workflow_id(tenant_id: str, goal_id: str) -> str:
+    """The Temporal workflow id of a goal: unique per tenant."""
+    return f"goal/{tenant_id}/{goal_id}"
+
+
+class SagaClient:
+    """Start goals and decide, cancel, pause, resume and query them."""
+
+    def __init__(
+        self,
+        client: Client,
+        *,
+        task_queue: str = "omnihub",
+        tenant_id: str = "default",
+        options: SagaOptions | None = None,
+    ) -> None:
+        self.client = client
+        self.task_queue = task_queue
+        self.tenant_id = tenant_id
+        self.options = options or SagaOptions()
+
+    @classmethod
+    def from_settings(cls, client: Client, settings: Settings) -> SagaClient:
+        return cls(
+            client,
+            task_queue=settings.task_queue,
+            tenant_id=settings.tenant_id,
+            options=SagaOptions(
+                max_parallel_steps=settings.saga_max_parallel_steps,
+                approval_timeout_s=settings.saga_approval_timeout_s,
+                continue_as_new_after_steps=settings.saga_continue_as_new_steps,
+            ),
+        )
+
+    async def start(
+        self,
+        goal: str,
+        plan: Plan | None = None,
+        *,
+        goal_id: str | None = None,
+        tenant_id: str | None = None,
+        user_id: str = "user",
+        options: SagaOptions | None = None,
+    ) -> str:
+        """Start a goal (with an explicit plan until the planner supplies one); its id."""
+        tenant = tenant_id or self.tenant_id
+        goal_id = goal_id or uuid.uuid4().hex
+        try:
+            await self.client.start_workflow(
+                AgentSaga.run,
+                SagaInput(
+                    goal_id=goal_id,
+                    tenant_id=tenant,
+                    goal=goal,
+                    user_id=user_id,
+                    plan=plan,
+                    options=options or self.options,
+                ),
+                id=goal_workflow_id(tenant, goal_id),
+                task_queue=self.task_queue,
+            )
+        except WorkflowAlreadyStartedError as exc:
+            raise ValidationError(f"goal {goal_id!r} exists already") from exc
+        return goal_id
+
+    def handle(
+        self, goal_id: str, tenant_id: str | None = None
+    ) -> WorkflowHandle[AgentSaga, SagaResult]:
+        return self.client.get_workflow_handle_for(
+            AgentSaga.run, goal_workflow_id(tenant_id or self.tenant_id, goal_id)
+        )
+
+    async def result(self, goal_id: str, tenant_id: str | None = None) -> SagaResult:
+        """Wait for the goal to end; its result."""
+        return await self._call(goal_id, self.handle(goal_id, tenant_id).result())
+
+    async def state(self, goal_id: str, tenant_id: str | None = None) -> SagaState:
+        """The goal's live state (the workflow's query)."""
+        handle = self.handle(goal_id, tenant_id)
+        return await self._call(goal_id, handle.query(AgentSaga.state))
+
+    async def decide(
+        self, goal_id: str, decision: ApprovalDecision, tenant_id: str | None = None
+    ) -> ApprovalDecision:
+        """Approve or reject a waiting step; returns once the decision took effect."""
+        handle = self.handle(goal_id, tenant_id)
+        try:
+            return await self._call(goal_id, handle.execute_update(AgentSaga.decide, decision))
+        except WorkflowUpdateFailedError as exc:
+            cause = exc.cause
+            raise ValidationError(getattr(cause, "message", None) or str(exc)) from exc
+
+    async def cancel(
+        self, goal_id: str, request: ControlRequest | None = None, tenant_id: str | None = None
+    ) -> None:
+        await self._call(
+            goal_id,
+            self.handle(goal_id, tenant_id).signal(AgentSaga.cancel, request or ControlRequest()),
+        )
+
+    async def pause(
+        self, goal_id: str, request: ControlRequest | None = None, tenant_id: str | None = None
+    ) -> None:
+        await self._call(
+            goal_id,
+            self.handle(goal_id, tenant_id).signal(AgentSaga.pause, request or ControlRequest()),
+        )
+
+    async def resume(
+        self, goal_id: str, request: ControlRequest | None = None, tenant_id: str | None = None
+    ) -> None:
+        await self._call(
+            goal_id,
+            self.handle(goal_id, tenant_id).signal(AgentSaga.resume, request or ControlRequest()),
+        )
+
+    @staticmethod
+    async def _call(goal_id: str, call: Awaitable[_T]) -> _T:
+        try:
+            return await call
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                raise NotFoundError(f"goal {goal_id!r} does not exist") from exc
+            raise

@@ -1,0 +1,220 @@
+"""The data that crosses the saga's boundaries: workflow input and result, activity inputs
+and outputs, approval decisions and the queried state. Pydantic, so Temporal's pydantic data
+converter carries them and fields can be added without breaking callers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from omnihub.plans import Plan
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class SagaOptions(_Model):
+    """Per-goal knobs, filled from the settings by the client."""
+
+    max_parallel_steps: int = Field(4, gt=0)
+    approval_timeout_s: float = Field(86400.0, gt=0)
+    continue_as_new_after_steps: int = Field(200, gt=0)
+
+
+class RetryPolicyModel(_Model):
+    """A tool's retry policy as the workflow needs it (from :class:`omnihub.tools.RetrySpec`)."""
+
+    initial_interval_s: float
+    backoff: float
+    max_interval_s: float
+    max_attempts: int
+    non_retryable_error_types: list[str] = Field(default_factory=list)
+
+
+class StepPolicy(_Model):
+    """How the workflow runs one tool: decided by the worker's registry when the goal starts."""
+
+    tool: str
+    side_effect: bool
+    requires_approval: bool
+    risk: str
+    retry: RetryPolicyModel
+    start_to_close_timeout_s: float
+    heartbeat_timeout_s: float | None
+    compensation_tool: str | None = None
+
+
+class CompensationEntry(_Model):
+    """One undo waiting on the compensation stack: the tool and its resolved arguments."""
+
+    step_id: str
+    tool: str
+    args: dict[str, Any]
+
+
+class CompensationReport(_Model):
+    """What became of one compensation when the stack was unwound."""
+
+    step_id: str
+    tool: str
+    status: Literal["executed", "failed"]
+    output: dict[str, Any] | None = None
+    error: str | None = None
+
+
+class PendingApproval(_Model):
+    """A step waiting for a human decision until ``deadline``."""
+
+    step_id: str
+    tool: str
+    args: dict[str, Any]
+    risk: str
+    requested_at: datetime
+    deadline: datetime
+
+
+class ApprovalDecision(_Model):
+    """A person's decision on a step that requires approval (sent as a Temporal update)."""
+
+    step_id: str
+    approved: bool
+    decided_by: str = Field(min_length=1)
+    reason: str | None = None
+
+
+class ControlRequest(_Model):
+    """Who asks to cancel, pause or resume a goal, and why (sent as a Temporal signal)."""
+
+    by: str = "user"
+    reason: str | None = None
+
+
+class SagaCarry(_Model):
+    """Everything a run hands to the next one when it continues as new."""
+
+    policies: dict[str, StepPolicy]
+    outputs: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    compensations: list[CompensationEntry] = Field(default_factory=list)
+    pending_approvals: list[PendingApproval] = Field(default_factory=list)
+    approved: list[str] = Field(default_factory=list)
+    attempts: int = 0
+    steps_done: int = 0
+    runs: int = 1
+    started_at: datetime
+    paused: bool = False
+    controls: int = 0
+
+
+class SagaInput(_Model):
+    """The AgentSaga workflow's one input. ``plan`` is explicit until a planner supplies it."""
+
+    goal_id: str
+    tenant_id: str
+    goal: str
+    user_id: str = "user"
+    plan: Plan | None = None
+    options: SagaOptions = Field(default_factory=SagaOptions)
+    carry: SagaCarry | None = None
+
+
+class SagaMetrics(_Model):
+    duration_s: float
+    steps: int
+    attempts: int
+    runs: int
+
+
+class SagaResult(_Model):
+    """How a goal ended: its outputs, the failure and the compensation report if any."""
+
+    goal_id: str
+    status: Literal["completed", "failed", "cancelled"]
+    outputs: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    answer: str | None = None
+    error: str | None = None
+    failed_step: str | None = None
+    compensations: list[CompensationReport] = Field(default_factory=list)
+    metrics: SagaMetrics
+
+
+class SagaState(_Model):
+    """The live state of a goal's workflow, as its query returns it."""
+
+    goal_id: str
+    tenant_id: str
+    status: Literal[
+        "starting",
+        "running",
+        "awaiting_approval",
+        "paused",
+        "compensating",
+        "completed",
+        "failed",
+        "cancelled",
+    ]
+    plan: Plan | None
+    running_steps: list[str]
+    completed_steps: list[str]
+    failed_step: str | None
+    compensation_stack: list[CompensationEntry]
+    pending_approvals: list[PendingApproval]
+    outputs: dict[str, dict[str, Any]]
+    paused: bool
+    runs: int
+
+
+class EventSpec(_Model):
+    """One event for an activity to append: type, payload and the parts of its identity."""
+
+    event_type: str
+    payload: dict[str, Any]
+    key_parts: list[str]
+
+
+class RecordEventsInput(_Model):
+    tenant_id: str
+    goal_id: str
+    at: datetime
+    events: list[EventSpec]
+
+
+class PrepareInput(_Model):
+    tenant_id: str
+    goal_id: str
+    goal: str
+    user_id: str
+    plan: Plan | None
+    at: datetime
+
+
+class PrepareResult(_Model):
+    """The validated plan and each tool's policy, or why the goal cannot start."""
+
+    plan: Plan | None = None
+    policies: dict[str, StepPolicy] = Field(default_factory=dict)
+    error: str | None = None
+
+
+class StepInput(_Model):
+    tenant_id: str
+    goal_id: str
+    step_id: str
+    tool: str
+    args: dict[str, Any]
+    at: datetime
+
+
+class StepResult(_Model):
+    output: dict[str, Any]
+    attempt: int
+    compensation: CompensationEntry | None = None
+
+
+class CompensateInput(_Model):
+    tenant_id: str
+    goal_id: str
+    entry: CompensationEntry
+    at: datetime

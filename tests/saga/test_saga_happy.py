@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+from sagakit import SagaStack
+
+from omnihub.events import project_goal
+from omnihub.plans import Plan, PlanStep
+
+REF = "$ref"
+
+
+def _order(step_id: str, sku: str, *deps: str) -> PlanStep:
+    return PlanStep(
+        id=step_id,
+        tool="database_write",
+        args={"table": "orders", "values": {"sku": sku, "qty": 1}},
+        depends_on=list(deps),
+    )
+
+
+async def test_a_goal_runs_its_plan_and_records_every_event(stack: SagaStack) -> None:
+    plan = Plan(
+        steps=[
+            _order("s1", "apple"),
+            PlanStep(
+                id="s2",
+                tool="database_query",
+                args={"table": "orders", "where": {"id": {REF: "steps.s1.output.record_id"}}},
+                depends_on=["s1"],
+            ),
+            PlanStep(
+                id="s3", tool="respond_to_user", args={"message": "ordered"}, depends_on=["s2"]
+            ),
+        ]
+    )
+    goal_id = await stack.sagas.start("order an apple", plan)
+    result = await stack.sagas.result(goal_id)
+    assert result.status == "completed"
+    assert result.answer == "ordered"
+    assert result.outputs["s2"]["rows"][0]["sku"] == "apple"
+    assert result.metrics.steps == 3
+    assert result.metrics.attempts == 3
+    assert [r["sku"] for r in stack.rows()] == ["apple"]
+    assert stack.event_types(goal_id) == [
+        "GoalReceived",
+        "PlanGenerated",
+        *["StepStarted", "ToolExecuted", "StepCompleted"] * 3,
+        "GoalCompleted",
+    ]
+    state = project_goal(stack.events(goal_id))
+    assert state.status == "completed"
+    assert [s.status for s in state.steps] == ["completed"] * 3
