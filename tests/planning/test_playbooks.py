@@ -232,3 +232,13 @@ def test_cli_plans_with_playbooks_when_no_llm_is_configured(
         main()
     assert exited.value.code == 1
     assert "no playbook matches" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "goal", ["Please do not cancel booking BK-1", "Don't book a train from Lyon to Nice on 3 March"]
+)
+async def test_a_negated_goal_never_matches_a_positive_playbook(
+    planner: PlaybookPlanner, goal: str
+) -> None:
+    with pytest.raises(NoPlanError):
+        await _plan(planner, goal)

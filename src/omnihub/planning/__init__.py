@@ -37,6 +37,14 @@ from omnihub.planning._ledger_sqlite import SQLiteUsageLedger
 from omnihub.planning._llm import LLMPlanner, parse_plan
 from omnihub.planning._openai import OpenAIChatClient
 from omnihub.planning._planner import LLMCall, Planner, PlannerResult, PlanRequest, UsageSink
+from omnihub.planning._playbooks import (
+    Playbook,
+    PlaybookMatch,
+    PlaybookPlanner,
+    default_playbooks,
+    load_playbook_file,
+    load_playbooks,
+)
 from omnihub.planning._prompt import PROMPT_VERSION, ToolOutput, build_prompt, repair_message
 from omnihub.planning._saga import SagaPlanProvider
 from omnihub.planning._types import PLAN_JSON_SCHEMA, Completion, ModelClient, Usage

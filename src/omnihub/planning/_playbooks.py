@@ -22,6 +22,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
 
+from omnihub.cache import wording_guard
 from omnihub.config import Settings
 from omnihub.embeddings import Embedder, open_embedder
 from omnihub.entities import Entity, extract_entities, inject, make_template
@@ -196,7 +197,7 @@ def load_playbooks(dirs: Iterable[Path], *, include_defaults: bool = True) -> li
 
 @dataclass(frozen=True)
 class PlaybookMatch:
-    """How well one playbook matches a goal."""
+    """How well one playbook matches a goal: its best example (as a template) and score."""
 
     playbook: Playbook
     score: float
@@ -231,10 +232,10 @@ class PlaybookPlanner:
         texts: list[str] = []
         for index, playbook in enumerate(self.playbooks):
             for example in playbook.examples:
-                self._owners.append((index, example))
                 # Examples are templated without a reference time: only the slot types matter.
-                entities = extract_entities(example)
-                texts.append(make_template(example, entities).text)
+                text = make_template(example, extract_entities(example)).text
+                self._owners.append((index, text))
+                texts.append(text)
         self._vectors = embedder.embed(texts)
 
     @classmethod
@@ -251,11 +252,17 @@ class PlaybookPlanner:
         return None
 
     def rank(self, goal: str, entities: Sequence[Entity]) -> list[PlaybookMatch]:
-        """Playbooks by their best example's cosine similarity to the goal, best first."""
-        query = self.embedder.embed_one(make_template(goal, list(entities)).text)
-        scores = self._vectors @ query
+        """Playbooks by their best example's cosine similarity to the goal, best first.
+
+        Examples of the opposite polarity ("don't book…" against "book…", judged by the plan
+        cache's wording guard) never match, however close their embeddings are.
+        """
+        template = make_template(goal, list(entities)).text
+        scores = self._vectors @ self.embedder.embed_one(template)
         best: dict[int, PlaybookMatch] = {}
         for (index, example), score in zip(self._owners, scores, strict=True):
+            if wording_guard(template, example) == "polarity":  # the guard's reason name
+                continue
             if index not in best or float(score) > best[index].score:
                 best[index] = PlaybookMatch(self.playbooks[index], float(score), example)
         return sorted(best.values(), key=lambda match: match.score, reverse=True)
