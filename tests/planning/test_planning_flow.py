@@ -19,19 +19,17 @@ from omnihub.planning import (
     Budget,
     BudgetExceeded,
     BudgetPolicy,
-    CachedPlan,
-    PlannerResult,
     PlanningService,
     PlanRequest,
     SagaPlanProvider,
     SQLiteUsageLedger,
     Usage,
     build_planner,
+    build_planning_service,
     event_store_sink,
     open_ledger,
     resolve_planner_kind,
 )
-from omnihub.plans import Plan
 from omnihub.tools import default_registry
 
 PLAN = {
@@ -157,53 +155,75 @@ async def test_every_llm_call_lands_in_the_ledger_even_when_planning_fails(
     await service.aclose()
 
 
-class DictPlanStore:
-    """A stand-in plan store passed to the flow: exact goal text → plan and its usage."""
+def _train_plan(origin: str, destination: str, date: str) -> dict[str, Any]:
+    return {
+        "reasoning": "Record the booking.",
+        "steps": [
+            {
+                "id": "book",
+                "tool": "database_write",
+                "args": {
+                    "table": "bookings",
+                    "values": {"origin": origin, "destination": destination, "date": date},
+                },
+                "depends_on": [],
+            }
+        ],
+    }
 
-    def __init__(self) -> None:
-        self.entries: dict[tuple[str, str], tuple[Plan, Usage]] = {}
 
-    def lookup(self, request: PlanRequest) -> CachedPlan | None:
-        found = self.entries.get((request.tenant, request.goal))
-        if found is None:
-            return None
-        return CachedPlan(plan=found[0], usage=found[1], details={"similarity": 1.0})
-
-    def store(self, request: PlanRequest, result: PlannerResult) -> None:
-        self.entries[(request.tenant, request.goal)] = (result.plan, result.usage)
-
-
-async def test_a_cache_hit_skips_the_planner_and_records_the_savings(
-    scripted_llm: ScriptedLLM, ledger: SQLiteUsageLedger
+async def test_the_real_plan_cache_answers_repeats_and_the_ledger_counts_the_savings(
+    scripted_llm: ScriptedLLM, tmp_path: Path
 ) -> None:
-    events: list[tuple[str, dict[str, Any]]] = []
-    store = DictPlanStore()
-    service = _service(
-        scripted_llm, ledger, BudgetPolicy(default=Budget(tokens=100)), events, cache=store
+    settings = load_settings(
+        llm_base_url=scripted_llm.base_url,
+        llm_model="gpt-4o",
+        llm_max_retries=0,
+        event_store_url=f"sqlite:///{tmp_path / 'store.db'}",
+        budget_daily_tokens=100,
     )
-    scripted_llm.script(_reply())
-    miss = await service.plan_goal(PlanRequest("hello", tenant="acme", goal_id="g1", now=NOW))
+    events: list[tuple[str, dict[str, Any]]] = []
+    service = build_planning_service(
+        settings, default_registry(), events=lambda kind, data: events.append((kind, data))
+    )
+    plan = _train_plan("Lyon", "Nice", "2026-03-03")
+    scripted_llm.script(Reply(body=openai_content(json.dumps(plan), model="gpt-4o")))
+    first = await service.plan_goal(
+        PlanRequest("Book a train from Lyon to Nice on 3 March", tenant="acme", now=NOW)
+    )
     # Over budget now, but a cache hit costs nothing and is never blocked.
-    hit = await service.plan_goal(PlanRequest("hello", tenant="acme", goal_id="g2", now=NOW))
+    second = await service.plan_goal(
+        PlanRequest("Book a train from Turin to Bern on 4 April", tenant="acme", now=NOW)
+    )
     assert len(scripted_llm.requests) == 1
-    assert miss.source == "llm"
-    assert miss.cache == {"hit": False}
-    assert hit.source == "cache"
-    assert hit.plan == miss.plan
-    assert hit.usage == Usage(model="gpt-4o")
-    assert hit.cache is not None
-    assert hit.cache["saved_tokens"] == 120
-    assert hit.cache["similarity"] == 1.0
+    assert first.source == "llm"
+    assert first.cache == {"hit": False}
+    assert second.source == "cache"
+    assert (
+        second.plan.steps[0].args == _train_plan("Turin", "Bern", "2026-04-04")["steps"][0]["args"]
+    )
+    assert second.usage == Usage(model="gpt-4o")
+    assert second.cache is not None
+    assert second.cache["saved_tokens"] == 120
+    generated = PlanGenerated.model_validate(second.event_payload(), strict=False)
+    assert generated.cache is not None
+    assert generated.cache.similarity == pytest.approx(1.0)
+    assert generated.cache.template == (
+        "Book a train from {LOCATION:origin} to {LOCATION:destination} on {DATE}"
+    )
+    assert generated.token_usage is None
+    assert events == []
+    ledger = service.ledger
+    assert ledger is not None
     rows = ledger.summary("acme")
     assert (rows[0].calls, rows[0].cache_hits, rows[0].saved_tokens) == (1, 1, 120)
-    assert rows[0].saved_cost == pytest.approx(miss.usage.cost)
-    generated = PlanGenerated.model_validate(hit.event_payload(), strict=False)
-    assert generated.source == "cache"
-    assert generated.token_usage is None
-    assert generated.cache is not None
-    assert generated.cache.similarity == 1.0
-    assert generated.steps[0].args == {"message": "ok"}
-    assert events == []
+    assert rows[0].saved_cost == pytest.approx(first.usage.cost)
+    # Another tenant shares nothing: a miss, and over no budget of its own it plans.
+    scripted_llm.script(Reply(body=openai_content(json.dumps(plan), model="gpt-4o")))
+    other = await service.plan_goal(
+        PlanRequest("Book a train from Lyon to Nice on 3 March", tenant="umbrella", now=NOW)
+    )
+    assert other.source == "llm"
     await service.aclose()
 
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
+from omnihub.cache import open_plan_cache
 from omnihub.config import Settings
 from omnihub.errors import ConfigurationError
 from omnihub.planning._anthropic import AnthropicMessagesClient
 from omnihub.planning._budget import BudgetPolicy
-from omnihub.planning._flow import EventSink, PlanningOutcome, PlanningService, PlanStore
+from omnihub.planning._cache_store import CachePlanStore, planner_cache_version
+from omnihub.planning._flow import EventSink, PlanningOutcome, PlanningService
 from omnihub.planning._http import RetryPolicy
 from omnihub.planning._ledger import PriceTable, open_ledger
 from omnihub.planning._llm import LLMPlanner
@@ -92,14 +94,20 @@ def build_planning_service(
     kind: PlannerKind | None = None,
     base_url: str | None = None,
     model: str | None = None,
-    cache: PlanStore | None = None,
+    use_cache: bool = True,
     events: EventSink | None = None,
 ) -> PlanningService:
-    """The planning flow with the ledger in the store's database and the tenant budgets."""
+    """The planning flow: the plan cache from settings (unless ``use_cache`` is false), the
+    ledger in the store's database, and the tenant budgets."""
     planner = build_planner(settings, registry, kind=kind, base_url=base_url, model=model)
+    ledger = open_ledger(settings.resolved_event_store_url)
+    cache = None
+    if use_cache:
+        version = planner_cache_version(planner, registry)
+        cache = CachePlanStore(open_plan_cache(settings, version=version), registry, ledger)
     return PlanningService(
         planner,
-        ledger=open_ledger(settings.resolved_event_store_url),
+        ledger=ledger,
         cache=cache,
         budgets=BudgetPolicy.from_settings(settings),
         events=events,
@@ -116,7 +124,7 @@ async def plan_goal(
     now: datetime | None = None,
     budget_approved: bool = False,
     kind: PlannerKind | None = None,
-    cache: PlanStore | None = None,
+    use_cache: bool = True,
     events: EventSink | None = None,
 ) -> PlanningOutcome:
     """Plan one goal end to end with a service built for this call (the saga's entry point).
@@ -124,7 +132,9 @@ async def plan_goal(
     Long-lived processes should build a :class:`PlanningService` once and call its
     :meth:`~PlanningService.plan_goal` instead, so the embedder and connections are reused.
     """
-    service = build_planning_service(settings, registry, kind=kind, cache=cache, events=events)
+    service = build_planning_service(
+        settings, registry, kind=kind, use_cache=use_cache, events=events
+    )
     try:
         request = PlanRequest(goal=goal, tenant=tenant or settings.tenant_id, goal_id=goal_id)
         if now is not None:

@@ -46,6 +46,9 @@ class PlanStore(Protocol):
     def store(self, request: PlanRequest, result: PlannerResult) -> None:
         """Remember a freshly made plan with its usage, for later hits."""
 
+    def close(self) -> None:
+        """Release the index."""
+
 
 @dataclass(frozen=True)
 class PlanningOutcome:
@@ -133,6 +136,8 @@ class PlanningService:
 
     async def aclose(self) -> None:
         await self.planner.aclose()
+        if self.cache is not None:
+            self.cache.close()
         if self.ledger is not None:
             self.ledger.close()
 

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Literal, Protocol
 
 from omnihub.errors import ConfigurationError
+from omnihub.planning._types import Usage
 
 EntryKind = Literal["llm_call", "cache_hit"]
 
@@ -107,6 +108,12 @@ class UsageLedger(Protocol):
 
     def summary(self, tenant: str, since: datetime | None = None) -> list[UsageRow]:
         """The tenant's usage per day and model, oldest first."""
+
+    def remember_plan_usage(self, entry_id: str, tenant: str, usage: Usage) -> None:
+        """Keep what planning a cached plan cost, so its cache hits can count the savings."""
+
+    def plan_usage(self, entry_id: str) -> Usage | None:
+        """The original usage of a cached plan, or None when unknown."""
 
     def close(self) -> None:
         """Release the connection."""

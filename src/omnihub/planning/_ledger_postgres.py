@@ -7,6 +7,7 @@ from typing import Any
 
 from omnihub.errors import ConfigurationError, StoreError, StoreUnavailableError
 from omnihub.planning._ledger import LedgerEntry, Spend, UsageRow
+from omnihub.planning._types import Usage
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS llm_usage (
@@ -25,6 +26,14 @@ CREATE TABLE IF NOT EXISTS llm_usage (
     goal_id TEXT
 );
 CREATE INDEX IF NOT EXISTS llm_usage_tenant_at ON llm_usage (tenant, at);
+CREATE TABLE IF NOT EXISTS plan_cache_usage (
+    entry_id TEXT PRIMARY KEY,
+    tenant TEXT NOT NULL,
+    model TEXT,
+    prompt_tokens BIGINT NOT NULL,
+    completion_tokens BIGINT NOT NULL,
+    cost DOUBLE PRECISION NOT NULL
+);
 """
 
 _SUMMARY = """
@@ -114,6 +123,31 @@ class PostgresUsageLedger:
             )
             for r in rows
         ]
+
+    def remember_plan_usage(self, entry_id: str, tenant: str, usage: Usage) -> None:
+        try:
+            with self._pool.connection() as conn:
+                conn.execute(
+                    "INSERT INTO plan_cache_usage (entry_id, tenant, model, prompt_tokens,"
+                    " completion_tokens, cost) VALUES (%s, %s, %s, %s, %s, %s)"
+                    " ON CONFLICT (entry_id) DO NOTHING",
+                    (entry_id, tenant, usage.model, usage.prompt_tokens,
+                     usage.completion_tokens, usage.cost),
+                )  # fmt: skip
+        except self._psycopg_error as exc:
+            raise StoreError(f"cannot record usage: {exc}") from exc
+
+    def plan_usage(self, entry_id: str) -> Usage | None:
+        try:
+            with self._pool.connection() as conn:
+                row = conn.execute(
+                    "SELECT model, prompt_tokens, completion_tokens, cost FROM plan_cache_usage"
+                    " WHERE entry_id = %s",
+                    (entry_id,),
+                ).fetchone()
+        except self._psycopg_error as exc:
+            raise StoreError(f"cannot read usage: {exc}") from exc
+        return None if row is None else Usage(row[0], int(row[1]), int(row[2]), float(row[3]))
 
     def close(self) -> None:
         self._pool.close()

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from omnihub.errors import StoreError, StoreUnavailableError
 from omnihub.planning._ledger import LedgerEntry, Spend, UsageRow
+from omnihub.planning._types import Usage
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS llm_usage (
@@ -27,6 +28,14 @@ CREATE TABLE IF NOT EXISTS llm_usage (
     goal_id TEXT
 );
 CREATE INDEX IF NOT EXISTS llm_usage_tenant_at ON llm_usage (tenant, at);
+CREATE TABLE IF NOT EXISTS plan_cache_usage (
+    entry_id TEXT PRIMARY KEY,
+    tenant TEXT NOT NULL,
+    model TEXT,
+    prompt_tokens INTEGER NOT NULL,
+    completion_tokens INTEGER NOT NULL,
+    cost REAL NOT NULL
+);
 """
 
 _SUMMARY = """
@@ -117,6 +126,31 @@ class SQLiteUsageLedger:
             )
             for r in rows
         ]
+
+    def remember_plan_usage(self, entry_id: str, tenant: str, usage: Usage) -> None:
+        row = (entry_id, tenant, usage.model, usage.prompt_tokens, usage.completion_tokens,
+               usage.cost)  # fmt: skip
+        try:
+            with self._lock, self._conn:
+                self._conn.execute(
+                    "INSERT OR IGNORE INTO plan_cache_usage (entry_id, tenant, model,"
+                    " prompt_tokens, completion_tokens, cost) VALUES (?, ?, ?, ?, ?, ?)",
+                    row,
+                )
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot record usage: {exc}") from exc
+
+    def plan_usage(self, entry_id: str) -> Usage | None:
+        try:
+            with self._lock:
+                row = self._conn.execute(
+                    "SELECT model, prompt_tokens, completion_tokens, cost FROM plan_cache_usage"
+                    " WHERE entry_id = ?",
+                    (entry_id,),
+                ).fetchone()
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot read usage: {exc}") from exc
+        return None if row is None else Usage(row[0], int(row[1]), int(row[2]), float(row[3]))
 
     def close(self) -> None:
         with self._lock:
