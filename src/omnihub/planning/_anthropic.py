@@ -6,10 +6,8 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-import httpx
-
 from omnihub.errors import PlanRefusedError, ProviderUnavailableError
-from omnihub.planning._http import RetryPolicy, post_json
+from omnihub.planning._http import JsonEndpoint, RetryPolicy
 from omnihub.planning._types import (
     PLAN_JSON_SCHEMA,
     SUBMIT_PLAN_TOOL,
@@ -56,16 +54,16 @@ class AnthropicMessagesClient:
         retry: RetryPolicy | None = None,
     ) -> None:
         self.model = model
-        self._url = messages_url(base_url)
-        self._headers = {"anthropic-version": ANTHROPIC_VERSION}
+        headers = {"anthropic-version": ANTHROPIC_VERSION}
         if api_key:
-            self._headers["x-api-key"] = api_key
+            headers["x-api-key"] = api_key
         self._max_tokens = max_tokens
-        self._retry = retry or RetryPolicy()
-        self._client = httpx.AsyncClient(timeout=timeout_s)
+        self._endpoint = JsonEndpoint(
+            self.provider, messages_url(base_url), headers, timeout_s=timeout_s, retry=retry
+        )
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        await self._endpoint.aclose()
 
     def _messages(self, turns: Sequence[Turn]) -> list[dict[str, Any]]:
         messages: list[dict[str, Any]] = []
@@ -99,14 +97,7 @@ class AnthropicMessagesClient:
             "tools": [_SUBMIT_TOOL],
             "tool_choice": {"type": "tool", "name": SUBMIT_PLAN_TOOL},
         }
-        reply = await post_json(
-            self._client,
-            self._url,
-            payload,
-            headers=self._headers,
-            provider=self.provider,
-            policy=self._retry,
-        )
+        reply = await self._endpoint.post(payload)
         return self._parse(reply.body, reply.latency_ms)
 
     def _parse(self, body: dict[str, Any], latency_ms: float) -> Completion:
@@ -124,24 +115,20 @@ class AnthropicMessagesClient:
         prompt_tokens = int(usage.get("input_tokens") or 0)
         completion_tokens = int(usage.get("output_tokens") or 0)
         model = str(body.get("model") or self.model)
-        assistant = {"role": "assistant", "content": blocks}
+        payload: str | dict[str, Any] = text
+        call_id = None
         for block in blocks:
             if block.get("type") == "tool_use":
                 tool_input = block.get("input")
-                return Completion(
-                    payload=tool_input if isinstance(tool_input, dict) else str(tool_input),
-                    model=model,
-                    prompt_tokens=prompt_tokens,
-                    completion_tokens=completion_tokens,
-                    latency_ms=latency_ms,
-                    call_id=str(block.get("id") or "toolu_0"),
-                    assistant=assistant,
-                )
+                payload = tool_input if isinstance(tool_input, dict) else str(tool_input)
+                call_id = str(block.get("id") or "toolu_0")
+                break
         return Completion(
-            payload=text,
+            payload=payload,
             model=model,
             prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens,
             latency_ms=latency_ms,
-            assistant=assistant,
+            call_id=call_id,
+            assistant={"role": "assistant", "content": blocks},
         )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from omnihub.cache import open_plan_cache
 from omnihub.config import Settings
@@ -17,6 +17,7 @@ from omnihub.planning._ledger import PriceTable, open_ledger
 from omnihub.planning._llm import LLMPlanner
 from omnihub.planning._openai import OpenAIChatClient
 from omnihub.planning._planner import Planner, PlanRequest
+from omnihub.planning._types import ModelClient
 from omnihub.tools import ToolRegistry
 
 PlannerKind = Literal["auto", "playbook", "openai", "anthropic"]
@@ -58,27 +59,19 @@ def build_planner(
         raise ConfigurationError(
             f"the {chosen} planner needs a model: set OMNIHUB_LLM_MODEL or pass --model"
         )
-    api_key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
-    base_url = base_url or settings.llm_base_url
+    common: dict[str, Any] = {
+        "model": model,
+        "base_url": base_url or settings.llm_base_url,
+        "api_key": settings.llm_api_key.get_secret_value() if settings.llm_api_key else None,
+        "timeout_s": settings.llm_timeout_s,
+        "max_tokens": settings.llm_max_tokens,
+        "retry": retry_policy(settings),
+    }
+    client: ModelClient
     if chosen == "openai":
-        client: OpenAIChatClient | AnthropicMessagesClient = OpenAIChatClient(
-            model=model,
-            base_url=base_url,
-            api_key=api_key,
-            mode=settings.llm_structured_output,
-            timeout_s=settings.llm_timeout_s,
-            max_tokens=settings.llm_max_tokens,
-            retry=retry_policy(settings),
-        )
+        client = OpenAIChatClient(mode=settings.llm_structured_output, **common)
     else:
-        client = AnthropicMessagesClient(
-            model=model,
-            base_url=base_url,
-            api_key=api_key,
-            timeout_s=settings.llm_timeout_s,
-            max_tokens=settings.llm_max_tokens,
-            retry=retry_policy(settings),
-        )
+        client = AnthropicMessagesClient(**common)
     return LLMPlanner(
         client,
         registry,

@@ -159,3 +159,35 @@ async def post_json(
         logger.warning("%s; retry %d in %.2fs", failure, retry + 1, delay)
         await asyncio.sleep(delay)
         retry += 1
+
+
+class JsonEndpoint:
+    """One provider endpoint: its URL, headers, retry policy and HTTP connection pool."""
+
+    def __init__(
+        self,
+        provider: str,
+        url: str,
+        headers: dict[str, str],
+        *,
+        timeout_s: float,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self.provider = provider
+        self.url = url
+        self.headers = headers
+        self.retry = retry or RetryPolicy()
+        self._client = httpx.AsyncClient(timeout=timeout_s)
+
+    async def post(self, payload: dict[str, Any]) -> HttpReply:
+        return await post_json(
+            self._client,
+            self.url,
+            payload,
+            headers=self.headers,
+            provider=self.provider,
+            policy=self.retry,
+        )
+
+    async def aclose(self) -> None:
+        await self._client.aclose()

@@ -6,10 +6,10 @@ when the URL says so. Costs come from a :class:`PriceTable` in US dollars per mi
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from omnihub.errors import ConfigurationError
 from omnihub.planning._types import Usage
@@ -95,6 +95,28 @@ class UsageRow:
     cache_hits: int
     saved_tokens: int
     saved_cost: float
+
+
+def usage_row(row: Sequence[Any]) -> UsageRow:
+    """A :class:`UsageRow` from a summary query's row (the same columns on every backend)."""
+    return UsageRow(
+        day=str(row[0]),
+        model=str(row[1]),
+        calls=int(row[2]),
+        prompt_tokens=int(row[3]),
+        completion_tokens=int(row[4]),
+        cost=float(row[5]),
+        cache_hits=int(row[6]),
+        saved_tokens=int(row[7]),
+        saved_cost=float(row[8]),
+    )
+
+
+def plan_usage_from_row(row: Sequence[Any] | None) -> Usage | None:
+    """A cached plan's usage from ``(model, prompt_tokens, completion_tokens, cost)``."""
+    if row is None:
+        return None
+    return Usage(row[0], int(row[1]), int(row[2]), float(row[3]))
 
 
 class UsageLedger(Protocol):

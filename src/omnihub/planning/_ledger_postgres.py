@@ -6,7 +6,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from omnihub.errors import ConfigurationError, StoreError, StoreUnavailableError
-from omnihub.planning._ledger import LedgerEntry, Spend, UsageRow
+from omnihub.planning._ledger import (
+    LedgerEntry,
+    Spend,
+    UsageRow,
+    plan_usage_from_row,
+    usage_row,
+)
 from omnihub.planning._types import Usage
 
 _SCHEMA = """
@@ -109,20 +115,7 @@ class PostgresUsageLedger:
                 rows = conn.execute(_SUMMARY, (tenant, start)).fetchall()
         except self._psycopg_error as exc:
             raise StoreError(f"cannot read usage: {exc}") from exc
-        return [
-            UsageRow(
-                str(r[0]),
-                str(r[1]),
-                int(r[2]),
-                int(r[3]),
-                int(r[4]),
-                float(r[5]),
-                int(r[6]),
-                int(r[7]),
-                float(r[8]),
-            )
-            for r in rows
-        ]
+        return [usage_row(r) for r in rows]
 
     def remember_plan_usage(self, entry_id: str, tenant: str, usage: Usage) -> None:
         try:
@@ -147,7 +140,7 @@ class PostgresUsageLedger:
                 ).fetchone()
         except self._psycopg_error as exc:
             raise StoreError(f"cannot read usage: {exc}") from exc
-        return None if row is None else Usage(row[0], int(row[1]), int(row[2]), float(row[3]))
+        return plan_usage_from_row(row)
 
     def close(self) -> None:
         self._pool.close()

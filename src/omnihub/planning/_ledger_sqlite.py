@@ -8,7 +8,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from omnihub.errors import StoreError, StoreUnavailableError
-from omnihub.planning._ledger import LedgerEntry, Spend, UsageRow
+from omnihub.planning._ledger import (
+    LedgerEntry,
+    Spend,
+    UsageRow,
+    plan_usage_from_row,
+    usage_row,
+)
 from omnihub.planning._types import Usage
 
 _SCHEMA = """
@@ -112,20 +118,7 @@ class SQLiteUsageLedger:
                 rows = self._conn.execute(_SUMMARY, (tenant, start)).fetchall()
         except sqlite3.Error as exc:
             raise StoreError(f"cannot read usage: {exc}") from exc
-        return [
-            UsageRow(
-                str(r[0]),
-                str(r[1]),
-                int(r[2]),
-                int(r[3]),
-                int(r[4]),
-                float(r[5]),
-                int(r[6]),
-                int(r[7]),
-                float(r[8]),
-            )
-            for r in rows
-        ]
+        return [usage_row(r) for r in rows]
 
     def remember_plan_usage(self, entry_id: str, tenant: str, usage: Usage) -> None:
         row = (entry_id, tenant, usage.model, usage.prompt_tokens, usage.completion_tokens,
@@ -150,7 +143,7 @@ class SQLiteUsageLedger:
                 ).fetchone()
         except sqlite3.Error as exc:
             raise StoreError(f"cannot read usage: {exc}") from exc
-        return None if row is None else Usage(row[0], int(row[1]), int(row[2]), float(row[3]))
+        return plan_usage_from_row(row)
 
     def close(self) -> None:
         with self._lock:

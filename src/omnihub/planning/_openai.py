@@ -7,10 +7,8 @@ import logging
 from collections.abc import Sequence
 from typing import Any, Literal
 
-import httpx
-
 from omnihub.errors import PlanRefusedError, ProviderRequestError, ProviderUnavailableError
-from omnihub.planning._http import RetryPolicy, post_json
+from omnihub.planning._http import JsonEndpoint, RetryPolicy
 from omnihub.planning._types import (
     PLAN_JSON_SCHEMA,
     SUBMIT_PLAN_TOOL,
@@ -64,14 +62,17 @@ class OpenAIChatClient:
     ) -> None:
         self.model = model
         self.mode: OutputMode = mode
-        self._url = (base_url or DEFAULT_OPENAI_BASE_URL).rstrip("/") + "/chat/completions"
-        self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._max_tokens = max_tokens
-        self._retry = retry or RetryPolicy()
-        self._client = httpx.AsyncClient(timeout=timeout_s)
+        self._endpoint = JsonEndpoint(
+            self.provider,
+            (base_url or DEFAULT_OPENAI_BASE_URL).rstrip("/") + "/chat/completions",
+            {"Authorization": f"Bearer {api_key}"} if api_key else {},
+            timeout_s=timeout_s,
+            retry=retry,
+        )
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        await self._endpoint.aclose()
 
     async def complete(self, system: str, turns: Sequence[Turn]) -> Completion:
         use_tools = self.mode == "tools"
@@ -82,7 +83,7 @@ class OpenAIChatClient:
                 raise
             if not _mentions_structured_output(str(exc)):
                 raise
-            logger.warning("%s lacks JSON Schema output; using tool calling instead", self._url)
+            logger.warning("%s lacks JSON Schema output; using tool calling", self._endpoint.url)
             self.mode = "tools"
             return await self._complete(system, turns, use_tools=True)
 
@@ -117,14 +118,7 @@ class OpenAIChatClient:
                 "type": "json_schema",
                 "json_schema": {"name": "plan", "schema": PLAN_JSON_SCHEMA, "strict": False},
             }
-        reply = await post_json(
-            self._client,
-            self._url,
-            payload,
-            headers=self._headers,
-            provider=self.provider,
-            policy=self._retry,
-        )
+        reply = await self._endpoint.post(payload)
         return self._parse(reply.body, reply.latency_ms)
 
     def _parse(self, body: dict[str, Any], latency_ms: float) -> Completion:
@@ -147,25 +141,20 @@ class OpenAIChatClient:
         completion_tokens = int(usage.get("completion_tokens") or 0)
         model = str(body.get("model") or self.model)
         assistant: dict[str, Any] = {"role": "assistant", "content": message.get("content")}
+        payload = str(message.get("content") or "")
+        call_id = None
         tool_calls = message.get("tool_calls")
         if isinstance(tool_calls, list) and tool_calls:
             call = tool_calls[0]
-            function = call.get("function") or {}
             assistant["tool_calls"] = [call]
-            return Completion(
-                payload=str(function.get("arguments") or ""),
-                model=model,
-                prompt_tokens=prompt_tokens,
-                completion_tokens=completion_tokens,
-                latency_ms=latency_ms,
-                call_id=str(call.get("id") or "call_0"),
-                assistant=assistant,
-            )
+            payload = str((call.get("function") or {}).get("arguments") or "")
+            call_id = str(call.get("id") or "call_0")
         return Completion(
-            payload=str(message.get("content") or ""),
+            payload=payload,
             model=model,
             prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens,
             latency_ms=latency_ms,
+            call_id=call_id,
             assistant=assistant,
         )

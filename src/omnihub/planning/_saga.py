@@ -31,10 +31,10 @@ class SagaPlanProvider:
         self.outcomes: dict[str, PlanningOutcome] = {}
 
     async def plan(self, tenant_id: str, goal: str, user_id: str) -> Plan:
-        goal_id = None
-        if activity.in_activity():
+        goal_id: str | None = None
+        if activity.in_activity() and activity.info().workflow_id:
             # The saga's workflow id is "goal/<tenant>/<goal id>".
-            goal_id = activity.info().workflow_id.removeprefix(f"goal/{tenant_id}/")
+            goal_id = str(activity.info().workflow_id).removeprefix(f"goal/{tenant_id}/")
         request = PlanRequest(goal=goal, tenant=tenant_id, goal_id=goal_id)
         try:
             outcome = await self.service.plan_goal(request)
