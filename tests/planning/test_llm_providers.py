@@ -15,7 +15,6 @@ from llm_wire import (
     openai_content,
     openai_tool_call,
 )
-from omnihub.tools import ToolRegistry, default_registry
 
 from omnihub.config import load_settings
 from omnihub.errors import (
@@ -26,6 +25,7 @@ from omnihub.errors import (
     ProviderUnavailableError,
 )
 from omnihub.planning import LLMCall, LLMPlanner, PlanRequest, build_planner
+from omnihub.tools import ToolRegistry, default_registry
 
 GOOD_PLAN: dict[str, Any] = {
     "reasoning": "Record the booking, then tell the user.",
