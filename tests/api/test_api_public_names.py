@@ -24,6 +24,7 @@ def test_api_public_names() -> None:
         "RateLimiter",
         "RedisRateLimiter",
         "SagaGoalService",
+        "StoreCacheStats",
         "StreamEvent",
         "UsageSource",
         "build_server",

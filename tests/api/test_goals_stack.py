@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +21,7 @@ import uvicorn
 from omnihub.api import create_app
 from omnihub.auth import Role, open_key_store
 from omnihub.config import Settings, load_settings
+from omnihub.planning import SagaPlanProvider, build_planning_service
 from omnihub.saga import run_worker
 from omnihub.servers import EmbeddedTemporal, free_port
 from omnihub.tools import Compensation, default_registry, open_database, tool
@@ -100,17 +102,22 @@ class Stack:
             database.close()
 
 
-@pytest.fixture
-async def stack(temporal_server: EmbeddedTemporal) -> AsyncIterator[Stack]:
+@asynccontextmanager
+async def run_stack(temporal_server: EmbeddedTemporal, *, planner: bool) -> AsyncIterator[Stack]:
+    """Worker (with the playbook planner and plan cache when ``planner``) and API server."""
     settings = load_settings(
         temporal_address=temporal_server.address,
         task_queue=f"api-{uuid.uuid4().hex[:8]}",
-        tools_allowed_tables=["orders"],
+        tools_allowed_tables=["orders", "bookings"],
         api_port=free_port(),
     )
     database = open_database(settings.resolved_tools_database_url)
     with database.transaction() as cursor:
         cursor.execute("CREATE TABLE orders (id TEXT PRIMARY KEY, sku TEXT)")
+        cursor.execute(
+            "CREATE TABLE bookings (id TEXT PRIMARY KEY, kind TEXT, origin TEXT,"
+            " destination TEXT, date TEXT)"
+        )
     database.close()
     # Keys are created before the server starts, as `omnihub keys create` before `omnihub up`.
     store = open_key_store(settings.resolved_api_keys_url)
@@ -120,9 +127,16 @@ async def stack(temporal_server: EmbeddedTemporal) -> AsyncIterator[Stack]:
         "other": store.create("globex", Role.ADMIN).key,
     }
     store.close()
+    registry = default_registry([GUARDED])
+    planning = build_planning_service(settings, registry) if planner else None
     stop = asyncio.Event()
     worker = asyncio.create_task(
-        run_worker(settings, registry=default_registry([GUARDED]), stop=stop)
+        run_worker(
+            settings,
+            registry=registry,
+            planner=SagaPlanProvider(planning) if planning else None,
+            stop=stop,
+        )
     )
     server = uvicorn.Server(
         uvicorn.Config(
@@ -148,12 +162,47 @@ async def stack(temporal_server: EmbeddedTemporal) -> AsyncIterator[Stack]:
         stop.set()
         with contextlib.suppress(asyncio.CancelledError):
             await worker
+        if planning is not None:
+            await planning.aclose()
+
+
+@pytest.fixture
+async def stack(temporal_server: EmbeddedTemporal) -> AsyncIterator[Stack]:
+    async with run_stack(temporal_server, planner=False) as built:
+        yield built
+
+
+async def test_planned_goals_hit_the_plan_cache_and_stats_and_usage_show_it(
+    temporal_server: EmbeddedTemporal,
+) -> None:
+    async with run_stack(temporal_server, planner=True) as stack:
+        first = await stack.submit(goal="Book a train from Lyon to Nice on 3 March 2027")
+        await stack.wait_status(first, "completed")
+        second = await stack.submit(goal="Book a train from Turin to Bern on 4 April 2027")
+        done = await stack.wait_status(second, "completed")
+        # The cached plan, with this request's values injected.
+        assert done["result"]["answer"] == "Your train from Turin to Bern on 2027-04-04 is booked."
+        stats = (await stack.client.get("/v1/cache/stats", headers=stack.auth("viewer"))).json()
+        assert stats["tenant"] == "acme"
+        assert stats["plans"] == 2
+        assert sum(stats["by_source"].values()) == 2
+        assert stats["hits"] == stats["by_source"].get("cache", 0)
+        # The saga records PlanGenerated.source as "llm" for every planner-made plan today (it
+        # does not read the planning outcome), so the hit shows in the ledger's savings only.
+        other = (await stack.client.get("/v1/cache/stats", headers=stack.auth("other"))).json()
+        assert (other["tenant"], other["plans"]) == ("globex", 0)
+        usage = (await stack.client.get("/v1/usage", headers=stack.auth("viewer"))).json()
+        assert usage["tenant"] == "acme"
+        assert usage["totals"]["cache_hits"] == 1
+        assert usage["totals"]["calls"] == 0  # playbooks make no LLM calls
 
 
 async def test_readyz_checks_temporal_and_the_event_store(stack: Stack) -> None:
     ready = await stack.client.get("/readyz")
     assert ready.status_code == 200
     assert ready.json()["checks"] == {"keys": "ok", "event_store": "ok", "temporal": "ok"}
+    metrics = (await stack.client.get("/metrics")).text
+    assert 'route="/readyz",status="200"' in metrics
 
 
 async def test_goal_runs_and_its_state_events_and_stream_come_from_the_store(

@@ -22,6 +22,7 @@ from omnihub.api._services import (
     StreamEvent,
     UsageSource,
 )
+from omnihub.api._stats import StoreCacheStats
 from omnihub.api._wiring import (
     open_core_services,
     open_nonce_store,
@@ -49,6 +50,7 @@ __all__ = [
     "RateLimiter",
     "RedisRateLimiter",
     "SagaGoalService",
+    "StoreCacheStats",
     "StreamEvent",
     "UsageSource",
     "build_server",

@@ -9,6 +9,7 @@ from omnihub.api._goals import SagaGoalService
 from omnihub.api._idempotency import IdempotencyStore
 from omnihub.api._ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from omnihub.api._services import ApiServices
+from omnihub.api._stats import StoreCacheStats
 from omnihub.auth import (
     KeyStore,
     MemoryNonceStore,
@@ -104,7 +105,16 @@ async def open_services(settings: Settings) -> ApiServices:
     async def check_temporal() -> None:
         await client.service_client.check_health()
 
+    from omnihub.planning import open_ledger
+
+    ledger = open_ledger(settings.resolved_event_store_url)
+
+    async def close_ledger() -> None:
+        ledger.close()
+
+    services.closers.append(close_ledger)
     services.goals = SagaGoalService(store, SagaClient.from_settings(client, settings))
+    services.cache_stats = services.usage = StoreCacheStats(store, ledger)
     services.checks["event_store"] = check_store
     services.checks["temporal"] = check_temporal
     return services
