@@ -24,7 +24,9 @@ from omnihub.cli._app import app, bench_app, state
 from omnihub.errors import ConfigurationError, OmniHubError, ValidationError
 from omnihub.plans import Plan
 
-saga_app = typer.Typer(help="Goals as durable sagas: start, inspect and steer them.", no_args_is_help=True)
+saga_app = typer.Typer(
+    help="Goals as durable sagas: start, inspect and steer them.", no_args_is_help=True
+)
 app.add_typer(saga_app, name="saga")
 
 _T = TypeVar("_T")

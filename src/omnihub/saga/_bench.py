@@ -111,7 +111,9 @@ def _create_tables(database: SqlDatabase) -> None:
 def _duplicates(database: SqlDatabase, table: str) -> int:
     """Rows beyond the first for the same (goal, step): effects that happened twice."""
     with database.transaction() as cursor:
-        cursor.execute(f"SELECT COUNT(*) AS n, COUNT(DISTINCT goal || '/' || step) AS d FROM {table}")
+        cursor.execute(
+            f"SELECT COUNT(*) AS n, COUNT(DISTINCT goal || '/' || step) AS d FROM {table}"
+        )
         row = cursor.fetchall()[0]
         return int(row["n"]) - int(row["d"])
 
@@ -270,7 +272,7 @@ async def _recovery(client: Client, store: EventStore, address: str, db_url: str
     second = None
     try:
         goal_id = await sagas.start("recovery probe", plan)
-        while not started(goal_id, "s1"):
+        while not started(goal_id, "s1"):  # noqa: ASYNC110 - polls the event store
             await asyncio.sleep(0.05)
         await asyncio.sleep(0.5)
         first.send_signal(signal.SIGKILL)
@@ -278,7 +280,7 @@ async def _recovery(client: Client, store: EventStore, address: str, db_url: str
         launched = time.time()
         second, ready_s = await asyncio.to_thread(_spawn_worker, address, db_url, queue)
         result = await asyncio.wait_for(sagas.result(goal_id), 120)
-        retried = [t for t in started(goal_id, "s1")[1:]]
+        retried = started(goal_id, "s1")[1:]
         return {
             "completed": result.status == "completed",
             "new_worker_ready_s": round(ready_s, 2),
@@ -289,10 +291,14 @@ async def _recovery(client: Client, store: EventStore, address: str, db_url: str
         }
     finally:
         for proc in (first, second):
-            if proc is not None and proc.poll() is None:
+            if proc is None:
+                continue
+            if proc.poll() is None:
                 proc.terminate()
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     proc.wait(10)
+            if proc.stdout is not None:
+                proc.stdout.close()
 
 
 async def run_saga_benchmark(
