@@ -24,6 +24,7 @@ def test_api_public_names() -> None:
         "RateLimiter",
         "RedisRateLimiter",
         "SagaGoalService",
+        "StackInfo",
         "StoreCacheStats",
         "StreamEvent",
         "UsageSource",
@@ -33,4 +34,5 @@ def test_api_public_names() -> None:
         "open_nonce_store",
         "open_rate_limiter",
         "open_services",
+        "run_stack",
     ]

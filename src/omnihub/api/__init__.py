@@ -22,6 +22,7 @@ from omnihub.api._services import (
     StreamEvent,
     UsageSource,
 )
+from omnihub.api._stack import StackInfo, run_stack
 from omnihub.api._stats import StoreCacheStats
 from omnihub.api._wiring import (
     open_core_services,
@@ -50,6 +51,7 @@ __all__ = [
     "RateLimiter",
     "RedisRateLimiter",
     "SagaGoalService",
+    "StackInfo",
     "StoreCacheStats",
     "StreamEvent",
     "UsageSource",
@@ -59,4 +61,5 @@ __all__ = [
     "open_nonce_store",
     "open_rate_limiter",
     "open_services",
+    "run_stack",
 ]

@@ -8,6 +8,7 @@ from omnihub.cli import (  # noqa: F401  (each registers its commands)
     _cache,
     _demo,
     _events,
+    _goals,
     _planning,
     _saga,
     _service,
