@@ -25,3 +25,60 @@ def test_every_error_derives_from_the_root() -> None:
         obj = getattr(omnihub, name)
         if isinstance(obj, type) and issubclass(obj, Exception):
             assert issubclass(obj, omnihub.OmniHubError)
+
+
+def test_planning_public_names() -> None:
+    import omnihub.planning
+
+    assert set(omnihub.planning.__all__) == {
+        "AnthropicMessagesClient",
+        "Budget",
+        "BudgetExceeded",
+        "BudgetPolicy",
+        "BudgetVerdict",
+        "CachedPlan",
+        "Completion",
+        "DEFAULT_PRICES",
+        "EventSink",
+        "LLMCall",
+        "LLMPlanner",
+        "LedgerEntry",
+        "ModelClient",
+        "OpenAIChatClient",
+        "PLAN_JSON_SCHEMA",
+        "PROMPT_VERSION",
+        "PlanRequest",
+        "PlanStore",
+        "Planner",
+        "PlannerResult",
+        "PlanningOutcome",
+        "PlanningService",
+        "Playbook",
+        "PlaybookMatch",
+        "PlaybookPlanner",
+        "PostgresUsageLedger",
+        "PriceTable",
+        "RetryPolicy",
+        "SQLiteUsageLedger",
+        "SagaPlanProvider",
+        "Spend",
+        "ToolOutput",
+        "Usage",
+        "UsageLedger",
+        "UsageRow",
+        "UsageSink",
+        "build_planner",
+        "build_planning_service",
+        "build_prompt",
+        "default_playbooks",
+        "event_store_sink",
+        "load_playbook_file",
+        "load_playbooks",
+        "open_ledger",
+        "parse_plan",
+        "plan_goal",
+        "repair_message",
+        "resolve_planner_kind",
+    }
+    for name in omnihub.planning.__all__:
+        assert getattr(omnihub.planning, name) is not None

@@ -9,7 +9,9 @@ enter OmniHub, so callers only ever need to catch these::
     │   ├── PayloadTooLargeError    an event payload over the configured size limit
     │   ├── UnknownEventTypeError   an event type no model is registered for
     │   ├── SchemaVersionError      a schema version with no upcaster path to the current one
-    │   └── PlanValidationError     a plan that cannot run: ``problems`` lists every reason
+    │   ├── PlanValidationError     a plan that cannot run: ``problems`` lists every reason
+    │   ├── CacheInputError         a request the plan cache refuses (empty, too long, bad text)
+    │   └── SlotError               a cached plan needs a value the request does not have
     ├── StoreError                  the event store or another database failed
     │   ├── ConcurrencyError        optimistic concurrency: ``actual_version`` says what is stored
     │   └── StoreUnavailableError   the backend could not be reached
@@ -22,7 +24,16 @@ enter OmniHub, so callers only ever need to catch these::
     ├── RateLimitedError            a tenant over its request rate: ``retry_after`` in seconds
     ├── ToolError                   a tool call failed; ``non_retryable`` stops Temporal retries
     │   └── DestinationRefusedError an HTTP destination refused by the SSRF guard
-    └── ServerError                 an embedded server (Temporal, PostgreSQL, Redis) failed to start
+    ├── ServerError                 an embedded server (Temporal, PostgreSQL, Redis) failed to start
+    └── PlanningError               no valid plan could be made for a goal (``retryable``)
+        ├── NoPlanError             no playbook matches the goal (offline planner)
+        ├── InvalidPlanError        the plans stayed invalid after every repair turn
+        ├── PlanRefusedError        the model refused the request (not retried)
+        ├── BudgetExceededError     the tenant is over its daily LLM budget (``action``)
+        └── ProviderError           the LLM provider failed (``provider``, ``status``)
+            ├── ProviderRequestError      a 4xx other than 429: the provider's message
+            ├── ProviderRateLimitError    429 past the retries or a too-long Retry-After
+            └── ProviderUnavailableError  5xx or timeouts past the retries
 
 Later components add their own subclasses below these branches; the tree above is the contract.
 """
@@ -31,19 +42,30 @@ from __future__ import annotations
 
 __all__ = [
     "AuthenticationError",
+    "BudgetExceededError",
+    "CacheInputError",
     "ConcurrencyError",
     "ConfigurationError",
     "DestinationRefusedError",
     "IntegrityError",
+    "InvalidPlanError",
+    "NoPlanError",
     "NotFoundError",
     "OmniHubError",
     "PayloadTooLargeError",
     "PermissionDeniedError",
+    "PlanRefusedError",
     "PlanValidationError",
+    "PlanningError",
+    "ProviderError",
+    "ProviderRateLimitError",
+    "ProviderRequestError",
+    "ProviderUnavailableError",
     "RateLimitedError",
     "SchemaVersionError",
     "ServerError",
     "SignatureError",
+    "SlotError",
     "StoreError",
     "StoreUnavailableError",
     "ToolError",
@@ -93,6 +115,18 @@ class SchemaVersionError(ValidationError):
         self.event_type = event_type
         self.version = version
         self.current = current
+
+
+class CacheInputError(ValidationError):
+    """A request the plan cache refuses: empty, too long, invalid UTF-8 or control characters."""
+
+
+class SlotError(ValidationError):
+    """A parameterised plan needs a slot the request does not provide."""
+
+    def __init__(self, slot: str) -> None:
+        super().__init__(f"the request has no entity for slot {slot!r}")
+        self.slot = slot
 
 
 class StoreError(OmniHubError):
@@ -149,6 +183,73 @@ class RateLimitedError(OmniHubError):
         )
         self.tenant_id = tenant_id
         self.retry_after = retry_after
+
+
+class PlanningError(OmniHubError):
+    """No valid plan could be made for a goal; the message says why."""
+
+    #: Whether retrying the same goal later may succeed (a saga activity's retry policy uses it).
+    retryable: bool = False
+
+
+class NoPlanError(PlanningError):
+    """The offline playbook planner found no playbook matching the goal above its threshold."""
+
+
+class InvalidPlanError(PlanningError):
+    """The planner's plans stayed invalid after every repair turn; ``problems`` lists the last."""
+
+    def __init__(self, message: str, problems: list[str]) -> None:
+        super().__init__(message)
+        self.problems = problems
+
+
+class PlanRefusedError(PlanningError):
+    """The model refused to plan the goal; reported as such and never retried."""
+
+
+class BudgetExceededError(PlanningError):
+    """The tenant is over its daily LLM budget; ``action`` is ``reject`` or ``hold``."""
+
+    def __init__(self, message: str, tenant: str, action: str) -> None:
+        super().__init__(message)
+        self.tenant = tenant
+        self.action = action
+
+
+class ProviderError(PlanningError):
+    """The LLM provider failed; ``status`` is the HTTP status when there was one."""
+
+    def __init__(self, message: str, provider: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.provider = provider
+        self.status = status
+
+
+class ProviderRequestError(ProviderError):
+    """The provider rejected the request (a 4xx other than 429); its message is kept."""
+
+
+class ProviderRateLimitError(ProviderError):
+    """Rate limited (429) past the retries, or asked to wait longer than allowed."""
+
+    retryable = True
+
+    def __init__(
+        self,
+        message: str,
+        provider: str,
+        status: int | None = 429,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, provider, status)
+        self.retry_after = retry_after
+
+
+class ProviderUnavailableError(ProviderError):
+    """Server errors (5xx) or timeouts persisted past the retries."""
+
+    retryable = True
 
 
 class PlanValidationError(ValidationError):

@@ -12,7 +12,7 @@ import pytest
 import uvicorn
 from api_support import Api, ApiFactory, MemoryGoals
 
-from omnihub.api import create_app, open_services
+from omnihub.api import create_app, open_core_services
 from omnihub.config import load_settings
 from omnihub.servers import free_port
 
@@ -29,7 +29,7 @@ async def api_factory() -> AsyncIterator[ApiFactory]:
 
         async def make(*, live: bool = False, **overrides: Any) -> Api:
             settings = load_settings(**overrides)
-            services = await open_services(settings)
+            services = await open_core_services(settings)
             stack.push_async_callback(services.aclose)
             goals = MemoryGoals()
             services.goals = goals

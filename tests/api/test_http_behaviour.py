@@ -3,9 +3,7 @@ from __future__ import annotations
 import pytest
 from api_support import Api, ApiFactory, MemoryStats
 
-from omnihub.api import create_app
 from omnihub.auth import Role
-from omnihub.config import load_settings
 
 
 async def test_healthz_and_readyz(api: Api) -> None:
@@ -149,26 +147,6 @@ async def test_openapi_and_docs_are_served(api: Api) -> None:
     docs = await api.client.get("/docs")
     assert docs.status_code == 200
     assert "swagger" in docs.text.lower()
-
-
-async def test_app_opens_and_closes_its_own_services_from_settings(
-    api_factory: ApiFactory,
-) -> None:
-    import httpx
-
-    app = create_app(load_settings())
-    async with app.router.lifespan_context(app):
-        client = httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://x")
-        async with client:
-            assert (await client.get("/readyz")).status_code == 200
-            unauth = await client.get("/v1/goals")
-            assert unauth.status_code == 401
-    assert app.state.services is None
-    client = httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://x")
-    async with client:
-        starting = await client.get("/readyz")
-        assert starting.status_code == 503
-        assert (await client.get("/v1/goals")).status_code == 503
 
 
 @pytest.mark.parametrize("path", ["/v1/goals/bad%20id", "/v1/goals/" + "x" * 200])

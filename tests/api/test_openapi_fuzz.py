@@ -15,7 +15,7 @@ import schemathesis
 from api_support import MemoryGoals, MemoryStats
 from hypothesis import HealthCheck, given, settings
 
-from omnihub.api import create_app, open_services
+from omnihub.api import create_app, open_core_services
 from omnihub.auth import Role
 from omnihub.config import load_settings
 
@@ -23,7 +23,7 @@ from omnihub.config import load_settings
 @pytest.fixture
 def fuzz_target() -> Iterator[tuple[Any, dict[str, str]]]:
     config = load_settings(api_rate_limit_per_second=10_000, api_rate_limit_burst=10_000)
-    services = asyncio.run(open_services(config))
+    services = asyncio.run(open_core_services(config))
     services.goals = MemoryGoals()
     services.cache_stats = services.usage = MemoryStats()
     key = services.keys.create("acme", Role.ADMIN).key

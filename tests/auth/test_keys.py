@@ -113,7 +113,7 @@ def test_a_key_created_by_another_process_is_seen(tmp_path: Path) -> None:
         second.close()
 
 
-@pytest.mark.parametrize("tenant", ["", "x" * 129, "bad\ntenant"])
+@pytest.mark.parametrize("tenant", ["", "x" * 129, "bad\ntenant", "a/b", "-lead"])
 def test_bad_tenant_ids_are_refused(store: SQLiteKeyStore, tenant: str) -> None:
     with pytest.raises(ValidationError, match="tenant id"):
         store.create(tenant, Role.VIEWER)

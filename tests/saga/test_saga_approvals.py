@@ -3,7 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sagakit import SagaStack, saga_stack, wait_for
+from sagakit import SagaStack, awaiting_approval, saga_stack
 
 from omnihub.errors import NotFoundError, ValidationError
 from omnihub.plans import Plan, PlanStep
@@ -29,20 +29,9 @@ def _plan() -> Plan:
     )
 
 
-async def _awaiting(stack: SagaStack, goal_id: str) -> None:
-    async def check() -> bool:
-        return bool((await stack.sagas.state(goal_id)).pending_approvals)
-
-    for _ in range(400):
-        if await check():
-            return
-        await wait_for(lambda: True, 0.05)
-    raise AssertionError("the step never asked for approval")
-
-
 async def test_an_approved_step_runs_and_the_query_shows_the_wait(stack: SagaStack) -> None:
     goal_id = await stack.sagas.start("guarded", _plan())
-    await _awaiting(stack, goal_id)
+    await awaiting_approval(stack.sagas, goal_id)
     state = await stack.sagas.state(goal_id)
     assert state.status == "awaiting_approval"
     assert [p.step_id for p in state.pending_approvals] == ["s2"]
@@ -65,7 +54,7 @@ async def test_an_approved_step_runs_and_the_query_shows_the_wait(stack: SagaSta
 
 async def test_a_rejected_step_fails_the_goal_and_undoes_the_rest(stack: SagaStack) -> None:
     goal_id = await stack.sagas.start("guarded", _plan())
-    await _awaiting(stack, goal_id)
+    await awaiting_approval(stack.sagas, goal_id)
     await stack.sagas.decide(
         goal_id, ApprovalDecision(step_id="s2", approved=False, decided_by="bob", reason="no")
     )
@@ -83,7 +72,7 @@ async def test_a_rejected_step_fails_the_goal_and_undoes_the_rest(stack: SagaSta
 
 async def test_a_decision_for_a_step_that_is_not_waiting_is_refused(stack: SagaStack) -> None:
     goal_id = await stack.sagas.start("guarded", _plan())
-    await _awaiting(stack, goal_id)
+    await awaiting_approval(stack.sagas, goal_id)
     with pytest.raises(ValidationError, match="not waiting for approval"):
         await stack.sagas.decide(
             goal_id, ApprovalDecision(step_id="s1", approved=True, decided_by="ann")

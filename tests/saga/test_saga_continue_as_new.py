@@ -1,14 +1,13 @@
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import pytest
+from sagakit import awaiting_approval, saga_stack
 
 from omnihub.plans import Plan, PlanStep
 from omnihub.saga import ApprovalDecision, SagaOptions
 from omnihub.servers import EmbeddedTemporal
-from sagakit import saga_stack
 
 STEPS = 305
 
@@ -36,9 +35,7 @@ async def test_a_long_goal_continues_as_new_and_still_undoes_every_step_in_lifo_
     options = SagaOptions(max_parallel_steps=8, continue_as_new_after_steps=100)
     async with saga_stack(temporal_server, tmp_path, options=options) as stack, stack.worker():
         goal_id = await stack.sagas.start("a long goal", Plan(steps=[*writes, gate]))
-        async with asyncio.timeout(240):
-            while not (state := await stack.sagas.state(goal_id)).pending_approvals:
-                await asyncio.sleep(0.2)
+        state = await awaiting_approval(stack.sagas, goal_id, 240)
         assert state.runs >= 3  # continued as new at least twice
         pushed = [entry.step_id for entry in state.compensation_stack]
         assert sorted(pushed) == [step.id for step in writes]

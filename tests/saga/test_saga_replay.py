@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 import pytest
+from sagakit import SagaStack, awaiting_approval, saga_stack, wait_for
 from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
@@ -17,7 +18,6 @@ from temporalio.worker import Replayer
 from omnihub.plans import Plan, PlanStep
 from omnihub.saga import AgentSaga, ApprovalDecision, ControlRequest, SagaOptions, workflow_runner
 from omnihub.servers import EmbeddedTemporal
-from sagakit import SagaStack, saga_stack, wait_for
 
 HISTORIES = Path(__file__).parent / "histories"
 
@@ -66,7 +66,10 @@ async def _make_histories(stack: SagaStack) -> dict[str, WorkflowHistory]:
     goals["cancelled"] = await sagas.start(
         "cancel",
         Plan(
-            steps=[_write("a"), PlanStep(id="b", tool="sleep", args={"seconds": 1}, depends_on=["a"])]
+            steps=[
+                _write("a"),
+                PlanStep(id="b", tool="sleep", args={"seconds": 1}, depends_on=["a"]),
+            ]
         ),
     )
     long_options = SagaOptions(continue_as_new_after_steps=2, approval_timeout_s=60)
@@ -74,11 +77,7 @@ async def _make_histories(stack: SagaStack) -> dict[str, WorkflowHistory]:
         "continue", Plan(steps=[_write(f"s{n}") for n in range(5)]), options=long_options
     )
 
-    async def waiting() -> bool:
-        return bool((await sagas.state(goals["approved"])).pending_approvals)
-
-    while not await waiting():
-        await wait_for(lambda: True, 0.1)
+    await awaiting_approval(sagas, goals["approved"])
     await sagas.pause(goals["approved"], ControlRequest(by="ann"))
     await sagas.resume(goals["approved"], ControlRequest(by="ann"))
     await sagas.decide(

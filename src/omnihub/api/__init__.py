@@ -1,6 +1,7 @@
 """The HTTP API: goals, events over SSE, approvals; API keys, signing and rate limits."""
 
 from omnihub.api._app import create_app
+from omnihub.api._goals import SagaGoalService
 from omnihub.api._idempotency import IdempotencyKeyReusedError, IdempotencyStore
 from omnihub.api._metrics import ApiMetrics
 from omnihub.api._models import (
@@ -21,7 +22,14 @@ from omnihub.api._services import (
     StreamEvent,
     UsageSource,
 )
-from omnihub.api._wiring import open_nonce_store, open_rate_limiter, open_services
+from omnihub.api._stack import StackInfo, run_stack
+from omnihub.api._stats import StoreCacheStats
+from omnihub.api._wiring import (
+    open_core_services,
+    open_nonce_store,
+    open_rate_limiter,
+    open_services,
+)
 
 __all__ = [
     "ApiMetrics",
@@ -42,11 +50,16 @@ __all__ = [
     "RateDecision",
     "RateLimiter",
     "RedisRateLimiter",
+    "SagaGoalService",
+    "StackInfo",
+    "StoreCacheStats",
     "StreamEvent",
     "UsageSource",
     "build_server",
     "create_app",
+    "open_core_services",
     "open_nonce_store",
     "open_rate_limiter",
     "open_services",
+    "run_stack",
 ]

@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from omnihub.plans import Plan
+
 
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -22,6 +24,11 @@ class GoalRequest(_Body):
     )
     user_id: str | None = Field(
         None, min_length=1, max_length=256, description="The end user the goal is for."
+    )
+    plan: Plan | None = Field(
+        None,
+        description="An explicit plan to run instead of asking the planner (for programs "
+        "that plan themselves); it is validated like any plan before anything runs.",
     )
 
 

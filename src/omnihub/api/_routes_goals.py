@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -24,6 +23,7 @@ from omnihub.api._models import (
     GoalRequest,
 )
 from omnihub.api._services import ControlAction, GoalService, StreamEvent
+from omnihub.events import new_event_id
 
 logger = logging.getLogger(__name__)
 
@@ -41,8 +41,8 @@ StepId = Annotated[
 
 
 def new_goal_id() -> str:
-    """A fresh goal id."""
-    return uuid.uuid4().hex
+    """A fresh goal id: a UUIDv7, so goal ids sort by creation time."""
+    return new_event_id()
 
 
 @router.post("", status_code=202, response_model=GoalAccepted, summary="Submit a goal")

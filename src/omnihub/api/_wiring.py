@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
+from omnihub.api._goals import SagaGoalService
 from omnihub.api._idempotency import IdempotencyStore
 from omnihub.api._ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from omnihub.api._services import ApiServices
+from omnihub.api._stats import StoreCacheStats
 from omnihub.auth import (
     KeyStore,
     MemoryNonceStore,
@@ -17,6 +20,7 @@ from omnihub.auth import (
 )
 from omnihub.config import Settings
 from omnihub.errors import ConfigurationError
+from omnihub.events import open_event_store
 
 
 def sqlite_path(url: str) -> Path:
@@ -41,8 +45,9 @@ def open_nonce_store(settings: Settings) -> NonceStore:
     return MemoryNonceStore()
 
 
-async def open_services(settings: Settings) -> ApiServices:
-    """Every service the API uses, opened from ``settings``; close with ``aclose()``."""
+async def open_core_services(settings: Settings) -> ApiServices:
+    """The API's own services (keys, rate limits, nonces, idempotency), without the goal
+    stack; close with ``aclose()``."""
     keys: KeyStore = open_key_store(settings.resolved_api_keys_url)
     idempotency = IdempotencyStore(sqlite_path(settings.resolved_api_keys_url))
     limiter = open_rate_limiter(settings)
@@ -62,4 +67,54 @@ async def open_services(settings: Settings) -> ApiServices:
     services.checks["keys"] = check_keys
     if settings.api_redis_url:
         services.checks["redis"] = limiter.ping
+    return services
+
+
+async def open_services(settings: Settings) -> ApiServices:
+    """Every service the API uses: its own, plus goals on Temporal (the configured cluster,
+    or the embedded dev server, started if none runs) and the event store."""
+    from omnihub.saga import SagaClient, TemporalSupervisor, connect_temporal
+
+    services = await open_core_services(settings)
+    try:
+        store = open_event_store(
+            settings.resolved_event_store_url, max_payload_bytes=settings.max_payload_bytes
+        )
+
+        async def close_store() -> None:
+            store.close()
+
+        services.closers.append(close_store)
+        supervisor = (
+            None if settings.temporal_address else TemporalSupervisor(settings.home / "temporal")
+        )
+        if supervisor is not None:
+
+            async def stop_temporal() -> None:
+                await asyncio.to_thread(supervisor.stop)
+
+            services.closers.append(stop_temporal)
+        client = await connect_temporal(settings, supervisor)
+    except BaseException:
+        await services.aclose()
+        raise
+
+    async def check_store() -> None:
+        await asyncio.to_thread(store.stream_version, "-", "-")
+
+    async def check_temporal() -> None:
+        await client.service_client.check_health()
+
+    from omnihub.planning import open_ledger
+
+    ledger = open_ledger(settings.resolved_event_store_url)
+
+    async def close_ledger() -> None:
+        ledger.close()
+
+    services.closers.append(close_ledger)
+    services.goals = SagaGoalService(store, SagaClient.from_settings(client, settings))
+    services.cache_stats = services.usage = StoreCacheStats(store, ledger)
+    services.checks["event_store"] = check_store
+    services.checks["temporal"] = check_temporal
     return services

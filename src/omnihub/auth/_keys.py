@@ -12,6 +12,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import hmac
+import re
 import secrets
 import sqlite3
 import threading
@@ -142,9 +143,17 @@ CREATE TABLE IF NOT EXISTS api_keys (
 """
 
 
+_TENANT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
+
+
 def _validate_tenant(tenant_id: str) -> str:
-    if not tenant_id or len(tenant_id) > 128 or not tenant_id.isprintable():
-        raise ValidationError("tenant id must be 1-128 printable characters")
+    # Tenant ids end up in Temporal workflow ids ("goal/<tenant>/<goal>"), Redis keys and
+    # metric labels, so they are kept to a plain, separator-free alphabet.
+    if not _TENANT.match(tenant_id):
+        raise ValidationError(
+            f"tenant id {tenant_id!r} must be 1-128 characters of [A-Za-z0-9_.-], "
+            "starting with a letter or digit"
+        )
     return tenant_id
 
 

@@ -4,8 +4,15 @@ Each component adds its commands in its own module here (``_events.py``, ``_saga
 registered on the root ``app`` or the ``bench_app`` group; importing them below wires them in.
 """
 
-from omnihub.cli import _service  # noqa: F401  (registers serve and keys)
-from omnihub.cli import _events  # noqa: F401  (registers the event store commands)
+from omnihub.cli import (  # noqa: F401  (each registers its commands)
+    _cache,
+    _demo,
+    _events,
+    _goals,
+    _planning,
+    _saga,
+    _service,
+)
 from omnihub.cli._app import CliState, app, bench_app, main, state
 
 __all__ = ["CliState", "app", "bench_app", "main", "state"]

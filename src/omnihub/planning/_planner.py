@@ -1,0 +1,67 @@
+"""The Planner interface: a goal in, a validated plan (with its usage) out."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Protocol
+
+from omnihub.planning._prompt import ToolOutput
+from omnihub.planning._types import PlanSource, Usage
+from omnihub.plans import Plan
+
+
+@dataclass(frozen=True)
+class PlanRequest:
+    """What a planner is asked: the goal, for whom, and when (relative dates resolve to it)."""
+
+    goal: str
+    tenant: str = "default"
+    goal_id: str | None = None
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
+    tool_outputs: Sequence[ToolOutput] = ()
+
+
+@dataclass(frozen=True)
+class LLMCall:
+    """One model call as the ledger records it."""
+
+    provider: str
+    model: str
+    prompt_tokens: int
+    completion_tokens: int
+    cost: float
+    latency_ms: float
+
+
+UsageSink = Callable[[LLMCall], None]
+
+
+@dataclass(frozen=True)
+class PlannerResult:
+    """A validated plan and what it took to make it."""
+
+    plan: Plan
+    source: PlanSource
+    usage: Usage
+    latency_ms: float
+    attempts: int = 1
+    calls: tuple[LLMCall, ...] = ()
+    playbook: str | None = None
+    score: float | None = None
+
+
+class Planner(Protocol):
+    """Turns a goal into a validated plan, or raises a PlanningError saying why it cannot."""
+
+    source: str
+
+    @property
+    def model(self) -> str | None: ...
+
+    async def plan(self, request: PlanRequest, usage: UsageSink | None = None) -> PlannerResult:
+        """Plan ``request.goal``; report each LLM call to ``usage`` as it happens."""
+
+    async def aclose(self) -> None:
+        """Release clients and connections."""

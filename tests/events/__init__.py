@@ -1,0 +1,1 @@
+"""Event store tests (a package, so their module names cannot clash with other folders)."""

@@ -1,0 +1,139 @@
+"""Planning inside the saga, on the real Temporal dev server: goals started without a plan."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from llm_wire import Reply, ScriptedLLM, openai_content
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+
+from omnihub.config import load_settings
+from omnihub.events import EventStore, PlanGenerated, open_event_store
+from omnihub.planning import (
+    PlanningService,
+    SagaPlanProvider,
+    build_planner,
+    build_planning_service,
+    open_ledger,
+)
+from omnihub.saga import SagaActivities, SagaClient, SagaOptions, build_worker
+from omnihub.servers import EmbeddedTemporal
+from omnihub.tools import IdempotencyLedger, ToolResources, default_registry, open_database
+
+
+@dataclass
+class Stack:
+    sagas: SagaClient
+    store: EventStore
+    resources: ToolResources
+    provider: SagaPlanProvider
+
+    def bookings(self) -> list[dict[str, object]]:
+        with self.resources.database.transaction() as cursor:
+            cursor.execute("SELECT kind, origin, destination, date FROM bookings")
+            return cursor.fetchall()
+
+
+@asynccontextmanager
+async def saga_with_planner(
+    server: EmbeddedTemporal, tmp_path: Path, service: PlanningService
+) -> AsyncIterator[Stack]:
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    store = open_event_store(url)
+    database = open_database(url)
+    with database.transaction() as cursor:
+        cursor.execute(
+            "CREATE TABLE bookings (id TEXT PRIMARY KEY, kind TEXT, origin TEXT,"
+            " destination TEXT, date TEXT)"
+        )
+    resources = ToolResources(
+        ledger=IdempotencyLedger(database),
+        database=database,
+        allowed_tables=frozenset({"bookings"}),
+    )
+    provider = SagaPlanProvider(service)
+    registry = default_registry()
+    client = await Client.connect(server.address, data_converter=pydantic_data_converter)
+    queue = f"plan-{uuid.uuid4().hex[:8]}"
+    activities = SagaActivities(registry, resources, store, planner=provider)
+    try:
+        async with build_worker(client, activities, task_queue=queue):
+            sagas = SagaClient(client, task_queue=queue, options=SagaOptions(approval_timeout_s=60))
+            yield Stack(sagas, store, resources, provider)
+    finally:
+        await service.aclose()
+        resources.close()
+        store.close()
+
+
+async def test_playbook_planner_plans_a_goal_inside_the_saga(
+    temporal_server: EmbeddedTemporal, tmp_path: Path
+) -> None:
+    settings = load_settings(event_store_url=f"sqlite:///{tmp_path / 'store.db'}")
+    service = build_planning_service(settings, default_registry())
+    async with saga_with_planner(temporal_server, tmp_path, service) as stack:
+        goal_id = await stack.sagas.start("Book a train from Lyon to Nice on 3 March 2027")
+        result = await stack.sagas.result(goal_id)
+        assert result.status == "completed"
+        assert result.answer == "Your train from Lyon to Nice on 2027-03-03 is booked."
+        assert stack.bookings() == [
+            {"kind": "train", "origin": "Lyon", "destination": "Nice", "date": "2027-03-03"}
+        ]
+        events = stack.store.read_stream("default", goal_id)
+        assert [e.event_type for e in events][:2] == ["GoalReceived", "PlanGenerated"]
+        generated = events[1].payload
+        assert isinstance(generated, PlanGenerated)
+        assert [s.tool_name for s in generated.steps] == ["database_write", "respond_to_user"]
+        outcome = stack.provider.outcomes[goal_id]
+        assert outcome.source == "playbook"
+        assert outcome.playbook == "book_train"
+
+        # The same request with other values comes from the plan cache.
+        second = await stack.sagas.start("Book a train from Turin to Bern on 4 April 2027")
+        assert (await stack.sagas.result(second)).status == "completed"
+        assert stack.provider.outcomes[second].source == "cache"
+        assert len(stack.bookings()) == 2
+
+        # No playbook matches: the goal fails with the planner's reason, nothing runs.
+        failed = await stack.sagas.start("Compose a sonnet about the sea")
+        outcome_failed = await stack.sagas.result(failed)
+        assert outcome_failed.status == "failed"
+        events = stack.store.read_stream("default", failed)
+        assert "no playbook matches" in json.dumps(
+            [e.payload.model_dump(mode="json") for e in events]
+        )
+        assert len(stack.bookings()) == 2
+
+
+async def test_a_provider_outage_is_retried_by_the_planning_activity(
+    temporal_server: EmbeddedTemporal, tmp_path: Path, scripted_llm: ScriptedLLM
+) -> None:
+    settings = load_settings(
+        llm_base_url=scripted_llm.base_url, llm_model="gpt-4o", llm_max_retries=0
+    )
+    ledger = open_ledger(f"sqlite:///{tmp_path / 'store.db'}")
+    service = PlanningService(build_planner(settings, default_registry()), ledger=ledger)
+    plan = {
+        "reasoning": "answer",
+        "steps": [
+            {"id": "s1", "tool": "respond_to_user", "args": {"message": "hi"}, "depends_on": []}
+        ],
+    }
+    scripted_llm.script(
+        Reply(503, {"error": {"message": "overloaded"}}),
+        Reply(body=openai_content(json.dumps(plan), model="gpt-4o")),
+    )
+    async with saga_with_planner(temporal_server, tmp_path, service) as stack:
+        goal_id = await stack.sagas.start("Say hi", tenant_id="acme")
+        result = await stack.sagas.result(goal_id, tenant_id="acme")
+        assert result.status == "completed"
+        assert result.answer == "hi"
+        assert len(scripted_llm.requests) == 2  # the second activity attempt planned it
+        rows = ledger.summary("acme")
+        assert rows[0].calls == 1
