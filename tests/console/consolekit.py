@@ -2,9 +2,10 @@
 store, a saga worker) behind the API's app with the console mounted, served by uvicorn on
 loopback.
 
-``StoreGoals`` is the API's ``GoalService`` on the real saga client and event store; the
-planner is a stand-in passed in (``ScriptedPlanner``) that turns goal words into plans, so the
-tests choose which goals need an approval or fail.
+Goals go through the API's own ``SagaGoalService`` (the saga client and the event store), cache
+and usage figures through its ``StoreCacheStats``; the planner is a stand-in passed in
+(``ScriptedPlanner``) that turns goal words into plans, so the tests choose which goals need an
+approval or fail.
 """
 
 from __future__ import annotations
@@ -26,23 +27,18 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 
 from omnihub.api import (
     ApiServices,
-    ApprovalDecision,
-    ControlAction,
-    GoalAccepted,
-    GoalPage,
-    GoalRequest,
-    StreamEvent,
+    SagaGoalService,
+    StoreCacheStats,
     create_app,
-    open_services,
+    open_core_services,
 )
 from omnihub.auth import Role
 from omnihub.config import Settings, load_settings
-from omnihub.console import Console, mount_console
-from omnihub.errors import NotFoundError, ToolError
+from omnihub.errors import ToolError
 from omnihub.events import EventStore, GoalState, open_event_store, project_goal
+from omnihub.planning import open_ledger
 from omnihub.plans import Plan, PlanStep
-from omnihub.saga import ApprovalDecision as SagaDecision
-from omnihub.saga import ControlRequest, SagaActivities, SagaClient, SagaOptions, build_worker
+from omnihub.saga import SagaActivities, SagaClient, SagaOptions, build_worker
 from omnihub.servers import EmbeddedTemporal, free_port
 from omnihub.tools import (
     Compensation,
@@ -129,86 +125,6 @@ def stand_in_tools() -> list[Any]:
     return [guarded, always_fails]
 
 
-class StoreGoals:
-    """GoalService on the saga client (writes) and the event store (reads)."""
-
-    def __init__(self, sagas: SagaClient, store: EventStore) -> None:
-        self.sagas = sagas
-        self.store = store
-
-    def _state(self, tenant_id: str, goal_id: str) -> GoalState:
-        events = self.store.read_stream(tenant_id, goal_id)
-        if not events:
-            raise NotFoundError(f"no goal {goal_id!r}")
-        return project_goal(events, goal_id)
-
-    async def submit(self, tenant_id: str, goal_id: str, request: GoalRequest) -> GoalAccepted:
-        with contextlib.suppress(Exception):
-            return GoalAccepted(goal_id=goal_id, status=self._state(tenant_id, goal_id).status)
-        await self.sagas.start(
-            request.goal, goal_id=goal_id, tenant_id=tenant_id, user_id=request.user_id or "console"
-        )
-        return GoalAccepted(goal_id=goal_id, status="received")
-
-    async def get(self, tenant_id: str, goal_id: str) -> dict[str, Any]:
-        return self._state(tenant_id, goal_id).model_dump(mode="json")
-
-    async def list_goals(
-        self, tenant_id: str, *, status: str | None, limit: int, cursor: str | None
-    ) -> GoalPage:
-        states = [self._state(tenant_id, s) for s in self.store.list_streams(tenant_id)]
-        states.sort(key=lambda s: (s.created_at is not None, s.created_at), reverse=True)
-        items = [
-            {"goal_id": s.goal_id, "status": s.status}
-            for s in states
-            if status is None or s.status == status
-        ]
-        return GoalPage(items=items[:limit])
-
-    async def events(
-        self, tenant_id: str, goal_id: str, *, after_version: int, limit: int
-    ) -> list[dict[str, Any]]:
-        self._state(tenant_id, goal_id)
-        events = self.store.read_stream(tenant_id, goal_id, after_version + 1)
-        return [e.model_dump(mode="json") for e in events[:limit]]
-
-    async def stream(
-        self, tenant_id: str, goal_id: str, *, after_version: int
-    ) -> AsyncIterator[StreamEvent]:
-        sent = after_version
-        while True:
-            for event in self.store.read_stream(tenant_id, goal_id, sent + 1):
-                sent = event.stream_version
-                yield StreamEvent(sent, event.event_type, event.payload.model_dump(mode="json"))
-                if event.event_type in {"GoalCompleted", "GoalFailed", "GoalCancelled"}:
-                    return
-            await asyncio.sleep(0.1)
-
-    async def decide(
-        self, tenant_id: str, goal_id: str, step_id: str, decision: ApprovalDecision, actor: str
-    ) -> dict[str, Any]:
-        self._state(tenant_id, goal_id)
-        await self.sagas.decide(
-            goal_id,
-            SagaDecision(
-                step_id=step_id,
-                approved=decision.decision == "approve",
-                decided_by=actor,
-                reason=decision.reason,
-            ),
-            tenant_id=tenant_id,
-        )
-        return await self.get(tenant_id, goal_id)
-
-    async def control(
-        self, tenant_id: str, goal_id: str, action: ControlAction, reason: str | None, actor: str
-    ) -> GoalAccepted:
-        self._state(tenant_id, goal_id)
-        request = ControlRequest(reason=reason, by=actor)
-        await getattr(self.sagas, action)(goal_id, request, tenant_id=tenant_id)
-        return GoalAccepted(goal_id=goal_id, status=self._state(tenant_id, goal_id).status)
-
-
 @dataclass
 class Stack:
     """The running stack of one test."""
@@ -218,7 +134,6 @@ class Stack:
     store: EventStore
     sagas: SagaClient
     app: FastAPI
-    console: Console
     base_url: str
     client: httpx.AsyncClient
 
@@ -250,7 +165,11 @@ async def running_stack(
     temporal: EmbeddedTemporal, home: Path, *, with_worker: bool = True
 ) -> AsyncIterator[Stack]:
     """The whole stack for one test; everything is stopped and closed at the end."""
-    settings = load_settings(home=home, event_store_url=f"sqlite:///{home / 'events.db'}")
+    settings = load_settings(
+        home=home,
+        event_store_url=f"sqlite:///{home / 'events.db'}",
+        temporal_address=temporal.address,
+    )
     async with contextlib.AsyncExitStack() as stack:
         store = open_event_store(settings.resolved_event_store_url)
         stack.callback(store.close)
@@ -264,12 +183,13 @@ async def running_stack(
                 default_registry(stand_in_tools()), resources, store, planner=ScriptedPlanner()
             )
             await stack.enter_async_context(build_worker(client, activities, task_queue=queue))
-        services = await open_services(settings)
+        services = await open_core_services(settings)
         stack.push_async_callback(services.aclose)
-        services.goals = StoreGoals(sagas, store)
+        ledger = open_ledger(settings.resolved_event_store_url)
+        stack.callback(ledger.close)
+        services.goals = SagaGoalService(store, sagas, poll_interval=0.1)
+        services.cache_stats = services.usage = StoreCacheStats(store, ledger)
         app = create_app(settings, services=services, sse_keepalive_seconds=1.0)
-        console = mount_console(app, settings)
-        stack.callback(console.close)
         port = free_port()
         server = uvicorn.Server(
             uvicorn.Config(
@@ -288,4 +208,4 @@ async def running_stack(
         base = f"http://127.0.0.1:{port}"
         http = httpx.AsyncClient(base_url=base, follow_redirects=False)
         stack.push_async_callback(http.aclose)
-        yield Stack(settings, services, store, sagas, app, console, base, http)
+        yield Stack(settings, services, store, sagas, app, base, http)

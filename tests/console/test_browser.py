@@ -87,7 +87,7 @@ async def test_operator_submits_watches_approves_and_sees_the_goal_finish(
     await other.get_by_label("Goal").fill("check the stock of blue mugs")
     await shot(other, "submit")
     await other.get_by_role("button", name="Submit").click()
-    await expect(other).to_have_url(re.compile(r"/console/goals/[0-9a-f]{32}"))
+    await expect(other).to_have_url(re.compile(r"/console/goals/[0-9a-f-]{36}"))
     first_id = other.url.rsplit("/", 1)[1].split("?")[0]
     await expect(page.locator(f'tr[data-goal-id="{first_id}"]')).to_be_visible(
         timeout=LIVE_TIMEOUT_MS
@@ -100,7 +100,7 @@ async def test_operator_submits_watches_approves_and_sees_the_goal_finish(
     await page.get_by_label("Goal").fill("book a hotel in Paris and approve the payment")
     await page.get_by_label("Context").fill('{"city": "Paris"}')
     await page.get_by_role("button", name="Submit").click()
-    await expect(page).to_have_url(re.compile(r"/console/goals/[0-9a-f]{32}"))
+    await expect(page).to_have_url(re.compile(r"/console/goals/[0-9a-f-]{36}"))
     goal_id = page.url.rsplit("/", 1)[1].split("?")[0]
     timeline = page.locator("#timeline")
     await expect(timeline.locator("li", has_text="ApprovalRequested")).to_be_visible(

@@ -70,4 +70,7 @@ def create_app(
     app.include_router(system_router)
     app.include_router(goals_router)
     app.include_router(stats_router)
+    from omnihub.console import mount_console  # here: the console imports omnihub.api
+
+    mount_console(app, settings)
     return app

@@ -48,7 +48,7 @@ from omnihub.console._views import (
     pending_approvals,
 )
 from omnihub.errors import AuthenticationError, NotFoundError, OmniHubError
-from omnihub.events import EventStore
+from omnihub.events import EventStore, new_event_id
 
 User = Annotated[ConsoleUser, Depends(current_user)]
 GOAL_STATUSES = (
@@ -222,7 +222,7 @@ def create_console_router(settings: Settings, *, store: EventStore | None = None
             return again(
                 "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
             )
-        goal_id, new = uuid.uuid4().hex, True
+        goal_id, new = new_event_id(), True  # a UUIDv7, as the API's: ids sort by time
         if idempotency_key:
             # The form's one-time key: a double click or a resent form opens the same goal.
             digest = hashlib.sha256(body.model_dump_json().encode()).hexdigest()
