@@ -17,6 +17,7 @@ $(STAMP): pyproject.toml
 
 demo: install
 	$(BIN)/omnihub demo
+	$(BIN)/omnihub scenario
 
 test: install lint typecheck pytest
 
