@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -150,6 +151,11 @@ async def _drive(
     runs = await asyncio.gather(*(one(i) for i in range(goals)), return_exceptions=True)
     elapsed = time.perf_counter() - began
     timed = [run for run in runs if isinstance(run, tuple)]
+    errors = Counter(
+        f"{type(run).__name__}: {run}"[:200] for run in runs if isinstance(run, BaseException)
+    )
+    for error, count in errors.most_common(5):
+        print(f"bench saga: {count} runs failed with {error}", file=sys.stderr)
     completed = sum(1 for run in timed if run[2])
     return {
         "completed": completed,
