@@ -19,6 +19,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,8 @@ from omnihub.tools import (
 )
 
 _TABLES = ("bench_effects", "baseline_effects")
+# Both sides wait as long as it takes: a burst queues its starts, it does not abandon them.
+_RPC_TIMEOUT = timedelta(minutes=10)
 
 
 class EffectInput(BaseModel):
@@ -184,11 +187,15 @@ async def _baseline(
         async def start(index: int) -> Any:
             goal = f"bare-{index}-{uuid.uuid4().hex[:6]}"
             return await client.start_workflow(
-                BareBenchmark.run, args=[goal, steps], id=goal, task_queue=queue
+                BareBenchmark.run,
+                args=[goal, steps],
+                id=goal,
+                task_queue=queue,
+                rpc_timeout=_RPC_TIMEOUT,
             )
 
         async def finish(handle: Any) -> bool:
-            return bool(await handle.result() == steps)
+            return bool(await handle.result(rpc_timeout=_RPC_TIMEOUT) == steps)
 
         figures = await _drive(goals, rate, start, finish)
     figures["duplicate_side_effects"] = _duplicates(database, "baseline_effects")
@@ -219,7 +226,9 @@ async def _saga(
 ) -> dict[str, Any]:
     queue = f"saga-{uuid.uuid4().hex[:6]}"
     activities = SagaActivities(default_registry(bench_tools()), resources, store)
-    sagas = SagaClient(client, task_queue=queue, tenant_id="bench", options=SagaOptions())
+    sagas = SagaClient(
+        client, task_queue=queue, tenant_id="bench", options=SagaOptions(), rpc_timeout=_RPC_TIMEOUT
+    )
     plan = _chain("bench_effect", steps)
     async with build_worker(client, activities, task_queue=queue):
 
