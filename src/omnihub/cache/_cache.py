@@ -12,7 +12,7 @@ import unicodedata
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,7 +32,6 @@ from omnihub.entities import (
     Template,
     extract_entities,
     inject,
-    literal_types,
     make_template,
     parameterise,
 )
@@ -306,8 +305,10 @@ class PlanCache:
         if parameterised.ambiguous:
             return StoreResult(False, "ambiguous")
         unused = [e for e in entities if e.slot not in parameterised.used]
-        risky = set(literal_types(parameterised.literals, now)) if unused else set()
-        bound = {e.slot: canonical_value(e) for e in unused if e.type in risky}
+        # An entity the plan does not use may still shape it in a form we cannot see (an
+        # airport code for a city, "05:00" for "at 5"). So it starts bound to its value; once
+        # the planner has returned the same plan for a different value, it is known to be free.
+        bound = {e.slot: canonical_value(e) for e in unused}
         created = self._clock()
         entry = CacheEntry(
             id=uuid.uuid4().hex,
@@ -325,13 +326,18 @@ class PlanCache:
         )
         try:
             for existing in self.index.by_key(tenant, template.key, created):
-                if (existing.plan, existing.signature, existing.version, existing.bound) == (
+                if (existing.plan, existing.signature, existing.version) != (
                     entry.plan,
                     entry.signature,
                     entry.version,
-                    entry.bound,
                 ):
+                    continue
+                if existing.bound == entry.bound:
                     return StoreResult(False, "duplicate", existing.id)
+                if existing.bound.keys() == entry.bound.keys():
+                    # Same plan for other values: the slots whose values differ are free.
+                    same = {k: v for k, v in entry.bound.items() if existing.bound[k] == v}
+                    entry = replace(entry, bound=same)
             vector = lookup.vector if lookup is not None and lookup.vector is not None else None
             if vector is None:
                 vector = self.embedder.embed_one(template.text)

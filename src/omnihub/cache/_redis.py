@@ -1,7 +1,10 @@
 """The scale-out plan-cache index: Redis with the Query Engine (RediSearch), shared by every
-worker. One hash per entry with an absolute expiry (PEXPIREAT), an HNSW vector field, and
-tenants partitioned twice: the tenant is part of every key and every query carries a mandatory
-``@tenant:{…}`` filter.
+worker. One hash per entry with an absolute expiry (PEXPIREAT) and an HNSW vector field.
+Tenants are partitioned hard: each tenant has its own key prefix (the tenant name hex-encoded,
+so no tenant's prefix can be another's) and its own search index over that prefix, so a query
+can only ever see its tenant's vectors. (A shared index with a mandatory ``@tenant`` TAG filter
+was measured first: the filtered KNN took ~12 ms at 20,000 entries against ~0.5 ms for a bare
+KNN on a per-tenant index.)
 
 **Similarity vs Redis distance — the one place this is converted.** Settings and metrics speak
 cosine *similarity*. Redis's ``COSINE`` metric returns a *distance*, ``1 - cosine similarity``
@@ -48,9 +51,9 @@ def _tag(value: str) -> str:
 
 
 class RedisPlanIndex:
-    """Entries as Redis hashes under ``{namespace}:e:{tenant}:{id}``, indexed by the search
-    index ``{namespace}:idx``; a separate namespace is a separate cache (the evaluation uses
-    a fresh one)."""
+    """Entries as Redis hashes under ``{namespace}:e:{hex(tenant)}:{id}``, indexed by the
+    tenant's search index ``{namespace}:idx:{hex(tenant)}``; a separate namespace is a separate
+    cache (the evaluation uses a fresh one)."""
 
     def __init__(
         self,
@@ -74,14 +77,13 @@ class RedisPlanIndex:
             OSError,
         )
         self._dimensions = dimensions
-        self._index_name = f"{namespace}:idx"
-        self._entry = f"{namespace}:e:"
+        self._namespace = namespace
         self._lock_prefix = f"{namespace}:lock:"
         self._url = url
         self._client = client or redis.Redis.from_url(
             url, socket_timeout=socket_timeout, socket_connect_timeout=socket_timeout
         )
-        self._index_ready = False
+        self._ready: set[str] = set()
 
     # -- error translation -----------------------------------------------------------
     def _call(self, action: Callable[[], T]) -> T:
@@ -92,20 +94,26 @@ class RedisPlanIndex:
         except self._redis_errors as exc:
             raise StoreError(f"Redis plan cache error: {exc}") from exc
 
-    def _ensure_index(self) -> None:
-        if self._index_ready:
+    def _index_name(self, tenant: str) -> str:
+        return f"{self._namespace}:idx:{tenant.encode().hex()}"
+
+    def _prefix(self, tenant: str) -> str:
+        return f"{self._namespace}:e:{tenant.encode().hex()}:"
+
+    def _ensure_index(self, tenant: str) -> None:
+        if tenant in self._ready:
             return
+        name = self._index_name(tenant)
 
         def create() -> None:
             try:
-                self._client.execute_command("FT.INFO", self._index_name)
+                self._client.execute_command("FT.INFO", name)
             except self._unavailable:
                 raise
             except self._redis_errors:
                 self._client.execute_command(
-                    "FT.CREATE", self._index_name, "ON", "HASH", "PREFIX", "1", self._entry,
+                    "FT.CREATE", name, "ON", "HASH", "PREFIX", "1", self._prefix(tenant),
                     "SCHEMA",
-                    "tenant", "TAG",
                     "key", "TAG",
                     "version", "TAG",
                     "tools", "TAG", "SEPARATOR", ",",
@@ -115,14 +123,22 @@ class RedisPlanIndex:
                 )  # fmt: skip
 
         self._call(create)
-        self._index_ready = True
+        self._ready.add(tenant)
+
+    def _search(self, tenant: str, *args: Any) -> Any:
+        """FT.SEARCH on the tenant's own index (created on first use: an empty index is cheap,
+        and every worker can then query a tenant it has never written)."""
+        self._ensure_index(tenant)
+        return self._call(
+            lambda: self._client.execute_command("FT.SEARCH", self._index_name(tenant), *args)
+        )
 
     # -- PlanIndex -------------------------------------------------------------------
     def add(self, entry: CacheEntry, vector: Vector) -> None:
-        self._ensure_index()
+        self._ensure_index(entry.tenant)
         mapping: dict[Any, Any] = dict(entry.to_row())
         mapping["vector"] = np.asarray(vector, dtype=np.float32).tobytes()
-        key = f"{self._entry}{entry.tenant}:{entry.id}"
+        key = f"{self._prefix(entry.tenant)}{entry.id}"
 
         def write() -> None:
             pipe = self._client.pipeline(transaction=True)
@@ -140,7 +156,8 @@ class RedisPlanIndex:
         """
         import redis
 
-        self._ensure_index()
+        for tenant in sorted({entry.tenant for entry in entries}):
+            self._ensure_index(tenant)
         bulk = redis.Redis.from_url(self._url, socket_timeout=None)
 
         def write(start: int) -> None:
@@ -150,7 +167,7 @@ class RedisPlanIndex:
             ):
                 mapping: dict[Any, Any] = dict(entry.to_row())
                 mapping["vector"] = vector.astype(np.float32).tobytes()
-                key = f"{self._entry}{entry.tenant}:{entry.id}"
+                key = f"{self._prefix(entry.tenant)}{entry.id}"
                 pipe.hset(key, mapping=mapping)
                 pipe.pexpireat(key, int(entry.expires_at * 1000))
             pipe.execute()
@@ -191,15 +208,12 @@ class RedisPlanIndex:
         return out
 
     def search(self, tenant: str, vector: Vector, k: int, now: float) -> list[Candidate]:
-        self._ensure_index()
-        query = f"(@tenant:{{{_tag(tenant)}}})=>[KNN {int(k)} @vector $vec AS dist]"
+        query = f"*=>[KNN {int(k)} @vector $vec AS dist]"
         blob = np.asarray(vector, dtype=np.float32).tobytes()
-        reply = self._call(
-            lambda: self._client.execute_command(
-                "FT.SEARCH", self._index_name, query, "PARAMS", "2", "vec", blob,
-                "SORTBY", "dist", "RETURN", str(len(ENTRY_FIELDS) + 1), *ENTRY_FIELDS, "dist",
-                "LIMIT", "0", str(int(k)), "DIALECT", "2",
-            )
+        reply = self._search(
+            tenant, query, "PARAMS", "2", "vec", blob,
+            "SORTBY", "dist", "RETURN", str(len(ENTRY_FIELDS) + 1), *ENTRY_FIELDS, "dist",
+            "LIMIT", "0", str(int(k)), "DIALECT", "2",
         )  # fmt: skip
         return [
             Candidate(entry, similarity_from_distance(distance))
@@ -208,14 +222,9 @@ class RedisPlanIndex:
         ]
 
     def by_key(self, tenant: str, key: str, now: float) -> list[CacheEntry]:
-        self._ensure_index()
-        query = f"@tenant:{{{_tag(tenant)}}} @key:{{{_tag(key)}}}"
-        reply = self._call(
-            lambda: self._client.execute_command(
-                "FT.SEARCH", self._index_name, query,
-                "RETURN", str(len(ENTRY_FIELDS)), *ENTRY_FIELDS,
-                "LIMIT", "0", "10", "DIALECT", "2",
-            )
+        reply = self._search(
+            tenant, f"@key:{{{_tag(key)}}}", "RETURN", str(len(ENTRY_FIELDS)), *ENTRY_FIELDS,
+            "LIMIT", "0", "10", "DIALECT", "2",
         )  # fmt: skip
         entries = [entry for entry, _ in self._entries(reply, with_score=False)]
         return sorted((e for e in entries if e.expires_at > now), key=lambda e: e.created_at)
@@ -225,7 +234,7 @@ class RedisPlanIndex:
         configure ``maxmemory-policy`` for a size cap)."""
 
     def invalidate(self, tenant: str, tool: str | None = None) -> int:
-        pattern = f"{self._entry}{tenant}:*"
+        pattern = f"{self._prefix(tenant)}*"
 
         def drop() -> int:
             removed = 0
@@ -241,7 +250,7 @@ class RedisPlanIndex:
         return self._call(drop)
 
     def count(self, tenant: str) -> int:
-        pattern = f"{self._entry}{tenant}:*"
+        pattern = f"{self._prefix(tenant)}*"
         return self._call(lambda: sum(1 for _ in self._client.scan_iter(match=pattern, count=1000)))
 
     # -- single flight ---------------------------------------------------------------
@@ -267,9 +276,17 @@ class RedisPlanIndex:
             self._call(lambda: self._client.eval(_RELEASE, 1, key, token))
 
     def drop(self) -> None:
-        """Delete the search index and every entry of this namespace."""
-        self._call(lambda: self._client.execute_command("FT.DROPINDEX", self._index_name, "DD"))
-        self._index_ready = False
+        """Delete every search index of this namespace with its entries."""
+
+        def drop_all() -> None:
+            prefix = f"{self._namespace}:idx:"
+            for raw in self._client.execute_command("FT._LIST"):
+                name = raw.decode() if isinstance(raw, bytes) else str(raw)
+                if name.startswith(prefix):
+                    self._client.execute_command("FT.DROPINDEX", name, "DD")
+
+        self._call(drop_all)
+        self._ready.clear()
 
     def close(self) -> None:
         self._client.close()
