@@ -74,8 +74,8 @@ def test_guards_turn_near_neighbours_into_misses(
 
 
 def test_synonyms_hit_across_phrasings(cache: PlanCache) -> None:
-    remember(cache, "acme", "Book a train from Lyon to Nice on 3 March", TRAIN)
-    result = cache.lookup("acme", "Reserve a train from Turin to Bern on 4 March", NOW)
+    remember(cache, "acme", "Buy a train ticket from Lyon to Nice on 3 March", TRAIN)
+    result = cache.lookup("acme", "Purchase a train ticket from Turin to Bern on 4 March", NOW)
     assert result.hit, result.reason
     assert result.similarity is not None
     assert result.similarity < 1.0
@@ -137,6 +137,19 @@ def test_unused_entities_stay_bound_until_the_planner_shows_they_are_free(
     assert not cache.lookup("acme", "Don't fly from Nice", NOW).hit
     assert cache.store("acme", "Don't fly from Nice", nothing, now=NOW).stored
     assert cache.lookup("acme", "Don't fly from Porto", NOW).plan == nothing
+
+
+def test_plans_with_unattributed_dates_are_reused_on_the_same_day_only(cache: PlanCache) -> None:
+    plan = [{"tool": "book", "args": {"from": "Lyon", "to": "Nice", "date": "2026-12-01"}}]
+    assert cache.store("acme", "Book a train from Lyon to Nice next week", plan, now=NOW).stored
+    same_day = cache.lookup("acme", "Book a train from Turin to Bern next week", NOW)
+    assert same_day.plan == [
+        {"tool": "book", "args": {"from": "Turin", "to": "Bern", "date": "2026-12-01"}}
+    ]
+    later = NOW.replace(day=27)
+    assert cache.lookup("acme", "Book a train from Turin to Bern next week", later).reason == (
+        "bound_value"
+    )
 
 
 def test_invalidate_by_tool(cache: PlanCache) -> None:

@@ -7,7 +7,7 @@ by that reason. The wording guard is where actions and polarity are checked:
   "cancel"; "do not cancel" = "don't cancel").
 - **action / wording**: after dropping light words (articles, politeness) and placeholders,
   the two templates' lemmas must be the same multiset, except that a word may stand for a
-  WordNet synonym ("book" ~ "reserve") and a lone preposition may be added or dropped
+  WordNet synonym ("buy" ~ "purchase") and a lone preposition may be added or dropped
   ("tomorrow" vs "on {DATE}"). Any other differing word rejects: "action" if it can be a verb
   (book ≠ cancel, lock ≠ unlock, enable ≠ disable), otherwise "wording".
 
@@ -79,10 +79,19 @@ def version_guard(request_version: str, cached_version: str) -> str | None:
     return None if request_version == cached_version else REASON_VERSION
 
 
-def bound_guard(entities: list[Entity], bound: Mapping[str, str]) -> str | None:
+#: Bound pseudo-slot: the reference day, for plans holding a date the cache cannot attribute
+#: to an entity ("next week" resolved by the planner).
+TODAY = "@today"
+
+
+def bound_guard(entities: list[Entity], bound: Mapping[str, str], today: str) -> str | None:
     """Slots the cached plan may hold as literals must carry the very same values."""
     by_slot = {entity.slot: entity for entity in entities}
     for slot, value in sorted(bound.items()):
+        if slot == TODAY:
+            if value != today:
+                return REASON_BOUND
+            continue
         entity = by_slot.get(slot)
         if entity is None or canonical_value(entity) != value:
             return REASON_BOUND
