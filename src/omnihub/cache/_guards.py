@@ -8,8 +8,8 @@ by that reason. The wording guard is where actions and polarity are checked:
 - **action / wording**: after dropping light words (articles, politeness) and placeholders,
   the two templates' lemmas must be the same multiset, except that a word may stand for a
   WordNet synonym ("buy" ~ "purchase"); a preposition before a date or time placeholder does
-  not count ("tomorrow" vs "on {DATE}"). Any other differing word rejects: "action" if it can be a verb
-  (book ≠ cancel, lock ≠ unlock, enable ≠ disable), otherwise "wording".
+  not count ("tomorrow" vs "on {DATE}"). Any other differing word rejects: "action" if it
+  can be a verb (book ≠ cancel, lock ≠ unlock, enable ≠ disable), otherwise "wording".
 
 These rules use general language resources only (see :mod:`omnihub.entities._lexicon`); no
 list of verbs or intents from any data set. When in doubt they reject: a miss costs a planner
