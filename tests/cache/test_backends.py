@@ -50,6 +50,17 @@ def test_embedded_index_survives_a_restart(tmp_path: Path, embedder: Embedder) -
     assert MemoryPlanIndex(path).count("acme") == 0
 
 
+def test_expired_rows_are_dropped_when_the_embedded_index_loads(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    path = tmp_path / "cache.db"
+    short = PlanCache(MemoryPlanIndex(path), embedder, version="v1", ttl_seconds=0.01)
+    short.store("acme", "Pay the €11 bill from ana@x.io", PAY, now=NOW)
+    short.close()
+    time.sleep(0.05)
+    assert MemoryPlanIndex(path).count("acme") == 0
+
+
 def test_embedded_index_evicts_least_recently_used(embedder: Embedder) -> None:
     index = MemoryPlanIndex(max_entries=2)
     cache = PlanCache(index, embedder, version="v1")
