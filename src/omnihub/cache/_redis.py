@@ -46,6 +46,10 @@ def distance_from_similarity(similarity: float) -> float:
     return 1.0 - similarity
 
 
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
 def _tag(value: str) -> str:
     return _TAG_SPECIAL.sub(r"\\\1", value)
 
@@ -100,6 +104,23 @@ class RedisPlanIndex:
     def _prefix(self, tenant: str) -> str:
         return f"{self._namespace}:e:{tenant.encode().hex()}:"
 
+    def _keyset(self, tenant: str, key: str) -> str:
+        """The set of entry ids with canonical template hash ``key`` (exact fast path: one
+        SMEMBERS instead of a search)."""
+        return f"{self._namespace}:k:{tenant.encode().hex()}:{key}"
+
+    def _queue_write(self, pipe: Any, entry: CacheEntry, vector: Vector) -> None:
+        mapping: dict[Any, Any] = dict(entry.to_row())
+        mapping["vector"] = np.asarray(vector, dtype=np.float32).tobytes()
+        key = f"{self._prefix(entry.tenant)}{entry.id}"
+        keyset = self._keyset(entry.tenant, entry.key)
+        expires_ms = int(entry.expires_at * 1000)
+        pipe.hset(key, mapping=mapping)
+        pipe.pexpireat(key, expires_ms)
+        pipe.sadd(keyset, entry.id)
+        pipe.pexpireat(keyset, expires_ms, nx=True)  # a new set: its first expiry
+        pipe.pexpireat(keyset, expires_ms, gt=True)  # lives as long as its longest entry
+
     def _ensure_index(self, tenant: str) -> None:
         if tenant in self._ready:
             return
@@ -136,14 +157,10 @@ class RedisPlanIndex:
     # -- PlanIndex -------------------------------------------------------------------
     def add(self, entry: CacheEntry, vector: Vector) -> None:
         self._ensure_index(entry.tenant)
-        mapping: dict[Any, Any] = dict(entry.to_row())
-        mapping["vector"] = np.asarray(vector, dtype=np.float32).tobytes()
-        key = f"{self._prefix(entry.tenant)}{entry.id}"
 
         def write() -> None:
             pipe = self._client.pipeline(transaction=True)
-            pipe.hset(key, mapping=mapping)
-            pipe.pexpireat(key, int(entry.expires_at * 1000))
+            self._queue_write(pipe, entry, vector)
             pipe.execute()
 
         self._call(write)
@@ -165,11 +182,7 @@ class RedisPlanIndex:
             for entry, vector in zip(
                 entries[start : start + batch], vectors[start : start + batch], strict=True
             ):
-                mapping: dict[Any, Any] = dict(entry.to_row())
-                mapping["vector"] = vector.astype(np.float32).tobytes()
-                key = f"{self._prefix(entry.tenant)}{entry.id}"
-                pipe.hset(key, mapping=mapping)
-                pipe.pexpireat(key, int(entry.expires_at * 1000))
+                self._queue_write(pipe, entry, vector)
             pipe.execute()
 
         try:
@@ -182,9 +195,6 @@ class RedisPlanIndex:
     def _rows(reply: Any) -> list[dict[str, str]]:
         """Result documents of an FT.SEARCH reply, RESP3 (a map) or RESP2 (a flat list)."""
 
-        def text(value: Any) -> str:
-            return value.decode() if isinstance(value, bytes) else str(value)
-
         documents: list[dict[Any, Any]] = []
         if isinstance(reply, dict):
             results = reply.get(b"results") or reply.get("results") or []
@@ -196,7 +206,7 @@ class RedisPlanIndex:
                 flat = reply[index]
                 documents.append(dict(zip(flat[::2], flat[1::2], strict=True)))
         return [
-            {text(k): text(v) for k, v in document.items() if text(k) != "vector"}
+            {_text(k): _text(v) for k, v in document.items() if _text(k) != "vector"}
             for document in documents
         ]
 
@@ -222,11 +232,22 @@ class RedisPlanIndex:
         ]
 
     def by_key(self, tenant: str, key: str, now: float) -> list[CacheEntry]:
-        reply = self._search(
-            tenant, f"@key:{{{_tag(key)}}}", "RETURN", str(len(ENTRY_FIELDS)), *ENTRY_FIELDS,
-            "LIMIT", "0", "10", "DIALECT", "2",
-        )  # fmt: skip
-        entries = [entry for entry, _ in self._entries(reply, with_score=False)]
+        def fetch() -> list[list[Any]]:
+            ids = sorted(self._client.smembers(self._keyset(tenant, key)))
+            if not ids:
+                return []
+            pipe = self._client.pipeline(transaction=False)
+            for entry_id in ids:
+                pipe.hmget(f"{self._prefix(tenant)}{_text(entry_id)}", list(ENTRY_FIELDS))
+            return list(pipe.execute())
+
+        entries = [
+            CacheEntry.from_row(
+                {name: _text(value) for name, value in zip(ENTRY_FIELDS, values, strict=True)}
+            )
+            for values in self._call(fetch)
+            if values and values[0] is not None  # None: the entry expired or was dropped
+        ]
         return sorted((e for e in entries if e.expires_at > now), key=lambda e: e.created_at)
 
     def touch(self, tenant: str, entry_id: str) -> None:
@@ -239,12 +260,13 @@ class RedisPlanIndex:
         def drop() -> int:
             removed = 0
             for key in self._client.scan_iter(match=pattern, count=1000):
-                if tool is not None:
-                    raw = self._client.hget(key, "tools") or b""
-                    tools = (raw.decode() if isinstance(raw, bytes) else str(raw)).split(",")
-                    if tool not in tools:
-                        continue
+                raw_tools, raw_key, raw_id = self._client.hmget(key, ["tools", "key", "id"])
+                tools = _text(raw_tools or b"").split(",")
+                if tool is not None and tool not in tools:
+                    continue
                 removed += int(self._client.delete(key))
+                if raw_key is not None and raw_id is not None:
+                    self._client.srem(self._keyset(tenant, _text(raw_key)), raw_id)
             return removed
 
         return self._call(drop)
@@ -284,6 +306,8 @@ class RedisPlanIndex:
                 name = raw.decode() if isinstance(raw, bytes) else str(raw)
                 if name.startswith(prefix):
                     self._client.execute_command("FT.DROPINDEX", name, "DD")
+            for key in self._client.scan_iter(match=f"{self._namespace}:k:*", count=1000):
+                self._client.delete(key)
 
         self._call(drop_all)
         self._ready.clear()
