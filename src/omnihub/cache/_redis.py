@@ -298,18 +298,30 @@ class RedisPlanIndex:
             self._call(lambda: self._client.eval(_RELEASE, 1, key, token))
 
     def drop(self) -> None:
-        """Delete every search index of this namespace with its entries."""
+        """Delete every search index of this namespace with its entries (on a connection
+        without the lookup timeout: dropping 100,000 documents takes a while)."""
+        import redis
+
+        client: Any = redis.Redis.from_url(self._url, socket_timeout=None)
 
         def drop_all() -> None:
             prefix = f"{self._namespace}:idx:"
-            for raw in self._client.execute_command("FT._LIST"):
-                name = raw.decode() if isinstance(raw, bytes) else str(raw)
-                if name.startswith(prefix):
-                    self._client.execute_command("FT.DROPINDEX", name, "DD")
-            for key in self._client.scan_iter(match=f"{self._namespace}:k:*", count=1000):
-                self._client.delete(key)
+            for raw in client.execute_command("FT._LIST"):
+                if _text(raw).startswith(prefix):
+                    client.execute_command("FT.DROPINDEX", _text(raw), "DD")
+            batch: list[Any] = []
+            for key in client.scan_iter(match=f"{self._namespace}:k:*", count=1000):
+                batch.append(key)
+                if len(batch) >= 1000:
+                    client.unlink(*batch)
+                    batch.clear()
+            if batch:
+                client.unlink(*batch)
 
-        self._call(drop_all)
+        try:
+            self._call(drop_all)
+        finally:
+            client.close()
         self._ready.clear()
 
     def close(self) -> None:
