@@ -18,6 +18,7 @@ from omnihub.errors import (
 )
 from omnihub.events import (
     GENESIS_HASH,
+    EventEnvelope,
     EventPayload,
     EventStore,
     GoalCompleted,
@@ -240,3 +241,10 @@ def test_closed_store_refuses_work(store_url: str) -> None:
     opened.close()
     with pytest.raises(StoreError):
         opened.append("acme", "g", [goal()])
+
+
+def test_read_envelopes_equal_validated_ones(store: EventStore) -> None:
+    store.append("acme", "g", [goal(key="k"), step("s1")])
+    for event in store.read_stream("acme", "g"):
+        assert EventEnvelope.model_validate(dict(event)) == event
+        assert event.model_dump() == EventEnvelope.model_validate(dict(event)).model_dump()

@@ -18,7 +18,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 
 from omnihub.errors import ToolError
 from omnihub.events import EventEnvelope, EventStore, open_event_store
-from omnihub.saga import SagaActivities, SagaClient, SagaOptions, build_worker
+from omnihub.saga import SagaActivities, SagaClient, SagaOptions, SagaState, build_worker
 from omnihub.servers import EmbeddedTemporal
 from omnihub.tools import (
     Compensation,
@@ -157,9 +157,12 @@ class SagaStack:
             return cursor.fetchall()
 
     @asynccontextmanager
-    async def worker(self, registry: ToolRegistry | None = None) -> AsyncIterator[None]:
+    async def worker(
+        self, registry: ToolRegistry | None = None, client: Client | None = None
+    ) -> AsyncIterator[None]:
+        """A worker in this process (a second one needs its own ``client``)."""
         activities = SagaActivities(registry or self.registry, self.resources, self.store)
-        async with build_worker(self.client, activities, task_queue=self.task_queue):
+        async with build_worker(client or self.client, activities, task_queue=self.task_queue):
             yield
 
 
@@ -202,3 +205,11 @@ async def wait_for(predicate: Callable[[], bool], within_s: float = 20.0) -> Non
     async with asyncio.timeout(within_s):
         while not predicate():  # noqa: ASYNC110 - polls a real server, no event to wait on
             await asyncio.sleep(0.05)
+
+
+async def awaiting_approval(sagas: SagaClient, goal_id: str, within_s: float = 30.0) -> SagaState:
+    """Poll the goal's query until a step waits for approval; that state."""
+    async with asyncio.timeout(within_s):
+        while not (state := await sagas.state(goal_id)).pending_approvals:  # noqa: ASYNC110
+            await asyncio.sleep(0.1)
+    return state

@@ -6,6 +6,13 @@ Open one with :func:`open_event_store` (``sqlite:///PATH`` or ``postgresql://…
 hash chains with :func:`verify_store`.
 """
 
+from omnihub.events._audit import (
+    ChainBreak,
+    VerifyReport,
+    export_jsonl,
+    verify_records,
+    verify_store,
+)
 from omnihub.events._canonical import GENESIS_HASH, canonical_json, chain_hash
 from omnihub.events._envelope import EventEnvelope, NewEvent
 from omnihub.events._factory import open_event_store
@@ -48,6 +55,7 @@ from omnihub.events._registry import (
     register_event,
     register_upcaster,
 )
+from omnihub.events._schema import cdm_json_schema, cdm_schema_text
 from omnihub.events._sqlite import SQLiteEventStore
 from omnihub.events._store import DEFAULT_MAX_PAYLOAD_BYTES, EventStore, StoredRecord
 from omnihub.events._subscription import Subscription
@@ -59,6 +67,7 @@ __all__ = [
     "ApprovalRejected",
     "ApprovalRequested",
     "CacheDetails",
+    "ChainBreak",
     "CompensationExecuted",
     "CompensationFailed",
     "CompensationRecord",
@@ -89,14 +98,20 @@ __all__ = [
     "ToolExecuted",
     "ToolExecutedV1",
     "Upcaster",
+    "VerifyReport",
     "canonical_json",
+    "cdm_json_schema",
+    "cdm_schema_text",
     "chain_hash",
     "default_registry",
     "deterministic_event_id",
+    "export_jsonl",
     "new_event_id",
     "open_event_store",
     "project_goal",
     "register_event",
     "register_upcaster",
     "validate_event_id",
+    "verify_records",
+    "verify_store",
 ]

@@ -18,6 +18,8 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import orjson
+
 from omnihub.errors import ValidationError
 
 __all__ = ["GENESIS_HASH", "canonical_json", "chain_hash", "event_canonical_json"]
@@ -26,9 +28,13 @@ GENESIS_HASH = "0" * 64
 """The ``prev_hash`` of the first event of every stream."""
 
 _encode_string = json.encoder.encode_basestring
-_fast_dumps = json.JSONEncoder(
-    ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False
-).encode
+_SORT_KEYS = orjson.OPT_SORT_KEYS
+
+
+def _fast_dumps(value: Any) -> str:
+    """orjson, sorted keys: canonical for values :func:`_prepare` let through (its floats
+    format like ``repr`` in that range, its strings escape exactly the RFC 8785 set)."""
+    return orjson.dumps(value, option=_SORT_KEYS).decode("utf-8")
 
 
 def _utf16_key(key: str) -> bytes:
@@ -69,20 +75,59 @@ def _number(value: float) -> str:
     return sign + out
 
 
-def _needs_slow_path(value: Any) -> bool:
-    """True if ``value`` holds a float or a key whose UTF-16 order may differ from code points."""
-    if isinstance(value, float):
-        return True
-    if isinstance(value, Mapping):
+class _NeedsSlowPath(Exception):
+    """The value holds something the fast encoder would not write canonically."""
+
+
+_EXACT = 2.0**53
+
+
+def _prepare(value: Any) -> Any:
+    """``value`` ready for the fast encoder, or raise _NeedsSlowPath.
+
+    The fast encoder writes floats like ``repr``, which matches ECMAScript for non-integral
+    numbers from 1e-4 up to 1e16; integral floats below 2**53 are written as integers. Any
+    other float, and object keys outside the Basic Multilingual Plane (whose UTF-16 order
+    differs from code-point order), take the slow path. Containers are copied only if needed.
+    """
+    kind = type(value)
+    if kind is float:
+        if value.is_integer():
+            if -_EXACT < value < _EXACT:
+                return int(value)
+            raise _NeedsSlowPath
+        if 1e-4 <= abs(value) < 1e16:
+            return value
+        raise _NeedsSlowPath
+    if kind is dict:
+        copy = None
         for key, item in value.items():
-            if not isinstance(key, str) or any(ord(ch) > 0xFFFF for ch in key):
-                return True
-            if _needs_slow_path(item):
-                return True
-        return False
-    if isinstance(value, (list, tuple)):
-        return any(_needs_slow_path(item) for item in value)
-    return False
+            if type(key) is not str or (not key.isascii() and max(key) > "\uffff"):
+                raise _NeedsSlowPath
+            item_kind = type(item)
+            if item_kind is str or item_kind is int or item_kind is bool or item is None:
+                continue
+            prepared = _prepare(item)
+            if prepared is not item:
+                if copy is None:
+                    copy = dict(value)
+                copy[key] = prepared
+        return value if copy is None else copy
+    if kind is list or kind is tuple:
+        items = None
+        for index, item in enumerate(value):
+            item_kind = type(item)
+            if item_kind is str or item_kind is int or item_kind is bool or item is None:
+                continue
+            prepared = _prepare(item)
+            if prepared is not item:
+                if items is None:
+                    items = list(value)
+                items[index] = prepared
+        return value if items is None else items
+    if kind is str or kind is int or kind is bool or value is None:
+        return value
+    raise _NeedsSlowPath
 
 
 def _slow(value: Any) -> str:
@@ -111,17 +156,16 @@ def _slow(value: Any) -> str:
 
 def canonical_json(value: Any) -> str:
     """The RFC 8785 canonical text of a JSON-compatible value."""
-    if _needs_slow_path(value):
-        text = _slow(value)
-    else:
-        try:
-            text = _fast_dumps(value)
-        except TypeError as exc:
-            raise ValidationError(f"canonical JSON cannot hold this value: {exc}") from exc
     try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise ValidationError("canonical JSON cannot hold a lone surrogate") from exc
+        return _fast_dumps(_prepare(value))
+    except (_NeedsSlowPath, orjson.JSONEncodeError):
+        # Unusual floats, astral keys, huge integers, lone surrogates, unsupported types.
+        text = _slow(value)
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ValidationError("canonical JSON cannot hold a lone surrogate") from exc
     return text
 
 
@@ -130,7 +174,6 @@ def _opt(value: str | None) -> str:
 
 
 def event_canonical_json(
-    *,
     causation_id: str | None,
     correlation_id: str | None,
     event_id: str,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-import os
+import random
 import re
 import time
 from datetime import UTC, datetime
@@ -20,6 +20,7 @@ __all__ = [
 
 _UUID7 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 _RAND_B_MASK = (1 << 62) - 1
+_random_bits = random.getrandbits
 
 
 def _format_uuid7(unix_ms: int, random_bits: int) -> str:
@@ -37,8 +38,12 @@ def _format_uuid7(unix_ms: int, random_bits: int) -> str:
 
 
 def new_event_id() -> str:
-    """A fresh UUIDv7: sortable by creation time (millisecond resolution), random below that."""
-    return _format_uuid7(time.time_ns() // 1_000_000, int.from_bytes(os.urandom(10), "big"))
+    """A fresh UUIDv7: sortable by creation time (millisecond resolution), random below that.
+
+    The 74 random bits come from :mod:`random` (seeded from the OS, re-seeded after fork):
+    ids must be unique, not secret, and a system call per event would slow appends down.
+    """
+    return _format_uuid7(time.time_ns() // 1_000_000, _random_bits(74))
 
 
 def deterministic_event_id(at: datetime, *parts: str) -> str:

@@ -151,6 +151,8 @@ class SagaClient:
         try:
             return await call
         except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND and "completed" in exc.message:
+                raise ValidationError(f"goal {goal_id!r} has ended already") from exc
             if exc.status == RPCStatusCode.NOT_FOUND:
                 raise NotFoundError(f"goal {goal_id!r} does not exist") from exc
             raise

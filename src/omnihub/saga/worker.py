@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from datetime import timedelta
 
 from temporalio.client import Client
@@ -55,6 +56,7 @@ async def run_worker(
     registry: ToolRegistry | None = None,
     planner: PlanProvider | None = None,
     stop: asyncio.Event | None = None,
+    on_ready: Callable[[], None] | None = None,
 ) -> None:
     """Run a worker until ``stop`` is set (or forever), supervising the embedded Temporal
     server when no cluster address is configured."""
@@ -77,6 +79,8 @@ async def run_worker(
     watching = asyncio.create_task(supervisor.watch()) if supervisor else None
     try:
         async with worker:
+            if on_ready is not None:
+                on_ready()
             await (stop or asyncio.Event()).wait()
     finally:
         if watching is not None:

@@ -105,7 +105,12 @@ class ToolContext:
 
 @dataclass(frozen=True)
 class ToolSpec:
-    """A registered tool: a coroutine from an input model to an output model, plus policy."""
+    """A registered tool: a coroutine from an input model to an output model, plus policy.
+
+    While a tool runs, the saga heartbeats for it every third of ``heartbeat_timeout_s``, so
+    a worker that dies is noticed (and the step retried elsewhere) within that timeout; a
+    tool that blocks its event loop for longer must move the work to a thread.
+    """
 
     name: str
     description: str
@@ -117,7 +122,7 @@ class ToolSpec:
     requires_approval: bool = False
     retry: RetrySpec = field(default_factory=RetrySpec)
     start_to_close_timeout_s: float = 30.0
-    heartbeat_timeout_s: float | None = 10.0
+    heartbeat_timeout_s: float | None = 3.0
     compensation: Compensation | None = None
 
     def catalog_entry(self) -> dict[str, Any]:
@@ -158,7 +163,7 @@ def tool(
     requires_approval: bool = False,
     retry: RetrySpec | None = None,
     start_to_close_timeout_s: float = 30.0,
-    heartbeat_timeout_s: float | None = 10.0,
+    heartbeat_timeout_s: float | None = 3.0,
     compensation: Compensation | None = None,
 ) -> Callable[[ToolFunc], ToolSpec]:
     """Turn ``async def f(args: In, ctx: ToolContext) -> Out`` into a :class:`ToolSpec`.

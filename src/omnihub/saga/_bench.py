@@ -1,0 +1,333 @@
+"""``omnihub bench saga``: N goals of S steps through AgentSaga, against a bare Temporal
+workflow running the same activity in the same invocation, plus a worker-kill recovery probe.
+
+Everything runs on an embedded stack in a scratch directory: a Temporal dev server, an
+SQLite event store and tool database, and workers in this process (the recovery probe runs
+its workers as separate ``omnihub worker`` processes so it can kill one with SIGKILL).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Worker
+
+from omnihub.events import EventStore, open_event_store
+from omnihub.plans import Plan, PlanStep
+from omnihub.saga._baseline import BareBenchmark, BareEffects
+from omnihub.saga._client import SagaClient
+from omnihub.saga._models import SagaOptions
+from omnihub.saga.activities import SagaActivities
+from omnihub.saga.worker import build_worker, workflow_runner
+from omnihub.servers import EmbeddedTemporal
+from omnihub.tools import (
+    IdempotencyLedger,
+    SqlDatabase,
+    ToolContext,
+    ToolResources,
+    ToolSpec,
+    default_registry,
+    open_database,
+    tool,
+)
+
+_TABLES = ("bench_effects", "baseline_effects")
+
+
+class EffectInput(BaseModel):
+    step: int
+
+
+class EffectOutput(BaseModel):
+    row_id: str
+
+
+class SleepInput(BaseModel):
+    seconds: float
+
+
+class SleepOutput(BaseModel):
+    slept_s: float
+
+
+def bench_tools() -> list[ToolSpec]:
+    """The benchmark's tools: a row insert guarded by the ledger, and a heartbeating sleep."""
+
+    @tool(name="bench_effect", side_effect=True, description="Insert one benchmark row.")
+    async def bench_effect(args: EffectInput, ctx: ToolContext) -> EffectOutput:
+        ledger = ctx.resources.database_ledger
+        row_id = uuid.uuid4().hex
+
+        def insert() -> EffectOutput:
+            ledger.ensure_schema()
+            with ctx.resources.database.transaction() as cursor:
+                if not ledger.claim_in(cursor, ctx.idempotency_key, ctx.tenant_id, "bench"):
+                    return EffectOutput.model_validate(
+                        ledger.lookup_in(cursor, ctx.idempotency_key)
+                    )
+                cursor.execute(
+                    "INSERT INTO bench_effects (id, goal, step) VALUES (?, ?, ?)",
+                    (row_id, ctx.goal_id, str(args.step)),
+                )
+                output = EffectOutput(row_id=row_id)
+                ledger.record_in(cursor, ctx.idempotency_key, output.model_dump())
+                return output
+
+        return await asyncio.to_thread(insert)
+
+    @tool(name="bench_sleep", description="Sleep, heartbeating.")
+    async def bench_sleep(args: SleepInput, ctx: ToolContext) -> SleepOutput:
+        began = time.monotonic()
+        while time.monotonic() - began < args.seconds:
+            await asyncio.sleep(0.1)
+            ctx.heartbeat()
+        return SleepOutput(slept_s=round(time.monotonic() - began, 3))
+
+    return [bench_effect, bench_sleep]
+
+
+def _create_tables(database: SqlDatabase) -> None:
+    with database.transaction() as cursor:
+        for table in _TABLES:
+            cursor.execute(
+                f"CREATE TABLE IF NOT EXISTS {table} (id TEXT PRIMARY KEY, goal TEXT, step TEXT)"
+            )
+
+
+def _duplicates(database: SqlDatabase, table: str) -> int:
+    """Rows beyond the first for the same (goal, step): effects that happened twice."""
+    with database.transaction() as cursor:
+        cursor.execute(
+            f"SELECT COUNT(*) AS n, COUNT(DISTINCT goal || '/' || step) AS d FROM {table}"
+        )
+        row = cursor.fetchall()[0]
+        return int(row["n"]) - int(row["d"])
+
+
+def _percentiles(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {"p50": 0.0, "p99": 0.0}
+    ordered = sorted(values)
+
+    def rank(q: float) -> float:
+        return round(ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))], 1)
+
+    return {"p50": rank(0.50), "p99": rank(0.99)}
+
+
+async def _drive(
+    goals: int,
+    rate: float | None,
+    start: Callable[[int], Awaitable[Any]],
+    finish: Callable[[Any], Awaitable[bool]],
+) -> dict[str, Any]:
+    """Start ``goals`` runs (all at once, or ``rate`` per second) and time each of them."""
+    began = time.perf_counter()
+
+    async def one(index: int) -> tuple[float, float, bool]:
+        if rate:
+            await asyncio.sleep(max(0.0, began + index / rate - time.perf_counter()))
+        t0 = time.perf_counter()
+        handle = await start(index)
+        t1 = time.perf_counter()
+        ok = await finish(handle)
+        return (t1 - t0) * 1000, (time.perf_counter() - t0) * 1000, ok
+
+    runs = await asyncio.gather(*(one(i) for i in range(goals)), return_exceptions=True)
+    elapsed = time.perf_counter() - began
+    timed = [run for run in runs if isinstance(run, tuple)]
+    completed = sum(1 for run in timed if run[2])
+    return {
+        "completed": completed,
+        "failed": goals - completed,
+        "start_latency_ms": _percentiles([run[0] for run in timed]),
+        "e2e_latency_ms": _percentiles([run[1] for run in timed]),
+        "goals_per_s": round(completed / elapsed, 2) if elapsed else 0.0,
+    }
+
+
+async def _baseline(
+    client: Client, database: SqlDatabase, goals: int, steps: int, rate: float | None
+) -> dict[str, Any]:
+    effects = BareEffects(database)
+    queue = f"bare-{uuid.uuid4().hex[:6]}"
+    async with Worker(
+        client,
+        task_queue=queue,
+        workflows=[BareBenchmark],
+        activities=[effects.bare_effect],
+        workflow_runner=workflow_runner(),
+        max_concurrent_activities=100,
+        max_concurrent_workflow_tasks=100,
+    ):
+
+        async def start(index: int) -> Any:
+            goal = f"bare-{index}-{uuid.uuid4().hex[:6]}"
+            return await client.start_workflow(
+                BareBenchmark.run, args=[goal, steps], id=goal, task_queue=queue
+            )
+
+        async def finish(handle: Any) -> bool:
+            return bool(await handle.result() == steps)
+
+        figures = await _drive(goals, rate, start, finish)
+    figures["duplicate_side_effects"] = _duplicates(database, "baseline_effects")
+    return figures
+
+
+def _chain(tool_name: str, steps: int) -> Plan:
+    return Plan(
+        steps=[
+            PlanStep(
+                id=f"s{n}",
+                tool=tool_name,
+                args={"step": n},
+                depends_on=[f"s{n - 1}"] if n else [],
+            )
+            for n in range(steps)
+        ]
+    )
+
+
+async def _saga(
+    client: Client,
+    store: EventStore,
+    resources: ToolResources,
+    goals: int,
+    steps: int,
+    rate: float | None,
+) -> dict[str, Any]:
+    queue = f"saga-{uuid.uuid4().hex[:6]}"
+    activities = SagaActivities(default_registry(bench_tools()), resources, store)
+    sagas = SagaClient(client, task_queue=queue, tenant_id="bench", options=SagaOptions())
+    plan = _chain("bench_effect", steps)
+    async with build_worker(client, activities, task_queue=queue):
+
+        async def start(index: int) -> str:
+            return await sagas.start(f"benchmark goal {index}", plan)
+
+        async def finish(goal_id: str) -> bool:
+            return (await sagas.result(goal_id)).status == "completed"
+
+        figures = await _drive(goals, rate, start, finish)
+    figures["duplicate_side_effects"] = _duplicates(resources.database, "bench_effects")
+    return figures
+
+
+def _spawn_worker(address: str, db_url: str, queue: str) -> tuple[subprocess.Popen[bytes], float]:
+    """An ``omnihub worker`` process; returns it with the seconds it took to be ready."""
+    env = {
+        **os.environ,
+        "OMNIHUB_TEMPORAL_ADDRESS": address,
+        "OMNIHUB_EVENT_STORE_URL": db_url,
+        "OMNIHUB_TASK_QUEUE": queue,
+        "OMNIHUB_TOOLS_ALLOWED_TABLES": json.dumps(list(_TABLES)),
+    }
+    began = time.monotonic()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "omnihub", "worker", "--tools", "omnihub.saga._bench:bench_tools"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
+    assert proc.stdout is not None
+    proc.stdout.readline()  # "worker ready …"
+    return proc, time.monotonic() - began
+
+
+async def _recovery(client: Client, store: EventStore, address: str, db_url: str) -> dict[str, Any]:
+    """Kill a worker with SIGKILL in the middle of a step; time the next step on a new one."""
+    queue = f"recovery-{uuid.uuid4().hex[:6]}"
+    sagas = SagaClient(client, task_queue=queue, tenant_id="bench")
+    plan = Plan(
+        steps=[
+            PlanStep(id="s0", tool="bench_effect", args={"step": 0}),
+            PlanStep(id="s1", tool="bench_sleep", args={"seconds": 3}, depends_on=["s0"]),
+            PlanStep(id="s2", tool="bench_effect", args={"step": 2}, depends_on=["s1"]),
+        ]
+    )
+
+    def started(goal_id: str, step: str) -> list[float]:
+        return [
+            e.recorded_at.timestamp()
+            for e in store.read_stream("bench", goal_id)
+            if e.event_type == "StepStarted" and getattr(e.payload, "step_id", None) == step
+        ]
+
+    first, _ = await asyncio.to_thread(_spawn_worker, address, db_url, queue)
+    second = None
+    try:
+        goal_id = await sagas.start("recovery probe", plan)
+        while not started(goal_id, "s1"):  # noqa: ASYNC110 - polls the event store
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.5)
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+        launched = time.time()
+        second, ready_s = await asyncio.to_thread(_spawn_worker, address, db_url, queue)
+        result = await asyncio.wait_for(sagas.result(goal_id), 120)
+        retried = started(goal_id, "s1")[1:]
+        return {
+            "completed": result.status == "completed",
+            "new_worker_ready_s": round(ready_s, 2),
+            "next_step_after_new_worker_start_s": round(retried[0] - launched, 2)
+            if retried
+            else None,
+            "heartbeat_timeout_s": bench_tools()[1].heartbeat_timeout_s,
+        }
+    finally:
+        for proc in (first, second):
+            if proc is None:
+                continue
+            if proc.poll() is None:
+                proc.terminate()
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(10)
+            if proc.stdout is not None:
+                proc.stdout.close()
+
+
+async def run_saga_benchmark(
+    goals: int, steps: int, rate: float | None, work_dir: Path, *, recovery: bool = True
+) -> dict[str, Any]:
+    """Run the benchmark in ``work_dir``; the JSON-ready result."""
+    server = EmbeddedTemporal(work_dir / "temporal").start()
+    db_url = f"sqlite:///{work_dir / 'events.db'}"
+    store = open_event_store(db_url)
+    database = open_database(db_url)
+    _create_tables(database)
+    resources = ToolResources(
+        ledger=IdempotencyLedger(database),
+        database=database,
+        allowed_tables=frozenset(_TABLES),
+    )
+    try:
+        client = await Client.connect(server.address, data_converter=pydantic_data_converter)
+        baseline = await _baseline(client, database, goals, steps, rate)
+        saga = await _saga(client, store, resources, goals, steps, rate)
+        report: dict[str, Any] = {"goals": goals, "steps": steps, "rate": rate, **saga}
+        report["baseline"] = {"goals": goals, "steps": steps, "rate": rate, **baseline}
+        report["overhead_ratio"] = (
+            round(baseline["goals_per_s"] / saga["goals_per_s"], 3) if saga["goals_per_s"] else None
+        )
+        if recovery:
+            report["recovery"] = await _recovery(client, store, server.address, db_url)
+        return report
+    finally:
+        resources.close()
+        store.close()
+        server.stop()

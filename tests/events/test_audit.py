@@ -1,0 +1,155 @@
+"""Hash chains and audit: tamper with stored rows for real, in SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from pathlib import Path
+
+import psycopg
+import pytest
+from typer.testing import CliRunner
+
+from omnihub.cli import app
+from omnihub.events import (
+    EventStore,
+    GoalReceived,
+    NewEvent,
+    StepCompleted,
+    StepStarted,
+    export_jsonl,
+    verify_store,
+)
+from omnihub.events._sqlite import sqlite_path
+
+runner = CliRunner()
+
+
+def fill(store: EventStore) -> None:
+    for n in range(3):
+        store.append(
+            "acme",
+            f"goal-{n}",
+            [
+                NewEvent(payload=GoalReceived(goal=f"goal {n}", user_id="u")),
+                NewEvent(payload=StepStarted(step_id="s1", tool_name="pay")),
+                NewEvent(payload=StepCompleted(step_id="s1", result={"amount": 10 + n})),
+            ],
+        )
+    store.append("globex", "goal-0", [NewEvent(payload=GoalReceived(goal="other", user_id="v"))])
+
+
+def execute(store_url: str, sql: str, params: tuple[object, ...]) -> int:
+    """Change stored rows behind the store's back, as an attacker with database access would."""
+    if store_url.startswith("sqlite"):
+        with sqlite3.connect(sqlite_path(store_url)) as conn:
+            changed = conn.execute(sql.replace("%s", "?"), params).rowcount
+        return changed
+    with psycopg.connect(store_url, autocommit=True) as pg:
+        return pg.execute(sql, params).rowcount
+
+
+def test_intact_store_verifies_and_cli_exits_zero(store: EventStore, store_url: str) -> None:
+    fill(store)
+    report = verify_store(store)
+    assert report.ok
+    assert (report.events, report.streams, report.broken_streams) == (10, 4, 0)
+    result = runner.invoke(app, ["audit", "verify", "--store-url", store_url])
+    assert result.exit_code == 0, result.output
+    assert "10 events in 4 streams" in result.output
+
+
+def test_tampered_payload_is_caught_naming_stream_and_version(
+    store: EventStore, store_url: str
+) -> None:
+    fill(store)
+    forged = json.dumps({"step_id": "s1", "result": {"amount": 1000}}, separators=(",", ":"))
+    changed = execute(
+        store_url,
+        "UPDATE omnihub_events SET payload = %s "
+        "WHERE tenant_id = %s AND stream_id = %s AND stream_version = %s",
+        (forged, "acme", "goal-1", 3),
+    )
+    assert changed == 1
+    # The forged payload is well-formed: reads succeed, only the chain reveals it.
+    assert store.read_stream("acme", "goal-1")[2].payload.result == {"amount": 1000}  # type: ignore[attr-defined]
+    report = verify_store(store)
+    assert not report.ok
+    assert report.first_break is not None
+    assert (report.first_break.stream_id, report.first_break.stream_version) == ("goal-1", 3)
+    assert "tampered" in report.first_break.reason
+    assert report.broken_streams == 1
+    assert verify_store(store, "globex").ok
+    result = runner.invoke(app, ["audit", "verify", "--store-url", store_url])
+    assert result.exit_code == 1
+    assert "'goal-1', version 3" in result.output
+
+
+def test_rehashed_event_breaks_the_link_to_its_successor(store: EventStore, store_url: str) -> None:
+    fill(store)
+    record = next(r for r in store.iter_records("acme") if r.stream_version == 2)
+    fake_hash = hashlib.sha256(b"forged").hexdigest()
+    execute(
+        store_url,
+        "UPDATE omnihub_events SET hash = %s WHERE event_id = %s",
+        (fake_hash, record.event_id),
+    )
+    report = verify_store(store, "acme")
+    assert report.first_break is not None
+    assert report.first_break.stream_version == 2
+
+
+def test_deleted_event_is_reported_as_missing(store: EventStore, store_url: str) -> None:
+    fill(store)
+    execute(
+        store_url,
+        "DELETE FROM omnihub_events WHERE stream_id = %s AND stream_version = %s",
+        ("goal-2", 2),
+    )
+    report = verify_store(store)
+    assert report.first_break is not None
+    assert report.first_break.stream_id == "goal-2"
+    assert report.first_break.stream_version == 3
+    assert "missing" in report.first_break.reason
+
+
+def test_export_lines_recompute_to_the_stored_hashes(
+    store: EventStore, store_url: str, tmp_path: Path
+) -> None:
+    fill(store)
+    lines = list(export_jsonl(store))
+    assert len(lines) == 10
+    for line in lines:
+        record = json.loads(line)
+        event_text = line[len('{"event":') : line.index(',"global_position":')]
+        digest = hashlib.sha256(bytes.fromhex(record["prev_hash"]) + event_text.encode())
+        assert digest.hexdigest() == record["hash"]
+    out = tmp_path / "audit.jsonl"
+    result = runner.invoke(
+        app,
+        ["audit", "export", "--format", "jsonl", "--store-url", store_url, "-o", str(out)],
+    )
+    assert result.exit_code == 0, result.output
+    assert out.read_text().splitlines() == lines
+    result = runner.invoke(app, ["audit", "export", "--store-url", store_url, "--tenant", "globex"])
+    assert result.exit_code == 0
+    assert [json.loads(x)["event"]["tenant_id"] for x in result.output.splitlines()] == ["globex"]
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_events_show_prints_timeline_and_state(store: EventStore, store_url: str) -> None:
+    fill(store)
+    result = runner.invoke(
+        app, ["events", "show", "goal-1", "--store-url", store_url, "--tenant", "acme"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "GoalReceived" in result.output
+    assert "StepCompleted" in result.output
+    assert "status running" in result.output
+    result = runner.invoke(
+        app, ["events", "show", "goal-1", "--store-url", store_url, "--tenant", "acme", "--json"]
+    )
+    assert json.loads(result.output)["steps"][0]["result"] == {"amount": 11}
+    result = runner.invoke(app, ["events", "show", "nope", "--store-url", store_url])
+    assert result.exit_code != 0

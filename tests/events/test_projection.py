@@ -1,0 +1,191 @@
+"""GoalState: the fold of a goal's events, deterministic and identical on both backends."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from omnihub.events import (
+    ApprovalGranted,
+    ApprovalRejected,
+    ApprovalRequested,
+    CompensationExecuted,
+    CompensationFailed,
+    EventEnvelope,
+    EventPayload,
+    GoalCancelled,
+    GoalCompleted,
+    GoalFailed,
+    GoalPaused,
+    GoalReceived,
+    GoalResumed,
+    NewEvent,
+    PlanGenerated,
+    PlanStep,
+    StepCompleted,
+    StepFailed,
+    StepStarted,
+    ToolExecuted,
+    canonical_json,
+    default_registry,
+    deterministic_event_id,
+    open_event_store,
+    project_goal,
+)
+
+Clock = Callable[[float], datetime]
+
+PLAN = PlanGenerated(
+    plan_id="p-1",
+    source="playbook",
+    steps=[
+        PlanStep(step_id="book", tool_name="hotel.book", args={"nights": 2}),
+        PlanStep(step_id="pay", tool_name="card.charge", depends_on=["book"], risk="high"),
+    ],
+)
+
+SAGA: list[EventPayload] = [
+    GoalReceived(goal="book a hotel and pay", user_id="u-1", context={"city": "Lyon"}),
+    PLAN,
+    StepStarted(step_id="book", tool_name="hotel.book"),
+    ToolExecuted(tool_name="hotel.book", step_id="book", duration_ms=12.5, output={"id": "H1"}),
+    StepCompleted(step_id="book", result={"booking": "H1"}),
+    ApprovalRequested(step_id="pay", tool_name="card.charge", risk_lane="high"),
+    ApprovalGranted(step_id="pay", decided_by="ops@acme"),
+    StepStarted(step_id="pay", tool_name="card.charge"),
+    StepFailed(step_id="pay", error="card declined", retryable=False),
+    CompensationExecuted(step_id="book", tool_name="hotel.cancel", output="cancelled"),
+    GoalFailed(error="card declined", compensations=["book"]),
+]
+
+
+def envelopes(payloads: list[EventPayload], at: Clock, goal_id: str = "g-1") -> list[EventEnvelope]:
+    out = []
+    for n, payload in enumerate(payloads, start=1):
+        event_type, version = default_registry.key_of(payload)
+        out.append(
+            EventEnvelope(
+                event_id=deterministic_event_id(at(n), goal_id, str(n)),
+                stream_id=goal_id,
+                stream_version=n,
+                global_position=n * 10,
+                tenant_id="acme",
+                correlation_id=goal_id,
+                causation_id=None,
+                event_type=event_type,
+                schema_version=version,
+                occurred_at=at(n),
+                recorded_at=at(n + 0.5),
+                idempotency_key=None,
+                payload=payload,
+                prev_hash="0" * 64,
+                hash="0" * 64,
+            )
+        )
+    return out
+
+
+def test_saga_with_approval_failure_and_compensation(at: Clock) -> None:
+    state = project_goal(envelopes(SAGA, at))
+    assert state.status == "failed"
+    assert state.goal == "book a hotel and pay"
+    assert state.plan_id == "p-1"
+    assert state.plan_source == "playbook"
+    assert [s.step_id for s in state.steps] == ["book", "pay"]
+    book, pay = state.step("book"), state.step("pay")
+    assert book is not None
+    assert pay is not None
+    assert book.status == "compensated"
+    assert book.result == {"booking": "H1"}
+    assert book.tool_calls == 1
+    assert book.duration_ms == 12.5
+    assert pay.status == "failed"
+    assert pay.error == "card declined"
+    assert pay.approval_decided_by == "ops@acme"
+    assert [c.step_id for c in state.compensations] == ["book"]
+    assert state.error == "card declined"
+    assert state.version == state.event_count == len(SAGA)
+    assert state.created_at == at(1)
+    assert state.finished_at == at(len(SAGA))
+    assert state.step("nope") is None
+
+
+def test_pause_resume_rejection_cancel_and_completion(at: Clock) -> None:
+    base: list[EventPayload] = [GoalReceived(goal="g", user_id="u"), PLAN]
+    paused = project_goal(envelopes([*base, GoalPaused(by="ops")], at))
+    assert (paused.status, paused.paused) == ("paused", True)
+    resumed = project_goal(envelopes([*base, GoalPaused(by="ops"), GoalResumed(by="ops")], at))
+    assert (resumed.status, resumed.paused) == ("running", False)
+    waiting = project_goal(
+        envelopes([*base, ApprovalRequested(step_id="pay", tool_name="c", risk_lane="high")], at)
+    )
+    assert waiting.status == "awaiting_approval"
+    rejected = project_goal(
+        envelopes(
+            [
+                *base,
+                ApprovalRejected(step_id="pay", decided_by="timer", timed_out=True),
+                CompensationFailed(step_id="book", tool_name="hotel.cancel", error="gone"),
+                GoalCancelled(reason="rejected", cancelled_by="timer"),
+            ],
+            at,
+        )
+    )
+    assert rejected.status == "cancelled"
+    assert rejected.step("pay").status == "rejected"  # type: ignore[union-attr]
+    assert rejected.step("book").status == "compensation_failed"  # type: ignore[union-attr]
+    assert rejected.compensations[0].error == "gone"
+    done = project_goal(envelopes([*base, GoalCompleted(result={"ok": True})], at))
+    assert (done.status, done.result) == ("completed", {"ok": True})
+    empty = project_goal([], goal_id="g-0")
+    assert (empty.goal_id, empty.status, empty.event_count) == ("g-0", "new", 0)
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(payloads=st.lists(st.sampled_from(SAGA), max_size=15))
+def test_fold_is_deterministic_and_survives_serialisation(
+    payloads: list[EventPayload], at: Clock
+) -> None:
+    events = envelopes(payloads, at)
+    first = project_goal(events).to_json()
+    assert project_goal(events).to_json() == first
+    # Through stored JSON and back: payloads decode to the same state.
+    decoded = [
+        e.model_copy(
+            update={
+                "payload": default_registry.decode(
+                    e.event_type,
+                    e.schema_version,
+                    canonical_json(e.payload.model_dump(mode="json")),
+                )[0]
+            }
+        )
+        for e in events
+    ]
+    assert project_goal(decoded).to_json() == first
+
+
+def test_replay_gives_byte_identical_state_on_both_backends(
+    tmp_path: Path, postgres_url: str, at: Clock
+) -> None:
+    news = [
+        NewEvent(
+            payload=payload,
+            event_id=deterministic_event_id(at(n), "g-1", str(n)),
+            occurred_at=at(n),
+            idempotency_key=f"k{n}",
+        )
+        for n, payload in enumerate(SAGA, start=1)
+    ]
+    states = []
+    for url in (f"sqlite:///{tmp_path / 'events.db'}", postgres_url):
+        with open_event_store(url) as store:
+            store.append("acme", "g-1", news[:4])
+            store.append("acme", "g-1", news[4:], expected_version=4)
+            states.append(project_goal(store.read_stream("acme", "g-1")).to_json())
+    assert states[0] == states[1]
+    assert '"status":"failed"' in states[0]

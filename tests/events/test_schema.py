@@ -1,0 +1,35 @@
+"""The committed JSON Schema of the CDM must match the models."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from omnihub.cli import app
+from omnihub.events import cdm_json_schema, cdm_schema_text
+
+COMMITTED = Path(__file__).resolve().parents[2] / "schemas" / "cdm.schema.json"
+
+
+def test_committed_schema_is_up_to_date() -> None:
+    assert COMMITTED.read_text(encoding="utf-8") == cdm_schema_text(), (
+        "schemas/cdm.schema.json is stale: run `make schema` and commit the result"
+    )
+
+
+def test_schema_covers_every_event_type_and_old_versions() -> None:
+    schema = cdm_json_schema()
+    titles = {variant["title"] for variant in schema["oneOf"]}
+    assert {"GoalReceivedEvent", "ToolExecutedEvent", "GoalResumedEvent"} <= titles
+    assert "ToolExecutedV1" in schema["$defs"]
+    assert schema["$defs"]["ToolExecuted"]["x-schema-version"] == 2
+    assert "duration_ms" in schema["$defs"]["ToolExecuted"]["properties"]
+
+
+def test_schema_export_command_writes_the_file(tmp_path: Path) -> None:
+    out = tmp_path / "cdm.json"
+    result = CliRunner().invoke(app, ["schema", "export", "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    assert json.loads(out.read_text())["title"].startswith("OmniHub")
