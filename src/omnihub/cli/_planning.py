@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from omnihub.cli._app import app, state
+from omnihub.cli._app import app, bench_app, state
 from omnihub.errors import ValidationError
 
 _out = Console()
@@ -143,3 +143,15 @@ def usage_command(
             f"{sum(r.saved_cost for r in rows):.6f}",
         )
     _out.print(table)
+
+
+@bench_app.command("planning")
+def bench_planning_command(
+    goals: Annotated[int, typer.Option(min=1, help="Goals to plan.")] = 300,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Cache-first planning (plan cache, then playbooks) against the playbook planner alone."""
+    from omnihub.planning._bench import run_planning_bench
+
+    result = asyncio.run(run_planning_bench(goals))
+    typer.echo(json.dumps(result) if as_json else json.dumps(result, indent=2))
