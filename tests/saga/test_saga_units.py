@@ -1,0 +1,177 @@
+"""The saga's pieces without a workflow: public names, connection settings, activities."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sagakit import make_resources
+from temporalio.exceptions import ApplicationError
+from temporalio.service import TLSConfig
+from temporalio.testing import ActivityEnvironment
+
+import omnihub.saga
+from omnihub.config import load_settings
+from omnihub.errors import ConfigurationError, ServerError, ValidationError
+from omnihub.events import open_event_store
+from omnihub.plans import Plan, PlanStep
+from omnihub.saga import SagaActivities, connect_temporal
+from omnihub.saga._connection import _tls
+from omnihub.saga._models import CompensateInput, CompensationEntry, PrepareInput, StepInput
+from omnihub.saga.activities import step_policy
+from omnihub.saga.workflows import failure_message, retry_policy
+from omnihub.servers import EmbeddedTemporal, free_port
+from omnihub.tools import default_registry
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def test_public_names_are_sorted_and_pinned() -> None:
+    assert omnihub.saga.__all__ == sorted(omnihub.saga.__all__)
+    for name in ("AgentSaga", "SagaClient", "SagaActivities", "build_worker", "run_worker"):
+        assert name in omnihub.saga.__all__
+
+
+def test_tls_settings_become_a_tls_config(tmp_path: Path) -> None:
+    for name in ("ca.pem", "cert.pem", "key.pem"):
+        (tmp_path / name).write_bytes(f"-----{name}-----".encode())
+    settings = load_settings(
+        temporal_address="cloud.example:7233",
+        temporal_tls_ca_file=tmp_path / "ca.pem",
+        temporal_tls_cert_file=tmp_path / "cert.pem",
+        temporal_tls_key_file=tmp_path / "key.pem",
+    )
+    tls = _tls(settings)
+    assert isinstance(tls, TLSConfig)
+    assert tls.server_root_ca_cert == b"-----ca.pem-----"
+    assert tls.client_private_key == b"-----key.pem-----"
+    assert _tls(load_settings(temporal_api_key="k")) is True
+    assert _tls(load_settings()) is False
+    with pytest.raises(ConfigurationError, match="TLS file"):
+        _tls(load_settings(temporal_tls_ca_file=tmp_path / "missing.pem"))
+
+
+async def test_connecting_to_a_configured_cluster(temporal_server: EmbeddedTemporal) -> None:
+    client = await connect_temporal(
+        load_settings(temporal_address=temporal_server.address, temporal_namespace="default")
+    )
+    assert client.namespace == "default"
+    with pytest.raises(ServerError, match="cannot connect to Temporal"):
+        await connect_temporal(load_settings(temporal_address=f"127.0.0.1:{free_port()}"))
+
+
+def _activities(tmp_path: Path) -> SagaActivities:
+    db = tmp_path / "events.db"
+    return SagaActivities(
+        default_registry(), make_resources(db), open_event_store(f"sqlite:///{db}")
+    )
+
+
+async def test_a_retried_step_activity_acts_and_records_once(tmp_path: Path) -> None:
+    activities = _activities(tmp_path)
+    step = StepInput(
+        tenant_id="t",
+        goal_id="g",
+        step_id="s1",
+        tool="database_write",
+        args={"table": "orders", "values": {"sku": "x"}},
+        at=NOW,
+    )
+    env = ActivityEnvironment()
+    first = await env.run(activities.execute_step, step)
+    again = await env.run(activities.execute_step, step)
+    assert first == again
+    assert first.compensation is not None
+    assert first.compensation.args == {"table": "orders", "id": first.output["record_id"]}
+    types = [e.event_type for e in activities.store.read_stream("t", "g")]
+    assert types == ["StepStarted", "ToolExecuted", "StepCompleted"]
+    undo = CompensateInput(tenant_id="t", goal_id="g", entry=first.compensation, at=NOW)
+    assert await env.run(activities.compensate_step, undo) == {"deleted": 1}
+    assert await env.run(activities.compensate_step, undo) == {"deleted": 1}
+    types = [e.event_type for e in activities.store.read_stream("t", "g")]
+    assert types.count("CompensationExecuted") == 1
+
+
+async def test_activity_failures_carry_type_retryability_and_jittered_delay(
+    tmp_path: Path,
+) -> None:
+    activities = _activities(tmp_path)
+    env = ActivityEnvironment()
+    bad = StepInput(
+        tenant_id="t", goal_id="g", step_id="s1", tool="database_write", args={}, at=NOW
+    )
+    with pytest.raises(ApplicationError) as caught:
+        await env.run(activities.execute_step, bad)
+    assert caught.value.non_retryable
+    assert caught.value.type == "ToolError"
+    unreachable = StepInput(
+        tenant_id="t",
+        goal_id="g",
+        step_id="s2",
+        tool="http_request",
+        args={"url": "http://no-such-host.invalid/"},
+        at=NOW,
+    )
+    with pytest.raises(ApplicationError) as caught:
+        await env.run(activities.execute_step, unreachable)
+    assert not caught.value.non_retryable
+    delay = caught.value.next_retry_delay
+    assert delay is not None
+    assert 0.5 <= delay.total_seconds() <= 1.0  # first backoff of 1 s, with jitter
+    undo = CompensateInput(
+        tenant_id="t",
+        goal_id="g",
+        entry=CompensationEntry(step_id="s9", tool="database_delete", args={"table": "nope"}),
+        at=NOW,
+    )
+    with pytest.raises(ApplicationError):
+        await env.run(activities.compensate_step, undo)
+
+
+async def test_prepare_reports_invalid_plans_and_missing_planners(tmp_path: Path) -> None:
+    activities = _activities(tmp_path)
+    env = ActivityEnvironment()
+    prepared = await env.run(
+        activities.prepare_goal,
+        PrepareInput(tenant_id="t", goal_id="g", goal="x", user_id="u", plan=None, at=NOW),
+    )
+    assert prepared.error == "the goal has no plan and no planner is configured"
+
+
+def test_policies_and_failure_messages_translate_faithfully() -> None:
+    policy = step_policy(default_registry().get("database_write"))
+    assert policy.compensation_tool == "database_delete"
+    temporal = retry_policy(policy.retry)
+    assert temporal.maximum_attempts == policy.retry.max_attempts
+    assert failure_message(ApplicationError("boom", type="ToolError")) == "ToolError: boom"
+    assert failure_message(ValueError("plain")) == "plain"
+
+
+class _FixedPlanner:
+    """A stand-in planner passed in: one answer step, or a failure."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.fail = fail
+
+    async def plan(self, tenant_id: str, goal: str, user_id: str) -> Plan:
+        if self.fail:
+            raise ValidationError("the planner could not plan")
+        return Plan(steps=[PlanStep(id="a", tool="respond_to_user", args={"message": goal})])
+
+
+async def test_a_goal_without_a_plan_asks_the_planner(tmp_path: Path) -> None:
+    db = tmp_path / "events.db"
+    store = open_event_store(f"sqlite:///{db}")
+    env = ActivityEnvironment()
+    request = PrepareInput(tenant_id="t", goal_id="g", goal="hi", user_id="u", plan=None, at=NOW)
+    planned = SagaActivities(default_registry(), make_resources(db), store, _FixedPlanner())
+    prepared = await env.run(planned.prepare_goal, request)
+    assert prepared.plan is not None
+    assert prepared.plan.steps[0].args == {"message": "hi"}
+    generated = store.read_stream("t", "g")[-1]
+    assert generated.event_type == "PlanGenerated"
+    assert generated.payload.model_dump()["source"] == "llm"
+    failing = SagaActivities(default_registry(), make_resources(db), store, _FixedPlanner(True))
+    failed = await env.run(failing.prepare_goal, request.model_copy(update={"goal_id": "g2"}))
+    assert failed.error == "planning failed: the planner could not plan"
