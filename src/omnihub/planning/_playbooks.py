@@ -32,9 +32,10 @@ from omnihub.errors import (
     NoPlanError,
     PlanValidationError,
 )
+from omnihub.planning._llm import check_plan
 from omnihub.planning._planner import PlannerResult, PlanRequest, UsageSink
 from omnihub.planning._types import Usage
-from omnihub.plans import Plan, validate_plan
+from omnihub.plans import Plan
 from omnihub.tools import ToolRegistry
 
 #: ``{TYPE}``, ``{TYPE:role}``, ``{TYPE#2}``, optionally ``.amount`` / ``.currency`` for money.
@@ -310,7 +311,7 @@ class PlaybookPlanner:
         try:
             plan = Plan.model_validate({"reasoning": playbook.reasoning or playbook.description,
                                         "steps": steps})  # fmt: skip
-            validate_plan(plan, self.registry)
+            check_plan(plan, self.registry)
         except (PydanticValidationError, PlanValidationError) as exc:
             problems = getattr(exc, "problems", None) or [str(exc)]
             raise InvalidPlanError(
