@@ -63,8 +63,9 @@ class CachePlanStore:
             plan = Plan.model_validate(found.plan)
             check_plan(plan, self.registry)
         except (PydanticValidationError, PlanValidationError) as exc:
-            logger.warning("cached plan %s no longer validates; planning anew: %s",
-                           found.entry_id, exc)  # fmt: skip
+            logger.warning(
+                "cached plan %s no longer validates; planning anew: %s", found.entry_id, exc
+            )
             return None
         usage = None
         if self.ledger is not None and found.entry_id is not None:

@@ -140,8 +140,9 @@ def _parse(data: Any, origin: str) -> list[Playbook]:
     if not isinstance(items, list):
         raise ConfigurationError(f"{origin}: expected a playbook or a list of playbooks")
     try:
-        return [item if isinstance(item, Playbook) else Playbook.model_validate(item)
-                for item in items]  # fmt: skip
+        return [
+            item if isinstance(item, Playbook) else Playbook.model_validate(item) for item in items
+        ]
     except PydanticValidationError as exc:
         raise ConfigurationError(f"{origin}: invalid playbook: {exc}") from exc
 
@@ -309,8 +310,9 @@ class PlaybookPlanner:
             for step in playbook.steps
         ]
         try:
-            plan = Plan.model_validate({"reasoning": playbook.reasoning or playbook.description,
-                                        "steps": steps})  # fmt: skip
+            plan = Plan.model_validate(
+                {"reasoning": playbook.reasoning or playbook.description, "steps": steps}
+            )
             check_plan(plan, self.registry)
         except (PydanticValidationError, PlanValidationError) as exc:
             problems = getattr(exc, "problems", None) or [str(exc)]
