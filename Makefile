@@ -22,6 +22,7 @@ browser:
 
 demo: install
 	$(BIN)/omnihub demo
+	$(BIN)/omnihub scenario
 
 test: install lint typecheck pytest
 
@@ -40,9 +41,11 @@ pytest: install browser
 	$(BIN)/pytest --cov --cov-report=term $(PYTEST_ARGS)
 
 bench: install
-	$(BIN)/omnihub bench events --backend sqlite --events 100000 --writers 4 --json
-	$(BIN)/omnihub bench events --backend postgres --events 100000 --writers 8 --json
+	$(BIN)/omnihub bench events --backend sqlite --events 100000 --writers 4 --compare eventsourcing --json
+	$(BIN)/omnihub bench events --backend postgres --events 100000 --writers 8 --compare eventsourcing --json
 	$(BIN)/omnihub cache bench --entries 100000 --backend memory --json
+	$(BIN)/omnihub bench saga --goals 1000 --steps 3 --json
+	$(BIN)/omnihub bench saga --goals 300 --steps 3 --rate 10 --no-recovery --json
 
 schema: install
 	$(BIN)/omnihub schema export

@@ -36,6 +36,7 @@ def test_planning_public_names() -> None:
         "BudgetExceeded",
         "BudgetPolicy",
         "BudgetVerdict",
+        "CachePlanStore",
         "CachedPlan",
         "Completion",
         "DEFAULT_PRICES",
@@ -70,6 +71,7 @@ def test_planning_public_names() -> None:
         "build_planner",
         "build_planning_service",
         "build_prompt",
+        "check_plan",
         "default_playbooks",
         "event_store_sink",
         "load_playbook_file",
@@ -77,6 +79,7 @@ def test_planning_public_names() -> None:
         "open_ledger",
         "parse_plan",
         "plan_goal",
+        "planner_cache_version",
         "repair_message",
         "resolve_planner_kind",
     }

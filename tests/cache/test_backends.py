@@ -50,6 +50,17 @@ def test_embedded_index_survives_a_restart(tmp_path: Path, embedder: Embedder) -
     assert MemoryPlanIndex(path).count("acme") == 0
 
 
+def test_expired_rows_are_dropped_when_the_embedded_index_loads(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    path = tmp_path / "cache.db"
+    short = PlanCache(MemoryPlanIndex(path), embedder, version="v1", ttl_seconds=0.01)
+    short.store("acme", "Pay the €11 bill from ana@x.io", PAY, now=NOW)
+    short.close()
+    time.sleep(0.05)
+    assert MemoryPlanIndex(path).count("acme") == 0
+
+
 def test_embedded_index_evicts_least_recently_used(embedder: Embedder) -> None:
     index = MemoryPlanIndex(max_entries=2)
     cache = PlanCache(index, embedder, version="v1")
@@ -88,7 +99,7 @@ def test_redis_entries_expire_at_an_absolute_time(redis_url: str, embedder: Embe
     cache = PlanCache(index, embedder, version="v1", ttl_seconds=300)
     stored = cache.store("acme", "Pay the €11 bill from ana@x.io", PAY, now=NOW)
     client = redis.Redis.from_url(redis_url)
-    key = f"ttl:e:acme:{stored.entry_id}"
+    key = f"ttl:e:{b'acme'.hex()}:{stored.entry_id}"
     expire_ms = client.pexpiretime(key)
     assert abs(expire_ms / 1000 - (time.time() + 300)) < 5
     assert cache.lookup("acme", "Pay the €12 bill from bo@x.io", NOW).hit
@@ -145,7 +156,7 @@ def test_redis_down_degrades_to_misses(embedder: Embedder) -> None:
 def test_redis_command_errors_are_store_errors(redis_url: str) -> None:
     index = RedisPlanIndex(redis_url, namespace="broken")
     client = redis.Redis.from_url(redis_url)
-    client.set("broken:e:acme:x", "not a hash")
+    client.set(f"broken:e:{b'acme'.hex()}:x", "not a hash")
     with pytest.raises(StoreError):
         index.invalidate("acme", "pay")
     client.close()

@@ -8,12 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from omnihub.errors import ConfigurationError, StoreUnavailableError
+from omnihub.errors import ConfigurationError, StoreError, StoreUnavailableError
 from omnihub.planning import (
     LedgerEntry,
     PostgresUsageLedger,
     PriceTable,
     SQLiteUsageLedger,
+    Usage,
     UsageLedger,
     open_ledger,
 )
@@ -29,10 +30,8 @@ def ledger(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[UsageLedg
     else:
         url = request.getfixturevalue("postgres_url")
     opened = open_ledger(url)
-    try:
-        yield opened
-    finally:
-        opened.close()
+    yield opened
+    opened.close()  # closing twice is harmless
 
 
 def _call(
@@ -111,3 +110,25 @@ def test_price_table_prefix_matching_and_overrides() -> None:
     assert prices.cost("my-local-model", 500_000, 500_000) == pytest.approx(1.5)
     assert prices.cost("unknown", 10**6, 10**6) == 0.0
     assert prices.cost(None, 10, 10) == 0.0
+
+
+def test_cached_plan_usage_is_kept_once_per_entry(ledger: UsageLedger) -> None:
+    ledger.remember_plan_usage("e1", "acme", Usage("gpt-4o", 100, 20, 0.0005))
+    ledger.remember_plan_usage("e1", "acme", Usage("other", 1, 1, 1.0))  # a duplicate store
+    assert ledger.plan_usage("e1") == Usage("gpt-4o", 100, 20, 0.0005)
+    assert ledger.plan_usage("missing") is None
+
+
+def test_database_errors_become_store_errors(ledger: UsageLedger) -> None:
+    ledger.close()
+    entry = _call("acme", DAY1)
+    calls = [
+        lambda: ledger.record(entry),
+        lambda: ledger.spent_since("acme", DAY1),
+        lambda: ledger.summary("acme"),
+        lambda: ledger.remember_plan_usage("e", "acme", Usage()),
+        lambda: ledger.plan_usage("e"),
+    ]
+    for call in calls:
+        with pytest.raises(StoreError):
+            call()

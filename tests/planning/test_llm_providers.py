@@ -6,6 +6,7 @@ import json
 import time
 from typing import Any
 
+import httpx
 import pytest
 from llm_wire import (
     Reply,
@@ -25,6 +26,7 @@ from omnihub.errors import (
     ProviderUnavailableError,
 )
 from omnihub.planning import LLMCall, LLMPlanner, PlanRequest, build_planner
+from omnihub.planning._http import parse_retry_after, provider_message
 from omnihub.tools import ToolRegistry, default_registry
 
 GOOD_PLAN: dict[str, Any] = {
@@ -424,3 +426,38 @@ async def test_unreachable_provider_is_unavailable(registry: ToolRegistry) -> No
     with pytest.raises(ProviderUnavailableError, match="cannot reach"):
         await planner.plan(PlanRequest(goal="x"))
     await planner.aclose()
+
+
+def test_retry_after_forms() -> None:
+    assert parse_retry_after(httpx.Headers({"retry-after-ms": "250"})) == 0.25
+    assert parse_retry_after(httpx.Headers({"retry-after-ms": "soon", "retry-after": "2"})) == 2
+    assert parse_retry_after(httpx.Headers({"retry-after": "-5"})) == 0
+    assert parse_retry_after(httpx.Headers({"retry-after": "not a date"})) is None
+    assert parse_retry_after(httpx.Headers({})) is None
+    future = parse_retry_after(httpx.Headers({"retry-after": "Fri, 01 Jan 2100 00:00:00 GMT"}))
+    assert future is not None
+    assert future > 1e9
+
+
+def test_provider_messages_in_every_shape() -> None:
+    def reply(body: object) -> httpx.Response:
+        if isinstance(body, str):
+            return httpx.Response(400, text=body)
+        return httpx.Response(400, json=body)
+
+    assert provider_message(reply({"error": {"message": "bad key"}})) == "bad key"
+    assert provider_message(reply({"error": "plain"})) == "plain"
+    assert provider_message(reply({"message": "top level"})) == "top level"
+    assert provider_message(reply({"detail": [1]})) == '{"detail": [1]}'
+    assert provider_message(reply("<html>gateway</html>")) == "<html>gateway</html>"
+    assert provider_message(reply("")) == "Bad Request"
+
+
+async def test_a_success_reply_that_is_not_a_json_object_is_a_provider_error(
+    scripted_llm: ScriptedLLM, registry: ToolRegistry
+) -> None:
+    scripted_llm.script(Reply(body=b"<html>ok</html>"), Reply(body=[1, 2]))
+    with pytest.raises(ProviderUnavailableError, match="not JSON"):
+        await _plan(_planner(scripted_llm, registry))
+    with pytest.raises(ProviderUnavailableError, match="not a JSON object"):
+        await _plan(_planner(scripted_llm, registry))

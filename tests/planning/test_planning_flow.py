@@ -12,6 +12,7 @@ import pytest
 from llm_wire import Reply, ScriptedLLM, openai_content
 from temporalio.exceptions import ApplicationError
 
+from omnihub.cache import open_plan_cache
 from omnihub.config import load_settings
 from omnihub.errors import BudgetExceededError, ConfigurationError, ProviderRequestError
 from omnihub.events import PlanGenerated, open_event_store
@@ -19,6 +20,7 @@ from omnihub.planning import (
     Budget,
     BudgetExceeded,
     BudgetPolicy,
+    CachePlanStore,
     PlanningService,
     PlanRequest,
     SagaPlanProvider,
@@ -28,9 +30,11 @@ from omnihub.planning import (
     build_planning_service,
     event_store_sink,
     open_ledger,
+    plan_goal,
+    planner_cache_version,
     resolve_planner_kind,
 )
-from omnihub.tools import default_registry
+from omnihub.tools import ToolRegistry, default_registry
 
 PLAN = {
     "reasoning": "answer",
@@ -327,3 +331,37 @@ async def test_saga_provider_makes_provider_outages_retryable_activity_failures(
     plan = await provider.plan("acme", "x", "user")
     assert plan.steps[0].tool == "respond_to_user"
     await provider.service.aclose()
+
+
+async def test_a_cached_plan_that_no_longer_validates_is_a_miss(tmp_path: Path) -> None:
+    settings = load_settings(event_store_url=f"sqlite:///{tmp_path / 'store.db'}")
+    full = default_registry()
+    planner = build_planner(settings, full)
+    cache = open_plan_cache(settings, version=planner_cache_version(planner, full))
+    writer = CachePlanStore(cache, full)
+    goal = "Create an account for zoe@umbrella.co"
+    request = PlanRequest(goal, tenant="acme", now=NOW)
+    assert writer.lookup(request) is None
+    writer.store(request, await planner.plan(request))
+    assert writer.lookup(request) is not None
+    # A worker without send_email cannot run the cached plan: the hit is treated as a miss.
+    smaller = ToolRegistry([full.get("database_write"), full.get("database_delete")])
+    assert CachePlanStore(cache, smaller).lookup(request) is None
+    writer.close()
+
+
+async def test_plan_goal_entry_point_plans_with_settings(tmp_path: Path) -> None:
+    settings = load_settings(event_store_url=f"sqlite:///{tmp_path / 'store.db'}")
+    outcome = await plan_goal(
+        "Delete the account of sven.smith@acme.io",
+        settings=settings,
+        registry=default_registry(),
+        tenant="acme",
+        goal_id="g-1",
+        now=NOW,
+        use_cache=False,
+    )
+    assert outcome.source == "playbook"
+    assert outcome.playbook == "delete_user"
+    assert outcome.plan.steps[0].args == {"table": "users", "id": "sven.smith@acme.io"}
+    assert outcome.cache is None

@@ -9,7 +9,7 @@ import pytest
 
 from omnihub.errors import PlanValidationError
 from omnihub.planning import PLAN_JSON_SCHEMA, ToolOutput, build_prompt, parse_plan, repair_message
-from omnihub.tools import default_registry
+from omnihub.tools import ToolRegistry, default_registry
 
 
 def test_system_prompt_lists_every_tool_with_schema_side_effects_and_compensation() -> None:
@@ -121,3 +121,18 @@ def test_parse_plan_accepts_a_fenced_json_reply() -> None:
     )
     plan = parse_plan(reply, default_registry())
     assert plan.steps[0].args == {"message": "hi"}
+
+
+def test_a_side_effect_whose_undo_tool_is_missing_is_rejected() -> None:
+    full = default_registry()
+    without_undo = ToolRegistry([full.get("database_write"), full.get("respond_to_user")])
+    reply = {
+        "reasoning": "r",
+        "steps": [
+            {"id": "w", "tool": "database_write",
+             "args": {"table": "t", "values": {"a": 1}}, "depends_on": []},
+        ],
+    }  # fmt: skip
+    assert parse_plan(reply, full).steps[0].tool == "database_write"
+    with pytest.raises(PlanValidationError, match="undone by 'database_delete'"):
+        parse_plan(reply, without_undo)

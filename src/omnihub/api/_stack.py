@@ -15,11 +15,15 @@ import logging
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from omnihub.api._server import build_server
 from omnihub.config import Settings
 from omnihub.errors import ServerError
 from omnihub.tools import ToolRegistry
+
+if TYPE_CHECKING:
+    from omnihub.saga import PlanProvider
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +43,7 @@ async def run_stack(
     host: str | None = None,
     port: int | None = None,
     registry: ToolRegistry | None = None,
+    planner: PlanProvider | None = None,
     on_ready: Callable[[StackInfo], None] | None = None,
     stop: asyncio.Event | None = None,
 ) -> None:
@@ -57,13 +62,17 @@ async def run_stack(
     if supervisor is not None:
         temporal_address = await asyncio.to_thread(supervisor.ensure)
     registry = registry or default_registry()
-    planning = build_planning_service(settings, registry)
+    # The configured planner behind the plan cache, unless the caller brings its own.
+    planning = None
+    if planner is None:
+        planning = build_planning_service(settings, registry)
+        planner = SagaPlanProvider(planning)
     worker_stop, worker_ready = asyncio.Event(), asyncio.Event()
     worker = asyncio.create_task(
         run_worker(
             settings,
             registry=registry,
-            planner=SagaPlanProvider(planning),
+            planner=planner,
             stop=worker_stop,
             on_ready=worker_ready.set,
         )
@@ -94,7 +103,8 @@ async def run_stack(
         await _settle(serving, "API server")
         worker_stop.set()
         await _settle(worker, "worker")
-        await planning.aclose()
+        if planning is not None:
+            await planning.aclose()
         if supervisor is not None:
             await asyncio.to_thread(supervisor.stop)
 

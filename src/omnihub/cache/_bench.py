@@ -4,14 +4,16 @@ Filling 100,000 entries by embedding 100,000 texts would take ~10 minutes on two
 so the index is filled with *synthetic* entries: a few hundred real template texts are
 embedded with the real model, and every entry's vector is one of them plus small Gaussian
 noise, re-normalised (cosine ~0.95 to its base), so the graph has the dense, clustered
-neighbourhoods a real cache has. Entry templates carry a unique suffix, so no query can take
-the exact fast path: every measured lookup pays extraction, a real embedding of a real query,
-the k-NN search and the guards over the nearest candidates.
+neighbourhoods a real cache has. Entry templates carry their base's slot signature and a unique
+suffix, so no query can take the exact fast path and every near candidate reaches the wording
+guard: every measured lookup pays extraction, a real embedding of a real query, the k-NN search
+and the guards over the nearest candidates (a worst case: all of them rejected).
 """
 
 from __future__ import annotations
 
 import itertools
+import re
 import time
 import uuid
 from datetime import UTC, datetime
@@ -64,6 +66,8 @@ def synthetic_entries(
     which = rng.integers(0, len(texts), size=count)
     vectors = bases[which] + rng.normal(0.0, NOISE, size=(count, bases.shape[1])).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    # Real slot signatures, so the guards do their full work on every candidate.
+    signatures = [tuple(sorted(re.findall(r"\{([^{}]+)\}", text))) for text in texts]
     now = time.time()
     entries = [
         CacheEntry(
@@ -71,7 +75,7 @@ def synthetic_entries(
             tenant=BENCH_TENANT,
             key=f"synthetic-{i}",
             template=f"{texts[int(which[i])]} variant {i}",
-            signature=(),
+            signature=signatures[int(which[i])],
             plan=[{"tool": "noop", "args": {"n": i}}],
             version=version,
             tools=("noop",),

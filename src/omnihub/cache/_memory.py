@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -92,12 +93,17 @@ class MemoryPlanIndex:
         rows = self._db.execute(
             f"SELECT label, {', '.join(ENTRY_FIELDS)}, vector FROM plan_cache ORDER BY label"
         ).fetchall()
+        now = time.time()
+        expired: list[int] = []
         for row in rows:
             label = int(row[0])
-            entry = CacheEntry.from_row(dict(zip(ENTRY_FIELDS, row[1:-1], strict=True)))
-            vector = np.frombuffer(row[-1], dtype=np.float32)
-            self._insert(label, entry, vector)
             self._next_label = max(self._next_label, label + 1)
+            entry = CacheEntry.from_row(dict(zip(ENTRY_FIELDS, row[1:-1], strict=True)))
+            if entry.expires_at <= now:
+                expired.append(label)
+                continue
+            self._insert(label, entry, np.frombuffer(row[-1], dtype=np.float32))
+        self._delete_rows(expired)
 
     def _write(self, label: int, entry: CacheEntry, vector: Vector) -> None:
         if self._db is None:

@@ -1,7 +1,10 @@
 """The scale-out plan-cache index: Redis with the Query Engine (RediSearch), shared by every
-worker. One hash per entry with an absolute expiry (PEXPIREAT), an HNSW vector field, and
-tenants partitioned twice: the tenant is part of every key and every query carries a mandatory
-``@tenant:{…}`` filter.
+worker. One hash per entry with an absolute expiry (PEXPIREAT) and an HNSW vector field.
+Tenants are partitioned hard: each tenant has its own key prefix (the tenant name hex-encoded,
+so no tenant's prefix can be another's) and its own search index over that prefix, so a query
+can only ever see its tenant's vectors. (A shared index with a mandatory ``@tenant`` TAG filter
+was measured first: the filtered KNN took ~12 ms at 20,000 entries against ~0.5 ms for a bare
+KNN on a per-tenant index.)
 
 **Similarity vs Redis distance — the one place this is converted.** Settings and metrics speak
 cosine *similarity*. Redis's ``COSINE`` metric returns a *distance*, ``1 - cosine similarity``
@@ -43,14 +46,18 @@ def distance_from_similarity(similarity: float) -> float:
     return 1.0 - similarity
 
 
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
 def _tag(value: str) -> str:
     return _TAG_SPECIAL.sub(r"\\\1", value)
 
 
 class RedisPlanIndex:
-    """Entries as Redis hashes under ``{namespace}:e:{tenant}:{id}``, indexed by the search
-    index ``{namespace}:idx``; a separate namespace is a separate cache (the evaluation uses
-    a fresh one)."""
+    """Entries as Redis hashes under ``{namespace}:e:{hex(tenant)}:{id}``, indexed by the
+    tenant's search index ``{namespace}:idx:{hex(tenant)}``; a separate namespace is a separate
+    cache (the evaluation uses a fresh one)."""
 
     def __init__(
         self,
@@ -74,14 +81,13 @@ class RedisPlanIndex:
             OSError,
         )
         self._dimensions = dimensions
-        self._index_name = f"{namespace}:idx"
-        self._entry = f"{namespace}:e:"
+        self._namespace = namespace
         self._lock_prefix = f"{namespace}:lock:"
         self._url = url
         self._client = client or redis.Redis.from_url(
             url, socket_timeout=socket_timeout, socket_connect_timeout=socket_timeout
         )
-        self._index_ready = False
+        self._ready: set[str] = set()
 
     # -- error translation -----------------------------------------------------------
     def _call(self, action: Callable[[], T]) -> T:
@@ -92,20 +98,43 @@ class RedisPlanIndex:
         except self._redis_errors as exc:
             raise StoreError(f"Redis plan cache error: {exc}") from exc
 
-    def _ensure_index(self) -> None:
-        if self._index_ready:
+    def _index_name(self, tenant: str) -> str:
+        return f"{self._namespace}:idx:{tenant.encode().hex()}"
+
+    def _prefix(self, tenant: str) -> str:
+        return f"{self._namespace}:e:{tenant.encode().hex()}:"
+
+    def _keyset(self, tenant: str, key: str) -> str:
+        """The set of entry ids with canonical template hash ``key`` (exact fast path: one
+        SMEMBERS instead of a search)."""
+        return f"{self._namespace}:k:{tenant.encode().hex()}:{key}"
+
+    def _queue_write(self, pipe: Any, entry: CacheEntry, vector: Vector) -> None:
+        mapping: dict[Any, Any] = dict(entry.to_row())
+        mapping["vector"] = np.asarray(vector, dtype=np.float32).tobytes()
+        key = f"{self._prefix(entry.tenant)}{entry.id}"
+        keyset = self._keyset(entry.tenant, entry.key)
+        expires_ms = int(entry.expires_at * 1000)
+        pipe.hset(key, mapping=mapping)
+        pipe.pexpireat(key, expires_ms)
+        pipe.sadd(keyset, entry.id)
+        pipe.pexpireat(keyset, expires_ms, nx=True)  # a new set: its first expiry
+        pipe.pexpireat(keyset, expires_ms, gt=True)  # lives as long as its longest entry
+
+    def _ensure_index(self, tenant: str) -> None:
+        if tenant in self._ready:
             return
+        name = self._index_name(tenant)
 
         def create() -> None:
             try:
-                self._client.execute_command("FT.INFO", self._index_name)
+                self._client.execute_command("FT.INFO", name)
             except self._unavailable:
                 raise
             except self._redis_errors:
                 self._client.execute_command(
-                    "FT.CREATE", self._index_name, "ON", "HASH", "PREFIX", "1", self._entry,
+                    "FT.CREATE", name, "ON", "HASH", "PREFIX", "1", self._prefix(tenant),
                     "SCHEMA",
-                    "tenant", "TAG",
                     "key", "TAG",
                     "version", "TAG",
                     "tools", "TAG", "SEPARATOR", ",",
@@ -115,19 +144,23 @@ class RedisPlanIndex:
                 )  # fmt: skip
 
         self._call(create)
-        self._index_ready = True
+        self._ready.add(tenant)
+
+    def _search(self, tenant: str, *args: Any) -> Any:
+        """FT.SEARCH on the tenant's own index (created on first use: an empty index is cheap,
+        and every worker can then query a tenant it has never written)."""
+        self._ensure_index(tenant)
+        return self._call(
+            lambda: self._client.execute_command("FT.SEARCH", self._index_name(tenant), *args)
+        )
 
     # -- PlanIndex -------------------------------------------------------------------
     def add(self, entry: CacheEntry, vector: Vector) -> None:
-        self._ensure_index()
-        mapping: dict[Any, Any] = dict(entry.to_row())
-        mapping["vector"] = np.asarray(vector, dtype=np.float32).tobytes()
-        key = f"{self._entry}{entry.tenant}:{entry.id}"
+        self._ensure_index(entry.tenant)
 
         def write() -> None:
             pipe = self._client.pipeline(transaction=True)
-            pipe.hset(key, mapping=mapping)
-            pipe.pexpireat(key, int(entry.expires_at * 1000))
+            self._queue_write(pipe, entry, vector)
             pipe.execute()
 
         self._call(write)
@@ -140,7 +173,8 @@ class RedisPlanIndex:
         """
         import redis
 
-        self._ensure_index()
+        for tenant in sorted({entry.tenant for entry in entries}):
+            self._ensure_index(tenant)
         bulk = redis.Redis.from_url(self._url, socket_timeout=None)
 
         def write(start: int) -> None:
@@ -148,11 +182,7 @@ class RedisPlanIndex:
             for entry, vector in zip(
                 entries[start : start + batch], vectors[start : start + batch], strict=True
             ):
-                mapping: dict[Any, Any] = dict(entry.to_row())
-                mapping["vector"] = vector.astype(np.float32).tobytes()
-                key = f"{self._entry}{entry.tenant}:{entry.id}"
-                pipe.hset(key, mapping=mapping)
-                pipe.pexpireat(key, int(entry.expires_at * 1000))
+                self._queue_write(pipe, entry, vector)
             pipe.execute()
 
         try:
@@ -165,9 +195,6 @@ class RedisPlanIndex:
     def _rows(reply: Any) -> list[dict[str, str]]:
         """Result documents of an FT.SEARCH reply, RESP3 (a map) or RESP2 (a flat list)."""
 
-        def text(value: Any) -> str:
-            return value.decode() if isinstance(value, bytes) else str(value)
-
         documents: list[dict[Any, Any]] = []
         if isinstance(reply, dict):
             results = reply.get(b"results") or reply.get("results") or []
@@ -179,7 +206,7 @@ class RedisPlanIndex:
                 flat = reply[index]
                 documents.append(dict(zip(flat[::2], flat[1::2], strict=True)))
         return [
-            {text(k): text(v) for k, v in document.items() if text(k) != "vector"}
+            {_text(k): _text(v) for k, v in document.items() if _text(k) != "vector"}
             for document in documents
         ]
 
@@ -191,15 +218,12 @@ class RedisPlanIndex:
         return out
 
     def search(self, tenant: str, vector: Vector, k: int, now: float) -> list[Candidate]:
-        self._ensure_index()
-        query = f"(@tenant:{{{_tag(tenant)}}})=>[KNN {int(k)} @vector $vec AS dist]"
+        query = f"*=>[KNN {int(k)} @vector $vec AS dist]"
         blob = np.asarray(vector, dtype=np.float32).tobytes()
-        reply = self._call(
-            lambda: self._client.execute_command(
-                "FT.SEARCH", self._index_name, query, "PARAMS", "2", "vec", blob,
-                "SORTBY", "dist", "RETURN", str(len(ENTRY_FIELDS) + 1), *ENTRY_FIELDS, "dist",
-                "LIMIT", "0", str(int(k)), "DIALECT", "2",
-            )
+        reply = self._search(
+            tenant, query, "PARAMS", "2", "vec", blob,
+            "SORTBY", "dist", "RETURN", str(len(ENTRY_FIELDS) + 1), *ENTRY_FIELDS, "dist",
+            "LIMIT", "0", str(int(k)), "DIALECT", "2",
         )  # fmt: skip
         return [
             Candidate(entry, similarity_from_distance(distance))
@@ -208,16 +232,22 @@ class RedisPlanIndex:
         ]
 
     def by_key(self, tenant: str, key: str, now: float) -> list[CacheEntry]:
-        self._ensure_index()
-        query = f"@tenant:{{{_tag(tenant)}}} @key:{{{_tag(key)}}}"
-        reply = self._call(
-            lambda: self._client.execute_command(
-                "FT.SEARCH", self._index_name, query,
-                "RETURN", str(len(ENTRY_FIELDS)), *ENTRY_FIELDS,
-                "LIMIT", "0", "10", "DIALECT", "2",
+        def fetch() -> list[list[Any]]:
+            ids = sorted(self._client.smembers(self._keyset(tenant, key)))
+            if not ids:
+                return []
+            pipe = self._client.pipeline(transaction=False)
+            for entry_id in ids:
+                pipe.hmget(f"{self._prefix(tenant)}{_text(entry_id)}", list(ENTRY_FIELDS))
+            return list(pipe.execute())
+
+        entries = [
+            CacheEntry.from_row(
+                {name: _text(value) for name, value in zip(ENTRY_FIELDS, values, strict=True)}
             )
-        )  # fmt: skip
-        entries = [entry for entry, _ in self._entries(reply, with_score=False)]
+            for values in self._call(fetch)
+            if values and values[0] is not None  # None: the entry expired or was dropped
+        ]
         return sorted((e for e in entries if e.expires_at > now), key=lambda e: e.created_at)
 
     def touch(self, tenant: str, entry_id: str) -> None:
@@ -225,23 +255,24 @@ class RedisPlanIndex:
         configure ``maxmemory-policy`` for a size cap)."""
 
     def invalidate(self, tenant: str, tool: str | None = None) -> int:
-        pattern = f"{self._entry}{tenant}:*"
+        pattern = f"{self._prefix(tenant)}*"
 
         def drop() -> int:
             removed = 0
             for key in self._client.scan_iter(match=pattern, count=1000):
-                if tool is not None:
-                    raw = self._client.hget(key, "tools") or b""
-                    tools = (raw.decode() if isinstance(raw, bytes) else str(raw)).split(",")
-                    if tool not in tools:
-                        continue
+                raw_tools, raw_key, raw_id = self._client.hmget(key, ["tools", "key", "id"])
+                tools = _text(raw_tools or b"").split(",")
+                if tool is not None and tool not in tools:
+                    continue
                 removed += int(self._client.delete(key))
+                if raw_key is not None and raw_id is not None:
+                    self._client.srem(self._keyset(tenant, _text(raw_key)), raw_id)
             return removed
 
         return self._call(drop)
 
     def count(self, tenant: str) -> int:
-        pattern = f"{self._entry}{tenant}:*"
+        pattern = f"{self._prefix(tenant)}*"
         return self._call(lambda: sum(1 for _ in self._client.scan_iter(match=pattern, count=1000)))
 
     # -- single flight ---------------------------------------------------------------
@@ -267,9 +298,31 @@ class RedisPlanIndex:
             self._call(lambda: self._client.eval(_RELEASE, 1, key, token))
 
     def drop(self) -> None:
-        """Delete the search index and every entry of this namespace."""
-        self._call(lambda: self._client.execute_command("FT.DROPINDEX", self._index_name, "DD"))
-        self._index_ready = False
+        """Delete every search index of this namespace with its entries (on a connection
+        without the lookup timeout: dropping 100,000 documents takes a while)."""
+        import redis
+
+        client: Any = redis.Redis.from_url(self._url, socket_timeout=None)
+
+        def drop_all() -> None:
+            prefix = f"{self._namespace}:idx:"
+            for raw in client.execute_command("FT._LIST"):
+                if _text(raw).startswith(prefix):
+                    client.execute_command("FT.DROPINDEX", _text(raw), "DD")
+            batch: list[Any] = []
+            for key in client.scan_iter(match=f"{self._namespace}:k:*", count=1000):
+                batch.append(key)
+                if len(batch) >= 1000:
+                    client.unlink(*batch)
+                    batch.clear()
+            if batch:
+                client.unlink(*batch)
+
+        try:
+            self._call(drop_all)
+        finally:
+            client.close()
+        self._ready.clear()
 
     def close(self) -> None:
         self._client.close()

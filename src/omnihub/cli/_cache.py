@@ -24,7 +24,7 @@ from omnihub.cache._bench import run_bench
 from omnihub.cache._factory import INDEX_BACKENDS
 from omnihub.cli._app import app, state
 from omnihub.embeddings import open_embedder
-from omnihub.errors import ConfigurationError, ValidationError
+from omnihub.errors import ConfigurationError, StoreError, ValidationError
 
 cache_app = typer.Typer(help="The semantic plan cache.", no_args_is_help=True)
 app.add_typer(cache_app, name="cache")
@@ -61,6 +61,8 @@ def _scratch_index(backend: str, redis_url: str | None) -> Iterator[PlanIndex]:
         finally:
             try:
                 index_r.drop()
+            except StoreError as exc:  # the results stand; say what was left behind
+                typer.echo(f"warning: scratch namespace not dropped: {exc}", err=True)
             finally:
                 index_r.close()
 

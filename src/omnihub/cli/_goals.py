@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import getpass
 import json
+import logging
 import time
 from typing import Annotated, Any
 
@@ -251,3 +252,29 @@ def cancel(
     asyncio.run(main())
     typer.echo(f"cancel sent to goal {goal_id}")
     _leave(0)
+
+
+@app.command()
+def scenario(
+    ctx: typer.Context,
+    home: Annotated[
+        str | None,
+        typer.Option(help="Directory for the scenario's data (default: a fresh temporary one)."),
+    ] = None,
+) -> None:
+    """Run the end-to-end scenario (`make demo`): the stack, a small travel-and-payments
+    domain, cache hits, a declined card with its compensations, an approval through the API,
+    and `audit verify`, then a summary table. Exits 1 if the audit fails."""
+    import tempfile
+    from pathlib import Path
+
+    from omnihub.scenario import render_report, run_scenario, scenario_settings
+
+    # Declined cards are part of the story: keep the worker's failure tracebacks off screen.
+    logging.getLogger("temporalio").setLevel(logging.ERROR)
+    console = Console(width=max(Console().width, 140))
+    with tempfile.TemporaryDirectory(prefix="omnihub-scenario-") as scratch:
+        settings = scenario_settings(Path(home) if home else Path(scratch))
+        report = asyncio.run(run_scenario(settings, console))
+        render_report(report, console)
+    _leave(0 if report.audit_ok else 1)

@@ -5,14 +5,18 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import UTC, date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from omnihub.cli._app import app, state
+from omnihub.cli._app import app, bench_app, state
 from omnihub.errors import ValidationError
+
+# The planning flow's own event (BudgetExceeded) is part of the CDM: register it with the CLI,
+# so `omnihub schema export` and every command that reads events know it.
+from omnihub.planning import _events  # noqa: F401
 
 _out = Console()
 
@@ -56,7 +60,7 @@ def plan_command(
         settings, default_registry(), kind=planner, base_url=base_url, model=model
     )
 
-    async def run() -> dict[str, object]:
+    async def run() -> dict[str, Any]:
         try:
             request = PlanRequest(goal=goal, tenant=tenant or settings.tenant_id)
             outcome = await service.plan_goal(request)
@@ -64,14 +68,17 @@ def plan_command(
         finally:
             await service.aclose()
 
-    result = asyncio.run(run())
+    _print_plan(asyncio.run(run()), as_json=as_json)
+
+
+def _print_plan(result: dict[str, Any], *, as_json: bool) -> None:
     if as_json:
         typer.echo(json.dumps(result))
         return
     table = Table(title=f"plan ({result['source']})")
     for column in ("id", "tool", "args", "depends on"):
         table.add_column(column)
-    for step in result["plan"]:  # type: ignore[attr-defined]
+    for step in result["plan"]:
         table.add_row(
             step["id"], step["tool"], json.dumps(step["args"]), ", ".join(step["depends_on"])
         )
@@ -143,3 +150,15 @@ def usage_command(
             f"{sum(r.saved_cost for r in rows):.6f}",
         )
     _out.print(table)
+
+
+@bench_app.command("planning")
+def bench_planning_command(
+    goals: Annotated[int, typer.Option(min=1, help="Goals to plan.")] = 300,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Cache-first planning (plan cache, then playbooks) against the playbook planner alone."""
+    from omnihub.planning._bench import run_planning_bench
+
+    result = asyncio.run(run_planning_bench(goals))
+    typer.echo(json.dumps(result) if as_json else json.dumps(result, indent=2))

@@ -8,6 +8,7 @@ LLM call and cache saving in the usage ledger, and returns the PlanGenerated eve
 
 from omnihub.planning._anthropic import AnthropicMessagesClient
 from omnihub.planning._budget import Budget, BudgetPolicy, BudgetVerdict
+from omnihub.planning._cache_store import CachePlanStore, planner_cache_version
 from omnihub.planning._events import BudgetExceeded, event_store_sink
 from omnihub.planning._factory import (
     build_planner,
@@ -34,7 +35,7 @@ from omnihub.planning._ledger import (
 )
 from omnihub.planning._ledger_postgres import PostgresUsageLedger
 from omnihub.planning._ledger_sqlite import SQLiteUsageLedger
-from omnihub.planning._llm import LLMPlanner, parse_plan
+from omnihub.planning._llm import LLMPlanner, check_plan, parse_plan
 from omnihub.planning._openai import OpenAIChatClient
 from omnihub.planning._planner import LLMCall, Planner, PlannerResult, PlanRequest, UsageSink
 from omnihub.planning._playbooks import (
@@ -58,6 +59,7 @@ __all__ = [
     "BudgetExceeded",
     "BudgetPolicy",
     "BudgetVerdict",
+    "CachePlanStore",
     "CachedPlan",
     "Completion",
     "EventSink",
@@ -89,6 +91,7 @@ __all__ = [
     "build_planner",
     "build_planning_service",
     "build_prompt",
+    "check_plan",
     "default_playbooks",
     "event_store_sink",
     "load_playbook_file",
@@ -96,6 +99,7 @@ __all__ = [
     "open_ledger",
     "parse_plan",
     "plan_goal",
+    "planner_cache_version",
     "repair_message",
     "resolve_planner_kind",
 ]

@@ -13,10 +13,11 @@ from omnihub.cache import Lookup, PlanCache, cache_version
 from omnihub.errors import PlanValidationError
 from omnihub.planning._flow import CachedPlan
 from omnihub.planning._ledger import UsageLedger
+from omnihub.planning._llm import check_plan
 from omnihub.planning._planner import Planner, PlannerResult, PlanRequest
 from omnihub.planning._prompt import PROMPT_VERSION
 from omnihub.planning._types import Usage
-from omnihub.plans import Plan, validate_plan
+from omnihub.plans import Plan
 from omnihub.tools import ToolRegistry
 
 logger = logging.getLogger(__name__)
@@ -60,10 +61,11 @@ class CachePlanStore:
             return None
         try:
             plan = Plan.model_validate(found.plan)
-            validate_plan(plan, self.registry)
+            check_plan(plan, self.registry)
         except (PydanticValidationError, PlanValidationError) as exc:
-            logger.warning("cached plan %s no longer validates; planning anew: %s",
-                           found.entry_id, exc)  # fmt: skip
+            logger.warning(
+                "cached plan %s no longer validates; planning anew: %s", found.entry_id, exc
+            )
             return None
         usage = None
         if self.ledger is not None and found.entry_id is not None:

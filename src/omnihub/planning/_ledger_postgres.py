@@ -124,9 +124,15 @@ class PostgresUsageLedger:
                     "INSERT INTO plan_cache_usage (entry_id, tenant, model, prompt_tokens,"
                     " completion_tokens, cost) VALUES (%s, %s, %s, %s, %s, %s)"
                     " ON CONFLICT (entry_id) DO NOTHING",
-                    (entry_id, tenant, usage.model, usage.prompt_tokens,
-                     usage.completion_tokens, usage.cost),
-                )  # fmt: skip
+                    (
+                        entry_id,
+                        tenant,
+                        usage.model,
+                        usage.prompt_tokens,
+                        usage.completion_tokens,
+                        usage.cost,
+                    ),
+                )
         except self._psycopg_error as exc:
             raise StoreError(f"cannot record usage: {exc}") from exc
 

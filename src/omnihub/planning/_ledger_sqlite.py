@@ -121,8 +121,14 @@ class SQLiteUsageLedger:
         return [usage_row(r) for r in rows]
 
     def remember_plan_usage(self, entry_id: str, tenant: str, usage: Usage) -> None:
-        row = (entry_id, tenant, usage.model, usage.prompt_tokens, usage.completion_tokens,
-               usage.cost)  # fmt: skip
+        row = (
+            entry_id,
+            tenant,
+            usage.model,
+            usage.prompt_tokens,
+            usage.completion_tokens,
+            usage.cost,
+        )
         try:
             with self._lock, self._conn:
                 self._conn.execute(

@@ -43,6 +43,28 @@ def _decode(payload: str | dict[str, Any]) -> dict[str, Any]:
     return value
 
 
+def check_plan(plan: Plan, registry: ToolRegistry) -> None:
+    """:func:`omnihub.plans.validate_plan` plus the planner's own rule: every step with a side
+    effect that names a compensation must have that undo tool available here, or a failure
+    later in the goal could not be rolled back. Raises PlanValidationError with every problem.
+    """
+    problems: list[str] = []
+    try:
+        validate_plan(plan, registry)
+    except PlanValidationError as exc:
+        problems += exc.problems
+    for step in plan.steps:
+        if step.tool in registry:
+            undo = registry.get(step.tool).compensation
+            if undo is not None and undo.tool not in registry:
+                problems.append(
+                    f"step {step.id!r}: {step.tool!r} is undone by {undo.tool!r}, "
+                    "which is not available, so it cannot be compensated"
+                )
+    if problems:
+        raise PlanValidationError(problems)
+
+
 def parse_plan(payload: str | dict[str, Any], registry: ToolRegistry) -> Plan:
     """Parse a model reply into a :class:`Plan` and validate it against ``registry``.
 
@@ -61,7 +83,7 @@ def parse_plan(payload: str | dict[str, Any], registry: ToolRegistry) -> Plan:
         else:
             problems = [str(exc)]
         raise PlanValidationError(problems) from exc
-    validate_plan(plan, registry)
+    check_plan(plan, registry)
     return plan
 
 

@@ -14,7 +14,11 @@ from omnihub.plans import Plan
 
 @dataclass(frozen=True)
 class PlanRequest:
-    """What a planner is asked: the goal, for whom, and when (relative dates resolve to it)."""
+    """What a planner is asked: the goal, for whom, and when.
+
+    ``now`` resolves relative dates ("tomorrow") and is the time the ledger records the goal's
+    usage under (so budgets count it in that day).
+    """
 
     goal: str
     tenant: str = "default"

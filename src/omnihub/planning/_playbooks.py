@@ -32,9 +32,10 @@ from omnihub.errors import (
     NoPlanError,
     PlanValidationError,
 )
+from omnihub.planning._llm import check_plan
 from omnihub.planning._planner import PlannerResult, PlanRequest, UsageSink
 from omnihub.planning._types import Usage
-from omnihub.plans import Plan, validate_plan
+from omnihub.plans import Plan
 from omnihub.tools import ToolRegistry
 
 #: ``{TYPE}``, ``{TYPE:role}``, ``{TYPE#2}``, optionally ``.amount`` / ``.currency`` for money.
@@ -139,8 +140,9 @@ def _parse(data: Any, origin: str) -> list[Playbook]:
     if not isinstance(items, list):
         raise ConfigurationError(f"{origin}: expected a playbook or a list of playbooks")
     try:
-        return [item if isinstance(item, Playbook) else Playbook.model_validate(item)
-                for item in items]  # fmt: skip
+        return [
+            item if isinstance(item, Playbook) else Playbook.model_validate(item) for item in items
+        ]
     except PydanticValidationError as exc:
         raise ConfigurationError(f"{origin}: invalid playbook: {exc}") from exc
 
@@ -308,9 +310,10 @@ class PlaybookPlanner:
             for step in playbook.steps
         ]
         try:
-            plan = Plan.model_validate({"reasoning": playbook.reasoning or playbook.description,
-                                        "steps": steps})  # fmt: skip
-            validate_plan(plan, self.registry)
+            plan = Plan.model_validate(
+                {"reasoning": playbook.reasoning or playbook.description, "steps": steps}
+            )
+            check_plan(plan, self.registry)
         except (PydanticValidationError, PlanValidationError) as exc:
             problems = getattr(exc, "problems", None) or [str(exc)]
             raise InvalidPlanError(

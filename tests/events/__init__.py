@@ -1,1 +1,0 @@
-"""Event store tests (a package, so their module names cannot clash with other folders)."""
