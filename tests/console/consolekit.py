@@ -162,13 +162,14 @@ def _resources(path: Path) -> ToolResources:
 
 @contextlib.asynccontextmanager
 async def running_stack(
-    temporal: EmbeddedTemporal, home: Path, *, with_worker: bool = True
+    temporal: EmbeddedTemporal, home: Path, *, with_worker: bool = True, **overrides: Any
 ) -> AsyncIterator[Stack]:
     """The whole stack for one test; everything is stopped and closed at the end."""
     settings = load_settings(
         home=home,
         event_store_url=f"sqlite:///{home / 'events.db'}",
         temporal_address=temporal.address,
+        **overrides,
     )
     async with contextlib.AsyncExitStack() as stack:
         store = open_event_store(settings.resolved_event_store_url)

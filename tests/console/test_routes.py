@@ -3,14 +3,21 @@ submitting and deciding, the SSE timeline, static files."""
 
 from __future__ import annotations
 
+import asyncio
 import re
+from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import pytest
-from consolekit import Stack
+from consolekit import Stack, running_stack
 
+from omnihub.api import StreamEvent
 from omnihub.auth import Role
 from omnihub.console import COOKIE_NAME
+from omnihub.console._routes import timeline_stream
+from omnihub.events import GoalReceived, NewEvent, open_event_store
+from omnihub.servers import EmbeddedTemporal
 
 
 def signed_in(stack: Stack, key: str) -> httpx.AsyncClient:
@@ -232,3 +239,39 @@ async def test_console_errors_are_pages_and_api_errors_stay_json(stack: Stack) -
         assert api.json()["error"]["code"] == "unauthenticated"
         hx = await client.get("/console/goals/unknown-goal/live", headers={"HX-Request": "1"})
         assert hx.headers["content-type"] == "application/json"
+
+
+async def test_rate_limited_pages_answer_429_with_retry_after(
+    temporal_server: EmbeddedTemporal, tmp_path: Path
+) -> None:
+    async with (
+        running_stack(
+            temporal_server,
+            tmp_path,
+            with_worker=False,
+            api_rate_limit_burst=2,
+            api_rate_limit_per_second=0.01,
+        ) as stack,
+        signed_in(stack, stack.key()) as client,
+    ):
+        codes = [(await client.get("/console/cache")).status_code for _ in range(3)]
+        limited = await client.get("/console/cache")
+    assert codes == [200, 200, 429]
+    assert limited.headers["content-type"].startswith("text/html")
+    assert int(limited.headers["retry-after"]) >= 1
+    assert "Too Many Requests" in limited.text
+
+
+async def test_timeline_stream_sends_keepalives_while_the_goal_is_quiet(tmp_path: Path) -> None:
+    with open_event_store(f"sqlite:///{tmp_path / 'events.db'}") as store:
+        store.append("acme", "g", [NewEvent(payload=GoalReceived(goal="wait", user_id="u"))])
+
+        async def slow() -> AsyncIterator[StreamEvent]:
+            await asyncio.sleep(0.35)
+            yield StreamEvent(1, "GoalReceived", {})
+
+        frames = [f async for f in timeline_stream(slow(), store, "acme", "g", keepalive_s=0.1)]
+    assert frames[0] == b"retry: 3000\n\n"
+    assert frames.count(b": keepalive\n\n") >= 2
+    assert b'"text": "wait"' in frames[-2]
+    assert frames[-1] == b"event: end\ndata: {}\n\n"
