@@ -30,9 +30,8 @@ def mount_console(app: FastAPI, settings: Settings, *, store: EventStore | None 
     The console's event-store reader is closed when the app shuts down; the returned
     :class:`Console` can also be closed directly (tests that never run the lifespan).
     """
-    router = create_console_router(settings, store=store)
-    console: Console = router.console  # type: ignore[attr-defined]
-    app.include_router(router)
+    console = Console(settings, store)
+    app.include_router(create_console_router(console))
     _install_error_pages(app, console)
     inner = app.router.lifespan_context
 

@@ -27,7 +27,6 @@ from fastapi.responses import (
 from pydantic import ValidationError as PydanticValidationError
 
 from omnihub.api import ApprovalDecision, GoalRequest, GoalService
-from omnihub.config import Settings
 from omnihub.console._console import STATIC_TYPES, Console
 from omnihub.console._session import (
     COOKIE_NAME,
@@ -85,13 +84,11 @@ def _check_id(value: str) -> str:
     return value
 
 
-def create_console_router(settings: Settings, *, store: EventStore | None = None) -> APIRouter:
-    """The console's routes (prefix ``/console``). The app must hold the API's services in
-    ``app.state.services`` (as :func:`omnihub.api.create_app` does); ``store`` defaults to
-    the event store named by ``settings``. Close it with ``router.console.close()``."""
-    console = Console(settings, store)
+def create_console_router(console: Console) -> APIRouter:
+    """The console's routes (prefix ``/console``), reading through ``console``. The app must
+    hold the API's services in ``app.state.services`` (as :func:`omnihub.api.create_app`
+    does); :func:`~omnihub.console.mount_console` builds both and closes the console."""
     router = APIRouter(prefix=COOKIE_PATH, include_in_schema=False)
-    router.console = console  # type: ignore[attr-defined]
 
     def page(name: str, code: int = 200, **context: Any) -> HTMLResponse:
         return HTMLResponse(console.render(name, **context), status_code=code)
