@@ -80,7 +80,7 @@ def validate_request(request: str | bytes, max_chars: int) -> str:
             f"request is {len(request)} characters, over the limit of {max_chars}"
         )
     for char in request:
-        if char not in "\t\n\r" and unicodedata.category(char) in ("Cc", "Cf"):
+        if char not in "\t\n\r" and unicodedata.category(char) == "Cc":
             raise CacheInputError(f"request contains a control character {char!r}")
     return request
 
