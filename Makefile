@@ -37,6 +37,7 @@ pytest: install
 bench: install
 	$(BIN)/omnihub bench events --backend sqlite --events 100000 --writers 4 --json
 	$(BIN)/omnihub bench events --backend postgres --events 100000 --writers 8 --json
+	$(BIN)/omnihub cache bench --entries 100000 --backend memory --json
 
 schema: install
 	$(BIN)/omnihub schema export

@@ -2,6 +2,7 @@
 
 from omnihub.errors import (
     BudgetExceededError,
+    CacheInputError,
     ConcurrencyError,
     ConfigurationError,
     DestinationRefusedError,
@@ -20,6 +21,7 @@ from omnihub.errors import (
     ProviderUnavailableError,
     SchemaVersionError,
     ServerError,
+    SlotError,
     StoreError,
     StoreUnavailableError,
     ToolError,
@@ -32,6 +34,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "BudgetExceededError",
+    "CacheInputError",
     "ConcurrencyError",
     "ConfigurationError",
     "DestinationRefusedError",
@@ -50,6 +53,7 @@ __all__ = [
     "ProviderUnavailableError",
     "SchemaVersionError",
     "ServerError",
+    "SlotError",
     "StoreError",
     "StoreUnavailableError",
     "ToolError",

@@ -9,7 +9,9 @@ enter OmniHub, so callers only ever need to catch these::
     │   ├── PayloadTooLargeError    an event payload over the configured size limit
     │   ├── UnknownEventTypeError   an event type no model is registered for
     │   ├── SchemaVersionError      a schema version with no upcaster path to the current one
-    │   └── PlanValidationError     a plan that cannot run: ``problems`` lists every reason
+    │   ├── PlanValidationError     a plan that cannot run: ``problems`` lists every reason
+    │   ├── CacheInputError         a request the plan cache refuses (empty, too long, bad text)
+    │   └── SlotError               a cached plan needs a value the request does not have
     ├── StoreError                  the event store or another database failed
     │   ├── ConcurrencyError        optimistic concurrency: ``actual_version`` says what is stored
     │   └── StoreUnavailableError   the backend could not be reached
@@ -36,6 +38,7 @@ from __future__ import annotations
 
 __all__ = [
     "BudgetExceededError",
+    "CacheInputError",
     "ConcurrencyError",
     "ConfigurationError",
     "DestinationRefusedError",
@@ -54,6 +57,7 @@ __all__ = [
     "ProviderUnavailableError",
     "SchemaVersionError",
     "ServerError",
+    "SlotError",
     "StoreError",
     "StoreUnavailableError",
     "ToolError",
@@ -103,6 +107,18 @@ class SchemaVersionError(ValidationError):
         self.event_type = event_type
         self.version = version
         self.current = current
+
+
+class CacheInputError(ValidationError):
+    """A request the plan cache refuses: empty, too long, invalid UTF-8 or control characters."""
+
+
+class SlotError(ValidationError):
+    """A parameterised plan needs a slot the request does not provide."""
+
+    def __init__(self, slot: str) -> None:
+        super().__init__(f"the request has no entity for slot {slot!r}")
+        self.slot = slot
 
 
 class StoreError(OmniHubError):

@@ -1,7 +1,6 @@
 """The semantic plan cache: reuse a plan for a request that differs only in its values."""
 
 from omnihub.cache._cache import (
-    CacheInputError,
     Lookup,
     PlanCache,
     StoreResult,
@@ -9,7 +8,7 @@ from omnihub.cache._cache import (
     validate_request,
 )
 from omnihub.cache._eval import EvalRecord, evaluate, load_dataset, plans_equal
-from omnihub.cache._factory import INDEX_BACKENDS, open_index, open_plan_cache
+from omnihub.cache._factory import open_index, open_plan_cache
 from omnihub.cache._guards import bound_guard, slot_guard, version_guard, wording_guard
 from omnihub.cache._index import CacheEntry, Candidate, PlanIndex
 from omnihub.cache._memory import MemoryPlanIndex
@@ -19,9 +18,9 @@ from omnihub.cache._redis import (
     distance_from_similarity,
     similarity_from_distance,
 )
+from omnihub.errors import CacheInputError
 
 __all__ = [
-    "INDEX_BACKENDS",
     "CacheEntry",
     "CacheInputError",
     "CacheMetrics",

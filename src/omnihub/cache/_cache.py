@@ -12,11 +12,12 @@ import unicodedata
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from omnihub.cache._guards import (
+    TODAY,
     bound_guard,
     canonical_value,
     slot_guard,
@@ -28,6 +29,7 @@ from omnihub.cache._metrics import CacheMetrics
 from omnihub.embeddings import Embedder
 from omnihub.entities import (
     Entity,
+    EntityType,
     SlotError,
     Template,
     extract_entities,
@@ -36,7 +38,7 @@ from omnihub.entities import (
     make_template,
     parameterise,
 )
-from omnihub.errors import OmniHubError, StoreError, ValidationError
+from omnihub.errors import CacheInputError, OmniHubError, StoreError, ValidationError
 
 log = logging.getLogger(__name__)
 
@@ -44,10 +46,6 @@ MISS_EMPTY = "empty_index"
 MISS_THRESHOLD = "below_threshold"
 MISS_UNAVAILABLE = "unavailable"
 NEIGHBOURS = 8
-
-
-class CacheInputError(ValidationError):
-    """A request the cache refuses: empty, too long, invalid UTF-8 or control characters."""
 
 
 def cache_version(tool_schemas: Mapping[str, Any], planner_model: str, prompt_version: str) -> str:
@@ -188,12 +186,14 @@ class PlanCache:
         self._local = _LocalFlights()
 
     # -- lookup ----------------------------------------------------------------------
-    def _check(self, entities: list[Entity], template: Template, entry: CacheEntry) -> str | None:
+    def _check(
+        self, entities: list[Entity], template: Template, entry: CacheEntry, today: str
+    ) -> str | None:
         for reason in (
             version_guard(self.version, entry.version),
             slot_guard(template.slots, entry.signature),
             wording_guard(template.text, entry.template),
-            bound_guard(entities, entry.bound),
+            bound_guard(entities, entry.bound, today),
         ):
             if reason is not None:
                 self.metrics.reject(reason)
@@ -201,11 +201,15 @@ class PlanCache:
         return None
 
     def _first_passing(
-        self, entities: list[Entity], template: Template, candidates: list[Candidate]
+        self,
+        entities: list[Entity],
+        template: Template,
+        candidates: list[Candidate],
+        today: str,
     ) -> tuple[Candidate | None, str | None]:
         first_reason: str | None = None
         for candidate in candidates:
-            reason = self._check(entities, template, candidate.entry)
+            reason = self._check(entities, template, candidate.entry, today)
             if reason is None:
                 return candidate, None
             first_reason = first_reason or reason
@@ -216,12 +220,13 @@ class PlanCache:
         tenant = validate_tenant(tenant)
         text = validate_request(request, self.max_request_chars)
         started = time.perf_counter()
-        entities = extract_entities(text, now or datetime.now(UTC))
+        reference = now or datetime.now(UTC)
+        entities = extract_entities(text, reference)
         template = make_template(text, entities)
         result = Lookup(hit=False, template=template, entities=entities)
         timings = {"embed": 0.0, "search": 0.0, "guards": 0.0}
         try:
-            self._find(tenant, entities, template, result, timings)
+            self._find(tenant, entities, template, result, timings, reference.date().isoformat())
         except (StoreError, OSError) as exc:
             log.warning("plan cache unavailable, answering miss: %s", exc)
             self.metrics.add("errors")
@@ -238,13 +243,14 @@ class PlanCache:
         template: Template,
         result: Lookup,
         timings: dict[str, float],
+        today: str,
     ) -> None:
         now = self._clock()
         tick = time.perf_counter()
         exact = [Candidate(e, 1.0) for e in self.index.by_key(tenant, template.key, now)]
         timings["search"] += time.perf_counter() - tick
         tick = time.perf_counter()
-        chosen, reason = self._first_passing(entities, template, exact)
+        chosen, reason = self._first_passing(entities, template, exact, today)
         timings["guards"] += time.perf_counter() - tick
         if chosen is None:
             tick = time.perf_counter()
@@ -255,7 +261,7 @@ class PlanCache:
             timings["search"] += time.perf_counter() - tick
             close = [c for c in found if c.similarity >= self.threshold]
             tick = time.perf_counter()
-            chosen, near_reason = self._first_passing(entities, template, close)
+            chosen, near_reason = self._first_passing(entities, template, close, today)
             timings["guards"] += time.perf_counter() - tick
             if chosen is None:
                 if not found and not exact:
@@ -310,8 +316,17 @@ class PlanCache:
         if parameterised.ambiguous:
             return StoreResult(False, "ambiguous")
         unused = [e for e in entities if e.slot not in parameterised.used]
-        risky = set(literal_types(parameterised.literals, now)) if unused else set()
-        bound = {e.slot: canonical_value(e) for e in unused if e.type in risky}
+        # An entity the plan does not use may still shape it in a form we cannot see (an
+        # airport code for a city, "05:00" for "at 5"). So it starts bound to its value; once
+        # the planner has returned the same plan for a different value, it is known to be free.
+        bound = {e.slot: canonical_value(e) for e in unused}
+        # A date or time left literal in the plan may be relative to the request's day
+        # ("next week"): such a plan is reused on the same reference day only.
+        reference = now or datetime.now(UTC)
+        if {EntityType.DATE, EntityType.TIME} & set(
+            literal_types(parameterised.literals, reference)
+        ):
+            bound[TODAY] = reference.date().isoformat()
         created = self._clock()
         entry = CacheEntry(
             id=uuid.uuid4().hex,
@@ -329,13 +344,18 @@ class PlanCache:
         )
         try:
             for existing in self.index.by_key(tenant, template.key, created):
-                if (existing.plan, existing.signature, existing.version, existing.bound) == (
+                if (existing.plan, existing.signature, existing.version) != (
                     entry.plan,
                     entry.signature,
                     entry.version,
-                    entry.bound,
                 ):
+                    continue
+                if existing.bound == entry.bound:
                     return StoreResult(False, "duplicate", existing.id)
+                if existing.bound.keys() == entry.bound.keys():
+                    # Same plan for other values: the slots whose values differ are free.
+                    same = {k: v for k, v in entry.bound.items() if existing.bound[k] == v}
+                    entry = replace(entry, bound=same)
             vector = lookup.vector if lookup is not None and lookup.vector is not None else None
             if vector is None:
                 vector = self.embedder.embed_one(template.text)

@@ -7,9 +7,9 @@ by that reason. The wording guard is where actions and polarity are checked:
   "cancel"; "do not cancel" = "don't cancel").
 - **action / wording**: after dropping light words (articles, politeness) and placeholders,
   the two templates' lemmas must be the same multiset, except that a word may stand for a
-  WordNet synonym ("book" ~ "reserve") and a lone preposition may be added or dropped
-  ("tomorrow" vs "on {DATE}"). Any other differing word rejects: "action" if it can be a verb
-  (book ≠ cancel, lock ≠ unlock, enable ≠ disable), otherwise "wording".
+  WordNet synonym ("buy" ~ "purchase"); a preposition before a date or time placeholder does
+  not count ("tomorrow" vs "on {DATE}"). Any other differing word rejects: "action" if it
+  can be a verb (book ≠ cancel, lock ≠ unlock, enable ≠ disable), otherwise "wording".
 
 These rules use general language resources only (see :mod:`omnihub.entities._lexicon`); no
 list of verbs or intents from any data set. When in doubt they reject: a miss costs a planner
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
+from functools import lru_cache
 
 from omnihub.entities import Entity, are_synonyms, is_verb, lemma, words
 from omnihub.entities._lexicon import LIGHT_WORDS, NEGATIONS, PREPOSITIONS
@@ -32,9 +33,28 @@ REASON_VERSION = "version"
 REASON_BOUND = "bound_value"
 
 
+_TEMPORAL = ("{DATE", "{TIME")
+
+
+@lru_cache(maxsize=65536)
 def _content(template_text: str) -> tuple[Counter[str], int]:
-    """Lemma multiset of the template's words (no placeholders/light words), negation count."""
-    tokens = [w for w in words(template_text) if not w.startswith("{") and w not in LIGHT_WORDS]
+    """Lemma multiset of the template's words, negation count.
+
+    Placeholders and light words are dropped, and so is a preposition right before a date or
+    time placeholder: "on {DATE}" and "{DATE}" ("tomorrow" takes no preposition) say the same,
+    and roles ("from {DATE:start}") live in the placeholder.
+    """
+    raw = words(template_text)
+    temporal_preposition = {
+        i
+        for i, word in enumerate(raw[:-1])
+        if word in PREPOSITIONS and raw[i + 1].startswith(_TEMPORAL)
+    }
+    tokens = [
+        w
+        for i, w in enumerate(raw)
+        if not w.startswith("{") and w not in LIGHT_WORDS and i not in temporal_preposition
+    ]
     negations = sum(1 for w in tokens if w in NEGATIONS)
     lemmas = Counter(lemma(w) for w in tokens if w not in NEGATIONS and not w.startswith("'"))
     return lemmas, negations
@@ -46,6 +66,8 @@ def wording_guard(request_template: str, cached_template: str) -> str | None:
     theirs, their_negations = _content(cached_template)
     if my_negations % 2 != their_negations % 2:
         return REASON_POLARITY
+    if mine == theirs:
+        return None
     only_mine = sorted((mine - theirs).elements())
     only_theirs = sorted((theirs - mine).elements())
     for word in list(only_mine):
@@ -55,12 +77,7 @@ def wording_guard(request_template: str, cached_template: str) -> str | None:
             only_theirs.remove(match)
     if not only_mine and not only_theirs:
         return None
-    mine_preps = [w for w in only_mine if w in PREPOSITIONS]
-    theirs_preps = [w for w in only_theirs if w in PREPOSITIONS]
-    rest = [w for w in only_mine + only_theirs if w not in PREPOSITIONS]
-    if not rest and len(mine_preps) + len(theirs_preps) == 1:
-        return None  # one preposition added or dropped: "tomorrow" vs "on {DATE}"
-    if any(is_verb(word) for word in rest):
+    if any(is_verb(word) for word in only_mine + only_theirs if word not in PREPOSITIONS):
         return REASON_ACTION
     return REASON_WORDING
 
@@ -75,10 +92,19 @@ def version_guard(request_version: str, cached_version: str) -> str | None:
     return None if request_version == cached_version else REASON_VERSION
 
 
-def bound_guard(entities: list[Entity], bound: Mapping[str, str]) -> str | None:
+#: Bound pseudo-slot: the reference day, for plans holding a date the cache cannot attribute
+#: to an entity ("next week" resolved by the planner).
+TODAY = "@today"
+
+
+def bound_guard(entities: list[Entity], bound: Mapping[str, str], today: str) -> str | None:
     """Slots the cached plan may hold as literals must carry the very same values."""
     by_slot = {entity.slot: entity for entity in entities}
     for slot, value in sorted(bound.items()):
+        if slot == TODAY:
+            if value != today:
+                return REASON_BOUND
+            continue
         entity = by_slot.get(slot)
         if entity is None or canonical_value(entity) != value:
             return REASON_BOUND

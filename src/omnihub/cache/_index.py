@@ -15,6 +15,12 @@ import numpy.typing as npt
 
 Vector = npt.NDArray[np.float32]
 
+#: The stored fields of an entry (SQLite columns, Redis hash fields), in a stable order.
+ENTRY_FIELDS = (
+    "id", "tenant", "key", "template", "signature", "plan", "version", "tools",
+    "created_at", "expires_at", "bound", "planner_tokens",
+)  # fmt: skip
+
 
 @dataclass(frozen=True, slots=True)
 class CacheEntry:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from omnihub.cache._index import CacheEntry, Candidate, Vector
+from omnihub.cache._index import ENTRY_FIELDS, CacheEntry, Candidate, Vector
 from omnihub.errors import StoreError
 
 CONNECTIVITY = 16
@@ -28,6 +29,7 @@ EXPANSION_ADD = 128
 EXPANSION_SEARCH = 64
 REBUILD_FRACTION = 0.25
 REBUILD_MINIMUM = 256
+BULK_THREADS = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS plan_cache (
@@ -48,20 +50,6 @@ CREATE TABLE IF NOT EXISTS plan_cache (
 );
 CREATE INDEX IF NOT EXISTS plan_cache_tenant ON plan_cache (tenant);
 """
-_COLUMNS = [
-    "id",
-    "tenant",
-    "key",
-    "template",
-    "signature",
-    "plan",
-    "version",
-    "tools",
-    "created_at",
-    "expires_at",
-    "bound",
-    "planner_tokens",
-]
 
 
 @dataclass
@@ -95,7 +83,7 @@ class MemoryPlanIndex:
                 self._db = sqlite3.connect(str(path), check_same_thread=False)
                 self._db.execute("PRAGMA journal_mode=WAL")
                 self._db.executescript(_SCHEMA)
-            except sqlite3.Error as exc:
+            except (sqlite3.Error, OSError) as exc:
                 raise StoreError(f"cannot open the plan cache at {path}: {exc}") from exc
             self._load()
 
@@ -103,14 +91,19 @@ class MemoryPlanIndex:
     def _load(self) -> None:
         assert self._db is not None
         rows = self._db.execute(
-            f"SELECT label, {', '.join(_COLUMNS)}, vector FROM plan_cache ORDER BY label"
+            f"SELECT label, {', '.join(ENTRY_FIELDS)}, vector FROM plan_cache ORDER BY label"
         ).fetchall()
+        now = time.time()
+        expired: list[int] = []
         for row in rows:
             label = int(row[0])
-            entry = CacheEntry.from_row(dict(zip(_COLUMNS, row[1:-1], strict=True)))
-            vector = np.frombuffer(row[-1], dtype=np.float32)
-            self._insert(label, entry, vector)
             self._next_label = max(self._next_label, label + 1)
+            entry = CacheEntry.from_row(dict(zip(ENTRY_FIELDS, row[1:-1], strict=True)))
+            if entry.expires_at <= now:
+                expired.append(label)
+                continue
+            self._insert(label, entry, np.frombuffer(row[-1], dtype=np.float32))
+        self._delete_rows(expired)
 
     def _write(self, label: int, entry: CacheEntry, vector: Vector) -> None:
         if self._db is None:
@@ -119,9 +112,9 @@ class MemoryPlanIndex:
         try:
             with self._db:
                 self._db.execute(
-                    f"INSERT INTO plan_cache (label, {', '.join(_COLUMNS)}, vector) "
-                    f"VALUES (?, {', '.join('?' for _ in _COLUMNS)}, ?)",
-                    (label, *(row[c] for c in _COLUMNS), vector.astype(np.float32).tobytes()),
+                    f"INSERT INTO plan_cache (label, {', '.join(ENTRY_FIELDS)}, vector) "
+                    f"VALUES (?, {', '.join('?' for _ in ENTRY_FIELDS)}, ?)",
+                    (label, *(row[c] for c in ENTRY_FIELDS), vector.astype(np.float32).tobytes()),
                 )
         except sqlite3.Error as exc:
             raise StoreError(f"cannot write to the plan cache: {exc}") from exc
@@ -216,11 +209,18 @@ class MemoryPlanIndex:
             by_tenant: dict[str, list[int]] = {}
             for index, entry in enumerate(entries):
                 by_tenant.setdefault(entry.tenant, []).append(index)
-            for tenant, indexes in sorted(by_tenant.items()):
-                partition = self._partition(tenant)
-                partition.graph.add(np.ascontiguousarray(vectors[indexes], dtype=np.float32))
-                for index in indexes:
-                    self._index_entry(partition, int(labels[index]), entries[index])
+            import faiss
+
+            faiss.omp_set_num_threads(BULK_THREADS)  # building in bulk does use threads
+            try:
+                for tenant, indexes in sorted(by_tenant.items()):
+                    partition = self._partition(tenant)
+                    faiss.omp_set_num_threads(BULK_THREADS)
+                    partition.graph.add(np.ascontiguousarray(vectors[indexes], dtype=np.float32))
+                    for index in indexes:
+                        self._index_entry(partition, int(labels[index]), entries[index])
+            finally:
+                faiss.omp_set_num_threads(1)
 
     def search(self, tenant: str, vector: Vector, k: int, now: float) -> list[Candidate]:
         with self._lock:

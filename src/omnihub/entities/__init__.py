@@ -6,13 +6,13 @@ from omnihub.entities._lexicon import are_synonyms, is_common_word, is_verb, lem
 from omnihub.entities._model import Entity, EntityType, Money, Template
 from omnihub.entities._template import (
     Parameterised,
-    SlotError,
     canonical_words,
     inject,
     literal_types,
     make_template,
     parameterise,
 )
+from omnihub.errors import SlotError
 
 __all__ = [
     "Entity",

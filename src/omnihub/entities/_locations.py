@@ -19,6 +19,7 @@ _TOKEN = re.compile(r"[A-Za-zÀ-ÿ][A-Za-zÀ-ÿ.'-]*[A-Za-zÀ-ÿ]|[A-Za-zÀ-ÿ]"
 
 _lock = threading.Lock()
 _gazetteer: list[dict[str, str]] = []
+_first_words: list[frozenset[str]] = []
 
 
 def _add(names: dict[str, str], name: str) -> None:
@@ -53,6 +54,7 @@ def gazetteer() -> dict[str, str]:
                 if isinstance(value, str):
                     _add(names, value)
         _gazetteer.append(names)
+        _first_words.append(frozenset(key.split()[0] for key in names))
         return names
 
 
@@ -71,9 +73,13 @@ def find_locations(text: str) -> Iterator[PlaceMatch]:
     case.
     """
     names = gazetteer()
+    first_words = _first_words[0]
     tokens = list(_TOKEN.finditer(text))
     index = 0
     while index < len(tokens):
+        if tokens[index].group().lower() not in first_words:
+            index += 1
+            continue
         found = None
         for width in range(min(MAX_NAME_WORDS, len(tokens) - index), 0, -1):
             first, last = tokens[index], tokens[index + width - 1]

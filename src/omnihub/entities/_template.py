@@ -18,18 +18,10 @@ from typing import Any
 
 from omnihub.entities._lexicon import LIGHT_WORDS, words
 from omnihub.entities._model import Entity, EntityType, Money, Template
-from omnihub.errors import ValidationError
+from omnihub.errors import SlotError
 
 _MARKER_KEYS = frozenset({"$slot", "$format", "$literal"})
 _MIN_INNER = 3  # shorter values are not replaced inside longer strings ("2" in "v2")
-
-
-class SlotError(ValidationError):
-    """A parameterised plan needs a slot the request does not provide."""
-
-    def __init__(self, slot: str) -> None:
-        super().__init__(f"the request has no entity for slot {slot!r}")
-        self.slot = slot
 
 
 def canonical_words(template_text: str) -> list[str]:

@@ -1,0 +1,157 @@
+"""``omnihub cache …``: evaluate, benchmark and invalidate the semantic plan cache."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from omnihub.cache import (
+    MemoryPlanIndex,
+    PlanIndex,
+    RedisPlanIndex,
+    evaluate,
+    load_dataset,
+    open_index,
+)
+from omnihub.cache._bench import run_bench
+from omnihub.cache._factory import INDEX_BACKENDS
+from omnihub.cli._app import app, state
+from omnihub.embeddings import open_embedder
+from omnihub.errors import ConfigurationError, StoreError, ValidationError
+
+cache_app = typer.Typer(help="The semantic plan cache.", no_args_is_help=True)
+app.add_typer(cache_app, name="cache")
+
+BackendOption = Annotated[
+    str, typer.Option("--backend", help=f"Index backend: {' or '.join(INDEX_BACKENDS)}.")
+]
+RedisOption = Annotated[
+    str | None,
+    typer.Option("--redis-url", help="Redis URL; unset starts an embedded Redis 8.2."),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
+
+
+@contextmanager
+def _scratch_index(backend: str, redis_url: str | None) -> Iterator[PlanIndex]:
+    """A fresh, empty index: in memory, or a throw-away namespace in Redis (embedded if no
+    URL), dropped afterwards."""
+    if backend == "memory":
+        index = MemoryPlanIndex()
+        try:
+            yield index
+        finally:
+            index.close()
+        return
+    if backend != "redis":
+        raise ConfigurationError(
+            f"unknown plan cache backend {backend!r}; choose one of {', '.join(INDEX_BACKENDS)}"
+        )
+    with _redis(redis_url) as url:
+        index_r = RedisPlanIndex(url, namespace=f"omnihub:plancache-scratch-{uuid.uuid4().hex[:8]}")
+        try:
+            yield index_r
+        finally:
+            try:
+                index_r.drop()
+            except StoreError as exc:  # the results stand; say what was left behind
+                typer.echo(f"warning: scratch namespace not dropped: {exc}", err=True)
+            finally:
+                index_r.close()
+
+
+@contextmanager
+def _redis(url: str | None) -> Iterator[str]:
+    if url:
+        yield url
+        return
+    from omnihub.servers import EmbeddedRedis
+
+    with (
+        tempfile.TemporaryDirectory(prefix="omnihub-redis-") as folder,
+        EmbeddedRedis(Path(folder)) as server,
+    ):
+        yield server.url
+
+
+def _emit(report: dict[str, Any], as_json: bool) -> None:
+    typer.echo(json.dumps(report, sort_keys=False) if as_json else json.dumps(report, indent=2))
+
+
+@cache_app.command("eval")
+def eval_command(
+    ctx: typer.Context,
+    dataset: Annotated[Path, typer.Option("--dataset", help="JSONL file to replay.")],
+    backend: BackendOption = "memory",
+    redis_url: RedisOption = None,
+    threshold: Annotated[
+        float | None, typer.Option("--threshold", help="Cosine similarity (default: setting).")
+    ] = None,
+    baseline: Annotated[
+        bool, typer.Option("--baseline/--no-baseline", help="Also run the plain baseline.")
+    ] = True,
+    as_json: JsonOption = False,
+) -> None:
+    """Replay a dataset against an empty cache; print hit and false-hit rates."""
+    records = load_dataset(dataset)
+    if not records:
+        raise ValidationError(f"{dataset} has no records")
+    chosen = threshold if threshold is not None else state(ctx).settings.cache_threshold
+    embedder = open_embedder("onnx")
+    with _scratch_index(backend, redis_url) as index:
+        report = evaluate(records, index, embedder, threshold=chosen, baseline=baseline)
+    report = {"backend": backend, **report}
+    _emit(report, as_json)
+
+
+@cache_app.command("bench")
+def bench_command(
+    entries: Annotated[int, typer.Option("--entries", min=1, help="Synthetic entries.")] = 100_000,
+    backend: BackendOption = "memory",
+    redis_url: RedisOption = None,
+    queries: Annotated[int, typer.Option("--queries", min=1, help="Timed lookups.")] = 400,
+    as_json: JsonOption = False,
+) -> None:
+    """Fill an index with synthetic entries and time real lookups (p50/p99 per stage)."""
+    embedder = open_embedder("onnx")
+    with _scratch_index(backend, redis_url) as index:
+        report = run_bench(index, embedder, entries=entries, backend=backend, queries=queries)
+    _emit(report, as_json)
+
+
+@cache_app.command("invalidate")
+def invalidate_command(
+    ctx: typer.Context,
+    tenant: Annotated[str, typer.Option("--tenant", help="Tenant whose entries to drop.")],
+    tool: Annotated[
+        str | None, typer.Option("--tool", help="Only entries whose plan uses this tool.")
+    ] = None,
+    all_entries: Annotated[bool, typer.Option("--all", help="Every entry of the tenant.")] = False,
+    backend: Annotated[
+        str | None, typer.Option("--backend", help="Override the configured backend.")
+    ] = None,
+    redis_url: Annotated[str | None, typer.Option("--redis-url", help="Redis URL.")] = None,
+) -> None:
+    """Drop cached plans of a tenant: those using one tool, or all of them."""
+    if (tool is None) == (not all_entries):
+        raise ValidationError("give exactly one of --tool NAME or --all")
+    settings = state(ctx).settings
+    index = open_index(
+        backend or settings.cache_backend,
+        settings=settings,
+        redis_url=redis_url,
+        path=str(settings.resolved_cache_path),
+        max_entries=settings.cache_max_entries,
+    )
+    try:
+        removed = index.invalidate(tenant, tool)
+    finally:
+        index.close()
+    typer.echo(json.dumps({"tenant": tenant, "tool": tool, "removed": removed}))

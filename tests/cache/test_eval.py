@@ -1,0 +1,60 @@
+"""The evaluation harness on the shared dev set and on a synthetic held-out set."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from heldout_data import generate
+
+from omnihub.cache import MemoryPlanIndex, evaluate, load_dataset, plans_equal
+from omnihub.embeddings import Embedder
+from omnihub.errors import ValidationError
+
+DEV = Path(__file__).resolve().parents[3] / "shared" / "data" / "plan_cache_dev.jsonl"
+
+
+def write(path: Path, rows: list[dict[str, object]]) -> Path:
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    return path
+
+
+def test_plans_compare_numbers_by_value_and_ignore_key_order() -> None:
+    assert plans_equal([{"a": 1, "b": [2.0]}], [{"b": [2], "a": 1.0}])
+    assert not plans_equal({"a": 1}, {"a": 2})
+    assert not plans_equal({"a": True}, {"a": 1})
+    assert not plans_equal([1], [1, 2])
+    assert not plans_equal({"a": 1}, {"b": 1})
+
+
+def test_bad_dataset_lines_are_reported_with_their_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(
+        '{"tenant": "a", "query": "q", "plan": [], "now": "2026-01-01T00:00:00Z"}\n\n{', "utf-8"
+    )
+    with pytest.raises(ValidationError, match=":3:"):
+        load_dataset(bad)
+    with pytest.raises(ValidationError, match="cannot read"):
+        load_dataset(tmp_path / "missing.jsonl")
+
+
+def test_synthetic_held_out_set_has_no_false_hits(tmp_path: Path, embedder: Embedder) -> None:
+    records = load_dataset(write(tmp_path / "heldout.jsonl", generate(count=160, seed=3)))
+    report = evaluate(records, MemoryPlanIndex(), embedder)
+    assert report["queries"] == 160
+    assert report["false_hits"] == 0
+    assert report["hit_rate"] >= 0.75
+    baseline = report["baseline"]
+    assert baseline["queries"] == 160
+    assert baseline["false_hit_rate"] > report["false_hit_rate"]
+    assert set(report["latency_ms"]) == {"embed", "search", "guards", "total"}
+
+
+@pytest.mark.skipif(not DEV.is_file(), reason="the shared dev set is not beside the repository")
+def test_dev_set_sample_has_no_false_hits(embedder: Embedder) -> None:
+    records = load_dataset(DEV)[:200]
+    report = evaluate(records, MemoryPlanIndex(), embedder, baseline=False)
+    assert report["false_hits"] == 0
+    assert report["hit_rate"] >= 0.8
+    assert "baseline" not in report

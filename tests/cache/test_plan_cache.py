@@ -1,0 +1,227 @@
+"""PlanCache behaviour on both index backends (real Redis from the session fixture)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+import omnihub.cache
+from omnihub.cache import CacheInputError, PlanCache, PlanIndex, cache_version
+from omnihub.embeddings import Embedder
+from omnihub.errors import ValidationError
+
+NOW = datetime(2026, 11, 24, 10, tzinfo=UTC)
+TRIP = {"origin": "Lyon", "destination": "Nice", "date": "2027-03-03"}
+TRAIN = [{"tool": "search_trains", "args": TRIP}, {"tool": "book_train", "args": TRIP}]
+
+
+@pytest.fixture
+def cache(index: PlanIndex, embedder: Embedder) -> PlanCache:
+    return PlanCache(index, embedder, version="v1")
+
+
+def remember(cache: PlanCache, tenant: str, request: str, plan: Any) -> None:
+    miss = cache.lookup(tenant, request, NOW)
+    assert not miss.hit
+    assert cache.store(tenant, request, plan, now=NOW, lookup=miss).stored
+
+
+def test_public_names_are_pinned() -> None:
+    assert omnihub.cache.__all__ == sorted(omnihub.cache.__all__)
+
+
+def test_same_request_with_new_values_hits_and_injects(cache: PlanCache) -> None:
+    remember(cache, "acme", "Book a train from Lyon to Nice on 3 March", TRAIN)
+    hit = cache.lookup("acme", "Hey, book the train from Turin to Bern on Nov 25 please", NOW)
+    assert hit.hit
+    assert hit.similarity == pytest.approx(1.0)  # exact-template fast path
+    assert hit.timings["embed"] == 0.0
+    assert hit.plan[1]["args"] == {"origin": "Turin", "destination": "Bern", "date": "2026-11-25"}
+    relative = cache.lookup("acme", "Book a train from Turin to Bern tomorrow", NOW)
+    assert relative.hit, relative.reason
+    assert relative.plan == hit.plan
+    swapped = cache.lookup("acme", "Book a train to Oslo from Rome on 2027-01-05", NOW)
+    assert swapped.hit, swapped.reason
+    assert swapped.plan[0]["args"] == {
+        "origin": "Rome",
+        "destination": "Oslo",
+        "date": "2027-01-05",
+    }
+    assert cache.metrics.snapshot()["hits"] == 3
+
+
+@pytest.mark.parametrize(
+    ("request_text", "reason"),
+    [
+        ("Cancel a train from Turin to Bern on 4 March", {"action"}),
+        ("Don't book a train from Turin to Bern on 4 March", {"polarity"}),
+        ("Book a train from Turin to Bern", {"slots"}),
+        ("Book a first class train from Turin to Bern on 4 March", {"wording", "action"}),
+    ],
+)
+def test_guards_turn_near_neighbours_into_misses(
+    cache: PlanCache, request_text: str, reason: set[str]
+) -> None:
+    remember(cache, "acme", "Book a train from Lyon to Nice on 3 March", TRAIN)
+    result = cache.lookup("acme", request_text, NOW)
+    assert not result.hit
+    assert result.reason in reason | {"below_threshold"}
+    assert sum(cache.metrics.misses.values()) == 2
+
+
+def test_synonyms_hit_across_phrasings(cache: PlanCache) -> None:
+    remember(cache, "acme", "Buy a train ticket from Lyon to Nice on 3 March", TRAIN)
+    result = cache.lookup("acme", "Purchase a train ticket from Turin to Bern on 4 March", NOW)
+    assert result.hit, result.reason
+    assert result.similarity is not None
+    assert result.similarity < 1.0
+
+
+def test_lock_and_unlock_are_different_actions(cache: PlanCache) -> None:
+    remember(
+        cache, "acme", "Lock the account of ana@x.io", [{"tool": "lock", "args": {"e": "ana@x.io"}}]
+    )
+    result = cache.lookup("acme", "Unlock the account of ben@x.io", NOW)
+    assert not result.hit
+    assert result.reason == "action"
+    assert cache.metrics.snapshot()["rejections"] == {"action": 1}
+
+
+def test_tenants_and_versions_are_partitions(index: PlanIndex, embedder: Embedder) -> None:
+    cache = PlanCache(index, embedder, version="v1")
+    remember(cache, "acme", "Book a train from Lyon to Nice on 3 March", TRAIN)
+    assert cache.lookup("globex", "Book a train from Turin to Bern on 3 March", NOW).reason == (
+        "empty_index"
+    )
+    newer = PlanCache(index, embedder, version="v2")
+    assert newer.lookup("acme", "Book a train from Turin to Bern on 3 March", NOW).reason == (
+        "version"
+    )
+
+
+def test_ttl_is_absolute_and_hits_do_not_extend_it(index: PlanIndex, embedder: Embedder) -> None:
+    clock = [time.time()]
+    cache = PlanCache(index, embedder, version="v1", ttl_seconds=100, clock=lambda: clock[0])
+    remember(cache, "acme", "Book a train from Lyon to Nice on 3 March", TRAIN)
+    clock[0] += 90
+    assert cache.lookup("acme", "Book a train from Turin to Bern on 3 March", NOW).hit
+    clock[0] += 20
+    assert not cache.lookup("acme", "Book a train from Turin to Bern on 3 March", NOW).hit
+
+
+def test_ambiguous_plans_are_not_stored(cache: PlanCache) -> None:
+    result = cache.store(
+        "acme", "Car from 2027-01-02 to 2027-01-02", {"pickup": "2027-01-02"}, now=NOW
+    )
+    assert (result.stored, result.reason) == (False, "ambiguous")
+
+
+def test_unused_entities_stay_bound_until_the_planner_shows_they_are_free(
+    cache: PlanCache,
+) -> None:
+    # The plan holds the city as an airport code the cache cannot recognise.
+    lyon = [{"tool": "fly", "args": {"from": "LYS", "to": "ana@x.io"}}]
+    assert cache.store("acme", "Fly ana@x.io from Lyon", lyon, now=NOW).stored
+    assert cache.lookup("acme", "Fly ben@x.io from Lyon", NOW).plan == [
+        {"tool": "fly", "args": {"from": "LYS", "to": "ben@x.io"}}
+    ]
+    assert cache.lookup("acme", "Fly ben@x.io from Nice", NOW).reason == "bound_value"
+    assert cache.store("acme", "Fly ana@x.io from Lyon", lyon, now=NOW).reason == "duplicate"
+    # A plan that really ignores the entity: after a second value it is free.
+    nothing = [{"tool": "respond", "args": {"template": "no_action"}}]
+    assert cache.store("acme", "Don't fly from Lyon", nothing, now=NOW).stored
+    assert not cache.lookup("acme", "Don't fly from Nice", NOW).hit
+    assert cache.store("acme", "Don't fly from Nice", nothing, now=NOW).stored
+    assert cache.lookup("acme", "Don't fly from Porto", NOW).plan == nothing
+
+
+def test_plans_with_unattributed_dates_are_reused_on_the_same_day_only(cache: PlanCache) -> None:
+    plan = [{"tool": "book", "args": {"from": "Lyon", "to": "Nice", "date": "2026-12-01"}}]
+    assert cache.store("acme", "Book a train from Lyon to Nice next week", plan, now=NOW).stored
+    same_day = cache.lookup("acme", "Book a train from Turin to Bern next week", NOW)
+    assert same_day.plan == [
+        {"tool": "book", "args": {"from": "Turin", "to": "Bern", "date": "2026-12-01"}}
+    ]
+    later = NOW.replace(day=27)
+    assert cache.lookup("acme", "Book a train from Turin to Bern next week", later).reason == (
+        "bound_value"
+    )
+
+
+def test_invalidate_by_tool(cache: PlanCache) -> None:
+    remember(cache, "acme", "Book a train from Lyon to Nice on 3 March", TRAIN)
+    assert cache.invalidate("acme", "pay_invoice") == 0
+    assert cache.invalidate("acme", "book_train") == 1
+    assert not cache.lookup("acme", "Book a train from Turin to Bern on 3 March", NOW).hit
+
+
+@pytest.mark.parametrize(
+    ("request_text", "message"),
+    [
+        ("", "empty"),
+        ("   ", "empty"),
+        ("x" * 50, "over the limit"),
+        ("book\x00 a train", "control character"),
+        ("book \ud800", "UTF-8"),
+        (b"\xff\xfe", "UTF-8"),
+    ],
+)
+def test_bad_requests_get_clear_errors(
+    index: PlanIndex, embedder: Embedder, request_text: str | bytes, message: str
+) -> None:
+    cache = PlanCache(index, embedder, version="v1", max_request_chars=40)
+    with pytest.raises(CacheInputError, match=message):
+        cache.lookup("acme", request_text, NOW)
+    with pytest.raises(CacheInputError):
+        cache.store("acme", request_text, [], now=NOW)
+    assert index.count("acme") == 0
+
+
+def test_bad_tenant_plan_and_threshold_are_rejected(cache: PlanCache, index: PlanIndex) -> None:
+    with pytest.raises(CacheInputError, match="tenant"):
+        cache.lookup("a b", "book it", NOW)
+    with pytest.raises(ValidationError, match="not JSON"):
+        cache.store("acme", "book it", {"x": object()}, now=NOW)
+    with pytest.raises(ValidationError, match="threshold"):
+        PlanCache(index, cache.embedder, version="v", threshold=1.5)
+    assert cache.lookup("acme", b"Book a train from Lyon to Nice", NOW).template is not None
+
+
+def test_single_flight_calls_the_planner_once(cache: PlanCache) -> None:
+    calls: list[int] = []
+    gate = threading.Event()
+
+    def planner() -> Any:
+        calls.append(1)
+        gate.wait(5)
+        return TRAIN
+
+    results: list[Any] = []
+
+    def worker(city: str) -> None:
+        text = f"Book a train from {city} to Nice on 3 March"
+        results.append(cache.get_or_plan("acme", text, planner, now=NOW))
+
+    threads = [threading.Thread(target=worker, args=(c,)) for c in ("Lyon", "Lyon", "Lyon")]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.5)
+    gate.set()
+    for thread in threads:
+        thread.join(10)
+    assert len(calls) == 1
+    assert len(results) == 3
+    assert all(r == TRAIN for r in results)
+    assert cache.metrics.snapshot()["planner_calls"] == 1
+
+
+def test_cache_version_hashes_catalog_model_and_prompt() -> None:
+    base = cache_version({"pay": {"type": "object"}}, "model-a", "p1")
+    assert base == cache_version({"pay": {"type": "object"}}, "model-a", "p1")
+    assert base != cache_version({"pay": {"type": "string"}}, "model-a", "p1")
+    assert base != cache_version({"pay": {"type": "object"}}, "model-b", "p1")
+    assert base != cache_version({"pay": {"type": "object"}}, "model-a", "p2")

