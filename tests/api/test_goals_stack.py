@@ -187,6 +187,7 @@ async def test_planned_goals_hit_the_plan_cache_and_stats_and_usage_show_it(
         assert stats["plans"] == 2
         assert sum(stats["by_source"].values()) == 2
         assert stats["hits"] == stats["by_source"].get("cache", 0)
+        assert stats["ledger_cache_hits"] == 1
         # The saga records PlanGenerated.source as "llm" for every planner-made plan today (it
         # does not read the planning outcome), so the hit shows in the ledger's savings only.
         other = (await stack.client.get("/v1/cache/stats", headers=stack.auth("other"))).json()

@@ -68,7 +68,7 @@ def test_a_key_created_before_serve_works_against_it(omnihub_home: Path) -> None
     )
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 60  # it starts the embedded Temporal server too
         while True:
             try:
                 if httpx.get(f"{base}/readyz").status_code == 200:

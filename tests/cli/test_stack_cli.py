@@ -14,7 +14,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from typer.testing import CliRunner
 
+from omnihub.cli import app
+from omnihub.errors import OmniHubError
 from omnihub.servers import free_port, port_open
 
 
@@ -77,22 +80,34 @@ def test_up_runs_the_stack_and_sigterm_stops_everything(omnihub_home: Path) -> N
         temporal_pid = json.loads((omnihub_home / "temporal" / "server.json").read_text())["pid"]
         assert httpx.get(f"http://127.0.0.1:{port}/readyz").json()["status"] == "ready"
 
-        ran = _omnihub(env, "run", "Book a train from Lyon to Nice on 3 March 2027")
-        assert ran.returncode == 0, ran.stdout + ran.stderr
+        # The goal commands run in this process (CliRunner) against the running stack.
+        runner = CliRunner(env=env)
+        ran = runner.invoke(app, ["run", "Book a train from Lyon to Nice on 3 March 2027"])
+        assert ran.exit_code == 0, ran.output
         assert "Your train from Lyon to Nice on 2027-03-03 is booked." in ran.stdout
         goal_id = ran.stdout.split("submitted goal ", 1)[1].split()[0]
 
-        shown = _omnihub(env, "status", goal_id, "--json")
+        shown = runner.invoke(app, ["status", goal_id, "--json"])
         assert json.loads(shown.stdout)["status"] == "completed"
+        table = runner.invoke(app, ["status", goal_id])
+        assert "database_write" in table.stdout
+        assert "completed" in table.stdout
         api = httpx.get(
             f"http://127.0.0.1:{port}/v1/goals/{goal_id}",
             headers={"Authorization": f"Bearer {key}"},
         )
         assert api.json()["status"] == "completed"
 
-        late = _omnihub(env, "cancel", goal_id)
-        assert late.returncode == 1
-        assert "Traceback" not in late.stderr
+        nothing = runner.invoke(app, ["run", "Compose a sonnet about the sea"])
+        assert nothing.exit_code == 1
+        assert "no playbook matches" in nothing.stdout
+
+        late = runner.invoke(app, ["cancel", goal_id, "--reason", "too late"])
+        assert late.exit_code == 1
+        assert isinstance(late.exception, OmniHubError)
+        no_wait = runner.invoke(app, ["approve", goal_id, "book", "--reject"])
+        assert no_wait.exit_code == 1
+        assert isinstance(no_wait.exception, OmniHubError)
     finally:
         up.send_signal(signal.SIGTERM)
         out, err = up.communicate(timeout=60)

@@ -81,6 +81,9 @@ class StoreCacheStats:
     def _savings(self, tenant_id: str) -> dict[str, Any]:
         rows = self.ledger.summary(tenant_id, None)
         return {
+            # Hits as the planning flow counted them; the same as ``hits`` once every
+            # PlanGenerated event names its real source.
+            "ledger_cache_hits": sum(r.cache_hits for r in rows),
             "tokens_saved": sum(r.saved_tokens for r in rows),
             "cost_saved": round(sum(r.saved_cost for r in rows), 6),
         }

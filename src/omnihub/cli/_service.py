@@ -30,8 +30,9 @@ def serve(
 ) -> None:
     """Serve the HTTP API (OpenAPI docs at /docs) until Ctrl-C or SIGTERM.
 
-    Authenticate with a key from `omnihub keys create`; Temporal, the event store and the cache
-    are reached as configured.
+    Authenticate with a key from `omnihub keys create`. Temporal is the configured cluster, or
+    the embedded dev server (started if none runs); goals run on workers (`omnihub worker`).
+    `omnihub up` runs the API, a worker and Temporal together.
     """
     from omnihub.api import build_server
 

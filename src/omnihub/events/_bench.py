@@ -286,6 +286,10 @@ def _database(cfg: BenchConfig, workdir: Path) -> Iterator[str]:
     else:
         from omnihub.servers import EmbeddedPostgres
 
+        # A private runtime directory (mode 0700), so platformdirs has nothing to warn about.
+        runtime = workdir / "runtime"
+        runtime.mkdir(mode=0o700)
+        os.environ.setdefault("XDG_RUNTIME_DIR", str(runtime))
         with EmbeddedPostgres(workdir / "pgdata") as server:
             yield server.create_database("omnihub_bench")
 
