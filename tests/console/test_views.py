@@ -143,6 +143,9 @@ def test_audit_reports_a_tampered_event(store: EventStore, tmp_path: Path) -> No
             "WHERE stream_id = 'g1' AND event_type = 'StepFailed'"
         )
     status = audit_goal(store, "acme", "g1")
+    positions = [e.global_position for e in store.read_stream("acme", "g1")]
+    assert audit_goal(store, "acme", "g1", span=(positions[0], positions[-1])) == status
+    assert audit_goal(store, "acme", "g1", span=(positions[0], positions[5])).ok
     assert not status.ok
     assert "version 7" in status.detail
     assert "tampered" in status.detail

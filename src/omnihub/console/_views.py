@@ -20,6 +20,7 @@ from omnihub.events import (
     EventStore,
     GoalState,
     PlanGenerated,
+    StoredRecord,
     ToolExecuted,
     project_goal,
     verify_records,
@@ -228,10 +229,24 @@ def timeline_entry(event: EventEnvelope) -> TimelineEntry:
     return TimelineEntry(event.stream_version, event.event_type, event.occurred_at, describe(event))
 
 
-def audit_goal(store: EventStore, tenant_id: str, goal_id: str) -> AuditStatus:
-    """Recompute the goal's hash chain from its stored rows (tampering shows as a break)."""
-    records = (r for r in store.iter_records(tenant_id) if r.stream_id == goal_id)
-    report = verify_records(records)
+def audit_goal(
+    store: EventStore, tenant_id: str, goal_id: str, *, span: tuple[int, int] | None = None
+) -> AuditStatus:
+    """Recompute the goal's hash chain from its stored rows (tampering shows as a break).
+
+    ``span`` (the global positions of the goal's first and last events, when the caller has
+    read them) limits the scan to the goal's lifetime instead of the tenant's whole history.
+    """
+    start, end = (span[0] - 1, span[1]) if span else (0, None)
+
+    def records() -> Iterator[StoredRecord]:
+        for record in store.iter_records(tenant_id, start):
+            if end is not None and record.global_position > end:
+                return
+            if record.stream_id == goal_id:
+                yield record
+
+    report = verify_records(records())
     if report.events == 0:
         return AuditStatus(False, 0, "no events stored")
     if report.first_break is not None:
@@ -288,7 +303,11 @@ def goal_detail(
         steps=tuple(steps),
         dag=layout_dag(dag_steps(plan, statuses)),
         timeline=tuple(timeline_entry(e) for e in events),
-        audit=audit_goal(store, tenant_id, goal_id) if audit else AuditStatus(False, 0, ""),
+        audit=audit_goal(
+            store, tenant_id, goal_id, span=(events[0].global_position, events[-1].global_position)
+        )
+        if audit
+        else AuditStatus(False, 0, ""),
     )
 
 
