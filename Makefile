@@ -35,10 +35,10 @@ pytest: install
 	$(BIN)/pytest --cov --cov-report=term $(PYTEST_ARGS)
 
 bench: install
-	$(BIN)/omnihub bench events --backend sqlite --events 100000 --writers 4 --json
-	$(BIN)/omnihub bench events --backend postgres --events 100000 --writers 8 --json
+	$(BIN)/omnihub bench events --backend sqlite --events 100000 --writers 4 --compare eventsourcing --json
+	$(BIN)/omnihub bench events --backend postgres --events 100000 --writers 8 --compare eventsourcing --json
 	$(BIN)/omnihub bench saga --goals 1000 --steps 3 --json
-	$(BIN)/omnihub bench saga --goals 300 --steps 3 --rate 10 --no-recovery --json
+	$(BIN)/omnihub bench saga --goals 200 --steps 3 --rate 10 --no-recovery --json
 
 schema: install
 	$(BIN)/omnihub schema export
