@@ -120,8 +120,9 @@ def slow_write_tool(seconds: float) -> ToolSpec:
     )(slow_write)
 
 
-def make_resources(db_path: Path) -> ToolResources:
-    database = open_database(f"sqlite:///{db_path}")
+def make_resources(db: Path | str) -> ToolResources:
+    """Tool resources on an SQLite file (a path) or any database URL."""
+    database = open_database(db if isinstance(db, str) else f"sqlite:///{db}")
     with database.transaction() as cursor:
         cursor.execute(
             "CREATE TABLE IF NOT EXISTS orders (id TEXT PRIMARY KEY, sku TEXT, qty INTEGER)"
@@ -176,11 +177,13 @@ async def saga_stack(
     tmp_path: Path,
     extra_tools: Iterable[ToolSpec] = (),
     options: SagaOptions | None = None,
+    db_url: str | None = None,
 ) -> AsyncIterator[SagaStack]:
     calls: dict[str, int] = {}
     registry = default_registry([*stand_in_tools(calls), *extra_tools])
-    store = open_event_store(f"sqlite:///{tmp_path / 'events.db'}")
-    resources = make_resources(tmp_path / "events.db")
+    db_url = db_url or f"sqlite:///{tmp_path / 'events.db'}"
+    store = open_event_store(db_url)
+    resources = make_resources(db_url)
     client = await connect(server.address)
     task_queue = f"q-{uuid.uuid4().hex[:8]}"
     options = options or SagaOptions(approval_timeout_s=60)

@@ -69,3 +69,14 @@ async def test_pause_holds_new_steps_until_resume(stack: SagaStack) -> None:
     with pytest.raises(ValidationError, match="has ended already"):
         await stack.sagas.cancel(goal_id)
     assert (await stack.sagas.state(goal_id)).status == "completed"
+
+
+async def test_a_temporal_cancellation_also_unwinds_the_goal(stack: SagaStack) -> None:
+    goal_id = await stack.sagas.start("cancelled through Temporal", _slow_plan())
+    await wait_for(lambda: _started(stack, goal_id, "s2"))
+    await stack.sagas.handle(goal_id).cancel()
+    result = await stack.sagas.result(goal_id)
+    assert result.status == "cancelled"
+    assert [r.step_id for r in result.compensations] == ["s1"]
+    assert stack.rows() == []
+    assert stack.events(goal_id)[-1].payload.model_dump()["cancelled_by"] == "temporal"

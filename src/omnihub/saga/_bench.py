@@ -17,7 +17,9 @@ import subprocess
 import sys
 import time
 import uuid
+from collections import Counter
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +48,8 @@ from omnihub.tools import (
 )
 
 _TABLES = ("bench_effects", "baseline_effects")
+# Both sides wait as long as it takes: a burst queues its starts, it does not abandon them.
+_RPC_TIMEOUT = timedelta(minutes=10)
 
 
 class EffectInput(BaseModel):
@@ -150,6 +154,11 @@ async def _drive(
     runs = await asyncio.gather(*(one(i) for i in range(goals)), return_exceptions=True)
     elapsed = time.perf_counter() - began
     timed = [run for run in runs if isinstance(run, tuple)]
+    errors = Counter(
+        f"{type(run).__name__}: {run}"[:200] for run in runs if isinstance(run, BaseException)
+    )
+    for error, count in errors.most_common(5):
+        print(f"bench saga: {count} runs failed with {error}", file=sys.stderr)
     completed = sum(1 for run in timed if run[2])
     return {
         "completed": completed,
@@ -178,11 +187,15 @@ async def _baseline(
         async def start(index: int) -> Any:
             goal = f"bare-{index}-{uuid.uuid4().hex[:6]}"
             return await client.start_workflow(
-                BareBenchmark.run, args=[goal, steps], id=goal, task_queue=queue
+                BareBenchmark.run,
+                args=[goal, steps],
+                id=goal,
+                task_queue=queue,
+                rpc_timeout=_RPC_TIMEOUT,
             )
 
         async def finish(handle: Any) -> bool:
-            return bool(await handle.result() == steps)
+            return bool(await handle.result(rpc_timeout=_RPC_TIMEOUT) == steps)
 
         figures = await _drive(goals, rate, start, finish)
     figures["duplicate_side_effects"] = _duplicates(database, "baseline_effects")
@@ -213,7 +226,9 @@ async def _saga(
 ) -> dict[str, Any]:
     queue = f"saga-{uuid.uuid4().hex[:6]}"
     activities = SagaActivities(default_registry(bench_tools()), resources, store)
-    sagas = SagaClient(client, task_queue=queue, tenant_id="bench", options=SagaOptions())
+    sagas = SagaClient(
+        client, task_queue=queue, tenant_id="bench", options=SagaOptions(), rpc_timeout=_RPC_TIMEOUT
+    )
     plan = _chain("bench_effect", steps)
     async with build_worker(client, activities, task_queue=queue):
 

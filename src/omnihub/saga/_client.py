@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable
+from datetime import timedelta
 from typing import TypeVar
 
 from temporalio.client import (
@@ -36,7 +37,8 @@ def goal_workflow_id(tenant_id: str, goal_id: str) -> str:
 
 
 class SagaClient:
-    """Start goals and decide, cancel, pause, resume and query them."""
+    """Start goals and decide, cancel, pause, resume and query them. ``rpc_timeout`` bounds
+    each call to Temporal (its default is short for a burst of thousands of starts)."""
 
     def __init__(
         self,
@@ -45,8 +47,10 @@ class SagaClient:
         task_queue: str = "omnihub",
         tenant_id: str = "default",
         options: SagaOptions | None = None,
+        rpc_timeout: timedelta | None = None,
     ) -> None:
         self.client = client
+        self.rpc_timeout = rpc_timeout
         self.task_queue = task_queue
         self.tenant_id = tenant_id
         self.options = options or SagaOptions()
@@ -90,6 +94,7 @@ class SagaClient:
                 ),
                 id=goal_workflow_id(tenant, goal_id),
                 task_queue=self.task_queue,
+                rpc_timeout=self.rpc_timeout,
             )
         except WorkflowAlreadyStartedError as exc:
             raise ValidationError(f"goal {goal_id!r} exists already") from exc
@@ -104,7 +109,8 @@ class SagaClient:
 
     async def result(self, goal_id: str, tenant_id: str | None = None) -> SagaResult:
         """Wait for the goal to end; its result."""
-        return await self._call(goal_id, self.handle(goal_id, tenant_id).result())
+        handle = self.handle(goal_id, tenant_id)
+        return await self._call(goal_id, handle.result(rpc_timeout=self.rpc_timeout))
 
     async def state(self, goal_id: str, tenant_id: str | None = None) -> SagaState:
         """The goal's live state (the workflow's query)."""

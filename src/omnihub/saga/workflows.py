@@ -161,7 +161,14 @@ class AgentSaga:
             if due and not self._executing():
                 await self._continue_as_new()
             self._wake = False
-            await workflow.wait_condition(lambda: self._wake)
+            try:
+                await workflow.wait_condition(lambda: self._wake)
+            except asyncio.CancelledError:
+                # Cancelling the workflow through Temporal is a cancel like the signal: the
+                # goal still unwinds its compensations instead of stopping half-done.
+                self._cancel = self._cancel or ControlRequest(
+                    by="temporal", reason="workflow cancellation requested"
+                )
         # A step failed or the goal was cancelled: let running steps end, then unwind.
         await workflow.wait_condition(lambda: not self._running)
         reports = await self._compensate()
