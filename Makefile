@@ -38,6 +38,7 @@ bench: install
 	$(BIN)/omnihub bench events --backend sqlite --events 100000 --writers 4 --json
 	$(BIN)/omnihub bench events --backend postgres --events 100000 --writers 8 --json
 	$(BIN)/omnihub cache bench --entries 100000 --backend memory --json
+	$(BIN)/omnihub cache bench --entries 100000 --backend redis --json
 	$(BIN)/omnihub bench planning --goals 300 --json
 	$(BIN)/omnihub bench saga --goals 1000 --steps 3 --json
 	$(BIN)/omnihub bench saga --goals 300 --steps 3 --rate 10 --no-recovery --json

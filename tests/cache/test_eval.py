@@ -58,3 +58,12 @@ def test_dev_set_sample_has_no_false_hits(embedder: Embedder) -> None:
     assert report["false_hits"] == 0
     assert report["hit_rate"] >= 0.8
     assert "baseline" not in report
+
+
+def test_requests_the_cache_refuses_count_as_misses(tmp_path: Path, embedder: Embedder) -> None:
+    rows = generate(count=3, seed=5)
+    rows.append({**rows[0], "query": "Lock\x07 the account"})
+    report = evaluate(load_dataset(write(tmp_path / "x.jsonl", rows)), MemoryPlanIndex(), embedder)
+    assert report["queries"] == 4
+    assert report["rejected_requests"] == 1
+    assert report["hits"] + report["misses"] == 4

@@ -189,6 +189,7 @@ def test_bad_tenant_plan_and_threshold_are_rejected(cache: PlanCache, index: Pla
     with pytest.raises(ValidationError, match="threshold"):
         PlanCache(index, cache.embedder, version="v", threshold=1.5)
     assert cache.lookup("acme", b"Book a train from Lyon to Nice", NOW).template is not None
+    assert not cache.lookup("acme", "Book a train for \U0001f469\u200d\U0001f4bb", NOW).hit
 
 
 def test_single_flight_calls_the_planner_once(cache: PlanCache) -> None:

@@ -59,7 +59,8 @@ def test_time_after_a_dated_year_is_not_read_as_numbers() -> None:
 @pytest.mark.parametrize(
     ("text", "amount", "currency"),
     [("$1,250.00", 1250.0, "USD"), ("250 EUR", 250.0, "EUR"), ("€75.50", 75.5, "EUR"),
-     ("£4,495", 4495.0, "GBP"), ("CHF 80", 80.0, "CHF"), ("30 dollars", 30.0, "USD")],
+     ("£4,495", 4495.0, "GBP"), ("CHF 80", 80.0, "CHF"), ("30 dollars", 30.0, "USD"),
+     ("50€", 50.0, "EUR"), ("1,200.50 $", 1200.5, "USD")],
 )  # fmt: skip
 def test_money_has_an_amount_and_an_iso_currency(text: str, amount: float, currency: str) -> None:
     assert values(f"Pay {text} now") == [("MONEY", Money(amount, currency))]

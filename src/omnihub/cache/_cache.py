@@ -80,7 +80,7 @@ def validate_request(request: str | bytes, max_chars: int) -> str:
             f"request is {len(request)} characters, over the limit of {max_chars}"
         )
     for char in request:
-        if char not in "\t\n\r" and unicodedata.category(char) in ("Cc", "Cf"):
+        if char not in "\t\n\r" and unicodedata.category(char) == "Cc":
             raise CacheInputError(f"request contains a control character {char!r}")
     return request
 
@@ -259,7 +259,8 @@ class PlanCache:
             tick = time.perf_counter()
             found = self.index.search(tenant, result.vector, self.neighbours, now)
             timings["search"] += time.perf_counter() - tick
-            close = [c for c in found if c.similarity >= self.threshold]
+            seen = {c.entry.id for c in exact}  # already judged on the exact path
+            close = [c for c in found if c.similarity >= self.threshold and c.entry.id not in seen]
             tick = time.perf_counter()
             chosen, near_reason = self._first_passing(entities, template, close, today)
             timings["guards"] += time.perf_counter() - tick

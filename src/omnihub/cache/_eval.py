@@ -18,7 +18,7 @@ from omnihub.cache._cache import PlanCache
 from omnihub.cache._index import PlanIndex
 from omnihub.cache._metrics import percentiles
 from omnihub.embeddings import Embedder
-from omnihub.errors import ValidationError
+from omnihub.errors import CacheInputError, ValidationError
 
 EVAL_VERSION = "eval"
 
@@ -71,6 +71,7 @@ class _Tally:
     queries: int = 0
     hits: int = 0
     false_hits: int = 0
+    rejected: int = 0
 
     def report(self, latency: dict[str, list[float]]) -> dict[str, Any]:
         return {
@@ -80,6 +81,7 @@ class _Tally:
             "false_hits": self.false_hits,
             "hit_rate": round(self.hits / self.queries, 4) if self.queries else 0.0,
             "false_hit_rate": round(self.false_hits / self.queries, 4) if self.queries else 0.0,
+            "rejected_requests": self.rejected,
             "latency_ms": {stage: percentiles(values) for stage, values in latency.items()},
         }
 
@@ -138,7 +140,11 @@ def evaluate(
     for record in records:
         tally.queries += 1
         now = record.now if record.now.tzinfo else record.now.replace(tzinfo=UTC)
-        result = cache.lookup(record.tenant, record.query, now)
+        try:
+            result = cache.lookup(record.tenant, record.query, now)
+        except CacheInputError:
+            tally.rejected += 1  # the cache refuses the request: the planner answers it
+            continue
         for stage in latency:
             latency[stage].append(result.timings.get(stage, 0.0))
         if result.hit:

@@ -32,6 +32,7 @@ _AMOUNT = r"(?P<amount>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)"
 _MONEY_SYMBOL = re.compile(
     r"(?:(?P<code1>[A-Z]{3})\s?)?(?P<symbol>[$€£¥₹₩₽])\s?" + _AMOUNT + r"(?![\w])"
 )
+_MONEY_SYMBOL_AFTER = re.compile(r"(?<![\w.,])" + _AMOUNT + r"\s?(?P<symbol>[$€£¥₹₩₽])")
 _MONEY_CODE_AFTER = re.compile(r"(?<![\w.,])" + _AMOUNT + r"\s?(?P<code>[A-Za-z]{3,7})(?![\w])")
 _MONEY_CODE_BEFORE = re.compile(r"(?<![\w])(?P<code>[A-Z]{3})\s?" + _AMOUNT + r"(?![\w])")
 _ID = re.compile(
@@ -132,6 +133,9 @@ def _money(text: str) -> list[_Candidate]:
         code = _currency(match["code1"]) if match["code1"] else None
         currency = code or _SYMBOLS[match["symbol"]]
         money = Money(_amount(match["amount"]), currency)
+        out.append(_Candidate(EntityType.MONEY, match.start(), match.end(), money))
+    for match in _MONEY_SYMBOL_AFTER.finditer(text):
+        money = Money(_amount(match["amount"]), _SYMBOLS[match["symbol"]])
         out.append(_Candidate(EntityType.MONEY, match.start(), match.end(), money))
     for pattern in (_MONEY_CODE_AFTER, _MONEY_CODE_BEFORE):
         for match in pattern.finditer(text):
