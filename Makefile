@@ -35,8 +35,8 @@ pytest: install
 	$(BIN)/pytest --cov --cov-report=term $(PYTEST_ARGS)
 
 bench: install
-	$(BIN)/omnihub bench events --backend sqlite --events 100000 --writers 4 --json
-	$(BIN)/omnihub bench events --backend postgres --events 100000 --writers 8 --json
+	$(BIN)/omnihub bench events --backend sqlite --events 100000 --writers 4 --compare eventsourcing --json
+	$(BIN)/omnihub bench events --backend postgres --events 100000 --writers 8 --compare eventsourcing --json
 	$(BIN)/omnihub cache bench --entries 100000 --backend memory --json
 	$(BIN)/omnihub cache bench --entries 100000 --backend redis --json
 	$(BIN)/omnihub bench planning --goals 300 --json

@@ -93,14 +93,27 @@ def verify_records(records: Iterable[Sequence[Any]]) -> VerifyReport:
             reason = "prev_hash does not match the previous event's hash"
         else:
             text = (
-                f'{{"causation_id":{_opt(causation_id)},'
-                f'"correlation_id":{_opt(correlation_id)},'
-                f'"event_id":{_encode(event_id)},"event_type":{_encode(event_type)},'
-                f'"idempotency_key":{_opt(idempotency_key)},'
-                f'"occurred_at":{_encode(occurred_at)},"payload":{payload},'
-                f'"recorded_at":{_encode(recorded_at)},"schema_version":{schema_version},'
-                f'"stream_id":{_encode(stream)},"stream_version":{version},'
-                f'"tenant_id":{_encode(tenant)}}}'
+                '{"causation_id":'
+                + ("null" if causation_id is None else _encode(causation_id))
+                + ',"correlation_id":'
+                + ("null" if correlation_id is None else _encode(correlation_id))
+                + ',"event_id":'
+                + _encode(event_id)
+                + ',"event_type":'
+                + _encode(event_type)
+                + ',"idempotency_key":'
+                + ("null" if idempotency_key is None else _encode(idempotency_key))
+                + ',"occurred_at":'
+                + _encode(occurred_at)
+                + ',"payload":'
+                + payload
+                + ',"recorded_at":'
+                + _encode(recorded_at)
+                + f',"schema_version":{schema_version},"stream_id":'
+                + _encode(stream)
+                + f',"stream_version":{version},"tenant_id":'
+                + _encode(tenant)
+                + "}"
             )
             if sha256(fromhex(last_hash) + text.encode()).hexdigest() != stored_hash:
                 reason = "hash does not match the event's content (tampered)"

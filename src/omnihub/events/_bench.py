@@ -209,15 +209,19 @@ def _sqlite_limit(path: Path, cfg: BenchConfig) -> float:
     conn.execute("PRAGMA synchronous=FULL")
     conn.executescript(_SCHEMA.replace("omnihub_events", "omnihub_limit_events"))
     cols = ", ".join(COLUMNS[1:])
-    insert = f"INSERT INTO omnihub_limit_events ({cols}) VALUES ({', '.join('?' * 14)})"
+    row = "(" + ", ".join("?" * 14) + ")"
     plan = _split(_limit_rows(cfg.events), cfg.writers, cfg.batch)
     lock = threading.Lock()
 
     def write(w: int) -> None:
+        # The same statement shape as the store: one multi-row INSERT per transaction.
         for txn in plan[w]:
+            insert = f"INSERT INTO omnihub_limit_events ({cols}) VALUES " + ", ".join(
+                [row] * len(txn)
+            )
             with lock:
                 conn.execute("BEGIN IMMEDIATE")
-                conn.executemany(insert, txn)
+                conn.execute(insert, [value for values in txn for value in values])
                 conn.execute("COMMIT")
 
     try:
@@ -282,6 +286,10 @@ def _database(cfg: BenchConfig, workdir: Path) -> Iterator[str]:
     else:
         from omnihub.servers import EmbeddedPostgres
 
+        # A private runtime directory (mode 0700), so platformdirs has nothing to warn about.
+        runtime = workdir / "runtime"
+        runtime.mkdir(mode=0o700)
+        os.environ.setdefault("XDG_RUNTIME_DIR", str(runtime))
         with EmbeddedPostgres(workdir / "pgdata") as server:
             yield server.create_database("omnihub_bench")
 

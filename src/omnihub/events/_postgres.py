@@ -85,19 +85,24 @@ _SELECT = ", ".join("payload::text" if c == "payload" else c for c in COLUMNS)
 _INSERT = (
     f"INSERT INTO omnihub_events ({', '.join(COLUMNS)}) VALUES ({', '.join(['%s'] * len(COLUMNS))})"
 )
-# One round trip: assign this transaction's id, queue the commit-time notification, and read
-# the stream head.
+# One round trip: assign this transaction's id, queue the commit-time notification, read the
+# stream head and find which idempotency keys / explicit event ids the stream already holds.
 _HEAD = (
     "SELECT pg_current_xact_id()::text::bigint, h.stream_version, h.hash, "
-    f"pg_notify('{CHANNEL}', %s) "
+    f"pg_notify('{CHANNEL}', %(tenant)s), "
+    "(SELECT coalesce(json_object_agg(e.k, e.p), '{}') FROM ("
+    "  SELECT 'k:' || idempotency_key AS k, global_position AS p FROM omnihub_events"
+    "  WHERE tenant_id = %(tenant)s AND stream_id = %(stream)s"
+    "  AND idempotency_key = ANY(%(keys)s::text[])"
+    "  UNION ALL SELECT 'i:' || event_id, global_position FROM omnihub_events"
+    "  WHERE tenant_id = %(tenant)s AND stream_id = %(stream)s"
+    "  AND event_id = ANY(%(ids)s::text[])) AS e) "
     "FROM (SELECT 1) AS one LEFT JOIN LATERAL (SELECT stream_version, hash FROM omnihub_events "
-    "WHERE tenant_id = %s AND stream_id = %s ORDER BY stream_version DESC LIMIT 1) AS h ON true"
+    "WHERE tenant_id = %(tenant)s AND stream_id = %(stream)s "
+    "ORDER BY stream_version DESC LIMIT 1) AS h ON true"
 )
-_EXISTING = (
-    "SELECT 'k:' || idempotency_key, global_position FROM omnihub_events "
-    "WHERE tenant_id = %s AND stream_id = %s AND idempotency_key = ANY(%s) "
-    "UNION ALL SELECT 'i:' || event_id, global_position FROM omnihub_events "
-    "WHERE tenant_id = %s AND stream_id = %s AND event_id = ANY(%s)"
+_INSERT = (
+    f"INSERT INTO omnihub_events ({', '.join(COLUMNS)}) VALUES ({', '.join(['%s'] * len(COLUMNS))})"
 )
 _VISIBLE = "global_position < (pg_snapshot_xmin(pg_current_snapshot())::text::bigint << 16)"
 
@@ -185,15 +190,13 @@ class PostgresEventStore(BaseEventStore):
     ) -> list[int]:
         with self._pool.connection() as conn:
             try:
-                with conn.transaction(), conn.cursor() as cur:
-                    cur.execute(_HEAD, (tenant_id, tenant_id, stream_id))
-                    xid, version, prev_hash, _ = cur.fetchone()  # type: ignore[misc]
-                    existing: dict[str, int] = {}
-                    if keys or ids:
-                        cur.execute(
-                            _EXISTING, (tenant_id, stream_id, keys, tenant_id, stream_id, ids)
-                        )
-                        existing = dict(cur.fetchall())
+                # Pipeline mode: BEGIN and the head query go in one round trip, the insert and
+                # COMMIT in a second one.
+                with conn.pipeline(), conn.transaction():
+                    head = conn.execute(
+                        _HEAD, {"tenant": tenant_id, "stream": stream_id, "keys": keys, "ids": ids}
+                    ).fetchone()
+                    xid, version, prev_hash, _, existing = head  # type: ignore[misc]
                     positions, rows = self.plan_rows(
                         tenant_id,
                         stream_id,
@@ -205,8 +208,8 @@ class PostgresEventStore(BaseEventStore):
                         position_of=lambda k: (xid << 16) + k,
                     )
                     if rows:
-                        cur.executemany(_INSERT, rows)
-                    return positions
+                        conn.cursor().executemany(_INSERT, rows)
+                return positions
             except pg_errors.UniqueViolation as exc:
                 if exc.diag.constraint_name == "omnihub_events_event_id":
                     raise StoreError(

@@ -109,10 +109,16 @@ class EventRegistry:
         Raises UnknownEventTypeError, SchemaVersionError (no upcaster path, or a version newer
         than this code knows) or ValidationError (malformed JSON, a payload the model rejects).
         """
-        current = self.current_version(event_type)
+        current = self._current.get(event_type)
+        if current is None:
+            raise UnknownEventTypeError(event_type)
         if version == current:
             model = self._models[(event_type, current)]
-            return self._validate(model, event_type, payload_json), current
+            try:  # the hot path of every read: straight to pydantic-core
+                payload: EventPayload = model.__pydantic_validator__.validate_json(payload_json)
+            except pydantic.ValidationError:
+                return self._validate(model, event_type, payload_json), current
+            return payload, current
         if version < 1 or version > current:
             raise SchemaVersionError(event_type, version, current)
         try:

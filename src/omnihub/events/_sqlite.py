@@ -15,6 +15,9 @@ never skip one.
 from __future__ import annotations
 
 import contextlib
+import functools
+import itertools
+import json
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -65,12 +68,32 @@ CREATE INDEX IF NOT EXISTS omnihub_events_tenant_position
 """
 
 _COLS = ", ".join(COLUMNS)
-_INSERT = f"INSERT INTO omnihub_events ({_COLS}) VALUES ({', '.join('?' * len(COLUMNS))})"
-_HEAD = (
-    "SELECT (SELECT max(global_position) FROM omnihub_events), stream_version, hash "
-    "FROM (SELECT 1) LEFT JOIN (SELECT stream_version, hash FROM omnihub_events "
-    "WHERE tenant_id = ? AND stream_id = ? ORDER BY stream_version DESC LIMIT 1)"
-)
+# One statement (so one trip through sqlite3 inside the write lock): the last position, the
+# stream head, and which of the given idempotency keys / event ids the stream already holds.
+_HEAD = """
+SELECT
+    (SELECT max(global_position) FROM omnihub_events),
+    (SELECT stream_version FROM omnihub_events WHERE tenant_id = :tenant AND stream_id = :stream
+        ORDER BY stream_version DESC LIMIT 1),
+    (SELECT hash FROM omnihub_events WHERE tenant_id = :tenant AND stream_id = :stream
+        ORDER BY stream_version DESC LIMIT 1),
+    (SELECT json_group_object(k, p) FROM (
+        SELECT 'k:' || idempotency_key AS k, global_position AS p FROM omnihub_events
+        WHERE tenant_id = :tenant AND stream_id = :stream
+        AND idempotency_key IN (SELECT value FROM json_each(:keys))
+        UNION ALL
+        SELECT 'i:' || event_id, global_position FROM omnihub_events
+        WHERE tenant_id = :tenant AND stream_id = :stream
+        AND event_id IN (SELECT value FROM json_each(:ids))))
+"""
+_ROW = "(" + ", ".join("?" * len(COLUMNS)) + ")"
+_ROWS_PER_INSERT = 500  # 15 parameters a row, well under SQLite's 32,766
+
+
+@functools.lru_cache(maxsize=32)
+def _insert_sql(rows: int) -> str:
+    """A multi-row INSERT: one statement per append instead of one step per row."""
+    return f"INSERT INTO omnihub_events ({_COLS}) VALUES " + ", ".join([_ROW] * rows)
 
 
 def sqlite_path(url: str) -> Path:
@@ -166,10 +189,16 @@ class SQLiteEventStore(BaseEventStore):
             conn = self._writer
             conn.execute("BEGIN IMMEDIATE")
             try:
-                last_position, version, prev_hash = conn.execute(
-                    _HEAD, (tenant_id, stream_id)
+                last_position, version, prev_hash, found = conn.execute(
+                    _HEAD,
+                    {
+                        "tenant": tenant_id,
+                        "stream": stream_id,
+                        "keys": json.dumps(keys),
+                        "ids": json.dumps(ids),
+                    },
                 ).fetchone()
-                existing = self._existing(conn, tenant_id, stream_id, keys, ids)
+                existing = json.loads(found) if found else {}
                 base = last_position or 0
                 positions, rows = self.plan_rows(
                     tenant_id,
@@ -181,8 +210,9 @@ class SQLiteEventStore(BaseEventStore):
                     existing=existing,
                     position_of=lambda k: base + k,
                 )
-                if rows:
-                    conn.executemany(_INSERT, rows)
+                for start in range(0, len(rows), _ROWS_PER_INSERT):
+                    chunk = rows[start : start + _ROWS_PER_INSERT]
+                    conn.execute(_insert_sql(len(chunk)), list(itertools.chain(*chunk)))
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
@@ -192,29 +222,6 @@ class SQLiteEventStore(BaseEventStore):
                 self._generation += 1
                 self._changed.notify_all()
         return positions
-
-    @staticmethod
-    def _existing(
-        conn: sqlite3.Connection, tenant_id: str, stream_id: str, keys: list[str], ids: list[str]
-    ) -> dict[str, int]:
-        found: dict[str, int] = {}
-        if keys:
-            marks = ", ".join("?" * len(keys))
-            for key, position in conn.execute(
-                "SELECT idempotency_key, global_position FROM omnihub_events "
-                f"WHERE tenant_id = ? AND stream_id = ? AND idempotency_key IN ({marks})",
-                (tenant_id, stream_id, *keys),
-            ):
-                found["k:" + key] = position
-        if ids:
-            marks = ", ".join("?" * len(ids))
-            for event_id, position in conn.execute(
-                "SELECT event_id, global_position FROM omnihub_events "
-                f"WHERE tenant_id = ? AND stream_id = ? AND event_id IN ({marks})",
-                (tenant_id, stream_id, *ids),
-            ):
-                found["i:" + event_id] = position
-        return found
 
     # -- reading ---------------------------------------------------------------------------
 

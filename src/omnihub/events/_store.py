@@ -16,7 +16,7 @@ from omnihub.errors import ConcurrencyError, PayloadTooLargeError, ValidationErr
 from omnihub.events._canonical import GENESIS_HASH, canonical_json, chain_hash
 from omnihub.events._canonical import event_canonical_json as _event_json
 from omnihub.events._envelope import EventEnvelope, NewEvent
-from omnihub.events._ids import format_timestamp, new_event_id, parse_timestamp
+from omnihub.events._ids import format_timestamp, new_event_id
 from omnihub.events._registry import EventRegistry, default_registry
 from omnihub.events._subscription import Subscription, Waiter
 
@@ -163,6 +163,7 @@ class Pending(NamedTuple):
 
 
 _ENVELOPE_FIELDS = frozenset(EventEnvelope.model_fields)
+_from_iso = datetime.fromisoformat  # the inverse of format_timestamp
 _set = object.__setattr__
 
 
@@ -429,8 +430,8 @@ class BaseEventStore:
                 "causation_id": causation_id,
                 "event_type": event_type,
                 "schema_version": version,
-                "occurred_at": parse_timestamp(occurred_at),
-                "recorded_at": parse_timestamp(recorded_at),
+                "occurred_at": _from_iso(occurred_at),
+                "recorded_at": _from_iso(recorded_at),
                 "idempotency_key": idempotency_key,
                 "payload": payload,
                 "prev_hash": prev_hash,
