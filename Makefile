@@ -46,7 +46,7 @@ bench: install
 	$(BIN)/omnihub cache bench --entries 100000 --backend memory --json
 	$(BIN)/omnihub cache bench --entries 100000 --backend redis --json
 	$(BIN)/omnihub bench saga --goals 1000 --steps 3 --json
-	$(BIN)/omnihub bench saga --goals 300 --steps 3 --rate 10 --no-recovery --json
+	$(BIN)/omnihub bench saga --goals 200 --steps 3 --rate 10 --no-recovery --json
 	$(BIN)/omnihub bench planning --goals 300 --json
 
 schema: install

@@ -175,3 +175,17 @@ async def test_a_goal_without_a_plan_asks_the_planner(tmp_path: Path) -> None:
     failing = SagaActivities(default_registry(), make_resources(db), store, _FixedPlanner(True))
     failed = await env.run(failing.prepare_goal, request.model_copy(update={"goal_id": "g2"}))
     assert failed.error == "planning failed: the planner could not plan"
+
+
+async def test_only_transient_rpc_errors_are_tried_again() -> None:
+    from temporalio.service import RPCError, RPCStatusCode
+
+    from omnihub.saga._client import _ATTEMPTS, _back_off
+
+    busy = RPCError("context deadline exceeded", RPCStatusCode.DEADLINE_EXCEEDED, b"")
+    await _back_off(busy, 0)  # waits, then lets the caller try again
+    with pytest.raises(RPCError):
+        await _back_off(busy, _ATTEMPTS - 1)
+    denied = RPCError("denied", RPCStatusCode.PERMISSION_DENIED, b"")
+    with pytest.raises(RPCError, match="denied"):
+        await _back_off(denied, 0)

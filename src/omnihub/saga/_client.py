@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Awaitable
 from datetime import timedelta
@@ -12,6 +13,7 @@ from temporalio.client import (
     WorkflowHandle,
     WorkflowUpdateFailedError,
 )
+from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -29,6 +31,21 @@ from omnihub.saga._models import (
 from omnihub.saga.workflows import AgentSaga
 
 _T = TypeVar("_T")
+_ATTEMPTS = 5
+# The server was too busy or the connection dropped: the call may be tried again.
+_TRANSIENT = {
+    RPCStatusCode.DEADLINE_EXCEEDED,
+    RPCStatusCode.UNAVAILABLE,
+    RPCStatusCode.CANCELLED,
+    RPCStatusCode.RESOURCE_EXHAUSTED,
+}
+
+
+async def _back_off(exc: RPCError, attempt: int) -> None:
+    """Re-raise ``exc`` unless it is transient and attempts remain; else wait a little."""
+    if exc.status not in _TRANSIENT or attempt == _ATTEMPTS - 1:
+        raise exc
+    await asyncio.sleep(min(5.0, 0.2 * 2**attempt))
 
 
 def goal_workflow_id(tenant_id: str, goal_id: str) -> str:
@@ -81,24 +98,35 @@ class SagaClient:
         """Start a goal (with an explicit plan until the planner supplies one); its id."""
         tenant = tenant_id or self.tenant_id
         goal_id = goal_id or uuid.uuid4().hex
-        try:
-            await self.client.start_workflow(
-                AgentSaga.run,
-                SagaInput(
-                    goal_id=goal_id,
-                    tenant_id=tenant,
-                    goal=goal,
-                    user_id=user_id,
-                    plan=plan,
-                    options=options or self.options,
-                ),
-                id=goal_workflow_id(tenant, goal_id),
-                task_queue=self.task_queue,
-                rpc_timeout=self.rpc_timeout,
-            )
-        except WorkflowAlreadyStartedError as exc:
-            raise ValidationError(f"goal {goal_id!r} exists already") from exc
-        return goal_id
+        saga_input = SagaInput(
+            goal_id=goal_id,
+            tenant_id=tenant,
+            goal=goal,
+            user_id=user_id,
+            plan=plan,
+            options=options or self.options,
+        )
+        for attempt in range(_ATTEMPTS):
+            try:
+                await self.client.start_workflow(
+                    AgentSaga.run,
+                    saga_input,
+                    id=goal_workflow_id(tenant, goal_id),
+                    task_queue=self.task_queue,
+                    rpc_timeout=self.rpc_timeout,
+                    # A retry after a lost answer finds the goal its first try started.
+                    id_conflict_policy=(
+                        WorkflowIDConflictPolicy.USE_EXISTING
+                        if attempt
+                        else WorkflowIDConflictPolicy.FAIL
+                    ),
+                )
+                return goal_id
+            except WorkflowAlreadyStartedError as exc:
+                raise ValidationError(f"goal {goal_id!r} exists already") from exc
+            except RPCError as exc:
+                await _back_off(exc, attempt)
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def handle(
         self, goal_id: str, tenant_id: str | None = None
@@ -110,7 +138,12 @@ class SagaClient:
     async def result(self, goal_id: str, tenant_id: str | None = None) -> SagaResult:
         """Wait for the goal to end; its result."""
         handle = self.handle(goal_id, tenant_id)
-        return await self._call(goal_id, handle.result(rpc_timeout=self.rpc_timeout))
+        for attempt in range(_ATTEMPTS):
+            try:
+                return await self._call(goal_id, handle.result(rpc_timeout=self.rpc_timeout))
+            except RPCError as exc:
+                await _back_off(exc, attempt)
+        raise AssertionError("unreachable")  # pragma: no cover
 
     async def state(self, goal_id: str, tenant_id: str | None = None) -> SagaState:
         """The goal's live state (the workflow's query)."""
