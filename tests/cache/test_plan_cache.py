@@ -226,3 +226,30 @@ def test_cache_version_hashes_catalog_model_and_prompt() -> None:
     assert base != cache_version({"pay": {"type": "string"}}, "model-a", "p1")
     assert base != cache_version({"pay": {"type": "object"}}, "model-b", "p1")
     assert base != cache_version({"pay": {"type": "object"}}, "model-a", "p2")
+
+
+def test_an_amount_inside_plan_text_is_never_replayed_for_another_amount(
+    cache: PlanCache,
+) -> None:
+    plan = [
+        {"tool": "pay_bill", "args": {"payer": "bob@x.org", "amount": 11.0, "currency": "EUR"}},
+        {"tool": "notify", "args": {"text": "bob@x.org sent you 11.0 EUR"}},
+    ]
+    remember(cache, "acme", "Pay the 11 EUR bill from bob@x.org", plan)
+    result = cache.lookup("acme", "Pay the 250 GBP bill from bob@x.org", NOW)
+    assert result.hit, result.reason
+    assert result.plan[1]["args"]["text"] == "bob@x.org sent you 250.0 GBP"
+    assert result.plan[0]["args"]["amount"] == 250.0
+
+
+def test_a_number_derived_from_the_amount_turns_other_amounts_into_misses(
+    cache: PlanCache,
+) -> None:
+    plan = [{"tool": "pay_bill", "args": {"amount": 11.0, "memo": "1100 cents from bob@x.org"}}]
+    remember(cache, "acme", "Pay the 11 EUR bill from bob@x.org", plan)
+    other = cache.lookup("acme", "Pay the 250 EUR bill from bob@x.org", NOW)
+    assert not other.hit
+    assert other.reason == "bound_value"
+    same = cache.lookup("acme", "Pay the 11 EUR bill from bob@x.org", NOW)
+    assert same.hit, same.reason
+    assert same.plan == plan

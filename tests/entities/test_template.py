@@ -147,3 +147,59 @@ def test_missing_wordnet_package_is_a_configuration_error(monkeypatch: pytest.Mo
     monkeypatch.setattr(lexicon, "WORDNET_DISTRIBUTION", "omnihub-no-such-package")
     with pytest.raises(ConfigurationError, match="not installed"):
         lexicon.wordnet_dir()
+
+
+BILL_PLAN = {
+    "tool": "pay",
+    "args": {"from": "bob@x.org", "amount": 11.0, "currency": "EUR"},
+    "notes": ["sent you 11.0 EUR", "11 EUR", "€11.00", "11,00", "paid 11 EUR."],
+}
+
+
+def test_amounts_inside_strings_are_slots_in_their_own_rendering() -> None:
+    old = extract_entities("Pay the 11 EUR bill from bob@x.org", NOW)
+    stored = parameterise(BILL_PLAN, old)
+    assert not stored.ambiguous
+    assert stored.suspect == ()
+    new = extract_entities("Pay the 250.5 GBP bill from cy@z.io", NOW)
+    assert inject(stored.plan, new) == {
+        "tool": "pay",
+        "args": {"from": "cy@z.io", "amount": 250.5, "currency": "GBP"},
+        "notes": ["sent you 250.5 GBP", "250.5 GBP", "£250.50", "250,50", "paid 250.5 GBP."],
+    }
+    assert inject(stored.plan, old) == BILL_PLAN
+
+
+def test_numbers_inside_strings_follow_the_entity() -> None:
+    old = extract_entities("Order 1250 boxes for ana@x.io", NOW)
+    plan = {"n": 1250, "text": "1,250 boxes (1250.00 units), ref 12:50", "to": "ana@x.io"}
+    stored = parameterise(plan, old)
+    assert "NUMBER" in stored.used
+    injected = inject(stored.plan, extract_entities("Order 30000 boxes for ana@x.io", NOW))
+    assert injected["text"].startswith("30,000 boxes (30000.00 units)")
+
+
+def test_digits_that_only_look_derived_make_the_value_bound() -> None:
+    old = extract_entities("Pay the 11 EUR bill from bob@x.org", NOW)
+    stored = parameterise({"amount": 11.0, "cents": 1100, "memo": "ref 11/2026"}, old)
+    assert stored.suspect == ("MONEY",)
+    plain = parameterise({"amount": 11.0, "memo": "ref 42"}, old)
+    assert plain.suspect == ()
+
+
+def test_iso_and_raw_dates_inside_strings_are_slots() -> None:
+    old = extract_entities("Book a table on 3 March 2027", NOW)
+    stored = parameterise({"t": "table on 3 March 2027 (2027-03-03)"}, old)
+    new = extract_entities("Book a table on 4 April 2027", NOW)
+    assert inject(stored.plan, new) == {"t": "table on 4 April 2027 (2027-04-04)"}
+
+
+def test_symbol_after_the_amount_and_clashing_values_in_text() -> None:
+    old = extract_entities("Pay 50€ to ana@x.io", NOW)
+    stored = parameterise({"t": "paid 50 € to ana@x.io"}, old)
+    new = extract_entities("Pay 7.5£ to ana@x.io", NOW)
+    assert inject(stored.plan, new) == {"t": "paid 7.5 £ to ana@x.io"}
+    twice = extract_entities("Pay 11 EUR for 11 items", NOW)
+    assert parameterise({"t": "total 11.0"}, twice).ambiguous
+    dates = extract_entities("Car from 2027-01-02 to 2027-01-02", NOW)
+    assert parameterise({"t": "car on 2027-01-02"}, dates).ambiguous

@@ -316,9 +316,14 @@ class PlanCache:
         parameterised = parameterise(plan, entities)
         if parameterised.ambiguous:
             return StoreResult(False, "ambiguous")
-        unused = [e for e in entities if e.slot not in parameterised.used]
+        unused = [
+            e
+            for e in entities
+            if e.slot not in parameterised.used or e.slot in parameterised.suspect
+        ]
         # An entity the plan does not use may still shape it in a form we cannot see (an
-        # airport code for a city, "05:00" for "at 5"). So it starts bound to its value; once
+        # airport code for a city, "05:00" for "at 5"), and so may one whose digits the plan
+        # still holds literally ("1100" cents for 11 EUR). So it starts bound to its value; once
         # the planner has returned the same plan for a different value, it is known to be free.
         bound = {e.slot: canonical_value(e) for e in unused}
         # A date or time left literal in the plan may be relative to the request's day
