@@ -38,7 +38,14 @@ from omnihub.errors import ToolError
 from omnihub.events import EventStore, GoalState, open_event_store, project_goal
 from omnihub.planning import open_ledger
 from omnihub.plans import Plan, PlanStep
-from omnihub.saga import SagaActivities, SagaClient, SagaOptions, build_worker
+from omnihub.saga import (
+    PlanningInput,
+    ProvidedPlan,
+    SagaActivities,
+    SagaClient,
+    SagaOptions,
+    build_worker,
+)
 from omnihub.servers import EmbeddedTemporal, free_port
 from omnihub.tools import (
     Compensation,
@@ -63,7 +70,8 @@ class ScriptedPlanner:
     """Plans by keyword: "approve" adds a red-lane step that needs approval, "fail" adds a
     step that fails after a write (so the write is compensated)."""
 
-    async def plan(self, tenant_id: str, goal: str, user_id: str) -> Plan:
+    async def plan(self, request: PlanningInput) -> ProvidedPlan:
+        goal = request.goal
         words = goal.lower()
         steps = [
             PlanStep(
@@ -100,7 +108,8 @@ class ScriptedPlanner:
                 depends_on=[last],
             )
         )
-        return Plan(steps=steps, reasoning="scripted for the console tests")
+        plan = Plan(steps=steps, reasoning="scripted for the console tests")
+        return ProvidedPlan(plan=plan, source="playbook")
 
 
 def stand_in_tools() -> list[Any]:

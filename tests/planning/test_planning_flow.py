@@ -34,6 +34,7 @@ from omnihub.planning import (
     planner_cache_version,
     resolve_planner_kind,
 )
+from omnihub.saga import PlanningInput
 from omnihub.tools import ToolRegistry, default_registry
 
 PLAN = {
@@ -317,19 +318,23 @@ async def test_saga_provider_makes_provider_outages_retryable_activity_failures(
         Reply(400, {"error": {"message": "bad request"}}),
         _reply(),
     )
+    request = PlanningInput(tenant_id="acme", goal_id="g1", goal="x", user_id="user")
     with pytest.raises(ApplicationError) as outage:
-        await provider.plan("acme", "x", "user")
+        await provider.plan(request)
     assert outage.value.type == "ProviderUnavailableError"
     assert not outage.value.non_retryable
     with pytest.raises(ApplicationError) as limited:
-        await provider.plan("acme", "x", "user")
+        await provider.plan(request)
     assert limited.value.type == "ProviderRateLimitError"
     assert limited.value.next_retry_delay is not None
     assert limited.value.next_retry_delay.total_seconds() == 30
     with pytest.raises(ProviderRequestError):  # the saga turns it into a failed goal
-        await provider.plan("acme", "x", "user")
-    plan = await provider.plan("acme", "x", "user")
-    assert plan.steps[0].tool == "respond_to_user"
+        await provider.plan(request)
+    provided = await provider.plan(request)
+    assert provided.plan.steps[0].tool == "respond_to_user"
+    assert (provided.source, provided.model) == ("llm", "gpt-4o")
+    assert provided.token_usage is not None
+    assert provider.outcomes["g1"].plan == provided.plan
     await provider.service.aclose()
 
 

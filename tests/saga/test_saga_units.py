@@ -16,7 +16,7 @@ from omnihub.config import load_settings
 from omnihub.errors import ConfigurationError, ServerError, ValidationError
 from omnihub.events import open_event_store
 from omnihub.plans import Plan, PlanStep
-from omnihub.saga import SagaActivities, connect_temporal
+from omnihub.saga import PlanningInput, ProvidedPlan, SagaActivities, connect_temporal
 from omnihub.saga._connection import _tls
 from omnihub.saga._models import CompensateInput, CompensationEntry, PrepareInput, StepInput
 from omnihub.saga.activities import step_policy
@@ -154,24 +154,38 @@ class _FixedPlanner:
     def __init__(self, fail: bool = False) -> None:
         self.fail = fail
 
-    async def plan(self, tenant_id: str, goal: str, user_id: str) -> Plan:
+    async def plan(self, request: PlanningInput) -> ProvidedPlan:
         if self.fail:
             raise ValidationError("the planner could not plan")
-        return Plan(steps=[PlanStep(id="a", tool="respond_to_user", args={"message": goal})])
+        plan = Plan(
+            steps=[PlanStep(id="a", tool="respond_to_user", args={"message": request.goal})]
+        )
+        return ProvidedPlan(
+            plan=plan,
+            source="llm",
+            model="stand-in",
+            token_usage={"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5},
+        )
 
 
 async def test_a_goal_without_a_plan_asks_the_planner(tmp_path: Path) -> None:
     db = tmp_path / "events.db"
     store = open_event_store(f"sqlite:///{db}")
     env = ActivityEnvironment()
-    request = PrepareInput(tenant_id="t", goal_id="g", goal="hi", user_id="u", plan=None, at=NOW)
+    request = PrepareInput(
+        tenant_id="t", goal_id="g", goal="hi", user_id="u", plan=None, at=NOW, context={"k": 1}
+    )
     planned = SagaActivities(default_registry(), make_resources(db), store, _FixedPlanner())
     prepared = await env.run(planned.prepare_goal, request)
     assert prepared.plan is not None
     assert prepared.plan.steps[0].args == {"message": "hi"}
     generated = store.read_stream("t", "g")[-1]
     assert generated.event_type == "PlanGenerated"
-    assert generated.payload.model_dump()["source"] == "llm"
+    made = generated.payload.model_dump()
+    assert (made["source"], made["model"]) == ("llm", "stand-in")
+    assert made["token_usage"]["total_tokens"] == 5
+    received = store.read_stream("t", "g")[0]
+    assert received.payload.model_dump()["context"] == {"k": 1}
     failing = SagaActivities(default_registry(), make_resources(db), store, _FixedPlanner(True))
     failed = await env.run(failing.prepare_goal, request.model_copy(update={"goal_id": "g2"}))
     assert failed.error == "planning failed: the planner could not plan"

@@ -82,6 +82,7 @@ class SagaGoalService:
                 goal_id=goal_id,
                 tenant_id=tenant_id,
                 user_id=request.user_id or "api",
+                context=request.context,
             )
         except ValidationError:
             # Started before (a retried idempotent request): answer with that goal.

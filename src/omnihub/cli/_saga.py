@@ -68,13 +68,18 @@ def worker(
         typer.Option("--tools", help="Extra tools as module:attribute (repeatable)."),
     ] = None,
 ) -> None:
-    """Run a saga worker (task queue and concurrency from the configuration) until stopped."""
+    """Run a saga worker (task queue and concurrency from the configuration) until stopped.
+
+    Goals started without a plan are planned by the configured planner behind the plan cache.
+    """
+    from omnihub.planning import SagaPlanProvider, build_planning_service
     from omnihub.saga import run_worker
     from omnihub.tools import default_registry
 
     settings = state(ctx).settings
     extra = [spec for name in tools or [] for spec in load_tools(name)]
     registry = default_registry(extra)
+    planner = SagaPlanProvider(build_planning_service(settings, registry))
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -86,7 +91,7 @@ def worker(
             typer.echo(f"worker ready on task queue {settings.task_queue!r}")
             sys.stdout.flush()
 
-        await run_worker(settings, registry=registry, stop=stop, on_ready=ready)
+        await run_worker(settings, registry=registry, planner=planner, stop=stop, on_ready=ready)
 
     _run(main())
     _leave(0)

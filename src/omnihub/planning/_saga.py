@@ -10,34 +10,30 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from omnihub.errors import PlanningError, ProviderRateLimitError
 from omnihub.planning._flow import PlanningOutcome, PlanningService
 from omnihub.planning._planner import PlanRequest
-from omnihub.plans import Plan
+from omnihub.saga import PlanningInput, ProvidedPlan
 
 
 class SagaPlanProvider:
-    """``plan(tenant_id, goal, user_id) -> Plan`` for ``SagaActivities(planner=…)``.
+    """The saga's :class:`omnihub.saga.PlanProvider`, backed by the planning flow.
 
     ``outcomes`` keeps each goal's latest :class:`PlanningOutcome` (source, model, usage, cost,
-    latency) by goal id, for the PlanGenerated event.
+    latency) by goal id; the PlanGenerated event gets the same source, model, usage and cache
+    details through the returned :class:`ProvidedPlan`.
     """
 
     def __init__(self, service: PlanningService) -> None:
         self.service = service
         self.outcomes: dict[str, PlanningOutcome] = {}
 
-    async def plan(self, tenant_id: str, goal: str, user_id: str) -> Plan:
-        goal_id: str | None = None
-        if activity.in_activity() and activity.info().workflow_id:
-            # The saga's workflow id is "goal/<tenant>/<goal id>".
-            goal_id = str(activity.info().workflow_id).removeprefix(f"goal/{tenant_id}/")
-        request = PlanRequest(goal=goal, tenant=tenant_id, goal_id=goal_id)
+    async def plan(self, request: PlanningInput) -> ProvidedPlan:
+        planning = PlanRequest(goal=request.goal, tenant=request.tenant_id, goal_id=request.goal_id)
         try:
-            outcome = await self.service.plan_goal(request)
+            outcome = await self.service.plan_goal(planning)
         except PlanningError as exc:
             if not exc.retryable:
                 raise
@@ -48,6 +44,12 @@ class SagaPlanProvider:
                 non_retryable=False,
                 next_retry_delay=timedelta(seconds=delay) if delay else None,
             ) from exc
-        if goal_id is not None:
-            self.outcomes[goal_id] = outcome
-        return outcome.plan
+        self.outcomes[request.goal_id] = outcome
+        made = outcome.event_payload()
+        return ProvidedPlan(
+            plan=outcome.plan,
+            source=outcome.source,
+            model=made["model"],
+            token_usage=made["token_usage"],
+            cache=made["cache"],
+        )

@@ -6,7 +6,7 @@ import asyncio
 import uuid
 from collections.abc import Awaitable
 from datetime import timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from temporalio.client import (
     Client,
@@ -93,9 +93,10 @@ class SagaClient:
         goal_id: str | None = None,
         tenant_id: str | None = None,
         user_id: str = "user",
+        context: dict[str, Any] | None = None,
         options: SagaOptions | None = None,
     ) -> str:
-        """Start a goal (with an explicit plan until the planner supplies one); its id."""
+        """Start a goal, with an explicit plan or planned by the worker's planner; its id."""
         tenant = tenant_id or self.tenant_id
         goal_id = goal_id or uuid.uuid4().hex
         saga_input = SagaInput(
@@ -103,6 +104,7 @@ class SagaClient:
             tenant_id=tenant,
             goal=goal,
             user_id=user_id,
+            context=context or {},
             plan=plan,
             options=options or self.options,
         )

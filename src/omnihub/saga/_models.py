@@ -115,6 +115,7 @@ class SagaInput(_Model):
     tenant_id: str
     goal: str
     user_id: str = "user"
+    context: dict[str, Any] = Field(default_factory=dict)
     plan: Plan | None = None
     options: SagaOptions = Field(default_factory=SagaOptions)
     carry: SagaCarry | None = None
@@ -188,6 +189,27 @@ class PrepareInput(_Model):
     user_id: str
     plan: Plan | None
     at: datetime
+    context: dict[str, Any] = Field(default_factory=dict)
+
+
+class PlanningInput(_Model):
+    """What a :class:`PlanProvider` is asked to plan (one model, so fields can be added)."""
+
+    tenant_id: str
+    goal_id: str
+    goal: str
+    user_id: str
+    context: dict[str, Any] = Field(default_factory=dict)
+
+
+class ProvidedPlan(_Model):
+    """A planner's plan and what the PlanGenerated event records about how it was made."""
+
+    plan: Plan
+    source: Literal["llm", "cache", "playbook"]
+    model: str | None = None
+    token_usage: dict[str, int] | None = None
+    cache: dict[str, Any] | None = None
 
 
 class PrepareResult(_Model):

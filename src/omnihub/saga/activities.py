@@ -21,13 +21,15 @@ from temporalio.exceptions import ApplicationError
 from omnihub.errors import OmniHubError, PlanValidationError, StoreError, ToolError
 from omnihub.events import EventStore, NewEvent, deterministic_event_id
 from omnihub.events import default_registry as event_registry
-from omnihub.plans import Plan, validate_plan
+from omnihub.plans import validate_plan
 from omnihub.saga._models import (
     CompensateInput,
     CompensationEntry,
     EventSpec,
+    PlanningInput,
     PrepareInput,
     PrepareResult,
+    ProvidedPlan,
     RecordEventsInput,
     RetryPolicyModel,
     StepInput,
@@ -45,9 +47,13 @@ from omnihub.tools import (
 
 
 class PlanProvider(Protocol):
-    """Where a goal without an explicit plan gets one (the planner, once it exists)."""
+    """Where a goal without an explicit plan gets one: the planner (``omnihub.planning``).
 
-    async def plan(self, tenant_id: str, goal: str, user_id: str) -> Plan: ...
+    It returns the plan with how it was made (source, model, token usage, cache details), which
+    the PlanGenerated event records.
+    """
+
+    async def plan(self, request: PlanningInput) -> ProvidedPlan: ...
 
 
 def event(event_type: str, payload: dict[str, Any], *key_parts: str) -> EventSpec:
@@ -141,18 +147,29 @@ class SagaActivities:
         """Record GoalReceived, obtain and validate the plan, record PlanGenerated, and return
         the policy of every tool the plan (and its compensations) uses."""
         received = event(
-            "GoalReceived", {"goal": input.goal, "user_id": input.user_id}, "GoalReceived"
+            "GoalReceived",
+            {"goal": input.goal, "user_id": input.user_id, "context": input.context},
+            "GoalReceived",
         )
         await self._append(input.tenant_id, input.goal_id, input.at, [received])
-        plan, source = input.plan, "playbook"  # an explicit plan counts as operator-written
+        plan = input.plan
+        # An explicit plan is operator-written, like a playbook.
+        made: dict[str, Any] = {"source": "playbook"}
         try:
             if plan is None:
                 if self.planner is None:
                     return PrepareResult(error="the goal has no plan and no planner is configured")
-                plan, source = (
-                    await self.planner.plan(input.tenant_id, input.goal, input.user_id),
-                    "llm",
+                provided = await self.planner.plan(
+                    PlanningInput(
+                        tenant_id=input.tenant_id,
+                        goal_id=input.goal_id,
+                        goal=input.goal,
+                        user_id=input.user_id,
+                        context=input.context,
+                    )
                 )
+                plan = provided.plan
+                made = provided.model_dump(exclude={"plan"})
             validate_plan(plan, self.registry)
         except PlanValidationError as exc:
             return PrepareResult(error=str(exc))
@@ -181,7 +198,7 @@ class SagaActivities:
                 "plan_id": f"{input.goal_id}/plan",
                 "steps": steps,
                 "reasoning": plan.reasoning,
-                "source": source,
+                **made,
             },
             "PlanGenerated",
         )

@@ -134,6 +134,7 @@ class AgentSaga:
                     user_id=input.user_id,
                     plan=input.plan,
                     at=workflow.now(),
+                    context=input.context,
                 ),
                 result_type=PrepareResult,
                 start_to_close_timeout=_LOCAL_TIMEOUT,

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 from omnihub.errors import ServerError
@@ -70,10 +72,33 @@ class EmbeddedTemporal:
         return self._process.pid
 
     def start(self, timeout: float = 60.0) -> EmbeddedTemporal:
+        deadline = time.monotonic() + timeout
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._process.start()
         self._process.wait_for_port(self.host, self.port, timeout)
+        self._wait_until_serving(deadline)
         return self
+
+    def _wait_until_serving(self, deadline: float) -> None:
+        """Wait for the frontend to report SERVING: the gRPC port opens before the frontend
+        is healthy, and a client connecting in between is refused ("not healthy yet")."""
+        argv = [str(temporal_binary()), "operator", "cluster", "health", "--address"]
+        while True:
+            try:
+                check = subprocess.run(
+                    [*argv, self.address], capture_output=True, text=True, timeout=10, check=False
+                )
+                if check.returncode == 0 and "SERVING" in check.stdout:
+                    return
+            except subprocess.TimeoutExpired:
+                pass
+            if time.monotonic() > deadline or not self._process.running():
+                self.stop()
+                raise ServerError(
+                    f"the Temporal dev server at {self.address} did not become healthy; "
+                    f"see {self._process.log_path}:\n{self._process.log_tail()}"
+                )
+            time.sleep(0.2)
 
     def stop(self, *, kill: bool = False) -> None:
         self._process.stop(kill=kill)
