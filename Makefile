@@ -21,7 +21,6 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
 
 demo: install
-	$(BIN)/omnihub demo
 	$(BIN)/omnihub scenario
 
 test: install lint typecheck pytest

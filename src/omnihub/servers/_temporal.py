@@ -27,6 +27,10 @@ class EmbeddedTemporal:
     """``temporal server start-dev --headless`` on loopback with a persistent SQLite file.
 
     Workflows survive a restart of the server because their state lives in ``db_file``.
+    The file runs in WAL mode with ``synchronous=normal``: that more than halves the latency
+    of each workflow task here, and survives a crash of the server process; only a power loss
+    can drop the last transactions, after which Temporal re-runs activities that the
+    idempotency ledger and the event store's idempotency keys keep from acting twice.
     """
 
     def __init__(
@@ -57,6 +61,10 @@ class EmbeddedTemporal:
                 str(self.db_file),
                 "--namespace",
                 namespace,
+                "--sqlite-pragma",
+                "journal_mode=wal",
+                "--sqlite-pragma",
+                "synchronous=normal",
                 "--log-level",
                 "error",
             ],
