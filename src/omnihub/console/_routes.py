@@ -14,7 +14,7 @@ import hashlib
 import json
 import uuid
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import (
@@ -47,19 +47,11 @@ from omnihub.console._views import (
     pending_approvals,
 )
 from omnihub.errors import AuthenticationError, NotFoundError, OmniHubError
-from omnihub.events import EventStore, new_event_id
+from omnihub.events import EventStore, GoalStatus, new_event_id
 
 User = Annotated[ConsoleUser, Depends(current_user)]
-GOAL_STATUSES = (
-    "received",
-    "planned",
-    "running",
-    "awaiting_approval",
-    "paused",
-    "completed",
-    "failed",
-    "cancelled",
-)
+# The statuses a user can filter by: every GoalStatus but "new" (not yet recorded).
+GOAL_STATUSES = tuple(status for status in get_args(GoalStatus) if status != "new")
 SUBMIT_WAIT_S = 10.0
 
 
