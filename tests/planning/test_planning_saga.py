@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -16,13 +17,20 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from omnihub.config import load_settings
 from omnihub.events import EventStore, PlanGenerated, open_event_store
 from omnihub.planning import (
+    BudgetPolicy,
     PlanningService,
     SagaPlanProvider,
     build_planner,
     build_planning_service,
     open_ledger,
 )
-from omnihub.saga import SagaActivities, SagaClient, SagaOptions, build_worker
+from omnihub.saga import (
+    ApprovalDecision,
+    SagaActivities,
+    SagaClient,
+    SagaOptions,
+    build_worker,
+)
 from omnihub.servers import EmbeddedTemporal
 from omnihub.tools import IdempotencyLedger, ToolResources, default_registry, open_database
 
@@ -137,3 +145,63 @@ async def test_a_provider_outage_is_retried_by_the_planning_activity(
         assert len(scripted_llm.requests) == 2  # the second activity attempt planned it
         rows = ledger.summary("acme")
         assert rows[0].calls == 1
+
+
+async def test_a_goal_over_budget_is_held_until_a_person_approves_it(
+    temporal_server: EmbeddedTemporal, tmp_path: Path, scripted_llm: ScriptedLLM
+) -> None:
+    settings = load_settings(
+        llm_base_url=scripted_llm.base_url,
+        llm_model="gpt-4o",
+        budget_daily_tokens=0,  # every LLM goal is over budget
+        budget_action="hold",
+    )
+    ledger = open_ledger(f"sqlite:///{tmp_path / 'store.db'}")
+    service = PlanningService(
+        build_planner(settings, default_registry()),
+        ledger=ledger,
+        budgets=BudgetPolicy.from_settings(settings),
+    )
+    plan = {
+        "reasoning": "answer",
+        "steps": [
+            {"id": "s1", "tool": "respond_to_user", "args": {"message": "hi"}, "depends_on": []}
+        ],
+    }
+    scripted_llm.script(Reply(body=openai_content(json.dumps(plan), model="gpt-4o")))
+    async with saga_with_planner(temporal_server, tmp_path, service) as stack:
+        held = await stack.sagas.start("Say hi", tenant_id="acme")
+        state = await stack.sagas.state(held, tenant_id="acme")
+        for _ in range(100):
+            if state.pending_approvals:
+                break
+            await asyncio.sleep(0.05)
+            state = await stack.sagas.state(held, tenant_id="acme")
+        assert [p.step_id for p in state.pending_approvals] == ["budget"]
+        assert "over its daily LLM budget" in state.pending_approvals[0].args["reason"]
+        assert scripted_llm.requests == []  # nothing was spent while held
+        decision = ApprovalDecision(step_id="budget", approved=True, decided_by="ann", reason="ok")
+        await stack.sagas.decide(held, decision, tenant_id="acme")
+        result = await stack.sagas.result(held, tenant_id="acme")
+        assert result.status == "completed"
+        assert result.answer == "hi"
+        types = [e.event_type for e in stack.store.read_stream("acme", held)]
+        assert types[:4] == [
+            "GoalReceived",
+            "ApprovalRequested",
+            "ApprovalGranted",
+            "PlanGenerated",
+        ]
+
+        # Rejected, the goal fails with the reason and never calls the model.
+        rejected = await stack.sagas.start("Say hi again", tenant_id="acme")
+        for _ in range(100):
+            if (await stack.sagas.state(rejected, tenant_id="acme")).pending_approvals:
+                break
+            await asyncio.sleep(0.05)
+        no = ApprovalDecision(step_id="budget", approved=False, decided_by="ann", reason="no")
+        await stack.sagas.decide(rejected, no, tenant_id="acme")
+        failed = await stack.sagas.result(rejected, tenant_id="acme")
+        assert failed.status == "failed"
+        assert "approval rejected by ann: no" in (failed.error or "")
+        assert len(scripted_llm.requests) == 1

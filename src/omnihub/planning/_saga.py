@@ -33,7 +33,9 @@ class SagaPlanProvider:
     async def plan(self, request: PlanningInput) -> ProvidedPlan:
         planning = PlanRequest(goal=request.goal, tenant=request.tenant_id, goal_id=request.goal_id)
         try:
-            outcome = await self.service.plan_goal(planning)
+            outcome = await self.service.plan_goal(
+                planning, budget_approved=request.budget_approved
+            )
         except PlanningError as exc:
             if not exc.retryable:
                 raise

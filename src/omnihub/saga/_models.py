@@ -190,6 +190,8 @@ class PrepareInput(_Model):
     plan: Plan | None
     at: datetime
     context: dict[str, Any] = Field(default_factory=dict)
+    # A person approved planning past the tenant's LLM budget (after a "hold").
+    budget_approved: bool = False
 
 
 class PlanningInput(_Model):
@@ -200,6 +202,7 @@ class PlanningInput(_Model):
     goal: str
     user_id: str
     context: dict[str, Any] = Field(default_factory=dict)
+    budget_approved: bool = False
 
 
 class ProvidedPlan(_Model):
@@ -218,6 +221,8 @@ class PrepareResult(_Model):
     plan: Plan | None = None
     policies: dict[str, StepPolicy] = Field(default_factory=dict)
     error: str | None = None
+    # Why planning is held until a person approves it (over the tenant's LLM budget).
+    held: str | None = None
 
 
 class StepInput(_Model):

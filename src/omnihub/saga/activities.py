@@ -18,7 +18,13 @@ from typing import Any, Protocol
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from omnihub.errors import OmniHubError, PlanValidationError, StoreError, ToolError
+from omnihub.errors import (
+    BudgetExceededError,
+    OmniHubError,
+    PlanValidationError,
+    StoreError,
+    ToolError,
+)
 from omnihub.events import EventStore, NewEvent, deterministic_event_id
 from omnihub.events import default_registry as event_registry
 from omnihub.plans import validate_plan
@@ -166,6 +172,7 @@ class SagaActivities:
                         goal=input.goal,
                         user_id=input.user_id,
                         context=input.context,
+                        budget_approved=input.budget_approved,
                     )
                 )
                 plan = provided.plan
@@ -173,6 +180,10 @@ class SagaActivities:
             validate_plan(plan, self.registry)
         except PlanValidationError as exc:
             return PrepareResult(error=str(exc))
+        except BudgetExceededError as exc:
+            if exc.action == "hold" and not input.budget_approved:
+                return PrepareResult(held=str(exc))
+            return PrepareResult(error=f"planning failed: {exc}")
         except OmniHubError as exc:
             return PrepareResult(error=f"planning failed: {exc}")
         policies: dict[str, StepPolicy] = {}

@@ -72,6 +72,10 @@ def failure_message(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
+# The pseudo-step a goal held over its tenant's LLM budget waits on for approval.
+BUDGET_STEP = "budget"
+
+
 def _default_policy(tool: str) -> StepPolicy:
     return StepPolicy(
         tool=tool,
@@ -125,21 +129,18 @@ class AgentSaga:
         if self._started_at is None:
             self._started_at = workflow.now()
         if input.carry is None:
-            prepared = await workflow.execute_local_activity(
-                "prepare_goal",
-                PrepareInput(
-                    tenant_id=input.tenant_id,
-                    goal_id=input.goal_id,
-                    goal=input.goal,
-                    user_id=input.user_id,
-                    plan=input.plan,
-                    at=workflow.now(),
-                    context=input.context,
-                ),
-                result_type=PrepareResult,
-                start_to_close_timeout=_LOCAL_TIMEOUT,
-                retry_policy=_RECORD_RETRY,
+            prepare = PrepareInput(
+                tenant_id=input.tenant_id,
+                goal_id=input.goal_id,
+                goal=input.goal,
+                user_id=input.user_id,
+                plan=input.plan,
+                at=workflow.now(),
+                context=input.context,
             )
+            prepared = await self._prepare(prepare)
+            if prepared.held is not None:
+                prepared = await self._hold_for_budget(prepare, prepared.held)
             if prepared.plan is None:
                 self._error = prepared.error or "no plan"
                 return await self._finish("failed")
@@ -174,6 +175,31 @@ class AgentSaga:
         await workflow.wait_condition(lambda: not self._running)
         reports = await self._compensate()
         return await self._finish("cancelled" if self._cancel else "failed", reports)
+
+    async def _prepare(self, prepare: PrepareInput) -> PrepareResult:
+        prepared: PrepareResult = await workflow.execute_local_activity(
+            "prepare_goal",
+            prepare,
+            result_type=PrepareResult,
+            start_to_close_timeout=_LOCAL_TIMEOUT,
+            retry_policy=_RECORD_RETRY,
+        )
+        return prepared
+
+    async def _hold_for_budget(self, prepare: PrepareInput, reason: str) -> PrepareResult:
+        """The tenant is over its LLM budget and the setting is "hold": planning waits for a
+        person's approval of the pseudo-step ``budget`` (an update like any approval, with the
+        same durable timeout), then plans again past the budget. Rejected or timed out, the
+        goal fails with the reason."""
+        self._status = "awaiting_approval"
+        step = PlanStep(id=BUDGET_STEP, tool="planner", args={"reason": reason})
+        policy = _default_policy("planner").model_copy(
+            update={"side_effect": False, "requires_approval": True, "risk": "red"}
+        )
+        if not await self._await_approval(step, policy, resume=False):
+            return PrepareResult(error=self._error or f"held over budget: {reason}")
+        approved = prepare.model_copy(update={"budget_approved": True, "at": workflow.now()})
+        return await self._prepare(approved)
 
     def _stopping(self) -> bool:
         return self._failed_step is not None or self._cancel is not None
