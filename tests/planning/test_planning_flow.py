@@ -334,6 +334,8 @@ async def test_saga_provider_makes_provider_outages_retryable_activity_failures(
     assert provided.plan.steps[0].tool == "respond_to_user"
     assert (provided.source, provided.model) == ("llm", "gpt-4o")
     assert provided.token_usage is not None
+    assert provided.cost is not None
+    assert provided.latency_ms is not None
     assert provider.outcomes["g1"].plan == provided.plan
     await provider.service.aclose()
 

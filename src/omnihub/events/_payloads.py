@@ -98,6 +98,8 @@ class PlanGenerated(EventPayload):
     model: str | None = None
     token_usage: TokenUsage | None = None
     cache: CacheDetails | None = None
+    cost: float | None = Field(None, ge=0, description="LLM cost of planning, in USD.")
+    latency_ms: float | None = Field(None, ge=0, description="How long planning took.")
 
 
 @register_event("StepStarted")

@@ -69,8 +69,7 @@ class PlanningOutcome:
     def event_payload(self) -> dict[str, Any]:
         """The PlanGenerated event's data (:class:`omnihub.events.PlanGenerated`).
 
-        Cost and latency are not fields of that event; they are in the usage ledger and on
-        this outcome (``usage.cost``, ``latency_ms``).
+        Cost and latency are in the usage ledger too (``usage.cost``, ``latency_ms``).
         """
         token_usage = None
         if self.source == "llm":
@@ -96,6 +95,8 @@ class PlanningOutcome:
             "model": self.usage.model,
             "token_usage": token_usage,
             "cache": self.cache if self.source == "cache" else None,
+            "cost": self.usage.cost,
+            "latency_ms": round(self.latency_ms, 3),
         }
 
     def cli_json(self) -> dict[str, Any]:

@@ -54,4 +54,6 @@ class SagaPlanProvider:
             model=made["model"],
             token_usage=made["token_usage"],
             cache=made["cache"],
+            cost=made["cost"],
+            latency_ms=made["latency_ms"],
         )

@@ -213,6 +213,8 @@ class ProvidedPlan(_Model):
     model: str | None = None
     token_usage: dict[str, int] | None = None
     cache: dict[str, Any] | None = None
+    cost: float | None = None
+    latency_ms: float | None = None
 
 
 class PrepareResult(_Model):
