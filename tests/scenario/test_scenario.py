@@ -17,7 +17,6 @@ def test_scenario_public_names() -> None:
     assert omnihub.scenario.__all__ == [
         "GoalRun",
         "ScenarioReport",
-        "demo_tools",
         "render_report",
         "run_scenario",
         "scenario_settings",

@@ -48,6 +48,13 @@ def up(
     ctx: typer.Context,
     host: Annotated[str | None, typer.Option(help="API address (default 127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option(help="API port (default 8700).")] = None,
+    example: Annotated[
+        bool,
+        typer.Option(
+            "--example",
+            help="Also run the example set: its tools, playbooks and tables (created if missing).",
+        ),
+    ] = False,
 ) -> None:
     """Start the whole embedded stack: Temporal dev server, a worker and the API.
 
@@ -57,6 +64,12 @@ def up(
     from omnihub.api import StackInfo, run_stack
 
     settings = state(ctx).settings
+    registry = None
+    if example:
+        from omnihub.examples import prepare_examples
+
+        examples = prepare_examples(settings)
+        settings, registry = examples.settings, examples.registry
     console = Console()
 
     def ready(info: StackInfo) -> None:
@@ -70,7 +83,7 @@ def up(
         )
         console.file.flush()
 
-    asyncio.run(run_stack(settings, host=host, port=port, on_ready=ready))
+    asyncio.run(run_stack(settings, host=host, port=port, registry=registry, on_ready=ready))
     console.print("OmniHub stopped.")
     _leave(0)
 

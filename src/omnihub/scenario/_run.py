@@ -21,7 +21,6 @@ from rich.table import Table
 from omnihub.config import Settings
 from omnihub.errors import ServerError
 
-PLAYBOOKS = Path(__file__).parent / "playbooks"
 _GOAL_TIMEOUT_S = 60.0
 
 
@@ -59,32 +58,13 @@ class ScenarioReport:
 
 
 def scenario_settings(home: Path, **overrides: Any) -> Settings:
-    """Settings for the scenario: its own home, the demo tables and playbooks."""
+    """Settings for the scenario: its own home and the example set's tables and playbooks."""
     from omnihub.config import load_settings
+    from omnihub.examples import example_settings
 
-    options: dict[str, Any] = {
-        "home": home,
-        "tools_allowed_tables": ["bookings", "seats", "payments"],
-        "playbook_dirs": [PLAYBOOKS],
-        "playbook_defaults": False,
-        "planner": "playbook",
-        "tenant_id": "demo",
-    }
+    options: dict[str, Any] = {"home": home, "planner": "playbook", "tenant_id": "demo"}
     options.update(overrides)
-    return load_settings(**options)
-
-
-def _prepare_domain(settings: Settings) -> None:
-    from omnihub.scenario._tools import SCHEMA
-    from omnihub.tools import open_database
-
-    database = open_database(settings.resolved_tools_database_url)
-    try:
-        with database.transaction() as cursor:
-            for statement in SCHEMA:
-                cursor.execute(statement)
-    finally:
-        database.close()
+    return example_settings(load_settings(**options))
 
 
 def _decline_next_charge(settings: Settings, reason: str) -> None:
@@ -143,19 +123,18 @@ async def run_scenario(settings: Settings, console: Console) -> ScenarioReport:
     from omnihub.api import StackInfo, run_stack
     from omnihub.auth import Role, open_key_store
     from omnihub.events import open_event_store, verify_store
+    from omnihub.examples import prepare_examples
     from omnihub.planning import SagaPlanProvider, build_planning_service
-    from omnihub.scenario._tools import demo_tools
     from omnihub.servers import free_port
-    from omnihub.tools import default_registry
 
     started = time.monotonic()
-    _prepare_domain(settings)
+    examples = await asyncio.to_thread(prepare_examples, settings)
+    settings, registry = examples.settings, examples.registry
     keys = open_key_store(settings.resolved_api_keys_url)
     try:
         operator = keys.create(settings.tenant_id, Role.OPERATOR).key
     finally:
         keys.close()
-    registry = default_registry(demo_tools())
     planning = build_planning_service(settings, registry)
     provider = SagaPlanProvider(planning)
     ready: asyncio.Future[StackInfo] = asyncio.get_running_loop().create_future()

@@ -1,5 +1,5 @@
-"""The demo domain's payment tools: real rows in the demo SQLite database, and a card
-processor that can be told to decline the next charge (a row in ``payment_failures``)."""
+"""The example domain's payment tools: real rows in the tools' database, and a card processor
+that can be told to decline the next charge (a row in ``payment_failures``)."""
 
 from __future__ import annotations
 
@@ -68,9 +68,10 @@ def _declined(ctx: ToolContext) -> str | None:
 
 def _record(ctx: ToolContext, kind: str, payee: str, amount: float, currency: str, ref: str) -> str:
     # The idempotency key is the payment id: a retried call finds its own row and does nothing.
+    # ON CONFLICT rather than SQLite's INSERT OR IGNORE, so the tools also run on PostgreSQL.
     _run(
         ctx,
-        "INSERT OR IGNORE INTO payments VALUES (?, ?, ?, ?, ?, ?, 'captured')",
+        "INSERT INTO payments VALUES (?, ?, ?, ?, ?, ?, 'captured') ON CONFLICT (id) DO NOTHING",
         (ctx.idempotency_key, kind, payee, amount, currency.upper(), ref),
     )
     return ctx.idempotency_key
@@ -123,6 +124,6 @@ async def wire_transfer(args: WireInput, ctx: ToolContext) -> PaymentOutput:
     return PaymentOutput(payment_id=payment_id)
 
 
-def demo_tools() -> list[ToolSpec]:
-    """The demo domain's tools, to register next to the built-in ones."""
+def example_tools() -> list[ToolSpec]:
+    """The example domain's tools, to register next to the built-in ones."""
     return [charge_card, refund_card, wire_transfer]
