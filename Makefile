@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.install-stamp
 EXTRAS := dev,postgres,redis,servers
 
-.PHONY: install browser demo test lint format typecheck pytest bench schema clean
+.PHONY: install browser demo test lint format typecheck pytest bench schema docs clean
 
 install: $(STAMP)
 
@@ -50,6 +50,10 @@ bench: install
 
 schema: install
 	$(BIN)/omnihub schema export
+
+# The README's configuration table, generated from the settings model (tests check it is current).
+docs: install
+	$(BIN)/omnihub config docs --readme README.md
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .coverage htmlcov

@@ -13,7 +13,12 @@ def test_root_public_names() -> None:
 
 
 def test_config_public_names() -> None:
-    assert omnihub.config.__all__ == ["Settings", "load_settings"]
+    assert omnihub.config.__all__ == [
+        "Settings",
+        "load_settings",
+        "render_settings_table",
+        "settings_table",
+    ]
 
 
 def test_servers_public_names() -> None:
