@@ -2,10 +2,10 @@
 store, a saga worker) behind the API's app with the console mounted, served by uvicorn on
 loopback.
 
-Goals go through the real ``GoalService`` on ``SagaGoalBackend`` (the saga client and the event store), cache
-and usage figures through its ``StoreCacheStats``; the planner is a stand-in passed in
-(``ScriptedPlanner``) that turns goal words into plans, so the tests choose which goals need an
-approval or fail.
+Goals go through the real ``GoalService`` on ``SagaGoalBackend`` (the saga client and the
+event store), cache and usage figures through ``StoreCacheStats``; the planner is a stand-in
+passed in (``ScriptedPlanner``) that turns goal words into plans, so the tests choose which
+goals need an approval or fail.
 """
 
 from __future__ import annotations
@@ -26,14 +26,14 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from omnihub.api import create_app
-from omnihub.goals import GoalService, SagaGoalBackend, StoreCacheStats
-from omnihub.runtime import Services, open_core_services
 from omnihub.auth import Role
 from omnihub.config import Settings, load_settings
 from omnihub.errors import ToolError
 from omnihub.events import EventStore, GoalState, open_event_store, project_goal
+from omnihub.goals import GoalService, SagaGoalBackend, StoreCacheStats
 from omnihub.planning import open_ledger
 from omnihub.plans import Plan, PlanStep
+from omnihub.runtime import Services, open_core_services
 from omnihub.saga import (
     PlanningInput,
     ProvidedPlan,
