@@ -330,16 +330,7 @@ class PostgresEventStore(BaseEventStore):
         before: int | None = None,
     ) -> list[IndexedGoal]:
         """See :meth:`EventStore.list_goals`."""
-        query = "SELECT created_position, summary FROM omnihub_goals WHERE tenant_id = %s"
-        params: list[Any] = [tenant_id]
-        if status is not None:
-            query += " AND status = %s"
-            params.append(status)
-        if before is not None:
-            query += " AND created_position < %s"
-            params.append(before)
-        query += " ORDER BY created_position DESC LIMIT %s"
-        params.append(limit)
+        query, params = self.goal_index_query(tenant_id, status, limit, before, "%s")
         rows = self._fetch("list goals", query, params)
         return [indexed(position, summary) for position, summary in rows]
 

@@ -365,16 +365,7 @@ class SQLiteEventStore(BaseEventStore):
         before: int | None = None,
     ) -> list[IndexedGoal]:
         """See :meth:`EventStore.list_goals`."""
-        query = "SELECT created_position, summary FROM omnihub_goals WHERE tenant_id = ?"
-        params: list[Any] = [tenant_id]
-        if status is not None:
-            query += " AND status = ?"
-            params.append(status)
-        if before is not None:
-            query += " AND created_position < ?"
-            params.append(before)
-        query += " ORDER BY created_position DESC LIMIT ?"
-        params.append(limit)
+        query, params = self.goal_index_query(tenant_id, status, limit, before, "?")
         with translate_errors("list goals"):
             rows = self._reader().execute(query, params).fetchall()
         return [indexed(position, summary) for position, summary in rows]

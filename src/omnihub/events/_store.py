@@ -305,6 +305,22 @@ class BaseEventStore:
         by_id = {p.event_id: p.payload for p in pending}
         return summarize_rows(previous, rows, lambda row: by_id[row[4]])
 
+    @staticmethod
+    def goal_index_query(
+        tenant_id: str, status: str | None, limit: int, before: int | None, mark: str
+    ) -> tuple[str, list[Any]]:
+        """The SQL (with ``mark`` as parameter placeholder) and parameters of ``list_goals``."""
+        query = f"SELECT created_position, summary FROM omnihub_goals WHERE tenant_id = {mark}"
+        params: list[Any] = [tenant_id]
+        if status is not None:
+            query += f" AND status = {mark}"
+            params.append(status)
+        if before is not None:
+            query += f" AND created_position < {mark}"
+            params.append(before)
+        params.append(limit)
+        return query + f" ORDER BY created_position DESC LIMIT {mark}", params
+
     def rebuild_goal_index(self, tenant_rows: Sequence[Sequence[Any]]) -> list[GoalIndexRow]:
         """Index rows folded from stored rows (for events written before the index existed)."""
         return rebuild_rows(tenant_rows, payload_decoder(self.registry.decode))
