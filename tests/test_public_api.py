@@ -90,3 +90,57 @@ def test_planning_public_names() -> None:
     }
     for name in omnihub.planning.__all__:
         assert getattr(omnihub.planning, name) is not None
+
+
+def test_goals_public_names() -> None:
+    import omnihub.goals
+
+    assert omnihub.goals.__all__ == [
+        "TERMINAL_EVENTS",
+        "CacheStatsSource",
+        "ControlAction",
+        "ControlRequest",
+        "GoalAccepted",
+        "GoalBackend",
+        "GoalDecision",
+        "GoalPage",
+        "GoalRequest",
+        "GoalService",
+        "IdempotencyRecords",
+        "SagaGoalBackend",
+        "StoreCacheStats",
+        "StreamEvent",
+        "UsageSource",
+        "new_goal_id",
+        "request_hash",
+    ]
+    for name in omnihub.goals.__all__:
+        assert getattr(omnihub.goals, name) is not None
+
+
+def test_runtime_public_names() -> None:
+    import omnihub.runtime
+
+    assert omnihub.runtime.__all__ == [
+        "ApiServer",
+        "ServerFactory",
+        "Services",
+        "StackInfo",
+        "Temporal",
+        "goals_of",
+        "open_core_services",
+        "open_idempotency_store",
+        "open_key_store",
+        "open_nonce_store",
+        "open_planner",
+        "open_rate_limiter",
+        "open_services",
+        "open_store",
+        "open_temporal",
+        "run_stack",
+        "run_worker",
+        "running_services",
+        "temporal_supervisor",
+    ]
+    for name in omnihub.runtime.__all__:
+        assert getattr(omnihub.runtime, name) is not None

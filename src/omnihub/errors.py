@@ -11,6 +11,7 @@ enter OmniHub, so callers only ever need to catch these::
     │   ├── SchemaVersionError      a schema version with no upcaster path to the current one
     │   ├── PlanValidationError     a plan that cannot run: ``problems`` lists every reason
     │   ├── CacheInputError         a request the plan cache refuses (empty, too long, bad text)
+    │   ├── GoalExistsError         a goal id already started (HTTP 409): ``goal_id``
     │   └── SlotError               a cached plan needs a value the request does not have
     ├── StoreError                  the event store or another database failed
     │   ├── ConcurrencyError        optimistic concurrency: ``actual_version`` says what is stored
@@ -47,6 +48,7 @@ __all__ = [
     "ConcurrencyError",
     "ConfigurationError",
     "DestinationRefusedError",
+    "GoalExistsError",
     "IntegrityError",
     "InvalidPlanError",
     "NoPlanError",
@@ -119,6 +121,14 @@ class SchemaVersionError(ValidationError):
 
 class CacheInputError(ValidationError):
     """A request the plan cache refuses: empty, too long, invalid UTF-8 or control characters."""
+
+
+class GoalExistsError(ValidationError):
+    """A goal with this id was started already (a conflict with state, not bad input)."""
+
+    def __init__(self, goal_id: str) -> None:
+        super().__init__(f"goal {goal_id!r} exists already")
+        self.goal_id = goal_id
 
 
 class SlotError(ValidationError):

@@ -14,18 +14,18 @@ from typing import Any
 
 import httpx
 
-from omnihub.api import (
-    ApiServices,
-    ApprovalDecision,
+from omnihub.auth import Role
+from omnihub.config import Settings
+from omnihub.errors import GoalExistsError, NotFoundError, ValidationError
+from omnihub.goals import (
     ControlAction,
     GoalAccepted,
+    GoalDecision,
     GoalPage,
     GoalRequest,
     StreamEvent,
 )
-from omnihub.auth import Role
-from omnihub.config import Settings
-from omnihub.errors import NotFoundError, ValidationError
+from omnihub.runtime import Services
 
 TERMINAL = {"GoalCompleted", "GoalFailed", "GoalCancelled"}
 
@@ -40,7 +40,8 @@ class _Goal:
 
 
 class MemoryGoals:
-    """Goals kept in memory, each with an event list that ``emit`` extends (live for SSE)."""
+    """A goal backend in memory (passed to a real GoalService), each goal with an event list
+    that ``emit`` extends (live for SSE)."""
 
     def __init__(self) -> None:
         self.goals: dict[str, _Goal] = {}
@@ -62,10 +63,11 @@ class MemoryGoals:
             self._changed.notify_all()
 
     async def submit(self, tenant_id: str, goal_id: str, request: GoalRequest) -> GoalAccepted:
-        if goal_id not in self.goals:
-            self.submits += 1
-            self.goals[goal_id] = _Goal(tenant_id, goal_id, request)
-            await self.emit(goal_id, "GoalReceived", {"goal": request.goal})
+        if goal_id in self.goals:
+            raise GoalExistsError(goal_id)
+        self.submits += 1
+        self.goals[goal_id] = _Goal(tenant_id, goal_id, request)
+        await self.emit(goal_id, "GoalReceived", {"goal": request.goal})
         return GoalAccepted(goal_id=goal_id, status=self.goals[goal_id].status)
 
     async def get(self, tenant_id: str, goal_id: str) -> dict[str, Any]:
@@ -113,7 +115,7 @@ class MemoryGoals:
                     return
 
     async def decide(
-        self, tenant_id: str, goal_id: str, step_id: str, decision: ApprovalDecision, actor: str
+        self, tenant_id: str, goal_id: str, step_id: str, decision: GoalDecision, actor: str
     ) -> dict[str, Any]:
         self._goal(tenant_id, goal_id)
         if step_id != "approve-me":
@@ -133,7 +135,7 @@ class MemoryGoals:
 @dataclass
 class Api:
     client: httpx.AsyncClient
-    services: ApiServices
+    services: Services
     goals: MemoryGoals
     settings: Settings
 

@@ -12,8 +12,10 @@ import pytest
 import uvicorn
 from api_support import Api, ApiFactory, MemoryGoals
 
-from omnihub.api import create_app, open_core_services
+from omnihub.api import create_app
 from omnihub.config import load_settings
+from omnihub.goals import GoalService
+from omnihub.runtime import open_core_services
 from omnihub.servers import free_port
 
 
@@ -32,7 +34,7 @@ async def api_factory() -> AsyncIterator[ApiFactory]:
             services = await open_core_services(settings)
             stack.push_async_callback(services.aclose)
             goals = MemoryGoals()
-            services.goals = goals
+            services.goals = GoalService(goals, services.idempotency)
             app = create_app(settings, services=services, sse_keepalive_seconds=0.2)
             if live:
                 port = free_port()

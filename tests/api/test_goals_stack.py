@@ -22,7 +22,7 @@ from omnihub.api import create_app
 from omnihub.auth import Role, open_key_store
 from omnihub.config import Settings, load_settings
 from omnihub.planning import SagaPlanProvider, build_planning_service
-from omnihub.saga import run_worker
+from omnihub.runtime import run_worker
 from omnihub.servers import EmbeddedTemporal, free_port
 from omnihub.tools import Compensation, default_registry, open_database, tool
 

@@ -15,16 +15,18 @@ import schemathesis
 from api_support import MemoryGoals, MemoryStats
 from hypothesis import HealthCheck, given, settings
 
-from omnihub.api import create_app, open_core_services
+from omnihub.api import create_app
 from omnihub.auth import Role
 from omnihub.config import load_settings
+from omnihub.goals import GoalService
+from omnihub.runtime import open_core_services
 
 
 @pytest.fixture
 def fuzz_target() -> Iterator[tuple[Any, dict[str, str]]]:
     config = load_settings(api_rate_limit_per_second=10_000, api_rate_limit_burst=10_000)
     services = asyncio.run(open_core_services(config))
-    services.goals = MemoryGoals()
+    services.goals = GoalService(MemoryGoals(), services.idempotency)
     services.cache_stats = services.usage = MemoryStats()
     key = services.keys.create("acme", Role.ADMIN).key
     app = create_app(config, services=services)

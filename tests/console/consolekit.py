@@ -2,10 +2,10 @@
 store, a saga worker) behind the API's app with the console mounted, served by uvicorn on
 loopback.
 
-Goals go through the API's own ``SagaGoalService`` (the saga client and the event store), cache
-and usage figures through its ``StoreCacheStats``; the planner is a stand-in passed in
-(``ScriptedPlanner``) that turns goal words into plans, so the tests choose which goals need an
-approval or fail.
+Goals go through the real ``GoalService`` on ``SagaGoalBackend`` (the saga client and the
+event store), cache and usage figures through ``StoreCacheStats``; the planner is a stand-in
+passed in (``ScriptedPlanner``) that turns goal words into plans, so the tests choose which
+goals need an approval or fail.
 """
 
 from __future__ import annotations
@@ -25,19 +25,15 @@ from pydantic import BaseModel
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from omnihub.api import (
-    ApiServices,
-    SagaGoalService,
-    StoreCacheStats,
-    create_app,
-    open_core_services,
-)
+from omnihub.api import create_app
 from omnihub.auth import Role
 from omnihub.config import Settings, load_settings
 from omnihub.errors import ToolError
 from omnihub.events import EventStore, GoalState, open_event_store, project_goal
+from omnihub.goals import GoalService, SagaGoalBackend, StoreCacheStats
 from omnihub.planning import open_ledger
 from omnihub.plans import Plan, PlanStep
+from omnihub.runtime import Services, open_core_services
 from omnihub.saga import (
     PlanningInput,
     ProvidedPlan,
@@ -139,7 +135,7 @@ class Stack:
     """The running stack of one test."""
 
     settings: Settings
-    services: ApiServices
+    services: Services
     store: EventStore
     sagas: SagaClient
     app: FastAPI
@@ -197,7 +193,8 @@ async def running_stack(
         stack.push_async_callback(services.aclose)
         ledger = open_ledger(settings.resolved_event_store_url)
         stack.callback(ledger.close)
-        services.goals = SagaGoalService(store, sagas, poll_interval=0.1)
+        backend = SagaGoalBackend(store, sagas, poll_interval=0.1)
+        services.goals = GoalService(backend, services.idempotency)
         services.cache_stats = services.usage = StoreCacheStats(store, ledger)
         app = create_app(settings, services=services, sse_keepalive_seconds=1.0)
         port = free_port()

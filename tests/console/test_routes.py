@@ -12,11 +12,11 @@ import httpx
 import pytest
 from consolekit import Stack, running_stack
 
-from omnihub.api import StreamEvent
 from omnihub.auth import Role
 from omnihub.console import COOKIE_NAME
 from omnihub.console._routes import timeline_stream
 from omnihub.events import GoalReceived, NewEvent, open_event_store
+from omnihub.goals import StreamEvent
 from omnihub.servers import EmbeddedTemporal
 
 

@@ -19,7 +19,8 @@ from omnihub.cli import app
 from omnihub.config import load_settings
 from omnihub.errors import ConfigurationError
 from omnihub.plans import Plan, PlanStep
-from omnihub.saga import TemporalSupervisor, run_worker
+from omnihub.runtime import run_worker
+from omnihub.saga import TemporalSupervisor
 from omnihub.servers import EmbeddedTemporal, port_open
 from omnihub.tools import default_registry, open_database
 

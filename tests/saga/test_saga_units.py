@@ -29,7 +29,7 @@ NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 def test_public_names_are_sorted_and_pinned() -> None:
     assert omnihub.saga.__all__ == sorted(omnihub.saga.__all__)
-    for name in ("AgentSaga", "SagaClient", "SagaActivities", "build_worker", "run_worker"):
+    for name in ("AgentSaga", "SagaClient", "SagaActivities", "build_worker"):
         assert name in omnihub.saga.__all__
 
 

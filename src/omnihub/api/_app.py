@@ -14,13 +14,13 @@ from omnihub.api._middleware import GuardMiddleware
 from omnihub.api._routes_goals import router as goals_router
 from omnihub.api._routes_system import router as system_router
 from omnihub.api._routes_system import stats_router
-from omnihub.api._services import ApiServices
-from omnihub.api._wiring import open_services
 from omnihub.auth import SignatureVerifier
 from omnihub.config import Settings
+from omnihub.console import mount_console
+from omnihub.runtime import Services, open_services
 
 
-def _attach(app: FastAPI, services: ApiServices, settings: Settings) -> None:
+def _attach(app: FastAPI, services: Services, settings: Settings) -> None:
     app.state.services = services
     app.state.verifier = SignatureVerifier(services.nonces, settings.api_signature_skew_seconds)
 
@@ -28,7 +28,7 @@ def _attach(app: FastAPI, services: ApiServices, settings: Settings) -> None:
 def create_app(
     settings: Settings,
     *,
-    services: ApiServices | None = None,
+    services: Services | None = None,
     sse_keepalive_seconds: float = 15.0,
 ) -> FastAPI:
     """The OmniHub HTTP API.
@@ -70,7 +70,5 @@ def create_app(
     app.include_router(system_router)
     app.include_router(goals_router)
     app.include_router(stats_router)
-    from omnihub.console import mount_console  # here: the console imports omnihub.api
-
     mount_console(app, settings)
     return app

@@ -9,7 +9,6 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from omnihub.api._metrics import ApiMetrics
-from omnihub.api._services import ApiServices, GoalService
 from omnihub.auth import Principal, Role, SignatureVerifier, has_signature
 from omnihub.errors import (
     AuthenticationError,
@@ -17,6 +16,8 @@ from omnihub.errors import (
     PermissionDeniedError,
     RateLimitedError,
 )
+from omnihub.goals import GoalService
+from omnihub.runtime import Services, goals_of
 
 _bearer = HTTPBearer(
     auto_error=False,
@@ -24,8 +25,8 @@ _bearer = HTTPBearer(
 )
 
 
-def services_of(request: Request) -> ApiServices:
-    services: ApiServices | None = getattr(request.app.state, "services", None)
+def services_of(request: Request) -> Services:
+    services: Services | None = getattr(request.app.state, "services", None)
     if services is None:
         raise ConfigurationError("the API is starting up; services are not ready yet")
     return services
@@ -96,10 +97,7 @@ Admin = Annotated[Principal, Depends(require(Role.ADMIN))]
 
 
 def goal_service(request: Request) -> GoalService:
-    goals = services_of(request).goals
-    if goals is None:
-        raise ConfigurationError("goals are not available: no goal service is configured")
-    return goals
+    return goals_of(services_of(request))
 
 
 Goals = Annotated[GoalService, Depends(goal_service)]

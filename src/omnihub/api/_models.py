@@ -1,4 +1,4 @@
-"""Request and response bodies of the HTTP API (Pydantic v2; they form the OpenAPI schema)."""
+"""The API's own response bodies (errors, health); goal bodies are :mod:`omnihub.goals`'s."""
 
 from __future__ import annotations
 
@@ -6,57 +6,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from omnihub.plans import Plan
-
 
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class GoalRequest(_Body):
-    """A goal submitted by a user or a program."""
-
-    goal: str = Field(
-        min_length=1, max_length=4000, description="What the agent should achieve, in words."
-    )
-    context: dict[str, Any] = Field(
-        default_factory=dict, description="Extra facts for the planner (free-form JSON)."
-    )
-    user_id: str | None = Field(
-        None, min_length=1, max_length=256, description="The end user the goal is for."
-    )
-    plan: Plan | None = Field(
-        None,
-        description="An explicit plan to run instead of asking the planner (for programs "
-        "that plan themselves); it is validated like any plan before anything runs.",
-    )
-
-
-class GoalAccepted(_Body):
-    """A goal the runtime has taken on (``202 Accepted``)."""
-
-    goal_id: str
-    status: str
-
-
-class GoalPage(_Body):
-    """One page of goals, newest first; pass ``next_cursor`` as ``cursor`` for the next."""
-
-    items: list[dict[str, Any]]
-    next_cursor: str | None = None
-
-
-class ApprovalDecision(_Body):
-    """A person's decision on a step waiting for approval."""
-
-    decision: Literal["approve", "reject"]
-    reason: str | None = Field(None, max_length=2000)
-
-
-class ControlRequest(_Body):
-    """Optional reason given with cancel, pause or resume."""
-
-    reason: str | None = Field(None, max_length=2000)
 
 
 class ErrorDetail(_Body):

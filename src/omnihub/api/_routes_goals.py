@@ -12,18 +12,18 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from omnihub.api._deps import Goals, Operator, Viewer, services_of
-from omnihub.api._idempotency import request_hash
-from omnihub.api._models import (
-    ApprovalDecision,
+from omnihub.api._deps import Goals, Operator, Viewer
+from omnihub.api._models import ErrorBody
+from omnihub.goals import (
+    ControlAction,
     ControlRequest,
-    ErrorBody,
     GoalAccepted,
+    GoalDecision,
     GoalPage,
     GoalRequest,
+    GoalService,
+    StreamEvent,
 )
-from omnihub.api._services import ControlAction, GoalService, StreamEvent
-from omnihub.events import new_event_id
 
 logger = logging.getLogger(__name__)
 
@@ -40,14 +40,8 @@ StepId = Annotated[
 ]
 
 
-def new_goal_id() -> str:
-    """A fresh goal id: a UUIDv7, so goal ids sort by creation time."""
-    return new_event_id()
-
-
 @router.post("", status_code=202, response_model=GoalAccepted, summary="Submit a goal")
 async def submit_goal(
-    request: Request,
     body: GoalRequest,
     principal: Operator,
     goals: Goals,
@@ -63,16 +57,7 @@ async def submit_goal(
 ) -> GoalAccepted:
     """Start a goal. With an ``Idempotency-Key``, a retried request returns the goal the
     first request started instead of starting another."""
-    goal_id = new_goal_id()
-    if idempotency_key is not None:
-        goal_id, _ = await asyncio.to_thread(
-            services_of(request).idempotency.claim,
-            principal.tenant_id,
-            idempotency_key,
-            request_hash(body.model_dump(mode="json")),
-            goal_id,
-        )
-    return await goals.submit(principal.tenant_id, goal_id, body)
+    return await goals.submit(principal.tenant_id, body, idempotency_key=idempotency_key)
 
 
 @router.get("", response_model=GoalPage, summary="List goals")
@@ -174,10 +159,9 @@ async def stream_events(
             start = max(start, int(last_event_id))
         except ValueError:
             start = max(start, 0)
-    # Existence and tenant check up front, so an unknown goal is a 404, not an empty stream.
-    await goals.get(principal.tenant_id, goal_id)
+    # Checks the goal up front, so an unknown goal is a 404, not an empty stream.
+    source = await goals.stream(principal.tenant_id, goal_id, after_version=start)
     keepalive: float = request.app.state.sse_keepalive_seconds
-    source = goals.stream(principal.tenant_id, goal_id, after_version=start)
     return StreamingResponse(
         _event_stream(source, keepalive),
         media_type="text/event-stream",
@@ -191,7 +175,7 @@ async def stream_events(
 async def decide(
     goal_id: GoalId,
     step_id: StepId,
-    body: ApprovalDecision,
+    body: GoalDecision,
     principal: Operator,
     goals: Goals,
 ) -> dict[str, Any]:
@@ -209,7 +193,7 @@ async def _control(
 ) -> JSONResponse:
     reason = body.reason if body else None
     accepted = await goals.control(
-        principal.tenant_id, goal_id, action, reason, f"key:{principal.key_id}"
+        principal.tenant_id, goal_id, action, actor=f"key:{principal.key_id}", reason=reason
     )
     return JSONResponse(accepted.model_dump(mode="json"), status_code=202)
 

@@ -1,40 +1,24 @@
-"""The whole embedded stack in one process: Temporal, a saga worker with the planner, the API.
+"""``omnihub up``: the runtime's whole embedded stack with this package's API server.
 
-``omnihub up`` runs :func:`run_stack`. Temporal is the embedded dev server under
-``$OMNIHUB_HOME/temporal`` unless a cluster address is configured; the worker plans goals
-with the configured planner behind the plan cache; the API serves on loopback by default.
-Ctrl-C or SIGTERM stops the API, then the worker, then the Temporal server this process
-started, so nothing is left running.
+The stack itself (Temporal, a worker, shutdown order) is :func:`omnihub.runtime.run_stack`;
+this adapter only adds the API's server, which the runtime (below the API) cannot build.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
-import socket
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from omnihub.api._server import build_server
 from omnihub.config import Settings
-from omnihub.errors import ServerError
+from omnihub.runtime import ApiServer, StackInfo
+from omnihub.runtime import run_stack as run_runtime_stack
+from omnihub.saga import PlanProvider
 from omnihub.tools import ToolRegistry
 
-if TYPE_CHECKING:
-    from omnihub.saga import PlanProvider
 
-logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class StackInfo:
-    """Where the running stack can be reached (given to ``on_ready``)."""
-
-    api_url: str
-    temporal_address: str
-    task_queue: str
+def _server(settings: Settings, host: str, port: int) -> ApiServer:
+    return build_server(settings, host=host, port=port)
 
 
 async def run_stack(
@@ -49,81 +33,13 @@ async def run_stack(
 ) -> None:
     """Run Temporal (embedded unless configured), a worker and the API until a signal (or
     ``stop``); raise ServerError when a part fails to start or dies."""
-    from omnihub.planning import SagaPlanProvider, build_planning_service
-    from omnihub.saga import TemporalSupervisor, run_worker
-    from omnihub.tools import default_registry
-
-    api_host, api_port = host or settings.api_host, settings.api_port if port is None else port
-    _check_port_free(api_host, api_port)
-    supervisor = (
-        None if settings.temporal_address else TemporalSupervisor(settings.home / "temporal")
+    await run_runtime_stack(
+        settings,
+        server=_server,
+        host=host,
+        port=port,
+        registry=registry,
+        planner=planner,
+        on_ready=on_ready,
+        stop=stop,
     )
-    temporal_address = settings.temporal_address or ""
-    if supervisor is not None:
-        temporal_address = await asyncio.to_thread(supervisor.ensure)
-    registry = registry or default_registry()
-    # The configured planner behind the plan cache, unless the caller brings its own.
-    planning = None
-    if planner is None:
-        planning = build_planning_service(settings, registry)
-        planner = SagaPlanProvider(planning)
-    worker_stop, worker_ready = asyncio.Event(), asyncio.Event()
-    worker = asyncio.create_task(
-        run_worker(
-            settings,
-            registry=registry,
-            planner=planner,
-            stop=worker_stop,
-            on_ready=worker_ready.set,
-        )
-    )
-    server = build_server(settings, host=api_host, port=api_port)
-    serving = asyncio.create_task(server.serve())
-    stopping = asyncio.create_task((stop or asyncio.Event()).wait())
-    try:
-        while not (server.started and worker_ready.is_set()):
-            if serving.done() or worker.done():
-                raise ServerError("the OmniHub stack failed to start (see the log above)")
-            await asyncio.sleep(0.05)
-        if on_ready is not None:
-            config = server.config
-            on_ready(
-                StackInfo(
-                    f"http://{config.host}:{config.port}", temporal_address, settings.task_queue
-                )
-            )
-        await asyncio.wait({serving, worker, stopping}, return_when=asyncio.FIRST_COMPLETED)
-        if worker.done() and not serving.done():
-            raise ServerError("the saga worker stopped unexpectedly (see the log above)")
-    finally:
-        server.should_exit = True
-        stopping.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await stopping
-        await _settle(serving, "API server")
-        worker_stop.set()
-        await _settle(worker, "worker")
-        if planning is not None:
-            await planning.aclose()
-        if supervisor is not None:
-            await asyncio.to_thread(supervisor.stop)
-
-
-def _check_port_free(host: str, port: int) -> None:
-    """Fail before starting anything when the API's port is taken (uvicorn would exit)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError as exc:
-            raise ServerError(f"cannot serve the API on {host}:{port}: {exc}") from exc
-
-
-async def _settle(task: asyncio.Task[None], name: str) -> None:
-    """Wait for ``task`` to end, logging (not raising) how it failed: shutdown goes on."""
-    try:
-        await task
-    except asyncio.CancelledError:
-        pass
-    except Exception:
-        logger.exception("%s failed", name)

@@ -1,8 +1,8 @@
 """``omnihub up`` (the whole stack) and ``run`` / ``status`` / ``approve`` / ``cancel`` (goals).
 
-The goal commands talk to the running stack's Temporal and read the event store directly: the
-command line is the operator's own machine, so it needs no API key. They leave with
-``os._exit`` like the other Temporal commands (temporalio/sdk-python#300).
+The goal commands use the goal service of the running stack (built by :mod:`omnihub.runtime`
+from the settings): the command line is the operator's own machine, so it needs no API key.
+They leave with ``os._exit`` like the other Temporal commands (temporalio/sdk-python#300).
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ import getpass
 import json
 import logging
 import time
-from typing import Annotated, Any
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console, Group
@@ -23,8 +24,10 @@ from rich.text import Text
 from omnihub.cli._app import app, state
 from omnihub.cli._saga import _leave
 from omnihub.config import Settings
-from omnihub.errors import ConfigurationError, NotFoundError
-from omnihub.events import GoalState, project_goal
+from omnihub.errors import NotFoundError
+from omnihub.events import GoalState
+from omnihub.goals import GoalDecision, GoalRequest, GoalService
+from omnihub.runtime import goals_of, running_services
 
 _STATUS_STYLE = {
     "completed": "green",
@@ -39,6 +42,7 @@ _STATUS_STYLE = {
     "paused": "yellow",
 }
 _FINAL = {"completed", "failed", "cancelled"}
+_T = TypeVar("_T")
 
 Tenant = Annotated[str | None, typer.Option(help="Tenant of the goal (default: settings).")]
 
@@ -61,7 +65,8 @@ def up(
     Data lives under OMNIHUB_HOME. Ctrl-C or SIGTERM stops everything, leaving nothing running.
     Create an API key first with `omnihub keys create`.
     """
-    from omnihub.api import StackInfo, run_stack
+    from omnihub.api import run_stack
+    from omnihub.runtime import StackInfo
 
     settings = state(ctx).settings
     registry = None
@@ -88,29 +93,13 @@ def up(
     _leave(0)
 
 
-async def _sagas(settings: Settings) -> Any:
-    """A saga client for the running stack; a clear error when none is running."""
-    from omnihub.saga import SagaClient, TemporalSupervisor, connect_temporal
-    from omnihub.servers import port_open
-
-    if not settings.temporal_address:
-        address = TemporalSupervisor(settings.home / "temporal").address
-        host, _, port = (address or ":0").rpartition(":")
-        if not address or not port_open(host, int(port)):
-            raise ConfigurationError(
-                f"no OmniHub stack is running for {settings.home}: start one with `omnihub up`"
-            )
-    return SagaClient.from_settings(await connect_temporal(settings), settings)
-
-
-def _state(settings: Settings, tenant: str, goal_id: str) -> GoalState:
-    from omnihub.events import open_event_store
-
-    with open_event_store(settings.resolved_event_store_url) as store:
-        events = store.read_stream(tenant, goal_id)
-    if not events:
-        raise NotFoundError(f"goal {goal_id!r} of tenant {tenant!r} has no events (yet)")
-    return project_goal(events)
+async def _with_goals(
+    settings: Settings, action: Callable[[GoalService], Awaitable[_T]], *, temporal: bool = True
+) -> _T:
+    """Run ``action`` with the running stack's goal service (``temporal=False``: read only,
+    from the event store); a clear error when no stack is running."""
+    async with running_services(settings, start_temporal=False, temporal=temporal) as services:
+        return await action(goals_of(services))
 
 
 def render(state: GoalState) -> Group:
@@ -161,24 +150,20 @@ def run(
 
     Exits 0 when the goal completed, 1 when it failed or was cancelled.
     """
-    from omnihub.events import new_event_id
-
     settings = state(ctx).settings
     who = tenant or settings.tenant_id
     console = Console()
 
-    async def main() -> GoalState:
-        sagas = await _sagas(settings)
-        goal_id = await sagas.start(
-            goal, goal_id=new_event_id(), tenant_id=who, user_id=getpass.getuser()
-        )
+    async def follow(goals: GoalService) -> GoalState:
+        request = GoalRequest(goal=goal, user_id=getpass.getuser())
+        goal_id = (await goals.submit(who, request)).goal_id
         console.print(f"submitted goal {goal_id}", highlight=False)
         deadline = time.monotonic() + timeout
         current: GoalState | None = None
         with Live(console=console, refresh_per_second=8, transient=False) as live:
             while time.monotonic() < deadline:
                 try:
-                    current = await asyncio.to_thread(_state, settings, who, goal_id)
+                    current = await goals.state(who, goal_id)
                 except NotFoundError:
                     live.update(Text("waiting for a worker to pick the goal up…"))
                 else:
@@ -188,7 +173,7 @@ def run(
                 await asyncio.sleep(0.2)
         raise typer.Exit(_timeout(console, goal_id))
 
-    final = asyncio.run(main())
+    final = asyncio.run(_with_goals(settings, follow))
     style = "green" if final.status == "completed" else "red"
     console.print(Text(_outcome(final), style=f"bold {style}"))
     _leave(0 if final.status == "completed" else 1)
@@ -208,7 +193,10 @@ def status(
 ) -> None:
     """Show a goal's state (folded from its events): status, steps, compensations, result."""
     settings = state(ctx).settings
-    current = _state(settings, tenant or settings.tenant_id, goal_id)
+    who = tenant or settings.tenant_id
+    current = asyncio.run(
+        _with_goals(settings, lambda goals: goals.state(who, goal_id), temporal=False)
+    )
     if as_json:
         typer.echo(current.to_json())
         return
@@ -229,18 +217,12 @@ def approve(
 ) -> None:
     """Approve (or, with --reject, reject) a step waiting for approval; returns once the
     workflow has taken the decision."""
-    from omnihub.saga import ApprovalDecision
-
     settings = state(ctx).settings
-    decision = ApprovalDecision(
-        step_id=step_id, approved=not reject, decided_by=f"cli:{getpass.getuser()}", reason=reason
+    decision = GoalDecision(decision="reject" if reject else "approve", reason=reason)
+    who, actor = tenant or settings.tenant_id, f"cli:{getpass.getuser()}"
+    asyncio.run(
+        _with_goals(settings, lambda goals: goals.decide(who, goal_id, step_id, decision, actor))
     )
-
-    async def main() -> None:
-        sagas = await _sagas(settings)
-        await sagas.decide(goal_id, decision, tenant or settings.tenant_id)
-
-    asyncio.run(main())
     typer.echo(f"{'rejected' if reject else 'approved'} step {step_id} of goal {goal_id}")
     _leave(0)
 
@@ -253,16 +235,14 @@ def cancel(
     tenant: Tenant = None,
 ) -> None:
     """Cancel a goal: its completed steps are compensated, last first."""
-    from omnihub.saga import ControlRequest
-
     settings = state(ctx).settings
-
-    async def main() -> None:
-        sagas = await _sagas(settings)
-        request = ControlRequest(by=f"cli:{getpass.getuser()}", reason=reason)
-        await sagas.cancel(goal_id, request, tenant or settings.tenant_id)
-
-    asyncio.run(main())
+    who, actor = tenant or settings.tenant_id, f"cli:{getpass.getuser()}"
+    asyncio.run(
+        _with_goals(
+            settings,
+            lambda goals: goals.control(who, goal_id, "cancel", actor=actor, reason=reason),
+        )
+    )
     typer.echo(f"cancel sent to goal {goal_id}")
     _leave(0)
 

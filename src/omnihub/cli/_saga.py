@@ -72,14 +72,12 @@ def worker(
 
     Goals started without a plan are planned by the configured planner behind the plan cache.
     """
-    from omnihub.planning import SagaPlanProvider, build_planning_service
-    from omnihub.saga import run_worker
+    from omnihub.runtime import run_worker
     from omnihub.tools import default_registry
 
     settings = state(ctx).settings
     extra = [spec for name in tools or [] for spec in load_tools(name)]
     registry = default_registry(extra)
-    planner = SagaPlanProvider(build_planning_service(settings, registry))
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -91,7 +89,7 @@ def worker(
             typer.echo(f"worker ready on task queue {settings.task_queue!r}")
             sys.stdout.flush()
 
-        await run_worker(settings, registry=registry, planner=planner, stop=stop, on_ready=ready)
+        await run_worker(settings, registry=registry, stop=stop, on_ready=ready)
 
     _run(main())
     _leave(0)
@@ -106,11 +104,10 @@ def _read_plan(path: Path) -> Plan:
         raise ValidationError(f"{path} is not a valid plan: {exc}") from exc
 
 
-async def _sagas(ctx: typer.Context) -> Any:
-    from omnihub.saga import SagaClient, connect_temporal
+async def _services(ctx: typer.Context) -> Any:
+    from omnihub.runtime import open_services
 
-    settings = state(ctx).settings
-    return SagaClient.from_settings(await connect_temporal(settings), settings)
+    return await open_services(state(ctx).settings)
 
 
 def _print(model: Any) -> None:
@@ -118,8 +115,14 @@ def _print(model: Any) -> None:
 
 
 def _steer(ctx: typer.Context, action: Callable[[Any], Awaitable[Any]]) -> None:
+    """Run ``action`` with the runtime's services (``services.sagas``, ``services.goals``)."""
+
     async def main() -> Any:
-        return await action(await _sagas(ctx))
+        services = await _services(ctx)
+        try:
+            return await action(services)
+        finally:
+            await services.aclose()
 
     try:
         result = _run(main())
@@ -143,10 +146,14 @@ def saga_start(
     """Start a goal with an explicit plan (until the planner supplies plans)."""
     parsed = _read_plan(plan)
 
-    async def action(sagas: Any) -> Any:
-        started = await sagas.start(goal, parsed, goal_id=goal_id)
+    async def action(services: Any) -> Any:
+        from omnihub.goals import GoalRequest
+
+        tenant = state(ctx).settings.tenant_id
+        request = GoalRequest(goal=goal, plan=parsed, user_id="cli")
+        started = (await services.goals.submit(tenant, request, goal_id=goal_id)).goal_id
         typer.echo(started)
-        return await sagas.result(started) if wait else None
+        return await services.sagas.result(started) if wait else None
 
     _steer(ctx, action)
 
@@ -154,7 +161,7 @@ def saga_start(
 @saga_app.command("state")
 def saga_state(ctx: typer.Context, goal_id: str) -> None:
     """Print a goal's live state (status, steps, compensation stack, pending approvals)."""
-    _steer(ctx, lambda sagas: sagas.state(goal_id))
+    _steer(ctx, lambda services: services.sagas.state(goal_id))
 
 
 @saga_app.command("decide")
@@ -170,7 +177,7 @@ def saga_decide(
     from omnihub.saga import ApprovalDecision
 
     decision = ApprovalDecision(step_id=step_id, approved=approve, decided_by=by, reason=reason)
-    _steer(ctx, lambda sagas: sagas.decide(goal_id, decision))
+    _steer(ctx, lambda services: services.sagas.decide(goal_id, decision))
 
 
 @saga_app.command("cancel")
@@ -183,7 +190,9 @@ def saga_cancel(
     """Cancel a goal: running steps end, completed ones are compensated."""
     from omnihub.saga import ControlRequest
 
-    _steer(ctx, lambda sagas: sagas.cancel(goal_id, ControlRequest(by=by, reason=reason)))
+    _steer(
+        ctx, lambda services: services.sagas.cancel(goal_id, ControlRequest(by=by, reason=reason))
+    )
 
 
 @bench_app.command("saga")

@@ -3,16 +3,15 @@ cost, submitting a goal, signing in and out.
 
 Pages are rendered on the server; htmx refreshes parts of them (the goals table, a goal's live
 panel, the approvals list) and a goal's timeline streams over Server-Sent Events. Writes go
-through the API's goal service, so the console can do nothing the API would refuse.
+through the same goal service as the API's, so the console can do nothing the API would refuse.
+Each page is a handler function of its own, registered on the router below.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import json
-import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, get_args
 
@@ -26,7 +25,6 @@ from fastapi.responses import (
 )
 from pydantic import ValidationError as PydanticValidationError
 
-from omnihub.api import ApprovalDecision, GoalRequest, GoalService
 from omnihub.console._console import STATIC_TYPES, Console
 from omnihub.console._session import (
     COOKIE_NAME,
@@ -47,7 +45,9 @@ from omnihub.console._views import (
     pending_approvals,
 )
 from omnihub.errors import AuthenticationError, NotFoundError, OmniHubError
-from omnihub.events import EventStore, GoalStatus, new_event_id
+from omnihub.events import EventStore, GoalStatus
+from omnihub.goals import GoalDecision, GoalRequest, GoalService, new_goal_id
+from omnihub.runtime import goals_of
 
 User = Annotated[ConsoleUser, Depends(current_user)]
 # The statuses a user can filter by: every GoalStatus but "new" (not yet recorded).
@@ -56,13 +56,19 @@ SUBMIT_WAIT_S = 10.0
 
 
 def goal_service(request: Request) -> GoalService:
-    goals = services_of(request).goals
-    if goals is None:
-        raise HTTPException(503, "goals are not available: no goal service is configured")
-    return goals
+    try:
+        return goals_of(services_of(request))
+    except OmniHubError as exc:
+        raise HTTPException(503, str(exc)) from None
+
+
+def console_of(request: Request) -> Console:
+    console: Console = request.state.console
+    return console
 
 
 Goals = Annotated[GoalService, Depends(goal_service)]
+Shared = Annotated[Console, Depends(console_of)]
 
 
 def _require_operator(user: ConsoleUser) -> None:
@@ -76,276 +82,308 @@ def _check_id(value: str) -> str:
     return value
 
 
-def create_console_router(console: Console) -> APIRouter:
-    """The console's routes (prefix ``/console``), reading through ``console``. The app must
-    hold the API's services in ``app.state.services`` (as :func:`omnihub.api.create_app`
-    does); :func:`~omnihub.console.mount_console` builds both and closes the console."""
-    router = APIRouter(prefix=COOKIE_PATH, include_in_schema=False)
+def _page(console: Console, name: str, code: int = 200, **context: Any) -> HTMLResponse:
+    return HTMLResponse(console.render(name, **context), status_code=code)
 
-    def page(name: str, code: int = 200, **context: Any) -> HTMLResponse:
-        return HTMLResponse(console.render(name, **context), status_code=code)
 
-    async def goal_ids(
-        goals: GoalService, tenant: str, status: str | None, limit: int
-    ) -> list[str]:
-        listed = await goals.list_goals(tenant, status=status, limit=limit, cursor=None)
-        return [str(item["goal_id"]) for item in listed.items if "goal_id" in item]
+async def _goal_ids(goals: GoalService, tenant: str, status: str | None, limit: int) -> list[str]:
+    listed = await goals.list_goals(tenant, status=status, limit=limit)
+    return [str(item["goal_id"]) for item in listed.items if "goal_id" in item]
 
-    @router.get("", response_class=RedirectResponse)
-    @router.get("/", response_class=RedirectResponse)
-    async def home() -> RedirectResponse:
-        return RedirectResponse(f"{COOKIE_PATH}/goals", status_code=303)
 
-    @router.get("/static/{name:path}")
-    async def static(name: str) -> FileResponse:
-        path = console.static.get(name)
-        if path is None:
-            raise HTTPException(404, "no such file")
-        return FileResponse(
-            path,
-            media_type=STATIC_TYPES[path.suffix],
-            headers={"Cache-Control": "public, max-age=3600"},
-        )
+def _status_filter(status: str | None) -> str | None:
+    return status if status in GOAL_STATUSES else None
 
-    # -- signing in and out ------------------------------------------------------------------
 
-    @router.get("/login", response_class=HTMLResponse)
-    async def login_form(next: str | None = None) -> HTMLResponse:
-        return page("login.html", next=safe_next(next), error=None, user=None)
+async def _rows(
+    console: Console, goals: GoalService, user: ConsoleUser, status: str | None
+) -> list[Any]:
+    ids = await _goal_ids(goals, user.tenant_id, status, 50)
+    return await asyncio.to_thread(goal_summaries, console.store, user.tenant_id, ids)
 
-    @router.post("/login", response_class=HTMLResponse)
-    async def login(
-        request: Request,
-        api_key: Annotated[str, Form(max_length=512)] = "",
-        next: Annotated[str, Form(max_length=2048)] = "",
-    ) -> Response:
-        try:
-            check_key(services_of(request), api_key)
-        except AuthenticationError as exc:
-            return page("login.html", 401, next=safe_next(next), error=str(exc), user=None)
-        response = RedirectResponse(safe_next(next), status_code=303)
-        response.set_cookie(
-            COOKIE_NAME,
-            api_key.strip(),
-            max_age=SESSION_SECONDS,
-            path=COOKIE_PATH,
-            httponly=True,
-            samesite="strict",
-            secure=request.url.scheme == "https",
-        )
-        return response
 
-    @router.post("/logout")
-    async def logout() -> RedirectResponse:
-        response = RedirectResponse(f"{COOKIE_PATH}/login", status_code=303)
-        response.delete_cookie(COOKIE_NAME, path=COOKIE_PATH)
-        return response
+async def _detail(console: Console, user: ConsoleUser, goal_id: str, wait_s: float = 0.0) -> Any:
+    """The goal's page data; with ``wait_s``, give a just-submitted goal that long to record
+    its first event (the worker records it, not the submit)."""
+    deadline = asyncio.get_running_loop().time() + wait_s
+    while True:
+        found = await asyncio.to_thread(goal_detail, console.store, user.tenant_id, goal_id)
+        if found is not None:
+            return found
+        if asyncio.get_running_loop().time() >= deadline:
+            raise HTTPException(404, f"no goal {goal_id!r}")
+        await asyncio.sleep(0.1)
 
-    # -- goals -------------------------------------------------------------------------------
 
-    async def rows(goals: GoalService, user: ConsoleUser, status: str | None) -> list[Any]:
-        ids = await goal_ids(goals, user.tenant_id, status, 50)
-        return await asyncio.to_thread(goal_summaries, console.store, user.tenant_id, ids)
+async def _approvals(console: Console, user: ConsoleUser, goals: GoalService) -> list[Any]:
+    ids = await _goal_ids(goals, user.tenant_id, "awaiting_approval", 200)
+    return await asyncio.to_thread(pending_approvals, console.store, user.tenant_id, ids)
 
-    def status_filter(status: str | None) -> str | None:
-        return status if status in GOAL_STATUSES else None
 
-    @router.get("/goals", response_class=HTMLResponse)
-    async def goals_page(user: User, goals: Goals, status: str | None = None) -> HTMLResponse:
-        status = status_filter(status)
-        found = await rows(goals, user, status)
-        return page(
-            "goals.html", user=user, rows=found, status=status, statuses=GOAL_STATUSES, nav="goals"
-        )
+# -- pages ---------------------------------------------------------------------------------
 
-    @router.get("/goals/rows", response_class=HTMLResponse)
-    async def goals_rows(user: User, goals: Goals, status: str | None = None) -> HTMLResponse:
-        found = await rows(goals, user, status_filter(status))
-        return page("_goal_rows.html", user=user, rows=found)
 
-    @router.get("/submit", response_class=HTMLResponse)
-    async def submit_form(user: User) -> HTMLResponse:
-        return page(
+async def home() -> RedirectResponse:
+    return RedirectResponse(f"{COOKIE_PATH}/goals", status_code=303)
+
+
+async def static(console: Shared, name: str) -> FileResponse:
+    path = console.static.get(name)
+    if path is None:
+        raise HTTPException(404, "no such file")
+    return FileResponse(
+        path,
+        media_type=STATIC_TYPES[path.suffix],
+        headers={"Cache-Control": "public, max-age=3600"},
+    )
+
+
+async def login_form(console: Shared, next: str | None = None) -> HTMLResponse:
+    return _page(console, "login.html", next=safe_next(next), error=None, user=None)
+
+
+async def login(
+    request: Request,
+    console: Shared,
+    api_key: Annotated[str, Form(max_length=512)] = "",
+    next: Annotated[str, Form(max_length=2048)] = "",
+) -> Response:
+    try:
+        check_key(services_of(request), api_key)
+    except AuthenticationError as exc:
+        return _page(console, "login.html", 401, next=safe_next(next), error=str(exc), user=None)
+    response = RedirectResponse(safe_next(next), status_code=303)
+    response.set_cookie(
+        COOKIE_NAME,
+        api_key.strip(),
+        max_age=SESSION_SECONDS,
+        path=COOKIE_PATH,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
+    return response
+
+
+async def logout() -> RedirectResponse:
+    response = RedirectResponse(f"{COOKIE_PATH}/login", status_code=303)
+    response.delete_cookie(COOKIE_NAME, path=COOKIE_PATH)
+    return response
+
+
+async def goals_page(
+    console: Shared, user: User, goals: Goals, status: str | None = None
+) -> HTMLResponse:
+    status = _status_filter(status)
+    found = await _rows(console, goals, user, status)
+    return _page(
+        console,
+        "goals.html",
+        user=user,
+        rows=found,
+        status=status,
+        statuses=GOAL_STATUSES,
+        nav="goals",
+    )
+
+
+async def goals_rows(
+    console: Shared, user: User, goals: Goals, status: str | None = None
+) -> HTMLResponse:
+    found = await _rows(console, goals, user, _status_filter(status))
+    return _page(console, "_goal_rows.html", user=user, rows=found)
+
+
+async def submit_form(console: Shared, user: User) -> HTMLResponse:
+    return _page(
+        console,
+        "submit.html",
+        user=user,
+        nav="submit",
+        error=None,
+        form={},
+        idempotency_key=new_goal_id(),
+    )
+
+
+async def submit(
+    console: Shared,
+    user: User,
+    goals: Goals,
+    goal: Annotated[str, Form(max_length=4000)] = "",
+    user_id: Annotated[str, Form(max_length=256)] = "",
+    context: Annotated[str, Form(max_length=20000)] = "",
+    idempotency_key: Annotated[str, Form(max_length=64)] = "",
+    csrf_token: Annotated[str, Form(max_length=128)] = "",
+) -> Response:
+    check_csrf(user, csrf_token)
+    _require_operator(user)
+    form = {"goal": goal, "user_id": user_id, "context": context}
+
+    def again(error: str) -> HTMLResponse:
+        return _page(
+            console,
             "submit.html",
+            422,
             user=user,
             nav="submit",
-            error=None,
-            form={},
-            idempotency_key=uuid.uuid4().hex,
+            error=error,
+            form=form,
+            idempotency_key=idempotency_key or new_goal_id(),
         )
 
-    @router.post("/goals", response_class=HTMLResponse)
-    async def submit(
-        request: Request,
-        user: User,
-        goals: Goals,
-        goal: Annotated[str, Form(max_length=4000)] = "",
-        user_id: Annotated[str, Form(max_length=256)] = "",
-        context: Annotated[str, Form(max_length=20000)] = "",
-        idempotency_key: Annotated[str, Form(max_length=64)] = "",
-        csrf_token: Annotated[str, Form(max_length=128)] = "",
-    ) -> Response:
-        check_csrf(user, csrf_token)
-        _require_operator(user)
-        form = {"goal": goal, "user_id": user_id, "context": context}
+    try:
+        parsed = json.loads(context) if context.strip() else {}
+        if not isinstance(parsed, dict):
+            return again('context must be a JSON object, like {"city": "Paris"}')
+        body = GoalRequest(goal=goal.strip(), context=parsed, user_id=user_id.strip() or None)
+    except json.JSONDecodeError as exc:
+        return again(f"context is not valid JSON: {exc.msg} (line {exc.lineno})")
+    except PydanticValidationError as exc:
+        return again("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()))
+    # The form's one-time key: a double click or a resent form opens the same goal.
+    key = f"console:{idempotency_key}" if idempotency_key else None
+    try:
+        accepted = await goals.submit(user.tenant_id, body, idempotency_key=key)
+    except OmniHubError as exc:
+        return again(str(exc))
+    return RedirectResponse(f"{COOKIE_PATH}/goals/{accepted.goal_id}?submitted=1", status_code=303)
 
-        def again(error: str) -> HTMLResponse:
-            return page(
-                "submit.html",
-                422,
-                user=user,
-                nav="submit",
-                error=error,
-                form=form,
-                idempotency_key=idempotency_key or uuid.uuid4().hex,
-            )
 
-        try:
-            parsed = json.loads(context) if context.strip() else {}
-            if not isinstance(parsed, dict):
-                return again('context must be a JSON object, like {"city": "Paris"}')
-            body = GoalRequest(goal=goal.strip(), context=parsed, user_id=user_id.strip() or None)
-        except json.JSONDecodeError as exc:
-            return again(f"context is not valid JSON: {exc.msg} (line {exc.lineno})")
-        except PydanticValidationError as exc:
-            return again(
-                "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-            )
-        goal_id, new = new_event_id(), True  # a UUIDv7, as the API's: ids sort by time
-        if idempotency_key:
-            # The form's one-time key: a double click or a resent form opens the same goal.
-            digest = hashlib.sha256(body.model_dump_json().encode()).hexdigest()
-            try:
-                goal_id, new = await asyncio.to_thread(
-                    services_of(request).idempotency.claim,
-                    user.tenant_id,
-                    f"console:{idempotency_key}",
-                    digest,
-                    goal_id,
-                )
-            except OmniHubError as exc:
-                return again(str(exc))
-        if new:
-            try:
-                goal_id = (await goals.submit(user.tenant_id, goal_id, body)).goal_id
-            except OmniHubError as exc:
-                return again(str(exc))
-        return RedirectResponse(f"{COOKIE_PATH}/goals/{goal_id}?submitted=1", status_code=303)
+async def goal_page(
+    console: Shared, user: User, goal_id: str, submitted: bool = False
+) -> HTMLResponse:
+    found = await _detail(console, user, _check_id(goal_id), SUBMIT_WAIT_S if submitted else 0.0)
+    return _page(console, "goal.html", user=user, d=found, nav="goals")
 
-    async def detail(user: ConsoleUser, goal_id: str, wait_s: float = 0.0) -> Any:
-        """The goal's page data; with ``wait_s``, give a just-submitted goal that long to
-        record its first event (the worker records it, not the submit)."""
-        deadline = asyncio.get_running_loop().time() + wait_s
-        while True:
-            found = await asyncio.to_thread(goal_detail, console.store, user.tenant_id, goal_id)
-            if found is not None:
-                return found
-            if asyncio.get_running_loop().time() >= deadline:
-                raise HTTPException(404, f"no goal {goal_id!r}")
-            await asyncio.sleep(0.1)
 
-    @router.get("/goals/{goal_id}", response_class=HTMLResponse)
-    async def goal_page(user: User, goal_id: str, submitted: bool = False) -> HTMLResponse:
-        found = await detail(user, _check_id(goal_id), SUBMIT_WAIT_S if submitted else 0.0)
-        return page("goal.html", user=user, d=found, nav="goals")
+async def goal_live(console: Shared, user: User, goal_id: str) -> HTMLResponse:
+    found = await _detail(console, user, _check_id(goal_id))
+    return _page(console, "_goal_live.html", user=user, d=found)
 
-    @router.get("/goals/{goal_id}/live", response_class=HTMLResponse)
-    async def goal_live(user: User, goal_id: str) -> HTMLResponse:
-        found = await detail(user, _check_id(goal_id))
-        return page("_goal_live.html", user=user, d=found)
 
-    @router.get("/goals/{goal_id}/stream")
-    async def goal_stream(
-        request: Request, user: User, goals: Goals, goal_id: str, after: int = 0
-    ) -> StreamingResponse:
-        goal_id = _check_id(goal_id)
-        start = max(0, after)
-        last = request.headers.get("Last-Event-ID", "")
-        if last.isdigit():
-            start = max(start, int(last))
-        try:
-            await goals.get(user.tenant_id, goal_id)
-        except NotFoundError:
-            raise HTTPException(404, f"no goal {goal_id!r}") from None
-        source = goals.stream(user.tenant_id, goal_id, after_version=start)
-        return StreamingResponse(
-            timeline_stream(source, console.store, user.tenant_id, goal_id),
-            media_type="text/event-stream",
-            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+async def goal_stream(
+    request: Request, console: Shared, user: User, goals: Goals, goal_id: str, after: int = 0
+) -> StreamingResponse:
+    goal_id = _check_id(goal_id)
+    start = max(0, after)
+    last = request.headers.get("Last-Event-ID", "")
+    if last.isdigit():
+        start = max(start, int(last))
+    try:
+        source = await goals.stream(user.tenant_id, goal_id, after_version=start)
+    except NotFoundError:
+        raise HTTPException(404, f"no goal {goal_id!r}") from None
+    return StreamingResponse(
+        timeline_stream(source, console.store, user.tenant_id, goal_id),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+async def approvals_page(console: Shared, user: User, goals: Goals) -> HTMLResponse:
+    pending = await _approvals(console, user, goals)
+    return _page(console, "approvals.html", user=user, pending=pending, nav="approvals", error=None)
+
+
+async def approvals_list(console: Shared, user: User, goals: Goals) -> HTMLResponse:
+    pending = await _approvals(console, user, goals)
+    return _page(console, "_approvals_list.html", user=user, pending=pending)
+
+
+async def decide(
+    console: Shared,
+    user: User,
+    goals: Goals,
+    goal_id: str,
+    step_id: str,
+    decision: Annotated[str, Form()] = "",
+    reason: Annotated[str, Form(max_length=2000)] = "",
+    csrf_token: Annotated[str, Form(max_length=128)] = "",
+) -> Response:
+    check_csrf(user, csrf_token)
+    _require_operator(user)
+    goal_id, step_id = _check_id(goal_id), _check_id(step_id)
+    try:
+        body = GoalDecision.model_validate({"decision": decision, "reason": reason.strip() or None})
+        await goals.decide(user.tenant_id, goal_id, step_id, body, user.actor)
+    except (OmniHubError, PydanticValidationError) as exc:
+        message = (
+            "choose approve or reject" if isinstance(exc, PydanticValidationError) else str(exc)
         )
-
-    # -- approvals ---------------------------------------------------------------------------
-
-    async def approvals_of(user: ConsoleUser, goals: GoalService) -> list[Any]:
-        ids = await goal_ids(goals, user.tenant_id, "awaiting_approval", 200)
-        return await asyncio.to_thread(pending_approvals, console.store, user.tenant_id, ids)
-
-    @router.get("/approvals", response_class=HTMLResponse)
-    async def approvals_page(user: User, goals: Goals) -> HTMLResponse:
-        pending = await approvals_of(user, goals)
-        return page("approvals.html", user=user, pending=pending, nav="approvals", error=None)
-
-    @router.get("/approvals/list", response_class=HTMLResponse)
-    async def approvals_list(user: User, goals: Goals) -> HTMLResponse:
-        pending = await approvals_of(user, goals)
-        return page("_approvals_list.html", user=user, pending=pending)
-
-    @router.post("/goals/{goal_id}/approvals/{step_id}", response_class=HTMLResponse)
-    async def decide(
-        user: User,
-        goals: Goals,
-        goal_id: str,
-        step_id: str,
-        decision: Annotated[str, Form()] = "",
-        reason: Annotated[str, Form(max_length=2000)] = "",
-        csrf_token: Annotated[str, Form(max_length=128)] = "",
-    ) -> Response:
-        check_csrf(user, csrf_token)
-        _require_operator(user)
-        goal_id, step_id = _check_id(goal_id), _check_id(step_id)
-        try:
-            body = ApprovalDecision.model_validate(
-                {"decision": decision, "reason": reason.strip() or None}
-            )
-            await goals.decide(user.tenant_id, goal_id, step_id, body, user.actor)
-        except (OmniHubError, PydanticValidationError) as exc:
-            message = (
-                "choose approve or reject" if isinstance(exc, PydanticValidationError) else str(exc)
-            )
-            pending = await approvals_of(user, goals)
-            return page(
-                "approvals.html", 409, user=user, pending=pending, nav="approvals", error=message
-            )
-        return RedirectResponse(f"{COOKIE_PATH}/approvals?decided={step_id}", status_code=303)
-
-    # -- cache and cost ----------------------------------------------------------------------
-
-    @router.get("/cache", response_class=HTMLResponse)
-    async def cache_page(request: Request, user: User) -> HTMLResponse:
-        report = await asyncio.to_thread(cache_report, console.store, user.tenant_id)
-        services = services_of(request)
-        stats = usage = None
-        with contextlib.suppress(OmniHubError):
-            if services.cache_stats is not None:
-                stats = await services.cache_stats.cache_stats(user.tenant_id)
-        with contextlib.suppress(OmniHubError):
-            if services.usage is not None:
-                usage = await services.usage.usage(user.tenant_id, None)
-        series = {
-            "t": [p[0] for p in report.series],
-            "rate": [round(p[1] * 100, 1) for p in report.series],
-            "plans": [p[2] for p in report.series],
-        }
-        return page(
-            "cache.html",
+        pending = await _approvals(console, user, goals)
+        return _page(
+            console,
+            "approvals.html",
+            409,
             user=user,
-            nav="cache",
-            report=report,
-            series=json.dumps(series),
-            stats=stats,
-            usage=usage,
+            pending=pending,
+            nav="approvals",
+            error=message,
         )
+    return RedirectResponse(f"{COOKIE_PATH}/approvals?decided={step_id}", status_code=303)
 
+
+async def cache_page(request: Request, console: Shared, user: User) -> HTMLResponse:
+    report = await asyncio.to_thread(cache_report, console.store, user.tenant_id)
+    services = services_of(request)
+    stats = usage = None
+    with contextlib.suppress(OmniHubError):
+        if services.cache_stats is not None:
+            stats = await services.cache_stats.cache_stats(user.tenant_id)
+    with contextlib.suppress(OmniHubError):
+        if services.usage is not None:
+            usage = await services.usage.usage(user.tenant_id, None)
+    series = {
+        "t": [p[0] for p in report.series],
+        "rate": [round(p[1] * 100, 1) for p in report.series],
+        "plans": [p[2] for p in report.series],
+    }
+    return _page(
+        console,
+        "cache.html",
+        user=user,
+        nav="cache",
+        report=report,
+        series=json.dumps(series),
+        stats=stats,
+        usage=usage,
+    )
+
+
+# (method, path, handler): the whole console, one line per page.
+_PAGES: list[tuple[str, str, Any]] = [
+    ("GET", "", home),
+    ("GET", "/", home),
+    ("GET", "/static/{name:path}", static),
+    ("GET", "/login", login_form),
+    ("POST", "/login", login),
+    ("POST", "/logout", logout),
+    ("GET", "/goals", goals_page),
+    ("GET", "/goals/rows", goals_rows),
+    ("GET", "/submit", submit_form),
+    ("POST", "/goals", submit),
+    ("GET", "/goals/{goal_id}", goal_page),
+    ("GET", "/goals/{goal_id}/live", goal_live),
+    ("GET", "/goals/{goal_id}/stream", goal_stream),
+    ("GET", "/approvals", approvals_page),
+    ("GET", "/approvals/list", approvals_list),
+    ("POST", "/goals/{goal_id}/approvals/{step_id}", decide),
+    ("GET", "/cache", cache_page),
+]
+
+
+def create_console_router(console: Console) -> APIRouter:
+    """The console's routes (prefix ``/console``), reading through ``console``. The app must
+    hold the runtime's services in ``app.state.services`` (as :func:`omnihub.api.create_app`
+    does); :func:`~omnihub.console.mount_console` builds both and closes the console."""
+
+    async def bind(request: Request) -> None:
+        request.state.console = console
+
+    router = APIRouter(prefix=COOKIE_PATH, include_in_schema=False, dependencies=[Depends(bind)])
+    for method, path, handler in _PAGES:
+        router.add_api_route(path, handler, methods=[method], response_model=None)
     return router
 
 

@@ -15,9 +15,9 @@ from urllib.parse import quote
 
 from fastapi import HTTPException, Request
 
-from omnihub.api import ApiServices
 from omnihub.auth import Principal, Role
 from omnihub.errors import AuthenticationError, ConfigurationError, RateLimitedError
+from omnihub.runtime import Services
 
 COOKIE_NAME = "omnihub_console"
 COOKIE_PATH = "/console"
@@ -54,14 +54,14 @@ def csrf_token_for(principal: Principal) -> str:
     return hmac.new(principal.signing_secret, _CSRF_CONTEXT, hashlib.sha256).hexdigest()
 
 
-def services_of(request: Request) -> ApiServices:
-    services: ApiServices | None = getattr(request.app.state, "services", None)
+def services_of(request: Request) -> Services:
+    services: Services | None = getattr(request.app.state, "services", None)
     if services is None:
         raise ConfigurationError("the console is starting up; services are not ready yet")
     return services
 
 
-def check_key(services: ApiServices, key: str) -> Principal:
+def check_key(services: Services, key: str) -> Principal:
     """The principal of ``key`` for a console session; AuthenticationError when the key is
     unknown, revoked, malformed, or must sign its requests (a browser cannot)."""
     principal = services.keys.authenticate(key.strip())

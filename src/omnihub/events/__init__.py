@@ -16,6 +16,7 @@ from omnihub.events._audit import (
 from omnihub.events._canonical import GENESIS_HASH, canonical_json, chain_hash
 from omnihub.events._envelope import EventEnvelope, NewEvent
 from omnihub.events._factory import open_event_store
+from omnihub.events._goal_index import GoalSummary, IndexedGoal
 from omnihub.events._ids import deterministic_event_id, new_event_id, validate_event_id
 from omnihub.events._payloads import (
     ApprovalGranted,
@@ -83,6 +84,8 @@ __all__ = [
     "GoalResumed",
     "GoalState",
     "GoalStatus",
+    "GoalSummary",
+    "IndexedGoal",
     "NewEvent",
     "PlanGenerated",
     "PlanStep",

@@ -40,6 +40,7 @@ from psycopg import errors as pg_errors
 
 from omnihub.errors import ConcurrencyError, StoreError, StoreUnavailableError
 from omnihub.events._envelope import EventEnvelope
+from omnihub.events._goal_index import IndexedGoal, indexed
 from omnihub.events._registry import EventRegistry
 from omnihub.events._store import (
     COLUMNS,
@@ -79,7 +80,28 @@ CREATE UNIQUE INDEX IF NOT EXISTS omnihub_events_idempotency
     WHERE idempotency_key IS NOT NULL;
 CREATE INDEX IF NOT EXISTS omnihub_events_tenant_position
     ON omnihub_events (tenant_id, global_position);
+CREATE TABLE IF NOT EXISTS omnihub_goals (
+    tenant_id text NOT NULL,
+    goal_id text NOT NULL,
+    status text NOT NULL,
+    created_position bigint NOT NULL,
+    updated_position bigint NOT NULL,
+    summary text NOT NULL,
+    PRIMARY KEY (tenant_id, goal_id)
+);
+CREATE INDEX IF NOT EXISTS omnihub_goals_created
+    ON omnihub_goals (tenant_id, created_position);
+CREATE INDEX IF NOT EXISTS omnihub_goals_status
+    ON omnihub_goals (tenant_id, status, created_position);
 """
+# The goal's index row, in the append's transaction. Appends to one stream are serialised by
+# the stream's unique version index (the loser retries), so the summary read by _HEAD is the
+# one this upsert replaces.
+_PUT_GOAL = (
+    "INSERT INTO omnihub_goals VALUES (%s, %s, %s, %s, %s, %s) "
+    "ON CONFLICT (tenant_id, goal_id) DO UPDATE SET status = excluded.status, "
+    "updated_position = excluded.updated_position, summary = excluded.summary"
+)
 
 _SELECT = ", ".join("payload::text" if c == "payload" else c for c in COLUMNS)
 _INSERT = (
@@ -96,7 +118,8 @@ _HEAD = (
     "  AND idempotency_key = ANY(%(keys)s::text[])"
     "  UNION ALL SELECT 'i:' || event_id, global_position FROM omnihub_events"
     "  WHERE tenant_id = %(tenant)s AND stream_id = %(stream)s"
-    "  AND event_id = ANY(%(ids)s::text[])) AS e) "
+    "  AND event_id = ANY(%(ids)s::text[])) AS e), "
+    "(SELECT summary FROM omnihub_goals WHERE tenant_id = %(tenant)s AND goal_id = %(stream)s) "
     "FROM (SELECT 1) AS one LEFT JOIN LATERAL (SELECT stream_version, hash FROM omnihub_events "
     "WHERE tenant_id = %(tenant)s AND stream_id = %(stream)s "
     "ORDER BY stream_version DESC LIMIT 1) AS h ON true"
@@ -154,9 +177,29 @@ class PostgresEventStore(BaseEventStore):
                 with self._pool.connection() as conn, conn.transaction():
                     conn.execute("SELECT pg_advisory_xact_lock(hashtext('omnihub_events'))")
                     conn.execute(_SCHEMA)
+                    self._index_old_events(conn)
             except BaseException:
                 self._pool.close()
                 raise
+
+    def _index_old_events(self, conn: psycopg.Connection[Any]) -> None:
+        """Fill the goal index of a database written before it existed (under the schema
+        lock, so once)."""
+        row = conn.execute(
+            "SELECT EXISTS (SELECT 1 FROM omnihub_events) "
+            "AND NOT EXISTS (SELECT 1 FROM omnihub_goals)"
+        ).fetchone()
+        if not row or not row[0]:
+            return
+        for (tenant,) in conn.execute("SELECT DISTINCT tenant_id FROM omnihub_events").fetchall():
+            rows = conn.execute(
+                f"SELECT {_SELECT} FROM omnihub_events WHERE tenant_id = %s "
+                "ORDER BY global_position",
+                (tenant,),
+            ).fetchall()
+            goals = self.rebuild_goal_index(rows)
+            if goals:
+                conn.cursor().executemany(_PUT_GOAL, goals)
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -196,7 +239,7 @@ class PostgresEventStore(BaseEventStore):
                     head = conn.execute(
                         _HEAD, {"tenant": tenant_id, "stream": stream_id, "keys": keys, "ids": ids}
                     ).fetchone()
-                    xid, version, prev_hash, _, existing = head  # type: ignore[misc]
+                    xid, version, prev_hash, _, existing, summary = head  # type: ignore[misc]
                     positions, rows = self.plan_rows(
                         tenant_id,
                         stream_id,
@@ -209,6 +252,9 @@ class PostgresEventStore(BaseEventStore):
                     )
                     if rows:
                         conn.cursor().executemany(_INSERT, rows)
+                        goal = self.goal_index_row(summary, pending, rows)
+                        if goal is not None:
+                            conn.execute(_PUT_GOAL, goal)
                 return positions
             except pg_errors.UniqueViolation as exc:
                 if exc.diag.constraint_name == "omnihub_events_event_id":
@@ -274,6 +320,19 @@ class PostgresEventStore(BaseEventStore):
             "list tenants", "SELECT DISTINCT tenant_id FROM omnihub_events ORDER BY 1", ()
         )
         return [str(row[0]) for row in rows]
+
+    def list_goals(
+        self,
+        tenant_id: str,
+        *,
+        status: str | None = None,
+        limit: int = 50,
+        before: int | None = None,
+    ) -> list[IndexedGoal]:
+        """See :meth:`EventStore.list_goals`."""
+        query, params = self.goal_index_query(tenant_id, status, limit, before, "%s")
+        rows = self._fetch("list goals", query, params)
+        return [indexed(position, summary) for position, summary in rows]
 
     def _waiter(self) -> Waiter:
         self._check_open()

@@ -129,25 +129,19 @@ class _Fold:
         s = self.state
         at = event.occurred_at
         payload = event.payload
-        s.setdefault("goal_id", event.stream_id)
-        s.setdefault("tenant_id", event.tenant_id)
-        s.setdefault("created_at", at)
-        s["version"] = event.stream_version
-        s["event_count"] = int(s.get("event_count", 0)) + 1
-        s["updated_at"] = at
+        count_event(s, event.stream_id, event.tenant_id, event.stream_version, at)
+        fold_summary(s, payload, at)
+        # The details below the summary: steps, plan, context, results.
         if isinstance(payload, p.GoalReceived):
-            s.update(status="received", goal=payload.goal, user_id=payload.user_id)
             s["context"] = payload.context
         elif isinstance(payload, p.PlanGenerated):
-            s.update(plan_id=payload.plan_id, plan_source=payload.source, plan=payload.steps)
+            s.update(plan_id=payload.plan_id, plan=payload.steps)
             for planned in payload.steps:
                 self.step(planned.step_id, planned.tool_name)
-            s["status"] = "planned"
         elif isinstance(payload, p.StepStarted):
             step = self.step(payload.step_id, payload.tool_name)
             step.update(status="running", started_at=at, error=None)
             step["attempts"] = int(step.get("attempts", 0)) + 1
-            s["status"] = "running"
         elif isinstance(payload, p.ToolExecuted):
             if payload.step_id is not None:
                 step = self.step(payload.step_id, payload.tool_name)
@@ -163,12 +157,10 @@ class _Fold:
             )
         elif isinstance(payload, p.ApprovalRequested):
             self.step(payload.step_id, payload.tool_name).update(status="awaiting_approval")
-            s["status"] = "awaiting_approval"
         elif isinstance(payload, p.ApprovalGranted):
             self.step(payload.step_id).update(
                 status="approved", approval_decided_by=payload.decided_by
             )
-            s["status"] = "running"
         elif isinstance(payload, p.ApprovalRejected):
             self.step(payload.step_id).update(
                 status="rejected", approval_decided_by=payload.decided_by, finished_at=at
@@ -188,22 +180,48 @@ class _Fold:
                     at=at,
                 )
             )
-        elif isinstance(payload, p.GoalPaused):
-            s["paused"] = True
-            s["status"] = "paused"
-        elif isinstance(payload, p.GoalResumed):
-            s["paused"] = False
-            s["status"] = "running"
         elif isinstance(payload, p.GoalCompleted):
-            s.update(status="completed", result=payload.result, finished_at=at)
+            s["result"] = payload.result
             s["metrics"] = payload.metrics
-        elif isinstance(payload, p.GoalFailed):
-            s.update(status="failed", error=payload.error, finished_at=at)
-            s["partial_results"] = payload.partial_results
-        elif isinstance(payload, p.GoalCancelled):
-            s.update(status="cancelled", error=payload.reason, finished_at=at)
+        elif isinstance(payload, (p.GoalFailed, p.GoalCancelled)):
             s["partial_results"] = payload.partial_results
         # Event types registered by later components and unknown here only count as activity.
+
+
+def count_event(s: dict[str, Any], goal_id: str, tenant_id: str, version: int, at: Any) -> None:
+    """What every event of a goal changes: its version, count and times."""
+    s.setdefault("goal_id", goal_id)
+    s.setdefault("tenant_id", tenant_id)
+    s.setdefault("created_at", at)
+    s["version"] = version
+    s["event_count"] = int(s.get("event_count", 0)) + 1
+    s["updated_at"] = at
+
+
+def fold_summary(s: dict[str, Any], payload: object, at: Any) -> None:
+    """The goal-level fields ``payload`` changes (status, goal, plan source, error, pause).
+
+    Shared by the full fold and the goal index, which runs it inside every append (``at`` is
+    then the stored timestamp text), so both always agree on a goal's status.
+    """
+    if isinstance(payload, p.GoalReceived):
+        s.update(status="received", goal=payload.goal, user_id=payload.user_id)
+    elif isinstance(payload, p.PlanGenerated):
+        s.update(status="planned", plan_source=payload.source)
+    elif isinstance(payload, (p.StepStarted, p.ApprovalGranted)):
+        s["status"] = "running"
+    elif isinstance(payload, p.ApprovalRequested):
+        s["status"] = "awaiting_approval"
+    elif isinstance(payload, p.GoalPaused):
+        s.update(status="paused", paused=True)
+    elif isinstance(payload, p.GoalResumed):
+        s.update(status="running", paused=False)
+    elif isinstance(payload, p.GoalCompleted):
+        s.update(status="completed", finished_at=at)
+    elif isinstance(payload, p.GoalFailed):
+        s.update(status="failed", error=payload.error, finished_at=at)
+    elif isinstance(payload, p.GoalCancelled):
+        s.update(status="cancelled", error=payload.reason, finished_at=at)
 
 
 def project_goal(events: Iterable[EventEnvelope], goal_id: str | None = None) -> GoalState:

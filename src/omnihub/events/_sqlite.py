@@ -30,6 +30,7 @@ from omnihub.errors import (
     StoreUnavailableError,
 )
 from omnihub.events._envelope import EventEnvelope, NewEvent
+from omnihub.events._goal_index import IndexedGoal, indexed
 from omnihub.events._registry import EventRegistry
 from omnihub.events._store import (
     COLUMNS,
@@ -65,6 +66,26 @@ CREATE UNIQUE INDEX IF NOT EXISTS omnihub_events_idempotency
     WHERE idempotency_key IS NOT NULL;
 CREATE INDEX IF NOT EXISTS omnihub_events_tenant_position
     ON omnihub_events (tenant_id, global_position);
+CREATE TABLE IF NOT EXISTS omnihub_goals (
+    tenant_id TEXT NOT NULL,
+    goal_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created_position INTEGER NOT NULL,
+    updated_position INTEGER NOT NULL,
+    summary TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, goal_id)
+);
+CREATE INDEX IF NOT EXISTS omnihub_goals_created
+    ON omnihub_goals (tenant_id, created_position);
+CREATE INDEX IF NOT EXISTS omnihub_goals_status
+    ON omnihub_goals (tenant_id, status, created_position);
+"""
+_PUT_GOAL = """
+INSERT INTO omnihub_goals VALUES (?, ?, ?, ?, ?, ?)
+ON CONFLICT (tenant_id, goal_id) DO UPDATE SET
+    status = excluded.status,
+    updated_position = excluded.updated_position,
+    summary = excluded.summary
 """
 
 _COLS = ", ".join(COLUMNS)
@@ -84,7 +105,8 @@ SELECT
         UNION ALL
         SELECT 'i:' || event_id, global_position FROM omnihub_events
         WHERE tenant_id = :tenant AND stream_id = :stream
-        AND event_id IN (SELECT value FROM json_each(:ids))))
+        AND event_id IN (SELECT value FROM json_each(:ids)))),
+    (SELECT summary FROM omnihub_goals WHERE tenant_id = :tenant AND goal_id = :stream)
 """
 _ROW = "(" + ", ".join("?" * len(COLUMNS)) + ")"
 _ROWS_PER_INSERT = 500  # 15 parameters a row, well under SQLite's 32,766
@@ -150,6 +172,31 @@ class SQLiteEventStore(BaseEventStore):
         self._writer = self._connect()
         with translate_errors("create the event schema"):
             self._writer.executescript(_SCHEMA)
+            self._index_old_events()
+
+    def _index_old_events(self) -> None:
+        """Fill the goal index of a file written before it existed (once, in one transaction;
+        a writer in another process waits for it)."""
+        conn = self._writer
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            missing = conn.execute(
+                "SELECT EXISTS (SELECT 1 FROM omnihub_events) "
+                "AND NOT EXISTS (SELECT 1 FROM omnihub_goals)"
+            ).fetchone()[0]
+            if missing:
+                tenants = conn.execute("SELECT DISTINCT tenant_id FROM omnihub_events").fetchall()
+                for (tenant,) in tenants:
+                    rows = conn.execute(
+                        f"SELECT {_COLS} FROM omnihub_events WHERE tenant_id = ? "
+                        "ORDER BY global_position",
+                        (tenant,),
+                    ).fetchall()
+                    conn.executemany(_PUT_GOAL, self.rebuild_goal_index(rows))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
 
     def _connect(self) -> sqlite3.Connection:
         with translate_errors(f"open {self.path}"):
@@ -207,7 +254,7 @@ class SQLiteEventStore(BaseEventStore):
             conn = self._writer
             conn.execute("BEGIN IMMEDIATE")
             try:
-                last_position, version, prev_hash, found = conn.execute(
+                last_position, version, prev_hash, found, summary = conn.execute(
                     _HEAD,
                     {
                         "tenant": tenant_id,
@@ -231,6 +278,9 @@ class SQLiteEventStore(BaseEventStore):
                 for start in range(0, len(rows), _ROWS_PER_INSERT):
                     chunk = rows[start : start + _ROWS_PER_INSERT]
                     conn.execute(_insert_sql(len(chunk)), list(itertools.chain(*chunk)))
+                goal = self.goal_index_row(summary, pending, rows)
+                if goal is not None:
+                    conn.execute(_PUT_GOAL, goal)
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
@@ -305,6 +355,20 @@ class SQLiteEventStore(BaseEventStore):
                 .fetchall()
             )
         return [str(row[0]) for row in rows]
+
+    def list_goals(
+        self,
+        tenant_id: str,
+        *,
+        status: str | None = None,
+        limit: int = 50,
+        before: int | None = None,
+    ) -> list[IndexedGoal]:
+        """See :meth:`EventStore.list_goals`."""
+        query, params = self.goal_index_query(tenant_id, status, limit, before, "?")
+        with translate_errors("list goals"):
+            rows = self._reader().execute(query, params).fetchall()
+        return [indexed(position, summary) for position, summary in rows]
 
     def _waiter(self) -> Waiter:
         self._check_open()

@@ -16,6 +16,13 @@ from omnihub.errors import ConcurrencyError, PayloadTooLargeError, ValidationErr
 from omnihub.events._canonical import GENESIS_HASH, canonical_json, chain_hash
 from omnihub.events._canonical import event_canonical_json as _event_json
 from omnihub.events._envelope import EventEnvelope, NewEvent
+from omnihub.events._goal_index import (
+    GoalIndexRow,
+    IndexedGoal,
+    payload_decoder,
+    rebuild_rows,
+    summarize_rows,
+)
 from omnihub.events._ids import format_timestamp, new_event_id
 from omnihub.events._registry import EventRegistry, default_registry
 from omnihub.events._subscription import Subscription, Waiter
@@ -124,6 +131,18 @@ class EventStore(Protocol):
         """Every tenant with events (for operators: audit verify and export)."""
         ...
 
+    def list_goals(
+        self,
+        tenant_id: str,
+        *,
+        status: str | None = None,
+        limit: int = 50,
+        before: int | None = None,
+    ) -> list[IndexedGoal]:
+        """The tenant's goals from the goal index, newest first (by the position of their
+        first event), optionally with one status and only those created before ``before``."""
+        ...
+
     def iter_records(
         self, tenant_id: str, from_position: int = 0, batch_size: int = 5000
     ) -> Iterator[StoredRecord]:
@@ -160,6 +179,7 @@ class Pending(NamedTuple):
     correlation_id: str | None
     causation_id: str | None
     idempotency_key: str | None
+    payload: object = None  # the payload model, for the goal index
 
 
 _ENVELOPE_FIELDS = frozenset(EventEnvelope.model_fields)
@@ -272,9 +292,38 @@ class BaseEventStore:
                     stream_id if event.correlation_id is None else event.correlation_id,
                     event.causation_id,
                     event.idempotency_key,
+                    event.payload,
                 )
             )
         return pending
+
+    @staticmethod
+    def goal_index_row(
+        previous: str | None, pending: Sequence[Pending], rows: Sequence[Sequence[Any]]
+    ) -> GoalIndexRow | None:
+        """The stream's goal-index row after appending ``rows`` (built from ``pending``)."""
+        by_id = {p.event_id: p.payload for p in pending}
+        return summarize_rows(previous, rows, lambda row: by_id[row[4]])
+
+    @staticmethod
+    def goal_index_query(
+        tenant_id: str, status: str | None, limit: int, before: int | None, mark: str
+    ) -> tuple[str, list[Any]]:
+        """The SQL (with ``mark`` as parameter placeholder) and parameters of ``list_goals``."""
+        query = f"SELECT created_position, summary FROM omnihub_goals WHERE tenant_id = {mark}"
+        params: list[Any] = [tenant_id]
+        if status is not None:
+            query += f" AND status = {mark}"
+            params.append(status)
+        if before is not None:
+            query += f" AND created_position < {mark}"
+            params.append(before)
+        params.append(limit)
+        return query + f" ORDER BY created_position DESC LIMIT {mark}", params
+
+    def rebuild_goal_index(self, tenant_rows: Sequence[Sequence[Any]]) -> list[GoalIndexRow]:
+        """Index rows folded from stored rows (for events written before the index existed)."""
+        return rebuild_rows(tenant_rows, payload_decoder(self.registry.decode))
 
     @staticmethod
     def lookup_keys(pending: Sequence[Pending]) -> tuple[list[str], list[str]]:

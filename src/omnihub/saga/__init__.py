@@ -23,7 +23,7 @@ from omnihub.saga._models import (
     StepPolicy,
 )
 from omnihub.saga.activities import PlanProvider, SagaActivities
-from omnihub.saga.worker import build_worker, run_worker, workflow_runner
+from omnihub.saga.worker import build_worker, workflow_runner
 from omnihub.saga.workflows import AgentSaga
 
 __all__ = [
@@ -48,6 +48,5 @@ __all__ = [
     "build_worker",
     "connect_temporal",
     "goal_workflow_id",
-    "run_worker",
     "workflow_runner",
 ]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import Awaitable
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -18,7 +17,8 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from omnihub.config import Settings
-from omnihub.errors import NotFoundError, ValidationError
+from omnihub.errors import GoalExistsError, NotFoundError, ValidationError
+from omnihub.events import new_event_id
 from omnihub.plans import Plan
 from omnihub.saga._models import (
     ApprovalDecision,
@@ -98,7 +98,7 @@ class SagaClient:
     ) -> str:
         """Start a goal, with an explicit plan or planned by the worker's planner; its id."""
         tenant = tenant_id or self.tenant_id
-        goal_id = goal_id or uuid.uuid4().hex
+        goal_id = goal_id or new_event_id()  # a UUIDv7, like every goal id
         saga_input = SagaInput(
             goal_id=goal_id,
             tenant_id=tenant,
@@ -125,7 +125,7 @@ class SagaClient:
                 )
                 return goal_id
             except WorkflowAlreadyStartedError as exc:
-                raise ValidationError(f"goal {goal_id!r} exists already") from exc
+                raise GoalExistsError(goal_id) from exc
             except RPCError as exc:
                 await _back_off(exc, attempt)
         raise AssertionError("unreachable")  # pragma: no cover

@@ -120,23 +120,22 @@ class _Driver:
 
 async def run_scenario(settings: Settings, console: Console) -> ScenarioReport:
     """Run the scenario on a fresh stack under ``settings.home``; stop the stack at the end."""
-    from omnihub.api import StackInfo, run_stack
-    from omnihub.auth import Role, open_key_store
-    from omnihub.events import open_event_store, verify_store
+    from omnihub.api import run_stack
+    from omnihub.auth import Role
+    from omnihub.events import verify_store
     from omnihub.examples import prepare_examples
-    from omnihub.planning import SagaPlanProvider, build_planning_service
+    from omnihub.runtime import StackInfo, open_key_store, open_planner, open_store
     from omnihub.servers import free_port
 
     started = time.monotonic()
     examples = await asyncio.to_thread(prepare_examples, settings)
     settings, registry = examples.settings, examples.registry
-    keys = open_key_store(settings.resolved_api_keys_url)
+    keys = open_key_store(settings)
     try:
         operator = keys.create(settings.tenant_id, Role.OPERATOR).key
     finally:
         keys.close()
-    planning = build_planning_service(settings, registry)
-    provider = SagaPlanProvider(planning)
+    provider, planning = open_planner(settings, registry)
     ready: asyncio.Future[StackInfo] = asyncio.get_running_loop().create_future()
     stop = asyncio.Event()
     console.print("starting the embedded stack (Temporal, worker, API)…")
@@ -168,7 +167,7 @@ async def run_scenario(settings: Settings, console: Console) -> ScenarioReport:
         with contextlib.suppress(asyncio.CancelledError):
             await stack
         await planning.aclose()
-    with open_event_store(settings.resolved_event_store_url) as store:
+    with open_store(settings) as store:
         audit = verify_store(store)
     return ScenarioReport(
         runs,

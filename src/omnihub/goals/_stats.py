@@ -13,12 +13,24 @@ import threading
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from omnihub.events import EventStore, PlanGenerated
 from omnihub.planning import UsageLedger
 
 _TOP_TEMPLATES = 10
+
+
+class CacheStatsSource(Protocol):
+    async def cache_stats(self, tenant_id: str) -> dict[str, Any]:
+        """Plan-cache counters of the tenant (hits, misses by reason, latency)."""
+        ...
+
+
+class UsageSource(Protocol):
+    async def usage(self, tenant_id: str, since: datetime | None) -> dict[str, Any]:
+        """LLM calls, tokens, cost and savings of the tenant."""
+        ...
 
 
 @dataclass

@@ -1,0 +1,135 @@
+"""The goal index: one row per goal (stream) with its summary, kept by every append.
+
+Listing a tenant's goals must not fold every stream per request, so each append updates the
+goal's row in the same transaction as its events (on SQLite and PostgreSQL alike): the index
+can never disagree with the events it summarises. The summary is folded with the same
+:func:`fold_summary` as the full :class:`~omnihub.events.GoalState`, so a goal's status in a
+list is the status its page shows.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any, NamedTuple
+
+from pydantic import BaseModel, ConfigDict
+
+from omnihub.events._projection import GoalStatus, count_event, fold_summary
+
+__all__ = ["GoalIndexRow", "GoalSummary", "IndexedGoal", "summarize_rows"]
+
+_SUMMARY_KEYS = (
+    "goal_id",
+    "status",
+    "goal",
+    "user_id",
+    "plan_source",
+    "error",
+    "paused",
+    "event_count",
+    "created_at",
+    "updated_at",
+    "finished_at",
+)
+
+
+class GoalSummary(BaseModel):
+    """One goal as goal lists show it (the summary fields of its GoalState)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    goal_id: str
+    status: GoalStatus = "new"
+    goal: str | None = None
+    user_id: str | None = None
+    plan_source: str | None = None
+    error: str | None = None
+    paused: bool = False
+    event_count: int = 0
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+class IndexedGoal(NamedTuple):
+    """A goal of the index and its place in it (the position of its first event)."""
+
+    position: int
+    summary: GoalSummary
+
+
+class GoalIndexRow(NamedTuple):
+    """What a backend writes to its goal index for one stream."""
+
+    tenant_id: str
+    goal_id: str
+    status: str
+    created_position: int
+    updated_position: int
+    summary: str
+
+
+def summarize_rows(
+    previous: str | None,
+    rows: Sequence[Sequence[Any]],
+    payload_of: Callable[[Sequence[Any]], object],
+) -> GoalIndexRow | None:
+    """The stream's new index row after ``rows`` (stored rows in COLUMNS order, one stream,
+    in version order) on top of ``previous`` (the stored summary JSON, or None)."""
+    if not rows:
+        return None
+    state: dict[str, Any] = json.loads(previous) if previous else {}
+    created = state.pop("_position", None)
+    first = rows[0]
+    tenant_id, goal_id = str(first[1]), str(first[2])
+    for row in rows:
+        at = row[7]  # occurred_at, as stored
+        count_event(state, goal_id, tenant_id, int(row[3]), at)
+        state.setdefault("status", "new")
+        fold_summary(state, payload_of(row), at)
+    created = int(first[0]) if created is None else int(created)
+    kept = {key: state[key] for key in _SUMMARY_KEYS if key in state}
+    kept["_position"] = created
+    return GoalIndexRow(
+        tenant_id,
+        goal_id,
+        str(state["status"]),
+        created,
+        int(rows[-1][0]),
+        json.dumps(kept, sort_keys=True, separators=(",", ":"), ensure_ascii=False),
+    )
+
+
+def rebuild_rows(
+    rows: Iterable[Sequence[Any]], payload_of: Callable[[Sequence[Any]], object]
+) -> list[GoalIndexRow]:
+    """Index rows for every stream in ``rows`` (one tenant's rows in global order): for a store
+    opened on events written before the index existed."""
+    streams: dict[str, list[Sequence[Any]]] = {}
+    for row in rows:
+        streams.setdefault(str(row[2]), []).append(row)
+    built = [summarize_rows(None, found, payload_of) for found in streams.values()]
+    return [row for row in built if row is not None]
+
+
+def indexed(position: int, summary: str) -> IndexedGoal:
+    """An index entry from its stored columns."""
+    return IndexedGoal(int(position), GoalSummary.model_validate_json(summary))
+
+
+def payload_decoder(
+    decode: Callable[[str, int, str], tuple[object, int]],
+) -> Callable[[Sequence[Any]], object]:
+    """Reads the payload of a stored row (COLUMNS order) with the registry's ``decode``."""
+
+    def payload_of(row: Sequence[Any]) -> object:
+        return decode(str(row[5]), int(row[6]), str(row[12]))[0]
+
+    return payload_of
+
+
+def payloads_by_id(pending: Iterable[Any]) -> Mapping[str, object]:
+    """Payload objects of events being appended, by event id (no decoding needed)."""
+    return {p.event_id: p.payload for p in pending}

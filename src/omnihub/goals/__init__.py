@@ -1,0 +1,35 @@
+"""The application layer: every goal use case (submit, get, list, stream, decide, control)
+once, in :class:`GoalService`, the only door the API, the console and the CLI use."""
+
+from omnihub.goals._backend import TERMINAL_EVENTS, GoalBackend, SagaGoalBackend
+from omnihub.goals._models import (
+    ControlAction,
+    ControlRequest,
+    GoalAccepted,
+    GoalDecision,
+    GoalPage,
+    GoalRequest,
+    StreamEvent,
+)
+from omnihub.goals._service import GoalService, IdempotencyRecords, new_goal_id, request_hash
+from omnihub.goals._stats import CacheStatsSource, StoreCacheStats, UsageSource
+
+__all__ = [
+    "TERMINAL_EVENTS",
+    "CacheStatsSource",
+    "ControlAction",
+    "ControlRequest",
+    "GoalAccepted",
+    "GoalBackend",
+    "GoalDecision",
+    "GoalPage",
+    "GoalRequest",
+    "GoalService",
+    "IdempotencyRecords",
+    "SagaGoalBackend",
+    "StoreCacheStats",
+    "StreamEvent",
+    "UsageSource",
+    "new_goal_id",
+    "request_hash",
+]

@@ -1,0 +1,197 @@
+"""What runs goals under the goal service, and its real implementation on the saga.
+
+Reads come from the event store (the goal index for lists, the GoalState projection and the
+raw events for one goal, all scoped to the tenant by the store); starting and steering goes
+through :class:`omnihub.saga.SagaClient`, whose workflow ids embed the tenant, so one tenant
+can never address another's workflow.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any, Protocol
+
+from omnihub.errors import ConfigurationError, NotFoundError
+from omnihub.events import EventEnvelope, EventStore, GoalState, project_goal
+from omnihub.goals._models import (
+    ControlAction,
+    GoalAccepted,
+    GoalDecision,
+    GoalPage,
+    GoalRequest,
+    StreamEvent,
+)
+from omnihub.saga import ApprovalDecision, ControlRequest, SagaClient
+
+TERMINAL_EVENTS = frozenset({"GoalCompleted", "GoalFailed", "GoalCancelled"})
+
+
+class GoalBackend(Protocol):
+    """Goals of one tenant as the runtime keeps them: start, read, follow and steer. Every
+    call takes the caller's tenant and never returns another tenant's data (NotFoundError)."""
+
+    async def submit(self, tenant_id: str, goal_id: str, request: GoalRequest) -> GoalAccepted:
+        """Start the goal ``goal_id``; GoalExistsError if that id was started before."""
+        ...
+
+    async def get(self, tenant_id: str, goal_id: str) -> dict[str, Any]:
+        """The goal's state (the GoalState projection as JSON); NotFoundError if absent."""
+        ...
+
+    async def list_goals(
+        self, tenant_id: str, *, status: str | None, limit: int, cursor: str | None
+    ) -> GoalPage:
+        """Goals of the tenant, newest first, optionally with one status."""
+        ...
+
+    async def events(
+        self, tenant_id: str, goal_id: str, *, after_version: int, limit: int
+    ) -> list[dict[str, Any]]:
+        """The goal's stored events after ``after_version``, oldest first."""
+        ...
+
+    def stream(
+        self, tenant_id: str, goal_id: str, *, after_version: int
+    ) -> AsyncIterator[StreamEvent]:
+        """The goal's events after ``after_version``, then live ones until the goal ends."""
+        ...
+
+    async def decide(
+        self, tenant_id: str, goal_id: str, step_id: str, decision: GoalDecision, actor: str
+    ) -> dict[str, Any]:
+        """Approve or reject a waiting step; returns the state once the workflow accepted it."""
+        ...
+
+    async def control(
+        self, tenant_id: str, goal_id: str, action: ControlAction, reason: str | None, actor: str
+    ) -> GoalAccepted:
+        """Send cancel, pause or resume to a running goal."""
+        ...
+
+
+def _event_json(event: EventEnvelope) -> dict[str, Any]:
+    data: dict[str, Any] = event.model_dump(mode="json")
+    return data
+
+
+class SagaGoalBackend:
+    """:class:`GoalBackend` on the event store and the AgentSaga workflow.
+
+    The store's calls are synchronous, so they run in worker threads. Live streams poll the
+    goal's stream (an indexed read) every ``poll_interval`` seconds, which works the same
+    whether the worker appending the events is in this process or on another machine.
+    """
+
+    def __init__(
+        self, store: EventStore, sagas: SagaClient | None, *, poll_interval: float = 0.2
+    ) -> None:
+        self.store = store
+        self._sagas = sagas
+        self.poll_interval = poll_interval
+
+    @property
+    def sagas(self) -> SagaClient:
+        """The saga client; ConfigurationError when built for reading only (no Temporal)."""
+        if self._sagas is None:
+            raise ConfigurationError("no OmniHub stack is running: start one with `omnihub up`")
+        return self._sagas
+
+    async def _read(
+        self, tenant_id: str, goal_id: str, from_version: int = 1
+    ) -> list[EventEnvelope]:
+        return await asyncio.to_thread(self.store.read_stream, tenant_id, goal_id, from_version)
+
+    async def _exists_in_temporal(self, tenant_id: str, goal_id: str) -> bool:
+        if self._sagas is None:
+            return False
+        try:
+            await self.sagas.state(goal_id, tenant_id)
+        except NotFoundError:
+            return False
+        return True
+
+    async def state(self, tenant_id: str, goal_id: str) -> GoalState:
+        """The goal's GoalState; NotFoundError if neither its events nor Temporal know it."""
+        events = await self._read(tenant_id, goal_id)
+        if events:
+            return project_goal(events)
+        # Started, but its first event is not recorded yet: known to Temporal only.
+        if await self._exists_in_temporal(tenant_id, goal_id):
+            return GoalState(goal_id=goal_id, tenant_id=tenant_id, status="new")
+        raise NotFoundError(f"goal {goal_id!r} of tenant {tenant_id!r} has no events (yet)")
+
+    async def submit(self, tenant_id: str, goal_id: str, request: GoalRequest) -> GoalAccepted:
+        await self.sagas.start(
+            request.goal,
+            request.plan,
+            goal_id=goal_id,
+            tenant_id=tenant_id,
+            user_id=request.user_id or "api",
+            context=request.context,
+        )
+        return GoalAccepted(goal_id=goal_id, status="new")
+
+    async def get(self, tenant_id: str, goal_id: str) -> dict[str, Any]:
+        data: dict[str, Any] = (await self.state(tenant_id, goal_id)).model_dump(mode="json")
+        return data
+
+    async def list_goals(
+        self, tenant_id: str, *, status: str | None, limit: int, cursor: str | None
+    ) -> GoalPage:
+        # The cursor is the index position of the last goal of the previous page.
+        before = int(cursor) if cursor is not None and cursor.isdigit() else None
+        found = await asyncio.to_thread(
+            self.store.list_goals, tenant_id, status=status, limit=limit + 1, before=before
+        )
+        page = found[:limit]
+        items = [entry.summary.model_dump(mode="json") for entry in page]
+        more = len(found) > limit
+        return GoalPage(items=items, next_cursor=str(page[-1].position) if more else None)
+
+    async def events(
+        self, tenant_id: str, goal_id: str, *, after_version: int, limit: int
+    ) -> list[dict[str, Any]]:
+        await self.state(tenant_id, goal_id)  # 404 for another tenant's or no goal
+        events = await self._read(tenant_id, goal_id, after_version + 1)
+        return [_event_json(e) for e in events[:limit]]
+
+    async def stream(
+        self, tenant_id: str, goal_id: str, *, after_version: int
+    ) -> AsyncIterator[StreamEvent]:
+        sent = after_version
+        while True:
+            for event in await self._read(tenant_id, goal_id, sent + 1):
+                sent = event.stream_version
+                yield StreamEvent(sent, event.event_type, _event_json(event))
+                if event.event_type in TERMINAL_EVENTS:
+                    return
+            await asyncio.sleep(self.poll_interval)
+
+    async def decide(
+        self, tenant_id: str, goal_id: str, step_id: str, decision: GoalDecision, actor: str
+    ) -> dict[str, Any]:
+        await self.sagas.decide(
+            goal_id,
+            ApprovalDecision(
+                step_id=step_id,
+                approved=decision.decision == "approve",
+                decided_by=actor,
+                reason=decision.reason,
+            ),
+            tenant_id,
+        )
+        return await self.get(tenant_id, goal_id)
+
+    async def control(
+        self, tenant_id: str, goal_id: str, action: ControlAction, reason: str | None, actor: str
+    ) -> GoalAccepted:
+        request = ControlRequest(by=actor, reason=reason)
+        if action == "cancel":
+            await self.sagas.cancel(goal_id, request, tenant_id)
+        elif action == "pause":
+            await self.sagas.pause(goal_id, request, tenant_id)
+        else:
+            await self.sagas.resume(goal_id, request, tenant_id)
+        state = await self.sagas.state(goal_id, tenant_id)
+        return GoalAccepted(goal_id=goal_id, status=state.status)

@@ -1,0 +1,132 @@
+"""The goal service: every goal use case, once, for the API, the console and the CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import AsyncIterator
+from typing import Any, Protocol
+
+from omnihub.errors import ConfigurationError, GoalExistsError
+from omnihub.events import GoalState, canonical_json, new_event_id
+from omnihub.goals._backend import GoalBackend
+from omnihub.goals._models import (
+    ControlAction,
+    GoalAccepted,
+    GoalDecision,
+    GoalPage,
+    GoalRequest,
+    StreamEvent,
+)
+
+
+def new_goal_id() -> str:
+    """A fresh goal id: a UUIDv7, so goal ids sort by creation time. The one generator."""
+    return new_event_id()
+
+
+def request_hash(request: GoalRequest) -> str:
+    """A stable hash of a goal request (its canonical JSON), bound to an idempotency key."""
+    return hashlib.sha256(canonical_json(request.model_dump(mode="json")).encode()).hexdigest()
+
+
+class IdempotencyRecords(Protocol):
+    """(tenant, idempotency key) → goal id, shared by every API process."""
+
+    def claim(self, tenant_id: str, key: str, body_hash: str, new_goal_id: str) -> tuple[str, bool]:
+        """The goal id bound to ``key`` and whether it is new (``new_goal_id`` was bound);
+        IdempotencyKeyReusedError when the key was used with another request."""
+        ...
+
+
+class GoalService:
+    """Submit, read, list, follow, decide and steer goals of a tenant.
+
+    Goal ids are made here and only here; an idempotency key binds a retried submission to
+    the goal its first try started (across API processes, through ``idempotency``).
+    """
+
+    def __init__(self, backend: GoalBackend, idempotency: IdempotencyRecords | None = None):
+        self.backend = backend
+        self.idempotency = idempotency
+
+    async def submit(
+        self,
+        tenant_id: str,
+        request: GoalRequest,
+        *,
+        idempotency_key: str | None = None,
+        goal_id: str | None = None,
+    ) -> GoalAccepted:
+        """Start a goal. With ``idempotency_key``, a retry returns the first try's goal; with
+        ``goal_id`` (programs naming their own goals), GoalExistsError if it was started."""
+        chosen, new = goal_id or new_goal_id(), True
+        if idempotency_key is not None:
+            if self.idempotency is None:
+                raise ConfigurationError(
+                    "idempotency keys are not available: no store is configured"
+                )
+            chosen, new = await asyncio.to_thread(
+                self.idempotency.claim, tenant_id, idempotency_key, request_hash(request), chosen
+            )
+        try:
+            return await self.backend.submit(tenant_id, chosen, request)
+        except GoalExistsError:
+            if new:
+                raise
+            # A retried request whose first try started the goal: answer with that goal.
+            state = await self.backend.get(tenant_id, chosen)
+            return GoalAccepted(goal_id=chosen, status=str(state["status"]))
+
+    async def get(self, tenant_id: str, goal_id: str) -> dict[str, Any]:
+        """The goal's state as JSON; NotFoundError if the tenant has no such goal."""
+        return await self.backend.get(tenant_id, goal_id)
+
+    async def state(self, tenant_id: str, goal_id: str) -> GoalState:
+        """The goal's state as a :class:`GoalState`."""
+        return GoalState.model_validate(await self.backend.get(tenant_id, goal_id))
+
+    async def list_goals(
+        self,
+        tenant_id: str,
+        *,
+        status: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> GoalPage:
+        """The tenant's goals, newest first, optionally with one status."""
+        return await self.backend.list_goals(tenant_id, status=status, limit=limit, cursor=cursor)
+
+    async def events(
+        self, tenant_id: str, goal_id: str, *, after_version: int = 0, limit: int = 1000
+    ) -> list[dict[str, Any]]:
+        """The goal's stored events after ``after_version``, oldest first."""
+        return await self.backend.events(
+            tenant_id, goal_id, after_version=after_version, limit=limit
+        )
+
+    async def stream(
+        self, tenant_id: str, goal_id: str, *, after_version: int = 0
+    ) -> AsyncIterator[StreamEvent]:
+        """The goal's events after ``after_version``, then live ones until it ends; checks the
+        goal exists first (NotFoundError), so an unknown goal is never an empty stream."""
+        await self.backend.get(tenant_id, goal_id)
+        return self.backend.stream(tenant_id, goal_id, after_version=after_version)
+
+    async def decide(
+        self, tenant_id: str, goal_id: str, step_id: str, decision: GoalDecision, actor: str
+    ) -> dict[str, Any]:
+        """Approve or reject a waiting step; the goal's state once the workflow took it."""
+        return await self.backend.decide(tenant_id, goal_id, step_id, decision, actor)
+
+    async def control(
+        self,
+        tenant_id: str,
+        goal_id: str,
+        action: ControlAction,
+        *,
+        actor: str,
+        reason: str | None = None,
+    ) -> GoalAccepted:
+        """Cancel, pause or resume a goal."""
+        return await self.backend.control(tenant_id, goal_id, action, reason, actor)
