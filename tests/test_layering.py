@@ -18,10 +18,10 @@ SRC = Path(omnihub.__file__).parent
 # Top to bottom; a package may import its own layer's packages (without a cycle) and any
 # layer below, never one above.
 LAYERS: list[set[str]] = [
-    {"cli", "api", "console", "scenario", "bench", "__main__"},  # adapters and entry points
+    {"cli", "api", "console", "scenario", "bench", "chaos", "__main__"},  # adapters, harnesses
     {"runtime"},  # the composition root
     {"goals"},  # the application layer
-    {"guard", "planning", "saga"},  # domain services
+    {"guard", "planning", "saga", "examples"},  # domain services (examples: a tool set)
     {"cache", "plans", "tools", "events", "embeddings", "entities", "auth", "servers"},
     {"config", "errors", "omnihub"},  # ground floor ("omnihub": the root package's __init__)
 ]
