@@ -12,7 +12,15 @@ from omnihub.cache import MemoryPlanIndex, evaluate, load_dataset, plans_equal
 from omnihub.embeddings import Embedder
 from omnihub.errors import ValidationError
 
-DEV = Path(__file__).resolve().parents[3] / "shared" / "data" / "plan_cache_dev.jsonl"
+# The shared dev set sits beside the checkout (or beside the folder of worktrees).
+DEV = next(
+    (
+        folder / "shared" / "data" / "plan_cache_dev.jsonl"
+        for folder in Path(__file__).resolve().parents
+        if (folder / "shared" / "data" / "plan_cache_dev.jsonl").is_file()
+    ),
+    Path("shared/data/plan_cache_dev.jsonl"),
+)
 
 
 def write(path: Path, rows: list[dict[str, object]]) -> Path:

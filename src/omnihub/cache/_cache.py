@@ -32,10 +32,10 @@ from omnihub.entities import (
     EntityType,
     SlotError,
     Template,
-    extract_entities,
     inject,
     literal_types,
     make_template,
+    normalise_request,
     parameterise,
 )
 from omnihub.errors import CacheInputError, OmniHubError, StoreError, ValidationError
@@ -221,8 +221,7 @@ class PlanCache:
         text = validate_request(request, self.max_request_chars)
         started = time.perf_counter()
         reference = now or datetime.now(UTC)
-        entities = extract_entities(text, reference)
-        template = make_template(text, entities)
+        entities, template = _understand(text, reference)
         result = Lookup(hit=False, template=template, entities=entities)
         timings = {"embed": 0.0, "search": 0.0, "guards": 0.0}
         try:
@@ -311,8 +310,7 @@ class PlanCache:
         if lookup is not None and lookup.template is not None:
             entities, template = lookup.entities, lookup.template
         else:
-            entities = extract_entities(text, now or datetime.now(UTC))
-            template = make_template(text, entities)
+            entities, template = _understand(text, now or datetime.now(UTC))
         parameterised = parameterise(plan, entities)
         if parameterised.ambiguous:
             return StoreResult(False, "ambiguous")
@@ -428,6 +426,12 @@ class PlanCache:
 
     def close(self) -> None:
         self.index.close()
+
+
+def _understand(text: str, now: datetime) -> tuple[list[Entity], Template]:
+    """Entities and template of a request, after stripping what carries no meaning."""
+    clean, entities = normalise_request(text, now)
+    return entities, make_template(clean, entities)
 
 
 def _tools(plan: Any) -> tuple[str, ...]:
