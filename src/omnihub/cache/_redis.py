@@ -33,6 +33,11 @@ _RELEASE = (
     "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) "
     "else return 0 end"
 )
+# Counting a failure must not recreate an entry that expired meanwhile (a hash without expiry).
+_RECORD_FAILURE = (
+    "if redis.call('exists', KEYS[1]) == 1 then "
+    "return redis.call('hincrby', KEYS[1], 'failures', 1) else return 0 end"
+)
 T = TypeVar("T")
 
 
@@ -270,6 +275,24 @@ class RedisPlanIndex:
             return removed
 
         return self._call(drop)
+
+    def remove(self, tenant: str, entry_id: str) -> bool:
+        key = f"{self._prefix(tenant)}{entry_id}"
+
+        def drop() -> bool:
+            raw_key = self._client.hget(key, "key")
+            if raw_key is None:
+                return False
+            pipe = self._client.pipeline(transaction=True)
+            pipe.delete(key)
+            pipe.srem(self._keyset(tenant, _text(raw_key)), entry_id)
+            return bool(pipe.execute()[0])
+
+        return self._call(drop)
+
+    def record_failure(self, tenant: str, entry_id: str) -> int:
+        key = f"{self._prefix(tenant)}{entry_id}"
+        return int(self._call(lambda: self._client.eval(_RECORD_FAILURE, 1, key)))
 
     def count(self, tenant: str) -> int:
         pattern = f"{self._prefix(tenant)}*"
