@@ -127,6 +127,18 @@ def bench_command(
     _emit(report, as_json)
 
 
+def _configured_index(ctx: typer.Context, backend: str | None, redis_url: str | None) -> PlanIndex:
+    """The configured index (the operator's real cache), with command-line overrides."""
+    settings = state(ctx).settings
+    return open_index(
+        backend or settings.cache_backend,
+        settings=settings,
+        redis_url=redis_url,
+        path=str(settings.resolved_cache_path),
+        max_entries=settings.cache_max_entries,
+    )
+
+
 @cache_app.command("invalidate")
 def invalidate_command(
     ctx: typer.Context,
@@ -143,14 +155,7 @@ def invalidate_command(
     """Drop cached plans of a tenant: those using one tool, or all of them."""
     if (tool is None) == (not all_entries):
         raise ValidationError("give exactly one of --tool NAME or --all")
-    settings = state(ctx).settings
-    index = open_index(
-        backend or settings.cache_backend,
-        settings=settings,
-        redis_url=redis_url,
-        path=str(settings.resolved_cache_path),
-        max_entries=settings.cache_max_entries,
-    )
+    index = _configured_index(ctx, backend, redis_url)
     try:
         removed = index.invalidate(tenant, tool)
     finally:
@@ -174,14 +179,7 @@ def report_wrong_command(
     redis_url: Annotated[str | None, typer.Option("--redis-url", help="Redis URL.")] = None,
 ) -> None:
     """Report a cached plan as wrong: the entry is evicted and counted as a false hit."""
-    settings = state(ctx).settings
-    index = open_index(
-        backend or settings.cache_backend,
-        settings=settings,
-        redis_url=redis_url,
-        path=str(settings.resolved_cache_path),
-        max_entries=settings.cache_max_entries,
-    )
+    index = _configured_index(ctx, backend, redis_url)
     try:
         result = report_wrong_plan(index, tenant, entry, reason)
     finally:

@@ -40,19 +40,13 @@ from omnihub.entities._lexicon import (
 )
 from omnihub.entities._model import Entity, EntityType
 
+#: Greetings and forms of address that open a message.
+GREETINGS = ("hi", "hello", "hey", "heya", "hiya", "howdy", "yo", "greetings", "dear")
 #: Interjections, greetings, politeness, discourse and urgency markers: closed classes of
 #: English that say how something is asked, never what. Only stripped at either end.
 EDGE_WORDS = frozenset(
     [
-        "hi",
-        "hello",
-        "hey",
-        "heya",
-        "hiya",
-        "howdy",
-        "yo",
-        "greetings",
-        "dear",
+        *GREETINGS,
         "please",
         "pls",
         "plz",
@@ -110,20 +104,7 @@ EDGE_PHRASES: tuple[tuple[str, ...], ...] = tuple(
         "i 'd like you to",
     )
 )
-_GREETINGS = frozenset(
-    [
-        "hi",
-        "hello",
-        "hey",
-        "heya",
-        "hiya",
-        "howdy",
-        "yo",
-        "greetings",
-        "dear",
-        "good",
-    ]
-)
+_GREETINGS = frozenset([*GREETINGS, "good"])
 #: Punctuation and pictographs may surround edge words; a value's own marks ("#", "@", "%",
 #: "&", brackets, currency symbols) stay.
 _VALUE_MARKS = frozenset("#@%&()[]{}")
