@@ -99,7 +99,7 @@ def test_redis_entries_expire_at_an_absolute_time(redis_url: str, embedder: Embe
     cache = PlanCache(index, embedder, version="v1", ttl_seconds=300)
     stored = cache.store("acme", "Pay the €11 bill from ana@x.io", PAY, now=NOW)
     client = redis.Redis.from_url(redis_url)
-    key = f"ttl:e:{b'acme'.hex()}:{stored.entry_id}"
+    key = f"ttl:e:{{{b'acme'.hex()}}}:{stored.entry_id}"  # hash-tagged tenant
     expire_ms = client.pexpiretime(key)
     assert abs(expire_ms / 1000 - (time.time() + 300)) < 5
     assert cache.lookup("acme", "Pay the €12 bill from bo@x.io", NOW).hit
@@ -156,7 +156,7 @@ def test_redis_down_degrades_to_misses(embedder: Embedder) -> None:
 def test_redis_command_errors_are_store_errors(redis_url: str) -> None:
     index = RedisPlanIndex(redis_url, namespace="broken")
     client = redis.Redis.from_url(redis_url)
-    client.set(f"broken:e:{b'acme'.hex()}:x", "not a hash")
+    client.set(f"broken:e:{{{b'acme'.hex()}}}:x", "not a hash")
     with pytest.raises(StoreError):
         index.invalidate("acme", "pay")
     client.close()

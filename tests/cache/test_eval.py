@@ -12,7 +12,15 @@ from omnihub.cache import MemoryPlanIndex, evaluate, load_dataset, plans_equal
 from omnihub.embeddings import Embedder
 from omnihub.errors import ValidationError
 
-DEV = Path(__file__).resolve().parents[3] / "shared" / "data" / "plan_cache_dev.jsonl"
+# The shared dev set sits beside the checkout (or beside the folder of worktrees).
+DEV = next(
+    (
+        folder / "shared" / "data" / "plan_cache_dev.jsonl"
+        for folder in Path(__file__).resolve().parents
+        if (folder / "shared" / "data" / "plan_cache_dev.jsonl").is_file()
+    ),
+    Path("shared/data/plan_cache_dev.jsonl"),
+)
 
 
 def write(path: Path, rows: list[dict[str, object]]) -> Path:
@@ -67,3 +75,23 @@ def test_requests_the_cache_refuses_count_as_misses(tmp_path: Path, embedder: Em
     assert report["queries"] == 4
     assert report["rejected_requests"] == 1
     assert report["hits"] + report["misses"] == 4
+
+
+def test_report_breaks_down_by_intent_and_miss_reason_and_sweeps_the_baseline(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    records = load_dataset(write(tmp_path / "heldout.jsonl", generate(count=60, seed=4)))
+    report = evaluate(records, MemoryPlanIndex(), embedder)
+    intents = report["by_intent"]
+    assert sum(row["queries"] for row in intents.values()) == 60
+    assert sum(row["hits"] for row in intents.values()) == report["hits"]
+    assert all(row["false_hit_rate"] == 0.0 for row in intents.values())
+    assert "search_hotels>book_hotel" in intents
+    reasons = report["by_miss_reason"]
+    assert sum(row["misses"] for row in reasons.values()) == report["misses"]
+    assert reasons["empty_index"]["misses"] == 2  # the first request of each tenant
+    sweep = report["baseline"]["sweep"]
+    assert [row["threshold"] for row in sweep] == sorted(row["threshold"] for row in sweep)
+    # A plain semantic cache trades false hits for hits as its threshold falls.
+    assert sweep[0]["hits"] >= sweep[-1]["hits"]
+    assert sweep[0]["false_hits"] > sweep[-1]["false_hits"]

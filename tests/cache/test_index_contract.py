@@ -62,3 +62,27 @@ def test_invalidate_by_tool_or_all(index: PlanIndex, make_entry: Make) -> None:
     assert index.count("acme") == 0
     assert index.count("globex") == 1
     assert index.invalidate("nobody") == 0
+
+
+def test_remove_drops_one_entry_and_its_exact_key(index: PlanIndex, make_entry: Make) -> None:
+    kept, gone = make_entry("acme", "k1"), make_entry("acme", "k1")
+    index.add(kept, unit(1))
+    index.add(gone, unit(2))
+    assert index.remove("acme", gone.id)
+    assert not index.remove("acme", gone.id)
+    assert not index.remove("globex", kept.id)  # another tenant cannot reach it
+    assert [e.id for e in index.by_key("acme", "k1", time.time())] == [kept.id]
+    assert [c.entry.id for c in index.search("acme", unit(2), 5, time.time())] == [kept.id]
+
+
+def test_failures_are_counted_per_entry_and_forgotten_with_it(
+    index: PlanIndex, make_entry: Make
+) -> None:
+    entry = make_entry("acme", "k1")
+    index.add(entry, unit(1))
+    assert index.record_failure("acme", entry.id) == 1
+    assert index.record_failure("acme", entry.id) == 2
+    assert index.record_failure("acme", "no-such-entry") == 0
+    assert index.remove("acme", entry.id)
+    assert index.record_failure("acme", entry.id) == 0  # never recreates the entry
+    assert index.count("acme") == 0

@@ -253,3 +253,37 @@ def test_a_number_derived_from_the_amount_turns_other_amounts_into_misses(
     same = cache.lookup("acme", "Pay the 11 EUR bill from bob@x.org", NOW)
     assert same.hit, same.reason
     assert same.plan == plan
+
+
+def test_a_plan_that_keeps_failing_is_demoted_then_evicted(
+    index: PlanIndex, embedder: Embedder
+) -> None:
+    cache = PlanCache(index, embedder, version="v1", max_plan_failures=2)
+    remember(cache, "acme", "Book a train from Lyon to Nice on 3 March", TRAIN)
+    hit = cache.lookup("acme", "Book a train from Turin to Bern on 4 March", NOW)
+    assert hit.hit
+    assert hit.entry_id is not None
+    first = cache.demote("acme", hit.entry_id, "tool rejected its arguments")
+    assert (first.failures, first.evicted, first.reason) == (1, False, None)
+    assert cache.lookup("acme", "Book a train from Turin to Bern on 4 March", NOW).hit
+    second = cache.demote("acme", hit.entry_id, "compensated")
+    assert (second.failures, second.evicted, second.reason) == (2, True, "plan_failures")
+    assert second.cause == "compensated"
+    assert not cache.lookup("acme", "Book a train from Turin to Bern on 4 March", NOW).hit
+    snapshot = cache.metrics.snapshot()
+    assert snapshot["plan_failures"] == 2
+    assert snapshot["evictions"] == {"plan_failures": 1}
+
+
+def test_a_reported_wrong_plan_is_evicted_and_counted_as_a_false_hit(cache: PlanCache) -> None:
+    remember(cache, "acme", "Book a train from Lyon to Nice on 3 March", TRAIN)
+    hit = cache.lookup("acme", "Book a train from Turin to Bern on 4 March", NOW)
+    assert hit.entry_id is not None
+    report = cache.report_wrong_plan("acme", hit.entry_id, "user: wrong train")
+    assert report.evicted
+    assert report.reason == "reported_wrong"
+    assert not cache.lookup("acme", "Book a train from Turin to Bern on 4 March", NOW).hit
+    assert not cache.report_wrong_plan("acme", hit.entry_id).evicted
+    assert cache.metrics.snapshot()["false_hit_reports"] == 2
+    with pytest.raises(ValidationError):
+        PlanCache(cache.index, cache.embedder, version="v1", max_plan_failures=0)

@@ -1,10 +1,12 @@
 """The semantic plan cache: reuse a plan for a request that differs only in its values."""
 
 from omnihub.cache._cache import (
+    Demotion,
     Lookup,
     PlanCache,
     StoreResult,
     cache_version,
+    report_wrong_plan,
     validate_request,
 )
 from omnihub.cache._eval import EvalRecord, evaluate, load_dataset, plans_equal
@@ -25,6 +27,7 @@ __all__ = [
     "CacheInputError",
     "CacheMetrics",
     "Candidate",
+    "Demotion",
     "EvalRecord",
     "Lookup",
     "MemoryPlanIndex",
@@ -40,6 +43,7 @@ __all__ = [
     "open_index",
     "open_plan_cache",
     "plans_equal",
+    "report_wrong_plan",
     "similarity_from_distance",
     "slot_guard",
     "validate_request",

@@ -32,10 +32,10 @@ from omnihub.entities import (
     EntityType,
     SlotError,
     Template,
-    extract_entities,
     inject,
     literal_types,
     make_template,
+    normalise_request,
     parameterise,
 )
 from omnihub.errors import CacheInputError, OmniHubError, StoreError, ValidationError
@@ -108,6 +108,29 @@ class Lookup:
     vector: Vector | None = None
 
 
+#: Why an entry was evicted (recorded with the eviction).
+EVICT_FAILURES = "plan_failures"
+EVICT_REPORTED = "reported_wrong"
+
+
+@dataclass(frozen=True, slots=True)
+class Demotion:
+    """The outcome of :meth:`PlanCache.demote` or :meth:`PlanCache.report_wrong_plan`.
+
+    ``failures`` is the entry's failure count after this one (0 if the entry was already
+    gone); ``evicted`` whether the entry was dropped now; ``reason`` why it was dropped
+    (``plan_failures`` or ``reported_wrong``) and ``cause`` the caller's account of the failure
+    ("validation", "tool rejected arguments", "compensated"…), for the event to record.
+    """
+
+    tenant: str
+    entry_id: str
+    failures: int
+    evicted: bool
+    reason: str | None = None
+    cause: str | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class StoreResult:
     stored: bool
@@ -168,6 +191,7 @@ class PlanCache:
         metrics: CacheMetrics | None = None,
         clock: Callable[[], float] = time.time,
         flight_ttl_ms: int = 60_000,
+        max_plan_failures: int = 2,
     ) -> None:
         if not 0.0 <= threshold <= 1.0:
             raise ValidationError(
@@ -180,6 +204,9 @@ class PlanCache:
         self.ttl_seconds = ttl_seconds
         self.max_request_chars = max_request_chars
         self.neighbours = neighbours
+        if max_plan_failures < 1:
+            raise ValidationError(f"max_plan_failures must be at least 1, not {max_plan_failures}")
+        self.max_plan_failures = max_plan_failures
         self.metrics = metrics or CacheMetrics()
         self._clock = clock
         self._flight_ttl_ms = flight_ttl_ms
@@ -221,8 +248,7 @@ class PlanCache:
         text = validate_request(request, self.max_request_chars)
         started = time.perf_counter()
         reference = now or datetime.now(UTC)
-        entities = extract_entities(text, reference)
-        template = make_template(text, entities)
+        entities, template = _understand(text, reference)
         result = Lookup(hit=False, template=template, entities=entities)
         timings = {"embed": 0.0, "search": 0.0, "guards": 0.0}
         try:
@@ -311,8 +337,7 @@ class PlanCache:
         if lookup is not None and lookup.template is not None:
             entities, template = lookup.entities, lookup.template
         else:
-            entities = extract_entities(text, now or datetime.now(UTC))
-            template = make_template(text, entities)
+            entities, template = _understand(text, now or datetime.now(UTC))
         parameterised = parameterise(plan, entities)
         if parameterised.ambiguous:
             return StoreResult(False, "ambiguous")
@@ -422,12 +447,70 @@ class PlanCache:
             log.warning("plan not cached: %s", exc)
         return plan
 
+    # -- learning from goals ---------------------------------------------------------
+    def demote(self, tenant: str, entry_id: str, cause: str) -> Demotion:
+        """A goal served by entry ``entry_id`` failed because of the plan (validation, a tool
+        rejecting its arguments, a compensation): count it, and evict the entry once it has
+        failed ``max_plan_failures`` times. Failures of the world (a tool timing out) are not
+        the plan's and should not be reported here.
+
+        Raises :class:`StoreError` when the index cannot be reached: unlike a lookup, losing
+        this signal silently would keep serving a bad plan.
+        """
+        tenant = validate_tenant(tenant)
+        failures = self.index.record_failure(tenant, entry_id)
+        self.metrics.add("plan_failures")
+        if failures == 0:
+            return Demotion(tenant, entry_id, 0, False, None, cause)
+        if failures < self.max_plan_failures:
+            log.info("plan cache entry %s demoted (%d failures): %s", entry_id, failures, cause)
+            return Demotion(tenant, entry_id, failures, False, None, cause)
+        evicted = self.index.remove(tenant, entry_id)
+        if evicted:
+            self.metrics.evict(EVICT_FAILURES)
+            log.warning(
+                "plan cache entry %s evicted after %d failures: %s", entry_id, failures, cause
+            )
+        return Demotion(tenant, entry_id, failures, evicted, EVICT_FAILURES, cause)
+
+    def report_wrong_plan(self, tenant: str, entry_id: str, cause: str = "reported") -> Demotion:
+        """A user or operator says entry ``entry_id`` served a wrong plan: evict it at once
+        and count a false hit in the metrics (``false_hit_reports``)."""
+        return report_wrong_plan(self.index, tenant, entry_id, cause, metrics=self.metrics)
+
     def invalidate(self, tenant: str, tool: str | None = None) -> int:
         """Drop a tenant's entries (only those using ``tool`` when given)."""
         return self.index.invalidate(validate_tenant(tenant), tool)
 
     def close(self) -> None:
         self.index.close()
+
+
+def report_wrong_plan(
+    index: PlanIndex,
+    tenant: str,
+    entry_id: str,
+    cause: str = "reported",
+    *,
+    metrics: CacheMetrics | None = None,
+) -> Demotion:
+    """Evict entry ``entry_id`` of ``tenant`` because it served a wrong plan, and count the
+    report as a false hit in ``metrics``. Needs only the index (no embedding model): the CLI,
+    API and console call this, a worker calls :meth:`PlanCache.report_wrong_plan`."""
+    tenant = validate_tenant(tenant)
+    evicted = index.remove(tenant, entry_id)
+    if metrics is not None:
+        metrics.add("false_hit_reports")
+        if evicted:
+            metrics.evict(EVICT_REPORTED)
+    log.warning("plan cache entry %s reported wrong (%s); evicted=%s", entry_id, cause, evicted)
+    return Demotion(tenant, entry_id, 0, evicted, EVICT_REPORTED, cause)
+
+
+def _understand(text: str, now: datetime) -> tuple[list[Entity], Template]:
+    """Entities and template of a request, after stripping what carries no meaning."""
+    clean, entities = normalise_request(text, now)
+    return entities, make_template(clean, entities)
 
 
 def _tools(plan: Any) -> tuple[str, ...]:

@@ -86,35 +86,66 @@ class _Tally:
         }
 
 
-def _baseline(records: list[EvalRecord], embedder: Embedder, threshold: float) -> dict[str, Any]:
-    """A plain semantic cache: raw query text, nearest neighbour in the tenant, no guards."""
+#: Thresholds of the baseline sweep: where a plain semantic cache would sit.
+SWEEP = (0.75, 0.8, 0.85, 0.9, 0.95, 0.98)
+
+
+def _intent(plan: Any) -> str:
+    """A plan's shape: the tools it calls, in order ("search_trains>book_train")."""
+    steps = plan if isinstance(plan, list) else [plan]
+    names = [str(s.get("tool")) for s in steps if isinstance(s, dict) and "tool" in s]
+    return ">".join(names) or "(no tool)"
+
+
+def _replay_baseline(
+    records: list[EvalRecord], vectors: list[Any], threshold: float
+) -> tuple[_Tally, list[float]]:
     tally = _Tally()
-    latency: dict[str, list[float]] = {"embed": [], "search": [], "total": []}
+    search: list[float] = []
     stored: dict[str, tuple[list[Any], list[Any]]] = {}
-    for record in records:
+    for record, vector in zip(records, vectors, strict=True):
         tally.queries += 1
         started = time.perf_counter()
-        vector = embedder.embed_one(record.query)
-        embedded = time.perf_counter()
-        vectors, plans = stored.setdefault(record.tenant, ([], []))
+        seen, plans = stored.setdefault(record.tenant, ([], []))
         best = -1
-        if vectors:
-            scores = np.stack(vectors) @ vector
+        if seen:
+            scores = np.stack(seen) @ vector
             best = int(np.argmax(scores))
             if float(scores[best]) < threshold:
                 best = -1
-        searched = time.perf_counter()
-        latency["embed"].append(embedded - started)
-        latency["search"].append(searched - embedded)
-        latency["total"].append(searched - started)
+        search.append(time.perf_counter() - started)
         if best >= 0:
             tally.hits += 1
             if not plans_equal(plans[best], record.plan):
                 tally.false_hits += 1
         else:
-            vectors.append(vector)
+            seen.append(vector)
             plans.append(record.plan)
-    return tally.report(latency)
+    return tally, search
+
+
+def _baseline(records: list[EvalRecord], embedder: Embedder, threshold: float) -> dict[str, Any]:
+    """A plain semantic cache: raw query text, nearest neighbour in the tenant, no guards,
+    at ``threshold`` and, as ``sweep``, at each threshold of :data:`SWEEP`."""
+    vectors: list[Any] = []
+    embed: list[float] = []
+    for record in records:
+        started = time.perf_counter()
+        vectors.append(embedder.embed_one(record.query))
+        embed.append(time.perf_counter() - started)
+    tally, search = _replay_baseline(records, vectors, threshold)
+    total = [a + b for a, b in zip(embed, search, strict=True)]
+    report = tally.report({"embed": embed, "search": search, "total": total})
+    report["sweep"] = [
+        {"threshold": value, **_rates(_replay_baseline(records, vectors, value)[0])}
+        for value in sorted({*SWEEP, threshold})
+    ]
+    return report
+
+
+def _rates(tally: _Tally) -> dict[str, Any]:
+    report = tally.report({})
+    return {key: report[key] for key in ("hits", "false_hits", "hit_rate", "false_hit_rate")}
 
 
 def evaluate(
@@ -137,26 +168,46 @@ def evaluate(
     tally = _Tally()
     latency: dict[str, list[float]] = {"embed": [], "search": [], "guards": [], "total": []}
     false_hits: list[dict[str, Any]] = []
+    intents: dict[str, _Tally] = {}
+    reasons: dict[str, int] = {}
     for record in records:
         tally.queries += 1
+        per_intent = intents.setdefault(_intent(record.plan), _Tally())
+        per_intent.queries += 1
         now = record.now if record.now.tzinfo else record.now.replace(tzinfo=UTC)
         try:
             result = cache.lookup(record.tenant, record.query, now)
         except CacheInputError:
             tally.rejected += 1  # the cache refuses the request: the planner answers it
+            per_intent.rejected += 1
+            reasons["rejected_request"] = reasons.get("rejected_request", 0) + 1
             continue
         for stage in latency:
             latency[stage].append(result.timings.get(stage, 0.0))
         if result.hit:
             tally.hits += 1
+            per_intent.hits += 1
             if not plans_equal(result.plan, record.plan):
                 tally.false_hits += 1
+                per_intent.false_hits += 1
                 false_hits.append({"query": record.query, "entry": result.entry_id})
         else:
+            reason = result.reason or "unknown"
+            reasons[reason] = reasons.get(reason, 0) + 1
             cache.store(record.tenant, record.query, record.plan, now=now, lookup=result)
     report = tally.report(latency)
     report["misses_by_reason"] = dict(sorted(cache.metrics.misses.items()))
     report["rejections"] = dict(sorted(cache.metrics.rejections.items()))
+    # Where the cache helps and where it does not: per plan shape, and each miss reason's
+    # share of all requests (cold misses, "empty_index" and first sightings, are unavoidable).
+    report["by_intent"] = {
+        name: {key: value for key, value in t.report({}).items() if key != "latency_ms"}
+        for name, t in sorted(intents.items())
+    }
+    report["by_miss_reason"] = {
+        reason: {"misses": count, "rate": round(count / tally.queries, 4)}
+        for reason, count in sorted(reasons.items())
+    }
     report["threshold"] = threshold
     if false_hits:
         report["false_hit_examples"] = false_hits[:10]

@@ -116,4 +116,13 @@ class PlanIndex(Protocol):
         """Live entries of the tenant."""
         ...
 
+    def remove(self, tenant: str, entry_id: str) -> bool:
+        """Drop one entry; whether it was there."""
+        ...
+
+    def record_failure(self, tenant: str, entry_id: str) -> int:
+        """Count one goal that failed because of this entry's plan; the new count, or 0 if
+        the entry is gone. Shared by every worker that shares the index."""
+        ...
+
     def close(self) -> None: ...

@@ -75,6 +75,7 @@ class MemoryPlanIndex:
         self._max_entries = max_entries
         self._lock = threading.RLock()
         self._partitions: dict[str, _Partition] = {}
+        self._failures: dict[tuple[str, str], int] = {}
         self._next_label = 1
         self._db: sqlite3.Connection | None = None
         if path is not None:
@@ -165,6 +166,7 @@ class MemoryPlanIndex:
             partition.dead += 1
             partition.lru.pop(label, None)
             partition.ids.pop(entry.id, None)
+            self._failures.pop((tenant, entry.id), None)
             keyed = partition.by_key[entry.key]
             keyed.remove(label)
             if not keyed:
@@ -279,6 +281,26 @@ class MemoryPlanIndex:
             )
             self._remove(tenant, labels)
             return len(labels)
+
+    def remove(self, tenant: str, entry_id: str) -> bool:
+        with self._lock:
+            partition = self._partitions.get(tenant)
+            label = None if partition is None else partition.ids.get(entry_id)
+            if label is None:
+                return False
+            self._remove(tenant, [label])
+            return True
+
+    def record_failure(self, tenant: str, entry_id: str) -> int:
+        # In memory only: a restart forgives past failures (the entry is still evicted after
+        # N failures within one process's life).
+        with self._lock:
+            partition = self._partitions.get(tenant)
+            if partition is None or entry_id not in partition.ids:
+                return 0
+            count = self._failures.get((tenant, entry_id), 0) + 1
+            self._failures[(tenant, entry_id)] = count
+            return count
 
     def count(self, tenant: str) -> int:
         with self._lock:

@@ -38,6 +38,9 @@ class CacheMetrics:
     planner_calls: int = 0
     tokens_saved: int = 0
     errors: int = 0
+    plan_failures: int = 0
+    false_hit_reports: int = 0
+    evictions: Counter[str] = field(default_factory=Counter)
     latency: dict[str, deque[float]] = field(
         default_factory=lambda: {s: deque(maxlen=LATENCY_WINDOW) for s in STAGES}
     )
@@ -58,6 +61,10 @@ class CacheMetrics:
         with self._lock:
             self.rejections[reason] += 1
 
+    def evict(self, reason: str) -> None:
+        with self._lock:
+            self.evictions[reason] += 1
+
     def add(self, name: str, amount: int = 1) -> None:
         with self._lock:
             setattr(self, name, getattr(self, name) + amount)
@@ -72,5 +79,8 @@ class CacheMetrics:
                 "planner_calls": self.planner_calls,
                 "tokens_saved": self.tokens_saved,
                 "errors": self.errors,
+                "plan_failures": self.plan_failures,
+                "false_hit_reports": self.false_hit_reports,
+                "evictions": dict(sorted(self.evictions.items())),
                 "latency_ms": {s: percentiles(self.latency[s]) for s in STAGES},
             }

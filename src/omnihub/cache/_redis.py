@@ -6,6 +6,17 @@ can only ever see its tenant's vectors. (A shared index with a mandatory ``@tena
 was measured first: the filtered KNN took ~12 ms at 20,000 entries against ~0.5 ms for a bare
 KNN on a per-tenant index.)
 
+**Key layout and Redis Cluster.** Every key of a tenant carries the tenant's hash tag
+(``{hex(tenant)}``), so an entry, its exact-key set and the tenant's index prefix share one
+slot: writes are single-slot MULTI/EXEC transactions, never cross-slot. **EF_RUNTIME** is
+passed on every KNN query (:data:`EF_RUNTIME`, 64, as in process; the index default is 10).
+
+**Managed services.** The backend needs the Query Engine (``FT.CREATE``/``FT.SEARCH`` with
+HNSW vectors): Redis 8 (search is built in), Redis Stack, Redis Cloud, Azure Managed Redis.
+Services without it (plain ElastiCache/Memorystore/Valkey without the search module) answer
+``unknown command``; the index then refuses to start with a :class:`ConfigurationError`
+instead of missing on every lookup.
+
 **Similarity vs Redis distance — the one place this is converted.** Settings and metrics speak
 cosine *similarity*. Redis's ``COSINE`` metric returns a *distance*, ``1 - cosine similarity``
 (0 for the same direction, 2 for opposite), so ``similarity = 1 - distance`` and a threshold of
@@ -28,10 +39,19 @@ from omnihub.cache._index import ENTRY_FIELDS, CacheEntry, Candidate, Vector
 from omnihub.errors import ConfigurationError, StoreError, StoreUnavailableError
 
 NAMESPACE = "omnihub:plancache"
+#: HNSW search breadth per query. RediSearch's index default is 10, the in-process index
+#: searches with 64; the same value on both keeps one recall on both backends, so it is set on
+#: every KNN query rather than left to the index default.
+EF_RUNTIME = 64
 _TAG_SPECIAL = re.compile(r"([^A-Za-z0-9_])")
 _RELEASE = (
     "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) "
     "else return 0 end"
+)
+# Counting a failure must not recreate an entry that expired meanwhile (a hash without expiry).
+_RECORD_FAILURE = (
+    "if redis.call('exists', KEYS[1]) == 1 then "
+    "return redis.call('hincrby', KEYS[1], 'failures', 1) else return 0 end"
 )
 T = TypeVar("T")
 
@@ -48,6 +68,13 @@ def distance_from_similarity(similarity: float) -> float:
 
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _slot(tenant: str) -> str:
+    """The tenant's hash tag: every key of a tenant (entries, key sets) hashes to one Redis
+    Cluster slot, so a tenant's writes are single-slot transactions and its index can live on
+    the one shard that holds its keys."""
+    return "{" + tenant.encode().hex() + "}"
 
 
 def _tag(value: str) -> str:
@@ -67,6 +94,7 @@ class RedisPlanIndex:
         dimensions: int = 384,
         socket_timeout: float = 0.5,
         client: Any = None,
+        ef_runtime: int = EF_RUNTIME,
     ) -> None:
         try:
             import redis
@@ -88,6 +116,26 @@ class RedisPlanIndex:
             url, socket_timeout=socket_timeout, socket_connect_timeout=socket_timeout
         )
         self._ready: set[str] = set()
+        self._ef_runtime = int(ef_runtime)
+        self._require_query_engine()
+
+    def _require_query_engine(self) -> None:
+        """Fail at start, not with silent misses, on a Redis without the Query Engine (a
+        managed service without RediSearch: ``FT.*`` is an unknown command there). An
+        unreachable server is not an error here: the cache then answers misses until it is
+        back."""
+        try:
+            self._client.execute_command("FT._LIST")
+        except self._unavailable:
+            return
+        except self._redis_errors as exc:
+            if "unknown command" in str(exc).lower():
+                raise ConfigurationError(
+                    f"the Redis at this URL has no Query Engine (FT.* commands: {exc}); the "
+                    "plan cache needs Redis 8, Redis Stack or a managed Redis with search "
+                    "(Redis Cloud, Azure Managed Redis; not ElastiCache/Memorystore without it)"
+                ) from exc
+            raise StoreError(f"Redis plan cache error: {exc}") from exc
 
     # -- error translation -----------------------------------------------------------
     def _call(self, action: Callable[[], T]) -> T:
@@ -99,15 +147,15 @@ class RedisPlanIndex:
             raise StoreError(f"Redis plan cache error: {exc}") from exc
 
     def _index_name(self, tenant: str) -> str:
-        return f"{self._namespace}:idx:{tenant.encode().hex()}"
+        return f"{self._namespace}:idx:{_slot(tenant)}"
 
     def _prefix(self, tenant: str) -> str:
-        return f"{self._namespace}:e:{tenant.encode().hex()}:"
+        return f"{self._namespace}:e:{_slot(tenant)}:"
 
     def _keyset(self, tenant: str, key: str) -> str:
         """The set of entry ids with canonical template hash ``key`` (exact fast path: one
         SMEMBERS instead of a search)."""
-        return f"{self._namespace}:k:{tenant.encode().hex()}:{key}"
+        return f"{self._namespace}:k:{_slot(tenant)}:{key}"
 
     def _queue_write(self, pipe: Any, entry: CacheEntry, vector: Vector) -> None:
         mapping: dict[Any, Any] = dict(entry.to_row())
@@ -218,7 +266,7 @@ class RedisPlanIndex:
         return out
 
     def search(self, tenant: str, vector: Vector, k: int, now: float) -> list[Candidate]:
-        query = f"*=>[KNN {int(k)} @vector $vec AS dist]"
+        query = f"*=>[KNN {int(k)} @vector $vec EF_RUNTIME {self._ef_runtime} AS dist]"
         blob = np.asarray(vector, dtype=np.float32).tobytes()
         reply = self._search(
             tenant, query, "PARAMS", "2", "vec", blob,
@@ -270,6 +318,24 @@ class RedisPlanIndex:
             return removed
 
         return self._call(drop)
+
+    def remove(self, tenant: str, entry_id: str) -> bool:
+        key = f"{self._prefix(tenant)}{entry_id}"
+
+        def drop() -> bool:
+            raw_key = self._client.hget(key, "key")
+            if raw_key is None:
+                return False
+            pipe = self._client.pipeline(transaction=True)
+            pipe.delete(key)
+            pipe.srem(self._keyset(tenant, _text(raw_key)), entry_id)
+            return bool(pipe.execute()[0])
+
+        return self._call(drop)
+
+    def record_failure(self, tenant: str, entry_id: str) -> int:
+        key = f"{self._prefix(tenant)}{entry_id}"
+        return int(self._call(lambda: self._client.eval(_RECORD_FAILURE, 1, key)))
 
     def count(self, tenant: str) -> int:
         pattern = f"{self._prefix(tenant)}*"

@@ -19,6 +19,7 @@ from omnihub.cache import (
     evaluate,
     load_dataset,
     open_index,
+    report_wrong_plan,
 )
 from omnihub.cache._bench import run_bench
 from omnihub.cache._factory import INDEX_BACKENDS
@@ -126,6 +127,18 @@ def bench_command(
     _emit(report, as_json)
 
 
+def _configured_index(ctx: typer.Context, backend: str | None, redis_url: str | None) -> PlanIndex:
+    """The configured index (the operator's real cache), with command-line overrides."""
+    settings = state(ctx).settings
+    return open_index(
+        backend or settings.cache_backend,
+        settings=settings,
+        redis_url=redis_url,
+        path=str(settings.resolved_cache_path),
+        max_entries=settings.cache_max_entries,
+    )
+
+
 @cache_app.command("invalidate")
 def invalidate_command(
     ctx: typer.Context,
@@ -142,16 +155,44 @@ def invalidate_command(
     """Drop cached plans of a tenant: those using one tool, or all of them."""
     if (tool is None) == (not all_entries):
         raise ValidationError("give exactly one of --tool NAME or --all")
-    settings = state(ctx).settings
-    index = open_index(
-        backend or settings.cache_backend,
-        settings=settings,
-        redis_url=redis_url,
-        path=str(settings.resolved_cache_path),
-        max_entries=settings.cache_max_entries,
-    )
+    index = _configured_index(ctx, backend, redis_url)
     try:
         removed = index.invalidate(tenant, tool)
     finally:
         index.close()
     typer.echo(json.dumps({"tenant": tenant, "tool": tool, "removed": removed}))
+
+
+@cache_app.command("report-wrong")
+def report_wrong_command(
+    ctx: typer.Context,
+    tenant: Annotated[str, typer.Option("--tenant", help="Tenant the plan was served to.")],
+    entry: Annotated[
+        str, typer.Option("--entry", help="Cache entry id (the goal's PlanGenerated event).")
+    ],
+    reason: Annotated[
+        str, typer.Option("--reason", help="What was wrong, for the log.")
+    ] = "reported by an operator",
+    backend: Annotated[
+        str | None, typer.Option("--backend", help="Override the configured backend.")
+    ] = None,
+    redis_url: Annotated[str | None, typer.Option("--redis-url", help="Redis URL.")] = None,
+) -> None:
+    """Report a cached plan as wrong: the entry is evicted and counted as a false hit."""
+    index = _configured_index(ctx, backend, redis_url)
+    try:
+        result = report_wrong_plan(index, tenant, entry, reason)
+    finally:
+        index.close()
+    typer.echo(
+        json.dumps(
+            {
+                "tenant": result.tenant,
+                "entry": result.entry_id,
+                "evicted": result.evicted,
+                "reason": result.reason,
+            }
+        )
+    )
+    if not result.evicted:
+        raise typer.Exit(1)

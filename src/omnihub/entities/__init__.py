@@ -4,6 +4,12 @@ templates, and plan parameterisation / injection (used by the plan cache and the
 from omnihub.entities._extract import extract_entities
 from omnihub.entities._lexicon import are_synonyms, is_common_word, is_verb, lemma, words
 from omnihub.entities._model import Entity, EntityType, Money, Template
+from omnihub.entities._normalise import (
+    correct_word,
+    is_vocabulary,
+    normalise_request,
+    strip_edges,
+)
 from omnihub.entities._template import (
     Parameterised,
     canonical_words,
@@ -23,13 +29,17 @@ __all__ = [
     "Template",
     "are_synonyms",
     "canonical_words",
+    "correct_word",
     "extract_entities",
     "inject",
     "is_common_word",
     "is_verb",
+    "is_vocabulary",
     "lemma",
     "literal_types",
     "make_template",
+    "normalise_request",
     "parameterise",
+    "strip_edges",
     "words",
 ]

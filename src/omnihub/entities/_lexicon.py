@@ -127,6 +127,11 @@ NEGATIONS = frozenset(
     ["not", "n't", "no", "never", "none", "nothing", "neither", "nor", "cannot", "without", "dont"]
 )
 
+#: Conjunctions (closed class).
+CONJUNCTIONS = frozenset(["and", "or", "but", "if", "because", "while", "when", "then", "yet"])
+#: Every closed-class word above: vocabulary that word lists of open classes may lack.
+CLOSED_CLASS = LIGHT_WORDS | PREPOSITIONS | NEGATIONS | CONJUNCTIONS
+
 _WORD_RE = re.compile(r"\{[^{}]+\}|[A-Za-z]+(?:'[A-Za-z]+)?|\d+")
 
 
@@ -192,6 +197,30 @@ def _load() -> _WordNet:
                 verb_senses[fields[0]] = tuple(fields[-synset_count:])
         _loaded.append(_WordNet(verb_senses))
         return _loaded[0]
+
+
+_counts: list[dict[str, int]] = []
+
+
+def tagged_count(word: str) -> int:
+    """How often ``word`` was sense-tagged in WordNet's corpus (SemCor), over all parts of
+    speech: a frequency for telling a common word ("seat") from a rare one ("sate")."""
+    with _lock:
+        if not _counts:
+            counts: dict[str, int] = {}
+            root = wordnet_dir()
+            for part in ("noun", "verb", "adj", "adv"):
+                with (root / f"index.{part}").open(encoding="utf-8", errors="replace") as handle:
+                    for line in handle:
+                        if line.startswith(" "):
+                            continue  # licence header
+                        fields = line.split()
+                        # lemma pos synset_cnt p_cnt [ptr...] sense_cnt tagsense_cnt offsets…
+                        synsets = int(fields[2])
+                        tagged = int(fields[-synsets - 1])
+                        counts[fields[0]] = counts.get(fields[0], 0) + tagged
+            _counts.append(counts)
+        return _counts[0].get(word.lower(), 0)
 
 
 @cache

@@ -28,7 +28,16 @@ def _redis_binaries() -> tuple[str, str]:
 class EmbeddedRedis:
     """``redis-server`` on loopback with RediSearch loaded and no persistence."""
 
-    def __init__(self, data_dir: Path, *, host: str = "127.0.0.1", port: int | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        host: str = "127.0.0.1",
+        port: int | None = None,
+        query_engine: bool = True,
+    ) -> None:
+        """``query_engine=False`` starts a plain Redis without RediSearch, like a managed
+        service without search (tests of the clear error the plan cache gives there)."""
         self.data_dir = data_dir
         self.host = host
         self.port = port or free_port(host)
@@ -49,8 +58,7 @@ class EmbeddedRedis:
                 "no",
                 "--protected-mode",
                 "yes",
-                "--loadmodule",
-                module,
+                *(["--loadmodule", module] if query_engine else []),
             ],
             data_dir / "redis.log",
         )
