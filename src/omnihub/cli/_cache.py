@@ -20,7 +20,6 @@ from omnihub.cache import (
     load_dataset,
     open_index,
 )
-from omnihub.cache._bench import run_bench
 from omnihub.cache._factory import INDEX_BACKENDS
 from omnihub.cli._app import app, state
 from omnihub.embeddings import open_embedder
@@ -120,9 +119,13 @@ def bench_command(
     as_json: JsonOption = False,
 ) -> None:
     """Fill an index with synthetic entries and time real lookups (p50/p99 per stage)."""
+    from omnihub.bench import run_cache_benchmark
+
     embedder = open_embedder("onnx")
     with _scratch_index(backend, redis_url) as index:
-        report = run_bench(index, embedder, entries=entries, backend=backend, queries=queries)
+        report = run_cache_benchmark(
+            index, embedder, entries=entries, backend=backend, queries=queries
+        )
     _emit(report, as_json)
 
 

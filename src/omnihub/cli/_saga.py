@@ -199,7 +199,7 @@ def bench_saga(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Goals through AgentSaga against bare Temporal with the same activity, same run."""
-    from omnihub.saga._bench import run_saga_benchmark
+    from omnihub.bench import run_saga_benchmark
 
     with tempfile.TemporaryDirectory(prefix="omnihub-bench-saga-") as scratch:
         report = _run(run_saga_benchmark(goals, steps, rate, Path(scratch), recovery=recovery))

@@ -11,7 +11,7 @@ from uuid import UUID
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
 
-from omnihub.events._bench import TENANT, BenchConfig, _rate, _run_writers, goal_workload
+from omnihub.bench._events import TENANT, BenchConfig, _rate, _run_writers, goal_workload
 
 __all__ = ["run_eventsourcing"]
 

@@ -15,20 +15,21 @@ from pathlib import Path
 from typing import Any
 
 from omnihub.errors import ConfigurationError, IntegrityError
-from omnihub.events._audit import verify_store
-from omnihub.events._envelope import NewEvent
-from omnihub.events._factory import open_event_store
-from omnihub.events._payloads import (
+from omnihub.events import (
+    EventStore,
     GoalCompleted,
     GoalReceived,
+    NewEvent,
     PlanGenerated,
     PlanStep,
     StepCompleted,
     StepStarted,
     ToolExecuted,
+    open_event_store,
+    project_goal,
+    verify_store,
 )
-from omnihub.events._projection import project_goal
-from omnihub.events._store import COLUMNS, EventStore
+from omnihub.events._store import COLUMNS
 
 __all__ = ["BenchConfig", "goal_workload", "run_events_benchmark"]
 
@@ -331,7 +332,8 @@ def run_events_benchmark(cfg: BenchConfig) -> dict[str, Any]:
             else "postgresql synchronous_commit=on"
         )
         if cfg.compare == "eventsourcing":
-            from omnihub.events._bench_peer import run_eventsourcing
+            # The peer imports eventsourcing, a dev-only dependency: only when --compare asks.
+            from omnihub.bench._events_peer import run_eventsourcing
 
             peer = run_eventsourcing(cfg, url, Path(tmp))
             result["peer"] = peer

@@ -21,8 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from omnihub.cache._cache import PlanCache
-from omnihub.cache._index import CacheEntry, PlanIndex
+from omnihub.cache import CacheEntry, PlanCache, PlanIndex
 from omnihub.cache._metrics import percentiles
 from omnihub.embeddings import Embedder
 
@@ -87,7 +86,7 @@ def synthetic_entries(
     return entries, vectors.astype(np.float32)
 
 
-def run_bench(
+def run_cache_benchmark(
     index: PlanIndex, embedder: Embedder, *, entries: int, backend: str, queries: int = 400
 ) -> dict[str, Any]:
     """Fill ``index`` with ``entries`` synthetic entries, then time ``queries`` lookups."""

@@ -7,9 +7,9 @@ import json
 import pytest
 from typer.testing import CliRunner
 
+from omnihub.bench import BenchConfig, goal_workload, run_events_benchmark
 from omnihub.cli import app
 from omnihub.errors import ConfigurationError
-from omnihub.events._bench import BenchConfig, goal_workload, run_events_benchmark
 
 KEYS = {
     "backend",

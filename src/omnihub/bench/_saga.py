@@ -28,13 +28,10 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 
+from omnihub.bench._saga_baseline import BareBenchmark, BareEffects
 from omnihub.events import EventStore, open_event_store
 from omnihub.plans import Plan, PlanStep
-from omnihub.saga._baseline import BareBenchmark, BareEffects
-from omnihub.saga._client import SagaClient
-from omnihub.saga._models import SagaOptions
-from omnihub.saga.activities import SagaActivities
-from omnihub.saga.worker import build_worker, workflow_runner
+from omnihub.saga import SagaActivities, SagaClient, SagaOptions, build_worker, workflow_runner
 from omnihub.servers import EmbeddedTemporal
 from omnihub.tools import (
     IdempotencyLedger,
@@ -68,7 +65,7 @@ class SleepOutput(BaseModel):
     slept_s: float
 
 
-def bench_tools() -> list[ToolSpec]:
+def saga_bench_tools() -> list[ToolSpec]:
     """The benchmark's tools: a row insert guarded by the ledger, and a heartbeating sleep."""
 
     @tool(name="bench_effect", side_effect=True, description="Insert one benchmark row.")
@@ -225,7 +222,7 @@ async def _saga(
     rate: float | None,
 ) -> dict[str, Any]:
     queue = f"saga-{uuid.uuid4().hex[:6]}"
-    activities = SagaActivities(default_registry(bench_tools()), resources, store)
+    activities = SagaActivities(default_registry(saga_bench_tools()), resources, store)
     sagas = SagaClient(
         client, task_queue=queue, tenant_id="bench", options=SagaOptions(), rpc_timeout=_RPC_TIMEOUT
     )
@@ -254,7 +251,7 @@ def _spawn_worker(address: str, db_url: str, queue: str) -> tuple[subprocess.Pop
     }
     began = time.monotonic()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "omnihub", "worker", "--tools", "omnihub.saga._bench:bench_tools"],
+        [sys.executable, "-m", "omnihub", "worker", "--tools", "omnihub.bench:saga_bench_tools"],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         env=env,
@@ -302,7 +299,7 @@ async def _recovery(client: Client, store: EventStore, address: str, db_url: str
             "next_step_after_new_worker_start_s": round(retried[0] - launched, 2)
             if retried
             else None,
-            "heartbeat_timeout_s": bench_tools()[1].heartbeat_timeout_s,
+            "heartbeat_timeout_s": saga_bench_tools()[1].heartbeat_timeout_s,
         }
     finally:
         for proc in (first, second):

@@ -1,0 +1,39 @@
+"""`omnihub bench saga`: AgentSaga against bare Temporal, and the worker-kill recovery probe."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from omnihub.cli import app
+
+ISSUE_KEYS = {
+    "goals",
+    "steps",
+    "rate",
+    "completed",
+    "failed",
+    "duplicate_side_effects",
+    "start_latency_ms",
+    "e2e_latency_ms",
+    "goals_per_s",
+}
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_bench_saga_prints_the_issue_keys_with_a_baseline_and_recovery() -> None:
+    result = CliRunner().invoke(app, ["bench", "saga", "--goals", "4", "--steps", "2", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert set(report) >= ISSUE_KEYS
+    assert set(report["baseline"]) >= ISSUE_KEYS
+    assert report["completed"] == report["baseline"]["completed"] == 4
+    assert report["duplicate_side_effects"] == report["baseline"]["duplicate_side_effects"] == 0
+    assert report["overhead_ratio"] == pytest.approx(
+        report["baseline"]["goals_per_s"] / report["goals_per_s"], rel=0.01
+    )
+    assert report["recovery"]["completed"] is True
+    assert report["recovery"]["next_step_after_new_worker_start_s"] is not None
