@@ -35,5 +35,11 @@ def test_bench_saga_prints_the_issue_keys_with_a_baseline_and_recovery() -> None
     assert report["overhead_ratio"] == pytest.approx(
         report["baseline"]["goals_per_s"] / report["goals_per_s"], rel=0.01
     )
-    assert report["recovery"]["completed"] is True
-    assert report["recovery"]["next_step_after_new_worker_start_s"] is not None
+    recovery = report["recovery"]
+    assert recovery["completed"] is True
+    assert recovery["next_step_after_new_worker_start_s"] is not None
+    # The worker died after the killed step's row had committed; its retry on the new worker
+    # found the idempotency key in the ledger instead of inserting again.
+    assert (recovery["killed_step"], recovery["killed_step_retried"]) == ("s1", True)
+    assert recovery["effects_per_step"] == {"0": 1, "1": 1, "2": 1}
+    assert (recovery["duplicate_side_effects"], recovery["missing_side_effects"]) == (0, 0)

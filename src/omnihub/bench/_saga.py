@@ -1,5 +1,6 @@
 """``omnihub bench saga``: N goals of S steps through AgentSaga, against a bare Temporal
-workflow running the same activity in the same invocation, plus a worker-kill recovery probe.
+workflow running the same activity in the same invocation, plus a worker-kill recovery probe
+that kills a worker between a side effect's commit and its step's completion.
 
 Everything runs on an embedded stack in a scratch directory: a Temporal dev server, an
 SQLite event store and tool database, and workers in this process (the recovery probe runs
@@ -65,40 +66,65 @@ class SleepOutput(BaseModel):
     slept_s: float
 
 
+class SlowEffectInput(BaseModel):
+    step: int
+    seconds: float
+
+
+async def _hold(ctx: ToolContext, seconds: float) -> float:
+    """Sleep ``seconds``, heartbeating; the seconds actually slept."""
+    began = time.monotonic()
+    while time.monotonic() - began < seconds:
+        await asyncio.sleep(0.1)
+        ctx.heartbeat()
+    return round(time.monotonic() - began, 3)
+
+
+async def _insert_once(ctx: ToolContext, step: int) -> EffectOutput:
+    """Insert one row for (goal, ``step``) unless the ledger already holds this step's key:
+    the claim, the row and the recorded output commit in one transaction."""
+    ledger = ctx.resources.database_ledger
+    row_id = uuid.uuid4().hex
+
+    def insert() -> EffectOutput:
+        ledger.ensure_schema()
+        with ctx.resources.database.transaction() as cursor:
+            if not ledger.claim_in(cursor, ctx.idempotency_key, ctx.tenant_id, "bench"):
+                return EffectOutput.model_validate(ledger.lookup_in(cursor, ctx.idempotency_key))
+            cursor.execute(
+                "INSERT INTO bench_effects (id, goal, step) VALUES (?, ?, ?)",
+                (row_id, ctx.goal_id, str(step)),
+            )
+            output = EffectOutput(row_id=row_id)
+            ledger.record_in(cursor, ctx.idempotency_key, output.model_dump())
+            return output
+
+    return await asyncio.to_thread(insert)
+
+
 def saga_bench_tools() -> list[ToolSpec]:
-    """The benchmark's tools: a row insert guarded by the ledger, and a heartbeating sleep."""
+    """The benchmark's tools: a row insert guarded by the ledger, a heartbeating sleep, and a
+    row insert that then holds the step open (the recovery probe kills a worker there)."""
 
     @tool(name="bench_effect", side_effect=True, description="Insert one benchmark row.")
     async def bench_effect(args: EffectInput, ctx: ToolContext) -> EffectOutput:
-        ledger = ctx.resources.database_ledger
-        row_id = uuid.uuid4().hex
-
-        def insert() -> EffectOutput:
-            ledger.ensure_schema()
-            with ctx.resources.database.transaction() as cursor:
-                if not ledger.claim_in(cursor, ctx.idempotency_key, ctx.tenant_id, "bench"):
-                    return EffectOutput.model_validate(
-                        ledger.lookup_in(cursor, ctx.idempotency_key)
-                    )
-                cursor.execute(
-                    "INSERT INTO bench_effects (id, goal, step) VALUES (?, ?, ?)",
-                    (row_id, ctx.goal_id, str(args.step)),
-                )
-                output = EffectOutput(row_id=row_id)
-                ledger.record_in(cursor, ctx.idempotency_key, output.model_dump())
-                return output
-
-        return await asyncio.to_thread(insert)
+        return await _insert_once(ctx, args.step)
 
     @tool(name="bench_sleep", description="Sleep, heartbeating.")
     async def bench_sleep(args: SleepInput, ctx: ToolContext) -> SleepOutput:
-        began = time.monotonic()
-        while time.monotonic() - began < args.seconds:
-            await asyncio.sleep(0.1)
-            ctx.heartbeat()
-        return SleepOutput(slept_s=round(time.monotonic() - began, 3))
+        return SleepOutput(slept_s=await _hold(ctx, args.seconds))
 
-    return [bench_effect, bench_sleep]
+    @tool(
+        name="bench_slow_effect",
+        side_effect=True,
+        description="Insert one benchmark row, then keep the step running for a while.",
+    )
+    async def bench_slow_effect(args: SlowEffectInput, ctx: ToolContext) -> EffectOutput:
+        output = await _insert_once(ctx, args.step)
+        await _hold(ctx, args.seconds)
+        return output
+
+    return [bench_effect, bench_sleep, bench_slow_effect]
 
 
 def _create_tables(database: SqlDatabase) -> None:
@@ -261,14 +287,30 @@ def _spawn_worker(address: str, db_url: str, queue: str) -> tuple[subprocess.Pop
     return proc, time.monotonic() - began
 
 
-async def _recovery(client: Client, store: EventStore, address: str, db_url: str) -> dict[str, Any]:
-    """Kill a worker with SIGKILL in the middle of a step; time the next step on a new one."""
+def _effects_of(database: SqlDatabase, goal_id: str) -> dict[str, int]:
+    """Rows in ``bench_effects`` per step of one goal."""
+    with database.transaction() as cursor:
+        cursor.execute(
+            "SELECT step, COUNT(*) AS n FROM bench_effects WHERE goal = ? GROUP BY step",
+            (goal_id,),
+        )
+        return {str(row["step"]): int(row["n"]) for row in cursor.fetchall()}
+
+
+async def _recovery(
+    client: Client, store: EventStore, database: SqlDatabase, address: str, db_url: str
+) -> dict[str, Any]:
+    """Kill a worker with SIGKILL in the middle of a step with a side effect, after the effect
+    has committed and before the step completes (the window where a retry could do it
+    twice); time the step's retry on a new worker, then count the effects of every step."""
     queue = f"recovery-{uuid.uuid4().hex[:6]}"
     sagas = SagaClient(client, task_queue=queue, tenant_id="bench")
     plan = Plan(
         steps=[
             PlanStep(id="s0", tool="bench_effect", args={"step": 0}),
-            PlanStep(id="s1", tool="bench_sleep", args={"seconds": 3}, depends_on=["s0"]),
+            PlanStep(
+                id="s1", tool="bench_slow_effect", args={"step": 1, "seconds": 3}, depends_on=["s0"]
+            ),
             PlanStep(id="s2", tool="bench_effect", args={"step": 2}, depends_on=["s1"]),
         ]
     )
@@ -280,19 +322,22 @@ async def _recovery(client: Client, store: EventStore, address: str, db_url: str
             if e.event_type == "StepStarted" and getattr(e.payload, "step_id", None) == step
         ]
 
+    def killed_step_committed(goal_id: str) -> bool:
+        return bool(started(goal_id, "s1")) and _effects_of(database, goal_id).get("1", 0) > 0
+
     first, _ = await asyncio.to_thread(_spawn_worker, address, db_url, queue)
     second = None
     try:
         goal_id = await sagas.start("recovery probe", plan)
-        while not started(goal_id, "s1"):  # noqa: ASYNC110 - polls the event store
+        while not await asyncio.to_thread(killed_step_committed, goal_id):  # noqa: ASYNC110 - polls the store
             await asyncio.sleep(0.05)
-        await asyncio.sleep(0.5)
         first.send_signal(signal.SIGKILL)
         first.wait()
         launched = time.time()
         second, ready_s = await asyncio.to_thread(_spawn_worker, address, db_url, queue)
         result = await asyncio.wait_for(sagas.result(goal_id), 120)
         retried = started(goal_id, "s1")[1:]
+        effects = _effects_of(database, goal_id)
         return {
             "completed": result.status == "completed",
             "new_worker_ready_s": round(ready_s, 2),
@@ -300,6 +345,11 @@ async def _recovery(client: Client, store: EventStore, address: str, db_url: str
             if retried
             else None,
             "heartbeat_timeout_s": saga_bench_tools()[1].heartbeat_timeout_s,
+            "killed_step": "s1",
+            "killed_step_retried": bool(retried),
+            "effects_per_step": effects,
+            "duplicate_side_effects": sum(n - 1 for n in effects.values() if n > 1),
+            "missing_side_effects": sum(1 for step in ("0", "1", "2") if step not in effects),
         }
     finally:
         for proc in (first, second):
@@ -337,7 +387,7 @@ async def run_saga_benchmark(
             round(baseline["goals_per_s"] / saga["goals_per_s"], 3) if saga["goals_per_s"] else None
         )
         if recovery:
-            report["recovery"] = await _recovery(client, store, server.address, db_url)
+            report["recovery"] = await _recovery(client, store, database, server.address, db_url)
         return report
     finally:
         resources.close()
