@@ -60,7 +60,7 @@ def test_eval_rejects_an_empty_dataset(tmp_path: Path) -> None:
     empty = tmp_path / "empty.jsonl"
     empty.write_text("", encoding="utf-8")
     result = CliRunner().invoke(app, ["cache", "eval", "--dataset", str(empty)])
-    assert result.exit_code != 0
+    assert result.exit_code == 1
     assert "no records" in str(result.exception)
 
 
@@ -79,5 +79,5 @@ def test_invalidate_by_tenant_and_tool(omnihub_home: Path, redis_url: str) -> No
                   "--redis-url", redis_url)  # fmt: skip
     assert removed["removed"] == 1
     both = CliRunner().invoke(app, ["cache", "invalidate", "--tenant", "acme"])
-    assert both.exit_code != 0
+    assert both.exit_code == 1
     assert "exactly one of" in str(both.exception)
