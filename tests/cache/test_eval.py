@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,12 @@ from omnihub.cache import MemoryPlanIndex, evaluate, load_dataset, plans_equal
 from omnihub.embeddings import Embedder
 from omnihub.errors import ValidationError
 
-DEV = Path(__file__).resolve().parents[3] / "shared" / "data" / "plan_cache_dev.jsonl"
+# The shared dev set lives beside the repository (../shared/data from its root), as in CI's
+# fresh clone; PLAN_CACHE_DEV_SET points elsewhere (a git worktree kept in another folder).
+REPO = Path(__file__).resolve().parents[2]
+DEV = Path(
+    os.environ.get("PLAN_CACHE_DEV_SET") or REPO.parent / "shared" / "data" / "plan_cache_dev.jsonl"
+)
 
 
 def write(path: Path, rows: list[dict[str, object]]) -> Path:
@@ -51,13 +57,25 @@ def test_synthetic_held_out_set_has_no_false_hits(tmp_path: Path, embedder: Embe
     assert set(report["latency_ms"]) == {"embed", "search", "guards", "total"}
 
 
-@pytest.mark.skipif(not DEV.is_file(), reason="the shared dev set is not beside the repository")
-def test_dev_set_sample_has_no_false_hits(embedder: Embedder) -> None:
-    records = load_dataset(DEV)[:200]
-    report = evaluate(records, MemoryPlanIndex(), embedder, baseline=False)
-    assert report["false_hits"] == 0
-    assert report["hit_rate"] >= 0.8
-    assert "baseline" not in report
+def test_dev_set_hit_and_false_hit_rates_are_pinned_with_the_baseline(embedder: Embedder) -> None:
+    """The held-out accuracy of the plan cache on the whole dev set, measured on main:
+    hit 0.9525 (762 of 800), false hits 0; the threshold-only baseline hit 0.3175 with a
+    false-hit rate of 0.3088. A change that moves these is a change of behaviour."""
+    assert DEV.is_file(), (
+        f"the plan-cache dev set is missing: expected {DEV} (../shared/data beside the "
+        "repository), or set PLAN_CACHE_DEV_SET to its path"
+    )
+    records = load_dataset(DEV)
+    assert len(records) == 800
+    report = evaluate(records, MemoryPlanIndex(), embedder)
+    assert report["queries"] == 800
+    assert report["rejected_requests"] == 0
+    assert report["false_hits"] == 0  # never allowed to rise: a false hit runs the wrong action
+    assert report["hit_rate"] == pytest.approx(0.9525, abs=0.01)
+    baseline = report["baseline"]
+    assert baseline["queries"] == 800
+    assert baseline["hit_rate"] == pytest.approx(0.3175, abs=0.01)
+    assert baseline["false_hit_rate"] == pytest.approx(0.3088, abs=0.01)
 
 
 def test_requests_the_cache_refuses_count_as_misses(tmp_path: Path, embedder: Embedder) -> None:
