@@ -16,6 +16,7 @@ SRC = Path(omnihub.__file__).parent
 def test_bench_public_names() -> None:
     assert omnihub.bench.__all__ == [
         "BenchConfig",
+        "cache_query_texts",
         "goal_workload",
         "planning_goals",
         "run_cache_benchmark",

@@ -115,7 +115,9 @@ def bench_command(
     entries: Annotated[int, typer.Option("--entries", min=1, help="Synthetic entries.")] = 100_000,
     backend: BackendOption = "memory",
     redis_url: RedisOption = None,
-    queries: Annotated[int, typer.Option("--queries", min=1, help="Timed lookups.")] = 400,
+    queries: Annotated[
+        int, typer.Option("--queries", min=1, help="Timed lookups, each of a distinct text.")
+    ] = 1000,
     as_json: JsonOption = False,
 ) -> None:
     """Fill an index with synthetic entries and time real lookups (p50/p99 per stage)."""
