@@ -18,6 +18,7 @@ def test_bench_public_names() -> None:
         "BenchConfig",
         "cache_query_texts",
         "goal_workload",
+        "parse_sizes",
         "planning_goals",
         "run_cache_benchmark",
         "run_events_benchmark",

@@ -19,7 +19,7 @@ import sys
 import time
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 
 from omnihub.bench._saga_baseline import BareBenchmark, BareEffects
+from omnihub.errors import ValidationError
 from omnihub.events import EventStore, open_event_store
 from omnihub.plans import Plan, PlanStep
 from omnihub.saga import SagaActivities, SagaClient, SagaOptions, build_worker, workflow_runner
@@ -363,10 +364,46 @@ async def _recovery(
                 proc.stdout.close()
 
 
-async def run_saga_benchmark(
-    goals: int, steps: int, rate: float | None, work_dir: Path, *, recovery: bool = True
+async def _pair(
+    client: Client,
+    store: EventStore,
+    resources: ToolResources,
+    goals: int,
+    steps: int,
+    rate: float | None,
+    *,
+    saga_first: bool,
 ) -> dict[str, Any]:
-    """Run the benchmark in ``work_dir``; the JSON-ready result."""
+    """The bare baseline and AgentSaga at one size, back to back (in the given order)."""
+    if saga_first:
+        saga = await _saga(client, store, resources, goals, steps, rate)
+        baseline = await _baseline(client, resources.database, goals, steps, rate)
+    else:
+        baseline = await _baseline(client, resources.database, goals, steps, rate)
+        saga = await _saga(client, store, resources, goals, steps, rate)
+    report: dict[str, Any] = {"goals": goals, "steps": steps, "rate": rate, **saga}
+    report["baseline"] = {"goals": goals, "steps": steps, "rate": rate, **baseline}
+    report["overhead_ratio"] = (
+        round(baseline["goals_per_s"] / saga["goals_per_s"], 3) if saga["goals_per_s"] else None
+    )
+    return report
+
+
+async def run_saga_benchmark(
+    goals: int,
+    steps: int,
+    rate: float | None,
+    work_dir: Path,
+    *,
+    recovery: bool = True,
+    sizes: Sequence[int] = (),
+) -> dict[str, Any]:
+    """Run the benchmark in ``work_dir``; the JSON-ready result.
+
+    With ``sizes``, one baseline and one AgentSaga run per size, interleaved (the order
+    alternates from size to size, so neither side always runs on a warmer server), each
+    reported under ``sweep``; the top-level figures are then those of the last size.
+    """
     server = EmbeddedTemporal(work_dir / "temporal").start()
     db_url = f"sqlite:///{work_dir / 'events.db'}"
     store = open_event_store(db_url)
@@ -379,13 +416,14 @@ async def run_saga_benchmark(
     )
     try:
         client = await Client.connect(server.address, data_converter=pydantic_data_converter)
-        baseline = await _baseline(client, database, goals, steps, rate)
-        saga = await _saga(client, store, resources, goals, steps, rate)
-        report: dict[str, Any] = {"goals": goals, "steps": steps, "rate": rate, **saga}
-        report["baseline"] = {"goals": goals, "steps": steps, "rate": rate, **baseline}
-        report["overhead_ratio"] = (
-            round(baseline["goals_per_s"] / saga["goals_per_s"], 3) if saga["goals_per_s"] else None
-        )
+        if sizes:
+            sweep = [
+                await _pair(client, store, resources, size, steps, rate, saga_first=bool(i % 2))
+                for i, size in enumerate(sizes)
+            ]
+            report = {**sweep[-1], "sweep": sweep}
+        else:
+            report = await _pair(client, store, resources, goals, steps, rate, saga_first=False)
         if recovery:
             report["recovery"] = await _recovery(client, store, database, server.address, db_url)
         return report
@@ -393,3 +431,14 @@ async def run_saga_benchmark(
         resources.close()
         store.close()
         server.stop()
+
+
+def parse_sizes(text: str) -> tuple[int, ...]:
+    """``"100,300,1000"`` as goal counts; a ValidationError for anything else."""
+    try:
+        sizes = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        sizes = ()
+    if not sizes or min(sizes) < 1:
+        raise ValidationError(f"--sizes {text!r}: give positive goal counts, e.g. 100,300,1000")
+    return sizes
