@@ -4,25 +4,15 @@ from __future__ import annotations
 
 import json
 
-import pytest
+from typer.testing import CliRunner
 
-from omnihub.cli import main
-
-
-def _run(monkeypatch: pytest.MonkeyPatch, *argv: str) -> int:
-    monkeypatch.setattr("sys.argv", ["omnihub", *argv])
-    try:
-        main()
-    except SystemExit as exited:
-        return exited.code if isinstance(exited.code, int) else 1
-    return 0
+from omnihub.cli import app
 
 
-def test_bench_planning_prints_one_json_object(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    assert _run(monkeypatch, "bench", "planning", "--goals", "12", "--json") == 0
-    result = json.loads(capsys.readouterr().out)
+def test_bench_planning_prints_one_json_object() -> None:
+    invoked = CliRunner().invoke(app, ["bench", "planning", "--goals", "12", "--json"])
+    assert invoked.exit_code == 0, invoked.output
+    result = json.loads(invoked.stdout)
     assert result["goals"] == 12
     assert result["hits"] + result["misses"] == 12
     assert result["hits"] >= 5  # six intents, each planned once, then served from the cache
