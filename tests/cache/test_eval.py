@@ -6,21 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
+from devset import DEV
 from heldout_data import generate
 
 from omnihub.cache import MemoryPlanIndex, evaluate, load_dataset, plans_equal
 from omnihub.embeddings import Embedder
 from omnihub.errors import ValidationError
-
-# The shared dev set sits beside the checkout (or beside the folder of worktrees).
-DEV = next(
-    (
-        folder / "shared" / "data" / "plan_cache_dev.jsonl"
-        for folder in Path(__file__).resolve().parents
-        if (folder / "shared" / "data" / "plan_cache_dev.jsonl").is_file()
-    ),
-    Path("shared/data/plan_cache_dev.jsonl"),
-)
 
 
 def write(path: Path, rows: list[dict[str, object]]) -> Path:
@@ -59,13 +50,25 @@ def test_synthetic_held_out_set_has_no_false_hits(tmp_path: Path, embedder: Embe
     assert set(report["latency_ms"]) == {"embed", "search", "guards", "total"}
 
 
-@pytest.mark.skipif(not DEV.is_file(), reason="the shared dev set is not beside the repository")
-def test_dev_set_sample_has_no_false_hits(embedder: Embedder) -> None:
-    records = load_dataset(DEV)[:200]
-    report = evaluate(records, MemoryPlanIndex(), embedder, baseline=False)
-    assert report["false_hits"] == 0
-    assert report["hit_rate"] >= 0.8
-    assert "baseline" not in report
+def test_dev_set_hit_and_false_hit_rates_are_pinned_with_the_baseline(embedder: Embedder) -> None:
+    """The held-out accuracy of the plan cache on the whole dev set, measured on main:
+    hit 0.9525 (762 of 800), false hits 0; the threshold-only baseline hit 0.3175 with a
+    false-hit rate of 0.3088. A change that moves these is a change of behaviour."""
+    assert DEV.is_file(), (
+        f"the plan-cache dev set is missing: expected {DEV} (../shared/data beside the "
+        "repository), or set PLAN_CACHE_DEV_SET to its path"
+    )
+    records = load_dataset(DEV)
+    assert len(records) == 800
+    report = evaluate(records, MemoryPlanIndex(), embedder)
+    assert report["queries"] == 800
+    assert report["rejected_requests"] == 0
+    assert report["false_hits"] == 0  # never allowed to rise: a false hit runs the wrong action
+    assert report["hit_rate"] == pytest.approx(0.9525, abs=0.01)
+    baseline = report["baseline"]
+    assert baseline["queries"] == 800
+    assert baseline["hit_rate"] == pytest.approx(0.3175, abs=0.01)
+    assert baseline["false_hit_rate"] == pytest.approx(0.3088, abs=0.01)
 
 
 def test_requests_the_cache_refuses_count_as_misses(tmp_path: Path, embedder: Embedder) -> None:
@@ -75,23 +78,3 @@ def test_requests_the_cache_refuses_count_as_misses(tmp_path: Path, embedder: Em
     assert report["queries"] == 4
     assert report["rejected_requests"] == 1
     assert report["hits"] + report["misses"] == 4
-
-
-def test_report_breaks_down_by_intent_and_miss_reason_and_sweeps_the_baseline(
-    tmp_path: Path, embedder: Embedder
-) -> None:
-    records = load_dataset(write(tmp_path / "heldout.jsonl", generate(count=60, seed=4)))
-    report = evaluate(records, MemoryPlanIndex(), embedder)
-    intents = report["by_intent"]
-    assert sum(row["queries"] for row in intents.values()) == 60
-    assert sum(row["hits"] for row in intents.values()) == report["hits"]
-    assert all(row["false_hit_rate"] == 0.0 for row in intents.values())
-    assert "search_hotels>book_hotel" in intents
-    reasons = report["by_miss_reason"]
-    assert sum(row["misses"] for row in reasons.values()) == report["misses"]
-    assert reasons["empty_index"]["misses"] == 2  # the first request of each tenant
-    sweep = report["baseline"]["sweep"]
-    assert [row["threshold"] for row in sweep] == sorted(row["threshold"] for row in sweep)
-    # A plain semantic cache trades false hits for hits as its threshold falls.
-    assert sweep[0]["hits"] >= sweep[-1]["hits"]
-    assert sweep[0]["false_hits"] > sweep[-1]["false_hits"]

@@ -8,24 +8,14 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
+from devset import DEV
 from heldout_data import generate
 from noisy_data import noisy, noisy_query
 
 from omnihub.cache import EvalRecord, MemoryPlanIndex, evaluate, load_dataset
 from omnihub.embeddings import Embedder
-
-# The shared dev set sits beside the checkout (or beside the folder of worktrees).
-DEV = next(
-    (
-        folder / "shared" / "data" / "plan_cache_dev.jsonl"
-        for folder in Path(__file__).resolve().parents
-        if (folder / "shared" / "data" / "plan_cache_dev.jsonl").is_file()
-    ),
-    Path("shared/data/plan_cache_dev.jsonl"),
-)
 
 
 def _records(rows: list[dict[str, object]]) -> list[EvalRecord]:

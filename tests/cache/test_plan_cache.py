@@ -57,19 +57,22 @@ def test_same_request_with_new_values_hits_and_injects(cache: PlanCache) -> None
 @pytest.mark.parametrize(
     ("request_text", "reason"),
     [
-        ("Cancel a train from Turin to Bern on 4 March", {"action"}),
-        ("Don't book a train from Turin to Bern on 4 March", {"polarity"}),
-        ("Book a train from Turin to Bern", {"slots"}),
-        ("Book a first class train from Turin to Bern on 4 March", {"wording", "action"}),
+        ("Cancel a train from Turin to Bern on 4 March", "action"),
+        ("Don't book a train from Turin to Bern on 4 March", "polarity"),
+        ("Book a train from Turin to Bern", "slots"),
+        ("Book a first class train from Turin to Bern on 4 March", "action"),
     ],
 )
 def test_guards_turn_near_neighbours_into_misses(
-    cache: PlanCache, request_text: str, reason: set[str]
+    index: PlanIndex, embedder: Embedder, request_text: str, reason: str
 ) -> None:
+    # A low threshold lets every one of these through the similarity check, so the miss is
+    # the guard's doing (at the default 0.85 "Cancel …" is already below the threshold).
+    cache = PlanCache(index, embedder, version="v1", threshold=0.5)
     remember(cache, "acme", "Book a train from Lyon to Nice on 3 March", TRAIN)
     result = cache.lookup("acme", request_text, NOW)
     assert not result.hit
-    assert result.reason in reason | {"below_threshold"}
+    assert result.reason == reason
     assert sum(cache.metrics.misses.values()) == 2
 
 

@@ -1,4 +1,4 @@
-"""`omnihub cache eval | bench | invalidate` end to end (real Redis where asked)."""
+"""`omnihub cache eval | invalidate` end to end (real Redis where asked)."""
 
 from __future__ import annotations
 
@@ -60,22 +60,8 @@ def test_eval_rejects_an_empty_dataset(tmp_path: Path) -> None:
     empty = tmp_path / "empty.jsonl"
     empty.write_text("", encoding="utf-8")
     result = CliRunner().invoke(app, ["cache", "eval", "--dataset", str(empty)])
-    assert result.exit_code != 0
+    assert result.exit_code == 1
     assert "no records" in str(result.exception)
-
-
-def test_bench_fills_and_measures(redis_url: str) -> None:
-    memory = run("cache", "bench", "--entries", "300", "--queries", "20", "--json")
-    assert (memory["entries"], memory["backend"]) == (300, "memory")
-    latency = memory["latency_ms"]
-    assert isinstance(latency, dict)
-    assert set(latency) == {"embed", "search", "guards", "total", "excluding_embed"}
-    assert latency["total"]["p99"] >= latency["excluding_embed"]["p99"] > 0
-    on_redis = run(
-        "cache", "bench", "--entries", "300", "--queries", "10", "--backend", "redis",
-        "--redis-url", redis_url, "--json",
-    )  # fmt: skip
-    assert on_redis["backend"] == "redis"
 
 
 def test_invalidate_by_tenant_and_tool(omnihub_home: Path, redis_url: str) -> None:
@@ -93,5 +79,5 @@ def test_invalidate_by_tenant_and_tool(omnihub_home: Path, redis_url: str) -> No
                   "--redis-url", redis_url)  # fmt: skip
     assert removed["removed"] == 1
     both = CliRunner().invoke(app, ["cache", "invalidate", "--tenant", "acme"])
-    assert both.exit_code != 0
+    assert both.exit_code == 1
     assert "exactly one of" in str(both.exception)

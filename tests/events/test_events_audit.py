@@ -152,4 +152,4 @@ def test_events_show_prints_timeline_and_state(store: EventStore, store_url: str
     )
     assert json.loads(result.output)["steps"][0]["result"] == {"amount": 11}
     result = runner.invoke(app, ["events", "show", "nope", "--store-url", store_url])
-    assert result.exit_code != 0
+    assert result.exit_code == 1

@@ -118,17 +118,3 @@ def test_usage_rejects_a_bad_date(
 ) -> None:
     assert _run(monkeypatch, "usage", "--since", "last tuesday") == 1
     assert "is not a date" in capsys.readouterr().err
-
-
-def test_bench_planning_prints_one_json_object(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    assert _run(monkeypatch, "bench", "planning", "--goals", "12", "--json") == 0
-    result = json.loads(capsys.readouterr().out)
-    assert result["goals"] == 12
-    assert result["hits"] + result["misses"] == 12
-    assert result["hits"] >= 5  # six intents, each planned once, then served from the cache
-    assert set(result["latency_ms"]) == {"p50", "p99"}
-    assert result["baseline"]["latency_ms"]["p50"] > 0
-    assert result["p50_ratio"] > 0
-    assert result["false_hits"] == 0

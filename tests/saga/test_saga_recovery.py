@@ -18,7 +18,7 @@ from sagakit import SagaStack, connect, saga_stack, slow_write_tool, wait_for
 
 from omnihub.plans import Plan, PlanStep
 from omnihub.saga import SagaOptions
-from omnihub.servers import EmbeddedTemporal
+from omnihub.servers import EmbeddedTemporal, port_open
 from omnihub.tools import ToolContext, ToolRegistry, default_registry, tool
 
 WORKER = Path(__file__).parent / "worker_process.py"
@@ -124,6 +124,52 @@ async def test_a_goal_survives_a_restart_of_the_temporal_server(tmp_path: Path) 
             assert result.status == "completed"
             assert [r["sku"] for r in stack.rows()] == ["after"]
             assert stack.event_types(goal_id).count("StepCompleted") == 3
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+async def test_a_goal_completes_once_after_the_temporal_server_is_killed(tmp_path: Path) -> None:
+    """A crash, not a graceful stop: SIGKILL of the server process mid-goal, between two side
+    effects, then a new process on the same port and database file."""
+    with EmbeddedTemporal(tmp_path / "own-temporal") as server:
+        async with saga_stack(server, tmp_path) as stack, stack.worker():
+            plan = Plan(
+                steps=[
+                    PlanStep(
+                        id="a",
+                        tool="database_write",
+                        args={"table": "orders", "values": {"sku": "before", "qty": 1}},
+                    ),
+                    PlanStep(id="b", tool="sleep", args={"seconds": 2}, depends_on=["a"]),
+                    PlanStep(
+                        id="c",
+                        tool="database_write",
+                        args={"table": "orders", "values": {"sku": "after", "qty": 1}},
+                        depends_on=["b"],
+                    ),
+                ]
+            )
+            goal_id = await stack.sagas.start("outlive a crash of the server", plan)
+            await wait_for(lambda: "StepCompleted" in stack.event_types(goal_id), 30)
+            crashed = server.pid
+            assert crashed is not None
+            os.kill(crashed, signal.SIGKILL)
+            host, _, port = server.address.rpartition(":")
+            await wait_for(lambda: not port_open(host, int(port)), 10)
+            server.stop()  # only reaps the dead process: it sends nothing to an exited one
+            await asyncio.to_thread(server.start)
+            assert server.pid is not None
+            assert server.pid != crashed
+            with pytest.raises(ProcessLookupError):
+                os.kill(crashed, 0)  # the crashed process is gone (and reaped), not paused
+            result = await asyncio.wait_for(stack.sagas.result(goal_id), 120)
+            assert result.status == "completed"
+            assert Counter(r["sku"] for r in stack.rows()) == {"before": 1, "after": 1}
+            assert stack.resources.ledger.count(f"default/{goal_id}/") == 2
+            events = stack.events(goal_id)
+            assert all(n == 1 for n in Counter(e.idempotency_key for e in events).values())
+            types = Counter(e.event_type for e in events)
+            assert (types["StepCompleted"], types["GoalCompleted"]) == (3, 1)
 
 
 class Who(BaseModel):

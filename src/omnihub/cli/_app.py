@@ -71,10 +71,13 @@ def version() -> None:
 
 
 def main() -> None:
-    """Console-script entry point: OmniHub errors become one clear line and exit status 1."""
+    """Console-script entry point: the command's exit status; OmniHub errors become one clear
+    line and exit status 1; usage errors exit 2."""
     debug = "--debug" in sys.argv
     try:
-        app(standalone_mode=False)
+        # Outside standalone mode Click *returns* the status of a command's `typer.Exit(n)`
+        # instead of exiting with it; dropping it made every failing command exit 0.
+        status = app(standalone_mode=False)
     except OmniHubError as exc:
         if debug:
             raise
@@ -92,3 +95,5 @@ def main() -> None:
         else:  # pragma: no cover - every usage error typer raises today can show itself
             err_console.print(f"error: {exc.format_message()}", highlight=False)
         sys.exit(exc.exit_code)
+    if isinstance(status, int) and status != 0:
+        sys.exit(status)

@@ -21,7 +21,6 @@ from omnihub.cache import (
     open_index,
     report_wrong_plan,
 )
-from omnihub.cache._bench import run_bench
 from omnihub.cache._factory import INDEX_BACKENDS
 from omnihub.cli._app import app, state
 from omnihub.embeddings import open_embedder
@@ -117,13 +116,19 @@ def bench_command(
     entries: Annotated[int, typer.Option("--entries", min=1, help="Synthetic entries.")] = 100_000,
     backend: BackendOption = "memory",
     redis_url: RedisOption = None,
-    queries: Annotated[int, typer.Option("--queries", min=1, help="Timed lookups.")] = 400,
+    queries: Annotated[
+        int, typer.Option("--queries", min=1, help="Timed lookups, each of a distinct text.")
+    ] = 1000,
     as_json: JsonOption = False,
 ) -> None:
     """Fill an index with synthetic entries and time real lookups (p50/p99 per stage)."""
+    from omnihub.bench import run_cache_benchmark
+
     embedder = open_embedder("onnx")
     with _scratch_index(backend, redis_url) as index:
-        report = run_bench(index, embedder, entries=entries, backend=backend, queries=queries)
+        report = run_cache_benchmark(
+            index, embedder, entries=entries, backend=backend, queries=queries
+        )
     _emit(report, as_json)
 
 

@@ -179,7 +179,7 @@ def bench_events(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Append, read, replay and verify throughput of the event store."""
-    from omnihub.events._bench import BenchConfig, run_events_benchmark
+    from omnihub.bench import BenchConfig, run_events_benchmark
 
     result = run_events_benchmark(
         BenchConfig(backend, events, writers, batch, store_url=store_url, compare=compare)

@@ -158,7 +158,7 @@ def bench_planning_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Cache-first planning (plan cache, then playbooks) against the playbook planner alone."""
-    from omnihub.planning._bench import run_planning_bench
+    from omnihub.bench import run_planning_benchmark
 
-    result = asyncio.run(run_planning_bench(goals))
+    result = asyncio.run(run_planning_benchmark(goals))
     typer.echo(json.dumps(result) if as_json else json.dumps(result, indent=2))

@@ -205,12 +205,22 @@ def bench_saga(
     recovery: Annotated[
         bool, typer.Option("--recovery/--no-recovery", help="Also time worker-kill recovery.")
     ] = True,
+    sizes: Annotated[
+        str | None,
+        typer.Option(
+            "--sizes",
+            help="Sweep goal counts, e.g. 100,300,1000: baseline and saga interleaved per size.",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Goals through AgentSaga against bare Temporal with the same activity, same run."""
-    from omnihub.saga._bench import run_saga_benchmark
+    from omnihub.bench import parse_sizes, run_saga_benchmark
 
+    sweep = parse_sizes(sizes) if sizes else ()
     with tempfile.TemporaryDirectory(prefix="omnihub-bench-saga-") as scratch:
-        report = _run(run_saga_benchmark(goals, steps, rate, Path(scratch), recovery=recovery))
+        report = _run(
+            run_saga_benchmark(goals, steps, rate, Path(scratch), recovery=recovery, sizes=sweep)
+        )
     typer.echo(json.dumps(report, sort_keys=True) if as_json else json.dumps(report, indent=2))
     _leave(0)

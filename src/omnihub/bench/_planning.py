@@ -16,11 +16,15 @@ from typing import Any
 
 from omnihub.cache import PlanCache, open_index
 from omnihub.embeddings import open_embedder
-from omnihub.planning._cache_store import CachePlanStore, planner_cache_version
-from omnihub.planning._flow import PlanningService
-from omnihub.planning._ledger_sqlite import SQLiteUsageLedger
-from omnihub.planning._planner import PlanRequest
-from omnihub.planning._playbooks import PlaybookPlanner, default_playbooks
+from omnihub.planning import (
+    CachePlanStore,
+    PlanningService,
+    PlanRequest,
+    PlaybookPlanner,
+    SQLiteUsageLedger,
+    default_playbooks,
+    planner_cache_version,
+)
 from omnihub.tools import default_registry
 
 _CITIES = ["Lyon", "Nice", "Turin", "Bern", "Madrid", "Seville", "Vienna", "Prague", "Oslo"]
@@ -35,7 +39,7 @@ _TEMPLATES = [
 ]
 
 
-def bench_goals(count: int) -> list[str]:
+def planning_goals(count: int) -> list[str]:
     """``count`` goals cycling through the demo intents with varied values."""
     goals = []
     values = itertools.count()
@@ -63,13 +67,13 @@ def _percentiles(samples: list[float]) -> dict[str, float]:
     return {"p50": at(0.5), "p99": at(0.99)}
 
 
-async def run_planning_bench(goals: int) -> dict[str, Any]:
+async def run_planning_benchmark(goals: int) -> dict[str, Any]:
     """Plan ``goals`` goals with and without the cache; one JSON-ready result."""
     registry = default_registry()
     embedder = open_embedder("onnx")
     planner = PlaybookPlanner(default_playbooks(), registry, embedder)
     now = datetime(2026, 1, 5, 9, tzinfo=UTC)
-    requests = [PlanRequest(goal, tenant="bench", now=now) for goal in bench_goals(goals)]
+    requests = [PlanRequest(goal, tenant="bench", now=now) for goal in planning_goals(goals)]
 
     baseline: list[float] = []
     expected = []

@@ -7,9 +7,9 @@ import json
 import pytest
 from typer.testing import CliRunner
 
+from omnihub.bench import BenchConfig, goal_workload, run_events_benchmark
 from omnihub.cli import app
 from omnihub.errors import ConfigurationError
-from omnihub.events._bench import BenchConfig, goal_workload, run_events_benchmark
 
 KEYS = {
     "backend",
@@ -48,7 +48,11 @@ def test_bench_prints_one_json_object_with_peer_and_ratio(backend: str, store_ur
     )  # fmt: skip
     for key in KEYS - {"backend", "events", "writers", "batch"}:
         assert data[key] > 0
+    assert data["rounds"] == 3  # each part three times, interleaved; medians reported
     assert data["peer"]["library"] == "eventsourcing"
+    assert data["peer"]["same_database"] is True
+    expected = "sqlite WAL, synchronous=FULL" if backend == "sqlite" else "synchronous_commit=on"
+    assert data["peer"]["durability"].endswith(expected)
     assert data["ratio"]["append_events_per_s"] > 0
 
 
@@ -63,6 +67,7 @@ def test_bench_rejects_bad_configuration() -> None:
         BenchConfig("mysql", 10, 1),
         BenchConfig("sqlite", 0, 1),
         BenchConfig("sqlite", 10, 1, compare="axon"),
+        BenchConfig("sqlite", 10, 1, rounds=0),
         BenchConfig("postgres", 10, 1, store_url="sqlite:///x.db"),
     ):
         with pytest.raises(ConfigurationError):

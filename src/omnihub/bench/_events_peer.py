@@ -3,15 +3,17 @@ workload through the eventsourcing library, on the same database, in the same ru
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 import time
-from pathlib import Path
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
 
-from omnihub.events._bench import TENANT, BenchConfig, _rate, _run_writers, goal_workload
+from omnihub.bench._events import TENANT, BenchConfig, _rate, _run_writers, goal_workload
+from omnihub.errors import IntegrityError
 
 __all__ = ["run_eventsourcing"]
 
@@ -28,11 +30,14 @@ class BenchGoal(Aggregate):
         self.count += 1
 
 
-def _env(cfg: BenchConfig, url: str, workdir: Path) -> dict[str, str]:
+def _env(cfg: BenchConfig, url: str) -> dict[str, str]:
+    """The peer's settings for the very database the store was measured on."""
     if cfg.backend == "sqlite":
+        from omnihub.events._sqlite import sqlite_path
+
         return {
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
-            "SQLITE_DBNAME": str(workdir / "eventsourcing.db"),
+            "SQLITE_DBNAME": str(sqlite_path(url)),
         }
     from psycopg.conninfo import conninfo_to_dict
 
@@ -48,10 +53,30 @@ def _env(cfg: BenchConfig, url: str, workdir: Path) -> dict[str, str]:
     }
 
 
-def run_eventsourcing(cfg: BenchConfig, url: str, workdir: Path) -> dict[str, Any]:
+def _durability(cfg: BenchConfig, url: str) -> str:
+    """The durability the peer ran with, read from the database (the library sets WAL on
+    SQLite and leaves ``synchronous`` and ``synchronous_commit`` at their defaults)."""
+    if cfg.backend == "sqlite":
+        from omnihub.events._sqlite import sqlite_path
+
+        with contextlib.closing(sqlite3.connect(sqlite_path(url))) as conn:
+            mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+            level = conn.execute("PRAGMA synchronous").fetchone()[0]
+        names = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}
+        return f"sqlite {str(mode).upper()}, synchronous={names.get(int(level), level)}"
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SHOW synchronous_commit").fetchone()
+    return f"postgresql synchronous_commit={row[0] if row else 'unknown'}"
+
+
+def run_eventsourcing(cfg: BenchConfig, url: str) -> dict[str, Any]:
     """Append ``cfg.events`` events in goals of 12, ``cfg.batch`` per save, from
-    ``cfg.writers`` threads; then read them all back as domain events."""
-    app: Application[UUID] = Application(env=_env(cfg, url, workdir))
+    ``cfg.writers`` threads, into the store's own database; then read back, as domain events,
+    every notification this call appended."""
+    app: Application[UUID] = Application(env=_env(cfg, url))
+    first = (app.recorder.max_notification_id() or 0) + 1
     goals = []
     remaining, n = cfg.events, 0
     while remaining > 0:
@@ -75,7 +100,7 @@ def run_eventsourcing(cfg: BenchConfig, url: str, workdir: Path) -> dict[str, An
 
     append_s = _run_writers(cfg.writers, write)
     start = time.perf_counter()
-    position, read = 1, 0
+    position, read = first, 0
     while notifications := app.recorder.select_notifications(position, 1000):
         for notification in notifications:
             app.mapper.to_domain_event(notification)
@@ -83,8 +108,11 @@ def run_eventsourcing(cfg: BenchConfig, url: str, workdir: Path) -> dict[str, An
         position = notifications[-1].id + 1
     read_s = time.perf_counter() - start
     app.close()
+    if read != cfg.events:
+        raise IntegrityError(f"the peer read {read} events, appended {cfg.events}")
     return {
         "library": "eventsourcing",
+        "durability": _durability(cfg, url),
         "append_events_per_s": _rate(cfg.events, append_s),
         "read_events_per_s": _rate(read, read_s),
     }

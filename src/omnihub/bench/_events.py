@@ -1,11 +1,17 @@
 """``omnihub bench events``: append, read, replay and verify throughput, with the storage limit
-(a bare INSERT loop of the same shape) and optionally the eventsourcing library, in one run."""
+(a bare INSERT loop of the same shape) and optionally the eventsourcing library, in one run.
+
+Each part runs ``rounds`` times (3), interleaved (ours, the limit, the peer, then again), on
+one database — the peer writes its own tables in the same SQLite file or PostgreSQL database —
+and every figure is the median of its rounds. Each round writes under a tenant of its own, so
+no round reads or deduplicates another's events."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import sqlite3
+import statistics
 import tempfile
 import threading
 import time
@@ -15,20 +21,21 @@ from pathlib import Path
 from typing import Any
 
 from omnihub.errors import ConfigurationError, IntegrityError
-from omnihub.events._audit import verify_store
-from omnihub.events._envelope import NewEvent
-from omnihub.events._factory import open_event_store
-from omnihub.events._payloads import (
+from omnihub.events import (
+    EventStore,
     GoalCompleted,
     GoalReceived,
+    NewEvent,
     PlanGenerated,
     PlanStep,
     StepCompleted,
     StepStarted,
     ToolExecuted,
+    open_event_store,
+    project_goal,
+    verify_store,
 )
-from omnihub.events._projection import project_goal
-from omnihub.events._store import COLUMNS, EventStore
+from omnihub.events._store import COLUMNS
 
 __all__ = ["BenchConfig", "goal_workload", "run_events_benchmark"]
 
@@ -44,6 +51,7 @@ class BenchConfig:
     batch: int = 4
     store_url: str | None = None
     compare: str | None = None
+    rounds: int = 3
 
 
 def goal_workload(goal_no: int) -> list[NewEvent]:
@@ -123,19 +131,19 @@ def _rate(count: int, seconds: float) -> float:
     return round(count / seconds, 1) if seconds > 0 else float("inf")
 
 
-def _measure_store(store: EventStore, cfg: BenchConfig) -> dict[str, float]:
+def _measure_store(store: EventStore, cfg: BenchConfig, tenant: str) -> dict[str, float]:
     goals = _goals(cfg.events)
 
     def write(w: int) -> None:
         for g in range(w, len(goals), cfg.writers):
             for chunk in _chunks(goals[g], cfg.batch):
-                store.append(TENANT, f"goal-{g}", chunk)
+                store.append(tenant, f"goal-{g}", chunk)
 
     append_s = _run_writers(cfg.writers, write)
 
     start = time.perf_counter()
     position, read = 0, 0
-    while batch := store.read_all(TENANT, position, 1000):
+    while batch := store.read_all(tenant, position, 1000):
         read += len(batch)
         position = batch[-1].global_position
     read_s = time.perf_counter() - start
@@ -145,12 +153,12 @@ def _measure_store(store: EventStore, cfg: BenchConfig) -> dict[str, float]:
     start = time.perf_counter()
     replayed = 0
     for g in range(len(goals)):
-        state = project_goal(store.read_stream(TENANT, f"goal-{g}"))
+        state = project_goal(store.read_stream(tenant, f"goal-{g}"))
         replayed += state.event_count
     replay_s = time.perf_counter() - start
 
     start = time.perf_counter()
-    report = verify_store(store, TENANT)
+    report = verify_store(store, tenant)
     verify_s = time.perf_counter() - start
     if not report.ok or report.events != cfg.events:
         raise IntegrityError(f"verification failed: {report}")
@@ -294,11 +302,23 @@ def _database(cfg: BenchConfig, workdir: Path) -> Iterator[str]:
             yield server.create_database("omnihub_bench")
 
 
+def _median(runs: list[dict[str, float]]) -> dict[str, float]:
+    return {key: statistics.median(run[key] for run in runs) for key in runs[0]}
+
+
+def _limit(url: str, cfg: BenchConfig) -> float:
+    if cfg.backend == "sqlite":
+        from omnihub.events._sqlite import sqlite_path
+
+        return _sqlite_limit(sqlite_path(url), cfg)
+    return _postgres_limit(url, cfg)
+
+
 def run_events_benchmark(cfg: BenchConfig) -> dict[str, Any]:
     """Run the whole benchmark once and return the JSON-ready result."""
     if cfg.backend not in {"sqlite", "postgres"}:
         raise ConfigurationError(f"unknown backend {cfg.backend!r}: use sqlite or postgres")
-    if cfg.events < 1 or cfg.writers < 1 or cfg.batch < 1:
+    if cfg.events < 1 or cfg.writers < 1 or cfg.batch < 1 or cfg.rounds < 1:
         raise ConfigurationError("--events, --writers and --batch must be positive")
     if cfg.compare not in {None, "eventsourcing"}:
         raise ConfigurationError(f"unknown peer {cfg.compare!r}: use eventsourcing")
@@ -309,31 +329,44 @@ def run_events_benchmark(cfg: BenchConfig) -> dict[str, Any]:
         expected = "sqlite" if cfg.backend == "sqlite" else "postgres"
         if not url.startswith(expected):
             raise ConfigurationError(f"--store-url {url!r} is not a {cfg.backend} URL")
+        runs: list[dict[str, float]] = []
+        limits: list[float] = []
+        peers: list[dict[str, Any]] = []
+        bytes_per_event = 0.0
         with open_event_store(url) as store:
-            ours = _measure_store(store, cfg)
+            for round_no in range(cfg.rounds):
+                runs.append(_measure_store(store, cfg, f"{TENANT}-{round_no}"))
+                if round_no == 0:  # before the peer's tables share the file
+                    bytes_per_event = round(_storage_bytes(url) / cfg.events, 1)
+                limits.append(_limit(url, cfg))
+                if cfg.compare == "eventsourcing":
+                    # The peer imports eventsourcing, a dev-only dependency: only when asked.
+                    from omnihub.bench._events_peer import run_eventsourcing
+
+                    peers.append(run_eventsourcing(cfg, url))
+        ours = _median(runs)
         result: dict[str, Any] = {
             "backend": cfg.backend,
             "events": cfg.events,
             "writers": cfg.writers,
             "batch": cfg.batch,
+            "rounds": cfg.rounds,
             **ours,
-            "bytes_per_event": round(_storage_bytes(url) / cfg.events, 1),
+            "bytes_per_event": bytes_per_event,
+            "limit_append_events_per_s": statistics.median(limits),
         }
-        if cfg.backend == "sqlite":
-            from omnihub.events._sqlite import sqlite_path
-
-            result["limit_append_events_per_s"] = _sqlite_limit(sqlite_path(url), cfg)
-        else:
-            result["limit_append_events_per_s"] = _postgres_limit(url, cfg)
         result["durability"] = (
             "sqlite WAL, synchronous=FULL"
             if cfg.backend == "sqlite"
             else "postgresql synchronous_commit=on"
         )
-        if cfg.compare == "eventsourcing":
-            from omnihub.events._bench_peer import run_eventsourcing
-
-            peer = run_eventsourcing(cfg, url, Path(tmp))
+        if peers:
+            peer = {
+                "library": "eventsourcing",
+                "same_database": True,
+                "durability": peers[0]["durability"],
+                **_median([{k: v for k, v in p.items() if k.endswith("_per_s")} for p in peers]),
+            }
             result["peer"] = peer
             result["ratio"] = {
                 key: round(ours[key] / peer[key], 2) for key in peer if key.endswith("_per_s")

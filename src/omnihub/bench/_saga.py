@@ -1,5 +1,6 @@
 """``omnihub bench saga``: N goals of S steps through AgentSaga, against a bare Temporal
-workflow running the same activity in the same invocation, plus a worker-kill recovery probe.
+workflow running the same activity in the same invocation, plus a worker-kill recovery probe
+that kills a worker between a side effect's commit and its step's completion.
 
 Everything runs on an embedded stack in a scratch directory: a Temporal dev server, an
 SQLite event store and tool database, and workers in this process (the recovery probe runs
@@ -18,7 +19,7 @@ import sys
 import time
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -28,13 +29,11 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 
+from omnihub.bench._saga_baseline import BareBenchmark, BareEffects
+from omnihub.errors import ValidationError
 from omnihub.events import EventStore, open_event_store
 from omnihub.plans import Plan, PlanStep
-from omnihub.saga._baseline import BareBenchmark, BareEffects
-from omnihub.saga._client import SagaClient
-from omnihub.saga._models import SagaOptions
-from omnihub.saga.activities import SagaActivities
-from omnihub.saga.worker import build_worker, workflow_runner
+from omnihub.saga import SagaActivities, SagaClient, SagaOptions, build_worker, workflow_runner
 from omnihub.servers import EmbeddedTemporal
 from omnihub.tools import (
     IdempotencyLedger,
@@ -68,40 +67,65 @@ class SleepOutput(BaseModel):
     slept_s: float
 
 
-def bench_tools() -> list[ToolSpec]:
-    """The benchmark's tools: a row insert guarded by the ledger, and a heartbeating sleep."""
+class SlowEffectInput(BaseModel):
+    step: int
+    seconds: float
+
+
+async def _hold(ctx: ToolContext, seconds: float) -> float:
+    """Sleep ``seconds``, heartbeating; the seconds actually slept."""
+    began = time.monotonic()
+    while time.monotonic() - began < seconds:
+        await asyncio.sleep(0.1)
+        ctx.heartbeat()
+    return round(time.monotonic() - began, 3)
+
+
+async def _insert_once(ctx: ToolContext, step: int) -> EffectOutput:
+    """Insert one row for (goal, ``step``) unless the ledger already holds this step's key:
+    the claim, the row and the recorded output commit in one transaction."""
+    ledger = ctx.resources.database_ledger
+    row_id = uuid.uuid4().hex
+
+    def insert() -> EffectOutput:
+        ledger.ensure_schema()
+        with ctx.resources.database.transaction() as cursor:
+            if not ledger.claim_in(cursor, ctx.idempotency_key, ctx.tenant_id, "bench"):
+                return EffectOutput.model_validate(ledger.lookup_in(cursor, ctx.idempotency_key))
+            cursor.execute(
+                "INSERT INTO bench_effects (id, goal, step) VALUES (?, ?, ?)",
+                (row_id, ctx.goal_id, str(step)),
+            )
+            output = EffectOutput(row_id=row_id)
+            ledger.record_in(cursor, ctx.idempotency_key, output.model_dump())
+            return output
+
+    return await asyncio.to_thread(insert)
+
+
+def saga_bench_tools() -> list[ToolSpec]:
+    """The benchmark's tools: a row insert guarded by the ledger, a heartbeating sleep, and a
+    row insert that then holds the step open (the recovery probe kills a worker there)."""
 
     @tool(name="bench_effect", side_effect=True, description="Insert one benchmark row.")
     async def bench_effect(args: EffectInput, ctx: ToolContext) -> EffectOutput:
-        ledger = ctx.resources.database_ledger
-        row_id = uuid.uuid4().hex
-
-        def insert() -> EffectOutput:
-            ledger.ensure_schema()
-            with ctx.resources.database.transaction() as cursor:
-                if not ledger.claim_in(cursor, ctx.idempotency_key, ctx.tenant_id, "bench"):
-                    return EffectOutput.model_validate(
-                        ledger.lookup_in(cursor, ctx.idempotency_key)
-                    )
-                cursor.execute(
-                    "INSERT INTO bench_effects (id, goal, step) VALUES (?, ?, ?)",
-                    (row_id, ctx.goal_id, str(args.step)),
-                )
-                output = EffectOutput(row_id=row_id)
-                ledger.record_in(cursor, ctx.idempotency_key, output.model_dump())
-                return output
-
-        return await asyncio.to_thread(insert)
+        return await _insert_once(ctx, args.step)
 
     @tool(name="bench_sleep", description="Sleep, heartbeating.")
     async def bench_sleep(args: SleepInput, ctx: ToolContext) -> SleepOutput:
-        began = time.monotonic()
-        while time.monotonic() - began < args.seconds:
-            await asyncio.sleep(0.1)
-            ctx.heartbeat()
-        return SleepOutput(slept_s=round(time.monotonic() - began, 3))
+        return SleepOutput(slept_s=await _hold(ctx, args.seconds))
 
-    return [bench_effect, bench_sleep]
+    @tool(
+        name="bench_slow_effect",
+        side_effect=True,
+        description="Insert one benchmark row, then keep the step running for a while.",
+    )
+    async def bench_slow_effect(args: SlowEffectInput, ctx: ToolContext) -> EffectOutput:
+        output = await _insert_once(ctx, args.step)
+        await _hold(ctx, args.seconds)
+        return output
+
+    return [bench_effect, bench_sleep, bench_slow_effect]
 
 
 def _create_tables(database: SqlDatabase) -> None:
@@ -225,7 +249,7 @@ async def _saga(
     rate: float | None,
 ) -> dict[str, Any]:
     queue = f"saga-{uuid.uuid4().hex[:6]}"
-    activities = SagaActivities(default_registry(bench_tools()), resources, store)
+    activities = SagaActivities(default_registry(saga_bench_tools()), resources, store)
     sagas = SagaClient(
         client, task_queue=queue, tenant_id="bench", options=SagaOptions(), rpc_timeout=_RPC_TIMEOUT
     )
@@ -254,7 +278,7 @@ def _spawn_worker(address: str, db_url: str, queue: str) -> tuple[subprocess.Pop
     }
     began = time.monotonic()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "omnihub", "worker", "--tools", "omnihub.saga._bench:bench_tools"],
+        [sys.executable, "-m", "omnihub", "worker", "--tools", "omnihub.bench:saga_bench_tools"],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         env=env,
@@ -264,14 +288,30 @@ def _spawn_worker(address: str, db_url: str, queue: str) -> tuple[subprocess.Pop
     return proc, time.monotonic() - began
 
 
-async def _recovery(client: Client, store: EventStore, address: str, db_url: str) -> dict[str, Any]:
-    """Kill a worker with SIGKILL in the middle of a step; time the next step on a new one."""
+def _effects_of(database: SqlDatabase, goal_id: str) -> dict[str, int]:
+    """Rows in ``bench_effects`` per step of one goal."""
+    with database.transaction() as cursor:
+        cursor.execute(
+            "SELECT step, COUNT(*) AS n FROM bench_effects WHERE goal = ? GROUP BY step",
+            (goal_id,),
+        )
+        return {str(row["step"]): int(row["n"]) for row in cursor.fetchall()}
+
+
+async def _recovery(
+    client: Client, store: EventStore, database: SqlDatabase, address: str, db_url: str
+) -> dict[str, Any]:
+    """Kill a worker with SIGKILL in the middle of a step with a side effect, after the effect
+    has committed and before the step completes (the window where a retry could do it
+    twice); time the step's retry on a new worker, then count the effects of every step."""
     queue = f"recovery-{uuid.uuid4().hex[:6]}"
     sagas = SagaClient(client, task_queue=queue, tenant_id="bench")
     plan = Plan(
         steps=[
             PlanStep(id="s0", tool="bench_effect", args={"step": 0}),
-            PlanStep(id="s1", tool="bench_sleep", args={"seconds": 3}, depends_on=["s0"]),
+            PlanStep(
+                id="s1", tool="bench_slow_effect", args={"step": 1, "seconds": 3}, depends_on=["s0"]
+            ),
             PlanStep(id="s2", tool="bench_effect", args={"step": 2}, depends_on=["s1"]),
         ]
     )
@@ -283,26 +323,34 @@ async def _recovery(client: Client, store: EventStore, address: str, db_url: str
             if e.event_type == "StepStarted" and getattr(e.payload, "step_id", None) == step
         ]
 
+    def killed_step_committed(goal_id: str) -> bool:
+        return bool(started(goal_id, "s1")) and _effects_of(database, goal_id).get("1", 0) > 0
+
     first, _ = await asyncio.to_thread(_spawn_worker, address, db_url, queue)
     second = None
     try:
         goal_id = await sagas.start("recovery probe", plan)
-        while not started(goal_id, "s1"):  # noqa: ASYNC110 - polls the event store
+        while not await asyncio.to_thread(killed_step_committed, goal_id):  # noqa: ASYNC110 - polls the store
             await asyncio.sleep(0.05)
-        await asyncio.sleep(0.5)
         first.send_signal(signal.SIGKILL)
         first.wait()
         launched = time.time()
         second, ready_s = await asyncio.to_thread(_spawn_worker, address, db_url, queue)
         result = await asyncio.wait_for(sagas.result(goal_id), 120)
         retried = started(goal_id, "s1")[1:]
+        effects = _effects_of(database, goal_id)
         return {
             "completed": result.status == "completed",
             "new_worker_ready_s": round(ready_s, 2),
             "next_step_after_new_worker_start_s": round(retried[0] - launched, 2)
             if retried
             else None,
-            "heartbeat_timeout_s": bench_tools()[1].heartbeat_timeout_s,
+            "heartbeat_timeout_s": saga_bench_tools()[1].heartbeat_timeout_s,
+            "killed_step": "s1",
+            "killed_step_retried": bool(retried),
+            "effects_per_step": effects,
+            "duplicate_side_effects": sum(n - 1 for n in effects.values() if n > 1),
+            "missing_side_effects": sum(1 for step in ("0", "1", "2") if step not in effects),
         }
     finally:
         for proc in (first, second):
@@ -316,10 +364,46 @@ async def _recovery(client: Client, store: EventStore, address: str, db_url: str
                 proc.stdout.close()
 
 
-async def run_saga_benchmark(
-    goals: int, steps: int, rate: float | None, work_dir: Path, *, recovery: bool = True
+async def _pair(
+    client: Client,
+    store: EventStore,
+    resources: ToolResources,
+    goals: int,
+    steps: int,
+    rate: float | None,
+    *,
+    saga_first: bool,
 ) -> dict[str, Any]:
-    """Run the benchmark in ``work_dir``; the JSON-ready result."""
+    """The bare baseline and AgentSaga at one size, back to back (in the given order)."""
+    if saga_first:
+        saga = await _saga(client, store, resources, goals, steps, rate)
+        baseline = await _baseline(client, resources.database, goals, steps, rate)
+    else:
+        baseline = await _baseline(client, resources.database, goals, steps, rate)
+        saga = await _saga(client, store, resources, goals, steps, rate)
+    report: dict[str, Any] = {"goals": goals, "steps": steps, "rate": rate, **saga}
+    report["baseline"] = {"goals": goals, "steps": steps, "rate": rate, **baseline}
+    report["overhead_ratio"] = (
+        round(baseline["goals_per_s"] / saga["goals_per_s"], 3) if saga["goals_per_s"] else None
+    )
+    return report
+
+
+async def run_saga_benchmark(
+    goals: int,
+    steps: int,
+    rate: float | None,
+    work_dir: Path,
+    *,
+    recovery: bool = True,
+    sizes: Sequence[int] = (),
+) -> dict[str, Any]:
+    """Run the benchmark in ``work_dir``; the JSON-ready result.
+
+    With ``sizes``, one baseline and one AgentSaga run per size, interleaved (the order
+    alternates from size to size, so neither side always runs on a warmer server), each
+    reported under ``sweep``; the top-level figures are then those of the last size.
+    """
     server = EmbeddedTemporal(work_dir / "temporal").start()
     db_url = f"sqlite:///{work_dir / 'events.db'}"
     store = open_event_store(db_url)
@@ -332,17 +416,29 @@ async def run_saga_benchmark(
     )
     try:
         client = await Client.connect(server.address, data_converter=pydantic_data_converter)
-        baseline = await _baseline(client, database, goals, steps, rate)
-        saga = await _saga(client, store, resources, goals, steps, rate)
-        report: dict[str, Any] = {"goals": goals, "steps": steps, "rate": rate, **saga}
-        report["baseline"] = {"goals": goals, "steps": steps, "rate": rate, **baseline}
-        report["overhead_ratio"] = (
-            round(baseline["goals_per_s"] / saga["goals_per_s"], 3) if saga["goals_per_s"] else None
-        )
+        if sizes:
+            sweep = [
+                await _pair(client, store, resources, size, steps, rate, saga_first=bool(i % 2))
+                for i, size in enumerate(sizes)
+            ]
+            report = {**sweep[-1], "sweep": sweep}
+        else:
+            report = await _pair(client, store, resources, goals, steps, rate, saga_first=False)
         if recovery:
-            report["recovery"] = await _recovery(client, store, server.address, db_url)
+            report["recovery"] = await _recovery(client, store, database, server.address, db_url)
         return report
     finally:
         resources.close()
         store.close()
         server.stop()
+
+
+def parse_sizes(text: str) -> tuple[int, ...]:
+    """``"100,300,1000"`` as goal counts; a ValidationError for anything else."""
+    try:
+        sizes = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        sizes = ()
+    if not sizes or min(sizes) < 1:
+        raise ValidationError(f"--sizes {text!r}: give positive goal counts, e.g. 100,300,1000")
+    return sizes

@@ -1,0 +1,70 @@
+"""`omnihub bench saga`: AgentSaga against bare Temporal, and the worker-kill recovery probe."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from omnihub.bench import parse_sizes
+from omnihub.cli import app
+from omnihub.errors import ValidationError
+
+ISSUE_KEYS = {
+    "goals",
+    "steps",
+    "rate",
+    "completed",
+    "failed",
+    "duplicate_side_effects",
+    "start_latency_ms",
+    "e2e_latency_ms",
+    "goals_per_s",
+}
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_bench_saga_prints_the_issue_keys_with_a_baseline_and_recovery() -> None:
+    result = CliRunner().invoke(app, ["bench", "saga", "--goals", "4", "--steps", "2", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert set(report) >= ISSUE_KEYS
+    assert set(report["baseline"]) >= ISSUE_KEYS
+    assert report["completed"] == report["baseline"]["completed"] == 4
+    assert report["duplicate_side_effects"] == report["baseline"]["duplicate_side_effects"] == 0
+    assert report["overhead_ratio"] == pytest.approx(
+        report["baseline"]["goals_per_s"] / report["goals_per_s"], rel=0.01
+    )
+    recovery = report["recovery"]
+    assert recovery["completed"] is True
+    assert recovery["next_step_after_new_worker_start_s"] is not None
+    # The worker died after the killed step's row had committed; its retry on the new worker
+    # found the idempotency key in the ledger instead of inserting again.
+    assert (recovery["killed_step"], recovery["killed_step_retried"]) == ("s1", True)
+    assert recovery["effects_per_step"] == {"0": 1, "1": 1, "2": 1}
+    assert (recovery["duplicate_side_effects"], recovery["missing_side_effects"]) == (0, 0)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_bench_saga_sweeps_sizes_with_a_baseline_at_each() -> None:
+    result = CliRunner().invoke(
+        app, ["bench", "saga", "--sizes", "2,3", "--steps", "1", "--no-recovery", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert [run["goals"] for run in report["sweep"]] == [2, 3]
+    for run in report["sweep"]:
+        assert set(run) >= ISSUE_KEYS | {"baseline", "overhead_ratio"}
+        assert run["completed"] == run["baseline"]["completed"] == run["goals"]
+    assert report["goals"] == 3
+    assert "recovery" not in report
+
+
+def test_bench_saga_rejects_bad_sizes() -> None:
+    for bad in ("", "100,x", "0,10"):
+        with pytest.raises(ValidationError, match="--sizes"):
+            parse_sizes(bad)
+    assert parse_sizes("100,300,1000") == (100, 300, 1000)
