@@ -105,11 +105,7 @@ class SagaGoalBackend:
     async def _exists_in_temporal(self, tenant_id: str, goal_id: str) -> bool:
         if self._sagas is None:
             return False
-        try:
-            await self.sagas.state(goal_id, tenant_id)
-        except NotFoundError:
-            return False
-        return True
+        return await self.sagas.exists(goal_id, tenant_id)
 
     async def state(self, tenant_id: str, goal_id: str) -> GoalState:
         """The goal's GoalState; NotFoundError if neither its events nor Temporal know it."""

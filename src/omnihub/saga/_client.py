@@ -147,6 +147,15 @@ class SagaClient:
                 await _back_off(exc, attempt)
         raise AssertionError("unreachable")  # pragma: no cover
 
+    async def exists(self, goal_id: str, tenant_id: str | None = None) -> bool:
+        """Whether Temporal knows the goal's workflow. Asks the server, not a worker (a query
+        would wait for one), so it answers while no worker runs."""
+        try:
+            await self._call(goal_id, self.handle(goal_id, tenant_id).describe())
+        except NotFoundError:
+            return False
+        return True
+
     async def state(self, goal_id: str, tenant_id: str | None = None) -> SagaState:
         """The goal's live state (the workflow's query)."""
         handle = self.handle(goal_id, tenant_id)
