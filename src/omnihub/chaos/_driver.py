@@ -30,7 +30,7 @@ from omnihub.audit import TemporalWorkflows, check_deployment
 from omnihub.chaos._schedule import GoalPlan, Kill, Schedule, make_schedule
 from omnihub.chaos._sinks import HttpSink, SmtpSink
 from omnihub.chaos._tools import EFFECTS_TABLE, LOG_TABLE, create_tables
-from omnihub.errors import OmniHubError, ValidationError
+from omnihub.errors import OmniHubError, StoreError, ValidationError
 from omnihub.events import EventStore, open_event_store
 from omnihub.saga import ApprovalDecision, ControlRequest, SagaClient, SagaOptions
 from omnihub.servers import EmbeddedPostgres, EmbeddedRedis, EmbeddedTemporal
@@ -175,7 +175,11 @@ class ChaosRun:
     async def _tail(self, store: EventStore, sagas: SagaClient) -> None:
         position = 0
         while not self.done.is_set():
-            events = await asyncio.to_thread(store.read_all, TENANT, position, 2000)
+            try:
+                events = await asyncio.to_thread(store.read_all, TENANT, position, 2000)
+            except StoreError:  # PostgreSQL restarting: read again in a moment
+                await asyncio.sleep(0.5)
+                continue
             for event in events:
                 position = event.global_position
                 goal = self.goals.get(event.stream_id)
@@ -269,11 +273,11 @@ class ChaosRun:
             deadline = time.monotonic() + _TARGET_WAIT_S
             while pid is None and time.monotonic() < deadline:
                 live = workers.pids()
-                hits = [
-                    (g, p)
-                    for g, p in await asyncio.to_thread(self._in_flight, database, tool, phase)
-                    if p in live
-                ]
+                try:
+                    flying = await asyncio.to_thread(self._in_flight, database, tool, phase)
+                except StoreError:
+                    flying = []
+                hits = [(g, p) for g, p in flying if p in live]
                 if hits:
                     pid = rng.choice(sorted(hits))[1]
                 else:
