@@ -21,7 +21,7 @@ LAYERS: list[set[str]] = [
     {"cli", "api", "console", "scenario", "bench", "chaos", "__main__"},  # adapters, harnesses
     {"runtime"},  # the composition root
     {"goals"},  # the application layer
-    {"guard", "planning", "saga", "examples"},  # domain services (examples: a tool set)
+    {"guard", "planning", "saga", "examples", "audit"},  # domain services (examples: a tool set)
     {"cache", "plans", "tools", "events", "embeddings", "entities", "auth", "servers"},
     {"config", "errors", "omnihub"},  # ground floor ("omnihub": the root package's __init__)
 ]
