@@ -129,6 +129,10 @@ def test_the_supervisor_restarts_a_dead_embedded_server(tmp_path: Path) -> None:
 
         asyncio.run(watch_briefly())
         assert supervisor.address == address  # same port, same database file
+        # The dead server was reaped by the supervisor: no zombie, and no Popen collected
+        # while "still running" (a ResourceWarning, an error under filterwarnings=error).
+        with pytest.raises(ChildProcessError):
+            os.waitpid(server_pid, os.WNOHANG)
     finally:
         supervisor.stop()
 

@@ -62,6 +62,11 @@ class TemporalSupervisor:
             port = self._recorded_port()
             if port is not None and port_open(_HOST, port):
                 return f"{_HOST}:{port}"
+            if self._server is not None:
+                # The server this supervisor started has died: reap its process, or the
+                # dropped Popen object warns (ResourceWarning) and leaves a zombie behind.
+                self._server.stop(kill=True)
+                self._server = None
             port = port or free_port(_HOST)
             server = EmbeddedTemporal(self.data_dir, host=_HOST, port=port)
             server.start(timeout)
