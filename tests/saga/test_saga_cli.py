@@ -44,7 +44,9 @@ def embedded_worker(omnihub_home: Path, monkeypatch: pytest.MonkeyPatch) -> Iter
     monkeypatch.setenv("OMNIHUB_TASK_QUEUE", "cli-test")
     database = open_database(f"sqlite:///{omnihub_home / 'events.db'}")
     with database.transaction() as cursor:
-        cursor.execute("CREATE TABLE orders (id TEXT PRIMARY KEY, sku TEXT, qty INTEGER)")
+        cursor.execute(
+            "CREATE TABLE orders (id TEXT PRIMARY KEY, tenant_id TEXT, sku TEXT, qty INTEGER)"
+        )
     database.close()
     settings = load_settings()
     loop = asyncio.new_event_loop()
