@@ -221,3 +221,20 @@ async def test_a_forged_approval_without_the_keys_is_not_accepted(stack: _Stack)
     assert await stack.sagas.decide(goal_id, decision) == decision
     assert (await stack.sagas.result(goal_id)).status == "completed"
     assert _orders(stack.resources) == [{"sku": "secret-sku"}]
+
+
+def test_workers_with_the_same_keys_derive_the_same_idempotency_secret(tmp_path: Path) -> None:
+    key = base64.b64encode(os.urandom(32)).decode()
+    settings = load_settings(codec_keys=SecretStr(f"k1:{key}"), home=tmp_path)
+    first, second = (ToolResources.from_settings(settings) for _ in range(2))
+    rotated = ToolResources.from_settings(
+        load_settings(codec_keys=SecretStr(f"k1:{key},k2:{key[:-4]}AAA="), home=tmp_path)
+    )
+    other = ToolResources.from_settings(load_settings(home=tmp_path / "elsewhere"))
+    try:
+        assert first.key_secret == second.key_secret == rotated.key_secret
+        assert other.key_secret != first.key_secret
+        assert len(first.key_secret) == 32
+    finally:
+        for resources in (first, second, rotated, other):
+            resources.close()
