@@ -113,9 +113,9 @@ async def run_stack(temporal_server: EmbeddedTemporal, *, planner: bool) -> Asyn
     )
     database = open_database(settings.resolved_tools_database_url)
     with database.transaction() as cursor:
-        cursor.execute("CREATE TABLE orders (id TEXT PRIMARY KEY, sku TEXT)")
+        cursor.execute("CREATE TABLE orders (id TEXT PRIMARY KEY, tenant_id TEXT, sku TEXT)")
         cursor.execute(
-            "CREATE TABLE bookings (id TEXT PRIMARY KEY, kind TEXT, origin TEXT,"
+            "CREATE TABLE bookings (id TEXT PRIMARY KEY, tenant_id TEXT, kind TEXT, origin TEXT,"
             " destination TEXT, date TEXT)"
         )
     database.close()

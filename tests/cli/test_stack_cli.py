@@ -49,7 +49,7 @@ def test_goal_commands_need_a_running_stack(omnihub_home: Path) -> None:
 def test_up_runs_the_stack_and_sigterm_stops_everything(omnihub_home: Path) -> None:
     with sqlite3.connect(omnihub_home / "events.db") as db:
         db.execute(
-            "CREATE TABLE bookings (id TEXT PRIMARY KEY, kind TEXT, origin TEXT,"
+            "CREATE TABLE bookings (id TEXT PRIMARY KEY, tenant_id TEXT, kind TEXT, origin TEXT,"
             " destination TEXT, date TEXT)"
         )
     env = {

@@ -158,7 +158,8 @@ def _resources(path: Path) -> ToolResources:
     database = open_database(f"sqlite:///{path}")
     with database.transaction() as cursor:
         cursor.execute(
-            "CREATE TABLE IF NOT EXISTS orders (id TEXT PRIMARY KEY, sku TEXT, qty INTEGER)"
+            "CREATE TABLE IF NOT EXISTS orders (id TEXT PRIMARY KEY, tenant_id TEXT, sku TEXT,"
+            " qty INTEGER)"
         )
     return ToolResources(
         ledger=IdempotencyLedger(database), database=database, allowed_tables=frozenset({"orders"})

@@ -57,7 +57,7 @@ async def saga_with_planner(
     database = open_database(url)
     with database.transaction() as cursor:
         cursor.execute(
-            "CREATE TABLE bookings (id TEXT PRIMARY KEY, kind TEXT, origin TEXT,"
+            "CREATE TABLE bookings (id TEXT PRIMARY KEY, tenant_id TEXT, kind TEXT, origin TEXT,"
             " destination TEXT, date TEXT)"
         )
     resources = ToolResources(

@@ -125,7 +125,8 @@ def make_resources(db: Path | str) -> ToolResources:
     database = open_database(db if isinstance(db, str) else f"sqlite:///{db}")
     with database.transaction() as cursor:
         cursor.execute(
-            "CREATE TABLE IF NOT EXISTS orders (id TEXT PRIMARY KEY, sku TEXT, qty INTEGER)"
+            "CREATE TABLE IF NOT EXISTS orders (id TEXT PRIMARY KEY, tenant_id TEXT, sku TEXT,"
+            " qty INTEGER)"
         )
     return ToolResources(
         ledger=IdempotencyLedger(database),

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -32,7 +33,9 @@ def embedded_worker(omnihub_home: Path, monkeypatch: pytest.MonkeyPatch) -> Iter
     monkeypatch.setenv("OMNIHUB_TASK_QUEUE", "cli-test")
     database = open_database(f"sqlite:///{omnihub_home / 'events.db'}")
     with database.transaction() as cursor:
-        cursor.execute("CREATE TABLE orders (id TEXT PRIMARY KEY, sku TEXT, qty INTEGER)")
+        cursor.execute(
+            "CREATE TABLE orders (id TEXT PRIMARY KEY, tenant_id TEXT, sku TEXT, qty INTEGER)"
+        )
     database.close()
     settings = load_settings()
     loop = asyncio.new_event_loop()
@@ -106,6 +109,9 @@ def test_the_supervisor_restarts_a_dead_embedded_server(tmp_path: Path) -> None:
         host, port = address.split(":")
         server_pid = json.loads((tmp_path / "temporal" / "server.json").read_text())["pid"]
         os.killpg(server_pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while port_open(host, int(port)) and time.monotonic() < deadline:
+            time.sleep(0.05)  # the port closes when the process is gone
 
         async def watch_briefly() -> None:
             watching = asyncio.create_task(supervisor.watch(interval=0.2))
@@ -118,6 +124,12 @@ def test_the_supervisor_restarts_a_dead_embedded_server(tmp_path: Path) -> None:
 
         asyncio.run(watch_briefly())
         assert supervisor.address == address  # same port, same database file
+        restarted = json.loads((tmp_path / "temporal" / "server.json").read_text())["pid"]
+        assert restarted != server_pid
+        # The dead server was reaped by the supervisor: no zombie, and no Popen collected
+        # while "still running" (a ResourceWarning, an error under filterwarnings=error).
+        with pytest.raises(ChildProcessError):
+            os.waitpid(server_pid, os.WNOHANG)
     finally:
         supervisor.stop()
 

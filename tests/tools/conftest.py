@@ -10,14 +10,17 @@ import pytest
 from omnihub.tools import IdempotencyLedger, ToolContext, ToolResources, open_database
 
 TABLES = frozenset({"orders"})
+# Ids are unique per tenant, as the database tools' docstring advises.
+ORDERS = (
+    "CREATE TABLE IF NOT EXISTS orders (id TEXT NOT NULL, tenant_id TEXT NOT NULL, sku TEXT,"
+    " qty INTEGER, PRIMARY KEY (tenant_id, id))"
+)
 
 
 def make_resources(url: str, **options: object) -> ToolResources:
     database = open_database(url)
     with database.transaction() as cursor:
-        cursor.execute(
-            "CREATE TABLE IF NOT EXISTS orders (id TEXT PRIMARY KEY, sku TEXT, qty INTEGER)"
-        )
+        cursor.execute(ORDERS)
     return ToolResources(
         ledger=IdempotencyLedger(database),
         database=database,
@@ -26,12 +29,14 @@ def make_resources(url: str, **options: object) -> ToolResources:
     )
 
 
-def _context(resources: ToolResources, step_id: str = "s1", goal_id: str = "g1") -> ToolContext:
+def _context(
+    resources: ToolResources, step_id: str = "s1", goal_id: str = "g1", tenant_id: str = "t1"
+) -> ToolContext:
     return ToolContext(
-        tenant_id="t1",
+        tenant_id=tenant_id,
         goal_id=goal_id,
         step_id=step_id,
-        idempotency_key=f"t1/{goal_id}/{step_id}/do",
+        idempotency_key=f"{tenant_id}/{goal_id}/{step_id}/do",
         attempt=1,
         resources=resources,
     )
@@ -39,7 +44,8 @@ def _context(resources: ToolResources, step_id: str = "s1", goal_id: str = "g1")
 
 @pytest.fixture
 def context() -> Callable[..., ToolContext]:
-    """Build the context of one tool call: ``context(resources, step_id="s1", goal_id="g1")``."""
+    """Build the context of one tool call:
+    ``context(resources, step_id="s1", goal_id="g1", tenant_id="t1")``."""
     return _context
 
 

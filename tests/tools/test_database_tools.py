@@ -9,6 +9,7 @@ import pytest
 from omnihub.errors import ConfigurationError, StoreError, ToolError
 from omnihub.tools import (
     IdempotencyLedger,
+    SqlCursor,
     ToolContext,
     ToolResources,
     default_registry,
@@ -72,7 +73,9 @@ async def test_a_repeated_delete_reports_its_first_result(
 ) -> None:
     delete = REGISTRY.get("database_delete")
     with resources.database.transaction() as cursor:
-        cursor.execute("INSERT INTO orders (id, sku, qty) VALUES (?, ?, ?)", ("r1", "x", 1))
+        cursor.execute(
+            "INSERT INTO orders (id, tenant_id, sku, qty) VALUES (?, ?, ?, ?)", ("r1", "t1", "x", 1)
+        )
     first = await execute_tool(delete, {"table": "orders", "id": "r1"}, context(resources))
     again = await delete.func(
         delete.input_model.model_validate({"table": "orders", "id": "r1"}), context(resources)
@@ -128,7 +131,9 @@ async def test_a_separate_target_database_keeps_its_own_ledger(
     store = open_database(f"sqlite:///{tmp_path / 'store.db'}")
     target = open_database(f"sqlite:///{tmp_path / 'target.db'}")
     with target.transaction() as cursor:
-        cursor.execute("CREATE TABLE orders (id TEXT PRIMARY KEY, sku TEXT, qty INTEGER)")
+        cursor.execute(
+            "CREATE TABLE orders (id TEXT PRIMARY KEY, tenant_id TEXT, sku TEXT, qty INTEGER)"
+        )
     resources = ToolResources(
         ledger=IdempotencyLedger(store), database=target, allowed_tables=frozenset({"orders"})
     )
@@ -162,3 +167,87 @@ def test_sqlite_errors_are_translated(tmp_path: Path) -> None:
             cursor.execute("SELECT * FROM missing")
     finally:
         database.close()
+
+
+async def test_a_tenant_never_reads_or_deletes_another_tenants_rows(
+    resources: ToolResources, context: Ctx
+) -> None:
+    write, query, delete = (
+        REGISTRY.get(name) for name in ("database_write", "database_query", "database_delete")
+    )
+    ann = await execute_tool(
+        write, {"table": "orders", "id": "o-1", "values": {"sku": "ann"}}, context(resources)
+    )
+    # Bob names Ann's id: he writes his own row under it, and reads and deletes only his.
+    bob = await execute_tool(
+        write,
+        {"table": "orders", "id": "o-1", "values": {"sku": "bob"}},
+        context(resources, tenant_id="t2"),
+    )
+    assert ann["record_id"] == bob["record_id"] == "o-1"
+    seen = await execute_tool(query, {"table": "orders"}, context(resources, "q", tenant_id="t2"))
+    assert seen == {"rows": [{"id": "o-1", "sku": "bob", "qty": None}]}
+    gone = await execute_tool(
+        delete, {"table": "orders", "id": "o-1"}, context(resources, "d", tenant_id="t2")
+    )
+    assert gone == {"deleted": 1}
+    again = await execute_tool(
+        delete, {"table": "orders", "id": "o-1"}, context(resources, "d2", tenant_id="t2")
+    )
+    assert again == {"deleted": 0}
+    with resources.database.transaction() as cursor:
+        cursor.execute("SELECT tenant_id, sku FROM orders")
+        assert cursor.fetchall() == [{"tenant_id": "t1", "sku": "ann"}]
+
+
+async def test_the_tenant_column_cannot_be_named_in_arguments(
+    resources: ToolResources, context: Ctx
+) -> None:
+    for tool_name, args in (
+        ("database_write", {"table": "orders", "values": {"tenant_id": "t1", "sku": "x"}}),
+        ("database_query", {"table": "orders", "where": {"TENANT_ID": "t1"}}),
+    ):
+        with pytest.raises(ToolError, match="set by OmniHub") as caught:
+            await execute_tool(REGISTRY.get(tool_name), args, context(resources, tenant_id="t2"))
+        assert caught.value.non_retryable
+
+
+def _as_tenant(cursor: SqlCursor, tenant_id: str) -> None:
+    cursor.execute("SELECT set_config('omnihub.tenant_id', ?, true)", (tenant_id,))
+    cursor.execute("SET LOCAL ROLE omnihub_tenant")
+
+
+async def test_postgres_row_security_holds_without_the_tools_filter(
+    postgres_url: str, context: Ctx
+) -> None:
+    database = open_database(postgres_url)
+    with database.transaction() as cursor:
+        cursor.execute("CREATE TABLE orders (id TEXT PRIMARY KEY, tenant_id TEXT, sku TEXT)")
+    resources = ToolResources(
+        ledger=IdempotencyLedger(database), database=database, allowed_tables=frozenset({"orders"})
+    )
+    try:
+        await execute_tool(
+            REGISTRY.get("database_write"),
+            {"table": "orders", "values": {"sku": "ann"}},
+            context(resources),
+        )
+        with resources.database.transaction() as cursor:
+            cursor.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
+            assert cursor.fetchall() == [{"rolsuper": True}]  # superusers bypass RLS...
+            # ...so statements run as omnihub_tenant, with the tenant set for the transaction.
+            _as_tenant(cursor, "t2")
+            cursor.execute("SELECT * FROM orders")
+            assert cursor.fetchall() == []
+            assert cursor.execute("DELETE FROM orders") == 0
+            assert cursor.execute("UPDATE orders SET sku = 'bob'") == 0
+        forged = "INSERT INTO orders (id, tenant_id, sku) VALUES ('x', 't1', 'forged')"
+        with pytest.raises(StoreError, match="row-level security"):  # noqa: PT012, SIM117
+            with resources.database.transaction() as cursor:
+                _as_tenant(cursor, "t2")
+                cursor.execute(forged)
+        with resources.database.transaction() as cursor:
+            cursor.execute("SELECT tenant_id, sku FROM orders")
+            assert cursor.fetchall() == [{"tenant_id": "t1", "sku": "ann"}]
+    finally:
+        resources.close()

@@ -36,6 +36,8 @@ class _Inbox:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if b"Subject: spam" in envelope.original_content:
+            return "554 5.7.1 message rejected as spam"
         self.messages.append(message_from_bytes(envelope.original_content))
         return "250 Message accepted"
 
@@ -60,12 +62,14 @@ async def test_an_email_is_sent_once_with_a_stable_message_id(
     first = await execute_tool(EMAIL, args, context(resources))
     second = await execute_tool(EMAIL, args, context(resources))
     assert first == second
-    assert first["message_id"] == message_id_for("t1/g1/s1/do")
+    key = context(resources).external_key  # opaque: no tenant or goal id leaves OmniHub
+    assert first["message_id"] == message_id_for(key)
     assert len(inbox.messages) == 1
     message = inbox.messages[0]
     assert message["Message-ID"] == first["message_id"]
     assert message["From"] == "bot@omnihub.test"
-    assert message["X-Idempotency-Key"] == "t1/g1/s1/do"
+    assert message["X-Idempotency-Key"] == key
+    assert "t1" not in message.as_string().split("\n\n", 1)[0].replace("Subject: Hi", "")
     assert "Your order shipped." in message.get_payload()
 
 
@@ -90,3 +94,36 @@ async def test_an_unreachable_smtp_server_is_retryable(
             EMAIL, {"to": ["a@b.test"], "subject": "s", "body": "b"}, context(resources)
         )
     assert not caught.value.non_retryable
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        {"to": ["a@b.test"], "subject": "Hi\r\nBcc: all@corp.test", "body": "b"},
+        {"to": ["a@b.test\nBcc: all@corp.test"], "subject": "Hi", "body": "b"},
+    ],
+)
+async def test_header_injection_is_refused_for_good(
+    sqlite_resources: ToolResources,
+    context: Ctx,
+    smtp_server: tuple[SmtpConfig, _Inbox],
+    args: dict[str, Any],
+) -> None:
+    config, inbox = smtp_server
+    resources = replace(sqlite_resources, smtp=config)
+    with pytest.raises(ToolError, match="line break") as caught:
+        await execute_tool(EMAIL, args, context(resources))
+    assert caught.value.non_retryable
+    assert inbox.messages == []
+
+
+async def test_a_permanent_smtp_refusal_is_not_retried(
+    sqlite_resources: ToolResources, context: Ctx, smtp_server: tuple[SmtpConfig, _Inbox]
+) -> None:
+    config, _ = smtp_server
+    resources = replace(sqlite_resources, smtp=config)
+    with pytest.raises(ToolError, match="554") as caught:
+        await execute_tool(
+            EMAIL, {"to": ["a@b.test"], "subject": "spam", "body": "b"}, context(resources)
+        )
+    assert caught.value.non_retryable

@@ -26,10 +26,11 @@ from typing import Any
 
 from pydantic import BaseModel
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 
 from omnihub.bench._saga_baseline import BareBenchmark, BareEffects
+from omnihub.config import load_settings
+from omnihub.crypto import encrypted_data_converter, load_key_ring
 from omnihub.errors import ValidationError
 from omnihub.events import EventStore, open_event_store
 from omnihub.plans import Plan, PlanStep
@@ -415,7 +416,10 @@ async def run_saga_benchmark(
         allowed_tables=frozenset(_TABLES),
     )
     try:
-        client = await Client.connect(server.address, data_converter=pydantic_data_converter)
+        # The recovery probe's `omnihub worker` processes encrypt payloads with the home's
+        # codec keys (connect_temporal); this client must use the same keys.
+        ring = await asyncio.to_thread(load_key_ring, load_settings())
+        client = await Client.connect(server.address, data_converter=encrypted_data_converter(ring))
         if sizes:
             sweep = [
                 await _pair(client, store, resources, size, steps, rate, saga_first=bool(i % 2))

@@ -98,6 +98,16 @@ class Settings(BaseSettings):
     temporal_tls_key_file: Path | None = Field(
         None, description="Client private key (PEM) for mutual TLS to Temporal."
     )
+    codec_keys: SecretStr | None = Field(
+        None,
+        description="AES-256 keys of the Temporal payload codec, 'id:base64,...': the last "
+        "encrypts, every one decrypts (overrides codec_key_file).",
+    )
+    codec_key_file: Path | None = Field(
+        None,
+        description="File (mode 0600) of codec keys, one 'id:base64' a line, newest last "
+        "(default: home/codec.keys, generated on first start).",
+    )
     worker_max_concurrent_activities: int = Field(
         100, gt=0, description="Activities one worker runs at once."
     )

@@ -12,10 +12,11 @@ from omnihub.errors import ToolError
 from omnihub.tools import Compensation, RetrySpec, ToolContext, ToolSpec, tool
 
 SCHEMA = (
-    "CREATE TABLE IF NOT EXISTS bookings (id TEXT PRIMARY KEY, kind TEXT, origin TEXT,"
-    " destination TEXT, date TEXT)",
-    "CREATE TABLE IF NOT EXISTS seats (id TEXT PRIMARY KEY, origin TEXT, destination TEXT,"
-    " date TEXT)",
+    # database_* tools scope rows by tenant_id; ids are unique per tenant.
+    "CREATE TABLE IF NOT EXISTS bookings (id TEXT NOT NULL, tenant_id TEXT NOT NULL, kind TEXT,"
+    " origin TEXT, destination TEXT, date TEXT, PRIMARY KEY (tenant_id, id))",
+    "CREATE TABLE IF NOT EXISTS seats (id TEXT NOT NULL, tenant_id TEXT NOT NULL, origin TEXT,"
+    " destination TEXT, date TEXT, PRIMARY KEY (tenant_id, id))",
     "CREATE TABLE IF NOT EXISTS payments (id TEXT PRIMARY KEY, kind TEXT, payee TEXT,"
     " amount REAL, currency TEXT, reference TEXT, status TEXT)",
     "CREATE TABLE IF NOT EXISTS payment_failures (id INTEGER PRIMARY KEY, reason TEXT)",
@@ -84,10 +85,16 @@ def _record(ctx: ToolContext, kind: str, payee: str, amount: float, currency: st
     description="Refund a captured payment (idempotent).",
 )
 async def refund_card(args: RefundInput, ctx: ToolContext) -> RefundOutput:
-    await asyncio.to_thread(
-        _run, ctx, "UPDATE payments SET status = 'refunded' WHERE id = ?", (args.payment_id,)
+    # A payment id is its charge's idempotency key, which starts with the tenant: a tenant
+    # can only ever refund its own payments, whatever id it names.
+    prefix = f"{ctx.tenant_id}/"
+    refunded = await asyncio.to_thread(
+        _run,
+        ctx,
+        "UPDATE payments SET status = 'refunded' WHERE id = ? AND substr(id, 1, ?) = ?",
+        (args.payment_id, len(prefix), prefix),
     )
-    return RefundOutput(payment_id=args.payment_id, status="refunded")
+    return RefundOutput(payment_id=args.payment_id, status="refunded" if refunded else "unknown")
 
 
 @tool(

@@ -17,10 +17,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import TLSConfig
 
 from omnihub.config import Settings
+from omnihub.crypto import encrypted_data_converter, load_key_ring
 from omnihub.errors import ConfigurationError, ServerError
 from omnihub.servers import EmbeddedTemporal, free_port, port_open
 
@@ -62,6 +62,11 @@ class TemporalSupervisor:
             port = self._recorded_port()
             if port is not None and port_open(_HOST, port):
                 return f"{_HOST}:{port}"
+            if self._server is not None:
+                # The server this supervisor started has died: reap its process, or the
+                # dropped Popen object warns (ResourceWarning) and leaves a zombie behind.
+                self._server.stop(kill=True)
+                self._server = None
             port = port or free_port(_HOST)
             server = EmbeddedTemporal(self.data_dir, host=_HOST, port=port)
             server.start(timeout)
@@ -107,7 +112,13 @@ async def connect_temporal(
     settings: Settings, supervisor: TemporalSupervisor | None = None
 ) -> Client:
     """A Temporal client for the configured cluster, or for the embedded dev server (started
-    through ``supervisor``, by default one under ``$OMNIHUB_HOME/temporal``)."""
+    through ``supervisor``, by default one under ``$OMNIHUB_HOME/temporal``).
+
+    Every payload goes through OmniHub's encryption codec with the keys of the settings, so
+    the server (and anyone who reaches it) sees only ciphertext; workers built on this client
+    refuse payloads that were not encrypted with a known key.
+    """
+    ring = await asyncio.to_thread(load_key_ring, settings)
     if settings.temporal_address:
         address, tls = settings.temporal_address, _tls(settings)
     else:
@@ -119,7 +130,7 @@ async def connect_temporal(
             namespace=settings.temporal_namespace,
             tls=tls,
             api_key=settings.temporal_api_key,
-            data_converter=pydantic_data_converter,
+            data_converter=encrypted_data_converter(ring),
         )
     except RuntimeError as exc:
         raise ServerError(f"cannot connect to Temporal at {address}: {exc}") from exc

@@ -11,7 +11,7 @@ from omnihub.tools._database import (
 )
 from omnihub.tools._email import SendEmailInput, SendEmailOutput, message_id_for
 from omnihub.tools._execute import execute_tool
-from omnihub.tools._http import HttpRequestInput, HttpRequestOutput, refusal_reason
+from omnihub.tools._http import HttpRequestInput, HttpRequestOutput, Resolver, refusal_reason
 from omnihub.tools._ledger import IdempotencyLedger, idempotency_key
 from omnihub.tools._registry import (
     RespondInput,
@@ -50,6 +50,7 @@ __all__ = [
     "HttpRequestOutput",
     "IdempotencyLedger",
     "PostgresDatabase",
+    "Resolver",
     "RespondInput",
     "RespondOutput",
     "RetrySpec",

@@ -1,6 +1,7 @@
 """send_email over SMTP, with a Message-ID derived from the step's idempotency key.
 
-A retried step sends the same Message-ID, so mail systems that deduplicate on it deliver once;
+A retried step sends the same Message-ID (from the step's opaque external key, never the
+tenant or goal id), so mail systems that deduplicate on it deliver once;
 the ledger stops a resend once the first send is recorded. The window that remains: a worker
 that dies after the SMTP server accepted the message and before the ledger row is written
 sends it again on retry (with the same Message-ID).
@@ -13,7 +14,7 @@ import hashlib
 import smtplib
 from email.message import EmailMessage
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from omnihub.errors import ToolError
 from omnihub.tools._resources import SmtpConfig
@@ -25,15 +26,25 @@ class SendEmailInput(BaseModel):
     subject: str = Field(max_length=998)
     body: str
 
+    @field_validator("to", "subject")
+    @classmethod
+    def _one_line(cls, value: str | list[str]) -> str | list[str]:
+        # A line break in a header would inject headers (and is never fixed by a retry).
+        for item in [value] if isinstance(value, str) else value:
+            if any(c in item for c in "\r\n\0"):
+                raise ValueError("header values may not contain line breaks or NUL")
+        return value
+
 
 class SendEmailOutput(BaseModel):
     message_id: str
     recipients: list[str]
 
 
-def message_id_for(idempotency_key: str) -> str:
-    """A stable Message-ID for one step: the same on every retry."""
-    digest = hashlib.sha256(idempotency_key.encode()).hexdigest()[:32]
+def message_id_for(external_key: str) -> str:
+    """A stable Message-ID for one step (from ``ToolContext.external_key``): the same on
+    every retry."""
+    digest = hashlib.sha256(external_key.encode()).hexdigest()[:32]
     return f"<{digest}@omnihub>"
 
 
@@ -47,6 +58,12 @@ def _send(smtp: SmtpConfig, message: EmailMessage) -> None:
             client.send_message(message)
     except smtplib.SMTPRecipientsRefused as exc:
         raise ToolError(f"SMTP refused the recipients: {exc}", non_retryable=True) from exc
+    except smtplib.SMTPResponseException as exc:
+        # 5xx is a permanent refusal (RFC 5321); 4xx may pass on a later try.
+        permanent = 500 <= exc.smtp_code < 600
+        raise ToolError(f"SMTP refused the message: {exc}", non_retryable=permanent) from exc
+    except ValueError as exc:
+        raise ToolError(f"SMTP cannot send the message: {exc}", non_retryable=True) from exc
     except (smtplib.SMTPException, OSError) as exc:
         raise ToolError(f"SMTP {smtp.host}:{smtp.port} failed: {exc}") from exc
 
@@ -56,11 +73,15 @@ async def send_email(args: SendEmailInput, ctx: ToolContext) -> SendEmailOutput:
     """Send a plain-text email to the given recipients."""
     smtp = ctx.resources.smtp
     message = EmailMessage()
-    message["From"] = smtp.sender
-    message["To"] = ", ".join(args.to)
-    message["Subject"] = args.subject
-    message["Message-ID"] = message_id_for(ctx.idempotency_key)
-    message["X-Idempotency-Key"] = ctx.idempotency_key
-    message.set_content(args.body)
+    try:
+        message["From"] = smtp.sender
+        message["To"] = ", ".join(args.to)
+        message["Subject"] = args.subject
+        message["Message-ID"] = message_id_for(ctx.external_key)
+        message["X-Idempotency-Key"] = ctx.external_key
+        message.set_content(args.body)
+    except (ValueError, TypeError) as exc:
+        # The email package refuses malformed headers; the same input fails every time.
+        raise ToolError(f"cannot build the message: {exc}", non_retryable=True) from exc
     await asyncio.to_thread(_send, smtp, message)
     return SendEmailOutput(message_id=str(message["Message-ID"]), recipients=args.to)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, field
 
 from omnihub.config import Settings
+from omnihub.crypto import load_key_ring
+from omnihub.tools._http import Resolver
 from omnihub.tools._ledger import IdempotencyLedger
 from omnihub.tools._sql import SqlDatabase, open_database
 
@@ -25,7 +28,13 @@ class SmtpConfig:
 @dataclass
 class ToolResources:
     """The databases, ledger and endpoints tools use. ``ledger`` lives in the store's database;
-    ``database`` is where the database_* tools act (the same database by default)."""
+    ``database`` is where the database_* tools act (the same database by default).
+
+    ``key_secret`` keys the opaque idempotency keys sent to third parties; every worker must
+    share it (``from_settings`` derives it from the codec key ring), or a step retried on
+    another worker reaches the receiver under a new key. ``http_resolver`` replaces DNS
+    resolution (tests pass a stub in).
+    """
 
     ledger: IdempotencyLedger
     database: SqlDatabase
@@ -33,6 +42,8 @@ class ToolResources:
     http_allowed_hosts: frozenset[str] = frozenset()
     http_timeout_s: float = 10.0
     smtp: SmtpConfig = field(default_factory=SmtpConfig)
+    key_secret: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
+    http_resolver: Resolver | None = None
 
     @property
     def database_ledger(self) -> IdempotencyLedger:
@@ -47,7 +58,9 @@ class ToolResources:
         tools_url = settings.resolved_tools_database_url
         ledger_db = open_database(store_url)
         database = ledger_db if tools_url == store_url else open_database(tools_url)
+        key_secret = load_key_ring(settings).derive("omnihub idempotency keys")
         return cls(
+            key_secret=key_secret,
             ledger=IdempotencyLedger(ledger_db),
             database=database,
             allowed_tables=frozenset(settings.tools_allowed_tables),

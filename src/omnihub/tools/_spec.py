@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import inspect
 import typing
 from collections.abc import Awaitable, Callable, Mapping
@@ -91,7 +93,8 @@ class ToolContext:
     """What a running tool knows about its call and may use.
 
     ``idempotency_key`` is derived from (tenant, goal, step) and is the same on every retry
-    and after a worker crash; tools forward it to receivers that can deduplicate.
+    and after a worker crash; it keys OmniHub's own ledger. Tools send ``external_key`` to
+    receivers that can deduplicate: just as stable, but it reveals no tenant or goal id.
     """
 
     tenant_id: str
@@ -101,6 +104,15 @@ class ToolContext:
     attempt: int
     resources: ToolResources
     heartbeat: Callable[..., None] = field(default=lambda *_: None)
+
+    @property
+    def external_key(self) -> str:
+        """An opaque idempotency key for third parties: an HMAC-SHA256 of the step's key
+        under the workers' secret, so nobody outside can tell tenants or goals from it."""
+        digest = hmac.new(
+            self.resources.key_secret, self.idempotency_key.encode(), hashlib.sha256
+        ).hexdigest()
+        return digest[:40]
 
 
 @dataclass(frozen=True)
