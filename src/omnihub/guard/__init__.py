@@ -13,6 +13,7 @@ from omnihub.guard._engine import (
     default_policy_text,
     schema_text,
 )
+from omnihub.guard._guard import RESERVED_STEP_IDS, Guard, PlanCheck, StepCheck
 from omnihub.guard._provenance import (
     SINKS,
     Origin,
@@ -22,18 +23,25 @@ from omnihub.guard._provenance import (
     Sink,
     StepProvenance,
 )
+from omnihub.guard._store import POLICY_STREAM, PolicyStore
 
 __all__ = [
+    "POLICY_STREAM",
+    "RESERVED_STEP_IDS",
     "SINKS",
     "Decision",
+    "Guard",
     "Origin",
+    "PlanCheck",
     "PlanOrigin",
     "PolicyEngine",
     "PolicySet",
+    "PolicyStore",
     "Principal",
     "Provenance",
     "ProvenanceTracer",
     "Sink",
+    "StepCheck",
     "StepProvenance",
     "ToolFacts",
     "call_context",
