@@ -12,6 +12,7 @@ enter OmniHub, so callers only ever need to catch these::
     │   ├── PlanValidationError     a plan that cannot run: ``problems`` lists every reason
     │   ├── CacheInputError         a request the plan cache refuses (empty, too long, bad text)
     │   ├── GoalExistsError         a goal id already started (HTTP 409): ``goal_id``
+    │   ├── PolicyValidationError   a Cedar policy set the schema rejects (``problems``)
     │   └── SlotError               a cached plan needs a value the request does not have
     ├── StoreError                  the event store or another database failed
     │   ├── ConcurrencyError        optimistic concurrency: ``actual_version`` says what is stored
@@ -22,6 +23,7 @@ enter OmniHub, so callers only ever need to catch these::
     ├── AuthenticationError         a missing, unknown or revoked API key
     │   └── SignatureError          a request signature that is missing, expired, replayed or wrong
     ├── PermissionDeniedError       the caller's role may not perform this action
+    │   └── PolicyDeniedError       a tenant policy forbids this call (``policy_ids``, ``version``)
     ├── RateLimitedError            a tenant over its request rate: ``retry_after`` in seconds
     ├── ToolError                   a tool call failed; ``non_retryable`` stops Temporal retries
     │   └── DestinationRefusedError an HTTP destination refused by the SSRF guard
@@ -59,6 +61,8 @@ __all__ = [
     "PlanRefusedError",
     "PlanValidationError",
     "PlanningError",
+    "PolicyDeniedError",
+    "PolicyValidationError",
     "ProviderError",
     "ProviderRateLimitError",
     "ProviderRequestError",
@@ -182,6 +186,23 @@ class SignatureError(AuthenticationError):
 
 class PermissionDeniedError(OmniHubError):
     """The caller is known but its role does not allow this action."""
+
+
+class PolicyDeniedError(PermissionDeniedError):
+    """A tenant's Cedar policy set forbids a call; names the deciding policies and version."""
+
+    def __init__(self, reason: str, *, policy_ids: list[str], version: int) -> None:
+        super().__init__(reason)
+        self.policy_ids = list(policy_ids)
+        self.version = version
+
+
+class PolicyValidationError(ValidationError):
+    """A policy set was rejected before it was stored; ``problems`` lists every reason."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("invalid policy set: " + "; ".join(problems))
+        self.problems = list(problems)
 
 
 class RateLimitedError(OmniHubError):

@@ -13,6 +13,7 @@ from omnihub.cli import (  # noqa: F401  (each registers its commands)
     _events,
     _goals,
     _planning,
+    _policy,
     _saga,
     _service,
 )

@@ -28,6 +28,8 @@ __all__ = [
     "GoalResumed",
     "PlanGenerated",
     "PlanStep",
+    "PolicyEvaluated",
+    "PolicySetApplied",
     "StepCompleted",
     "StepFailed",
     "StepStarted",
@@ -226,3 +228,30 @@ class GoalPaused(EventPayload):
 class GoalResumed(EventPayload):
     by: str
     reason: str | None = None
+
+
+@register_event("PolicySetApplied")
+class PolicySetApplied(EventPayload):
+    """A tenant's Cedar policy set was validated and became the current version."""
+
+    version: int = Field(ge=1)
+    digest: str = Field(min_length=64, max_length=64, description="SHA-256 of the text.")
+    policies: str = Field(min_length=1, description="The Cedar policy text.")
+    policy_ids: list[str] = Field(default_factory=list)
+    applied_by: str = Field(min_length=1)
+    reason: str | None = None
+
+
+@register_event("PolicyEvaluated")
+class PolicyEvaluated(EventPayload):
+    """The guard decided a request: at plan time or just before a step ran."""
+
+    phase: Literal["plan", "step", "goal", "admin"]
+    action: str = Field(min_length=1)
+    resource: str = Field(min_length=1)
+    outcome: Literal["permit", "forbid", "approval"]
+    policy_ids: list[str] = Field(default_factory=list)
+    version: int = Field(ge=0, description="The policy set's version (0: the defaults).")
+    reason: str
+    step_id: str | None = None
+    untrusted_sinks: list[str] = Field(default_factory=list)
