@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, RetryState
+from temporalio.exceptions import ActivityError, ApplicationError, RetryState
 
 with workflow.unsafe.imports_passed_through():
     from omnihub.saga._models import PrepareInput, PrepareResult, StepInput, StepPolicy, StepResult
@@ -59,3 +59,17 @@ def attempts_spent(exc: ActivityError, policy: StepPolicy) -> int:
     """How many attempts a failed step used: all of them when retries ran out."""
     exhausted = exc.retry_state == RetryState.MAXIMUM_ATTEMPTS_REACHED
     return policy.retry.max_attempts if exhausted else 1
+
+
+def retryable(exc: ActivityError, policy: StepPolicy) -> bool:
+    """Whether a failed step might succeed if run again: its retries ran out or timed out on a
+    transient error. False when the tool said retrying cannot help (a non-retryable error, or
+    an error type the tool's policy lists as non-retryable)."""
+    if exc.retry_state == RetryState.NON_RETRYABLE_FAILURE:
+        return False
+    cause: BaseException | None = exc.cause
+    while isinstance(cause, ActivityError):
+        cause = cause.cause
+    if isinstance(cause, ApplicationError):
+        return not cause.non_retryable and cause.type not in policy.retry.non_retryable_error_types
+    return True

@@ -19,7 +19,7 @@ with workflow.unsafe.imports_passed_through():
     from omnihub.events import GoalPaused, GoalResumed, StepFailed
     from omnihub.plans import Plan, PlanStep, ready_steps, resolve_refs
     from omnihub.saga._approvals import Approvals
-    from omnihub.saga._calls import attempts_spent, execute_step, prepare_goal
+    from omnihub.saga._calls import attempts_spent, execute_step, prepare_goal, retryable
     from omnihub.saga._compensation import compensate
     from omnihub.saga._models import (
         ApprovalDecision,
@@ -217,7 +217,9 @@ class AgentSaga:
                 )
             except ActivityError as exc:
                 self._attempts += attempts_spent(exc, policy)
-                await self._fail_step(step_id, failure_message(exc))
+                await self._fail_step(
+                    step_id, failure_message(exc), retryable=retryable(exc, policy)
+                )
                 return
             self._outputs[step_id] = result.output
             self._attempts += result.attempt
@@ -229,10 +231,12 @@ class AgentSaga:
             del self._running[step_id]
             self._wake = True
 
-    async def _fail_step(self, step_id: str, error: str) -> None:
+    async def _fail_step(self, step_id: str, error: str, *, retryable: bool = False) -> None:
+        """Record a step's failure; the first one fails the goal. ``retryable`` says whether
+        running the step again might succeed (a rejection or a bad reference never does)."""
         if self._failed_step is None:
             self._failed_step, self._error = step_id, error
-        failed = StepFailed(step_id=step_id, error=error)
+        failed = StepFailed(step_id=step_id, error=error, retryable=retryable)
         await self._recorder.record(step_event(failed, step_id=step_id))
 
     async def _await_approval(self, step: PlanStep, policy: StepPolicy, resume: bool) -> bool:
