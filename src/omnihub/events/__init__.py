@@ -19,7 +19,9 @@ from omnihub.events._factory import open_event_store
 from omnihub.events._ids import deterministic_event_id, new_event_id, validate_event_id
 from omnihub.events._payloads import (
     ApprovalGranted,
+    ApprovalGrantedV1,
     ApprovalRejected,
+    ApprovalRejectedV1,
     ApprovalRequested,
     CacheDetails,
     CompensationExecuted,
@@ -64,7 +66,9 @@ __all__ = [
     "DEFAULT_MAX_PAYLOAD_BYTES",
     "GENESIS_HASH",
     "ApprovalGranted",
+    "ApprovalGrantedV1",
     "ApprovalRejected",
+    "ApprovalRejectedV1",
     "ApprovalRequested",
     "CacheDetails",
     "ChainBreak",

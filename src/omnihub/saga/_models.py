@@ -66,7 +66,11 @@ class CompensationReport(_Model):
 
 
 class PendingApproval(_Model):
-    """A step waiting for a human decision until ``deadline``."""
+    """A step (or a ``hold:`` pseudo-step) waiting for a human decision until ``deadline``.
+
+    ``args`` are the step's resolved arguments and ``args_hash`` their SHA-256 over canonical
+    JSON: the approval is bound to exactly these (step id, tool, arguments).
+    """
 
     step_id: str
     tool: str
@@ -74,15 +78,30 @@ class PendingApproval(_Model):
     risk: str
     requested_at: datetime
     deadline: datetime
+    # None only in approvals carried over from before approvals were bound to arguments.
+    args_hash: str | None = None
 
 
 class ApprovalDecision(_Model):
-    """A person's decision on a step that requires approval (sent as a Temporal update)."""
+    """A person's decision on a step that requires approval (sent as a Temporal update).
+
+    ``args_hash``, when given, must be the waiting approval's: a decision made on arguments
+    the decider saw is refused if the step would run with others.
+    """
 
     step_id: str
     approved: bool
     decided_by: str = Field(min_length=1)
     reason: str | None = None
+    args_hash: str | None = None
+
+
+class ApprovalGrant(_Model):
+    """An approval as it binds: this step, this tool, these resolved arguments (their hash)."""
+
+    step_id: str
+    tool: str
+    args_hash: str
 
 
 class ControlRequest(_Model):
@@ -99,7 +118,10 @@ class SagaCarry(_Model):
     outputs: dict[str, dict[str, Any]] = Field(default_factory=dict)
     compensations: list[CompensationEntry] = Field(default_factory=list)
     pending_approvals: list[PendingApproval] = Field(default_factory=list)
+    # Step ids approved, as carried before approvals were bound to (step, tool, arguments):
+    # kept so such a carry still decodes, never read (an id alone proves nothing).
     approved: list[str] = Field(default_factory=list)
+    grants: list[ApprovalGrant] = Field(default_factory=list)
     attempts: int = 0
     steps_done: int = 0
     runs: int = 1

@@ -17,8 +17,8 @@ from temporalio.exceptions import ActivityError
 with workflow.unsafe.imports_passed_through():
     from omnihub.errors import ValidationError
     from omnihub.events import GoalPaused, GoalResumed, StepFailed
-    from omnihub.plans import Plan, PlanStep, ready_steps, resolve_refs
-    from omnihub.saga._approvals import Approvals
+    from omnihub.plans import HOLD_PREFIX, Plan, ready_steps, resolve_refs
+    from omnihub.saga._approvals import Approvals, args_hash
     from omnihub.saga._calls import attempts_spent, execute_step, prepare_goal, retryable
     from omnihub.saga._compensation import compensate
     from omnihub.saga._models import (
@@ -47,8 +47,9 @@ __all__ = ["BUDGET_STEP", "WORKFLOW_NAME", "AgentSaga", "failure_message", "retr
 
 WORKFLOW_NAME = "AgentSaga"
 
-# The pseudo-step a goal held over its tenant's LLM budget waits on for approval.
-BUDGET_STEP = "budget"
+# The pseudo-step a goal held over its tenant's LLM budget waits on for approval: in the
+# ``hold:`` namespace, which no plan step can name, so no step can inherit its approval.
+BUDGET_STEP = f"{HOLD_PREFIX}budget"
 
 
 @workflow.defn(name=WORKFLOW_NAME)
@@ -136,18 +137,16 @@ class AgentSaga:
 
     async def _hold_for_budget(self, prepare: PrepareInput, reason: str) -> PrepareResult:
         """The tenant is over its LLM budget and the setting is "hold": planning waits for a
-        person's approval of the pseudo-step ``budget`` (an update like any approval, with the
-        same durable timeout), then plans again past the budget. Rejected or timed out, the
-        goal fails with the reason."""
+        person's approval of the pseudo-step ``hold:budget`` (an update like any approval, with
+        the same durable timeout), then plans again past the budget. Rejected or timed out,
+        the goal fails with the reason."""
         self._status = "awaiting_approval"
-        step = PlanStep(id=BUDGET_STEP, tool="planner", args={"reason": reason})
-        policy = default_policy("planner").model_copy(
-            update={"side_effect": False, "requires_approval": True, "risk": "red"}
-        )
-        if not await self._await_approval(step, policy, resume=False):
+        if not await self._await_approval(
+            BUDGET_STEP, "planner", {"reason": reason}, risk="red", resume=False
+        ):
             return PrepareResult(error=self._error or f"held over budget: {reason}")
-        approved = prepare.model_copy(update={"budget_approved": True, "at": workflow.now()})
-        return await prepare_goal(approved)
+        again = prepare.model_copy(update={"budget_approved": True, "at": workflow.now()})
+        return await prepare_goal(again)
 
     def _stopping(self) -> bool:
         return self._failed_step is not None or self._cancel is not None
@@ -170,7 +169,7 @@ class AgentSaga:
             outputs=self._outputs,
             compensations=self._stack,
             pending_approvals=list(self._approvals.pending.values()),
-            approved=sorted(self._approvals.approved),
+            grants=sorted(self._approvals.grants, key=lambda g: (g.step_id, g.args_hash)),
             attempts=self._attempts,
             steps_done=self._steps_done,
             runs=self._runs + 1,
@@ -195,16 +194,19 @@ class AgentSaga:
         step = self._plan.step(step_id)
         policy = self._policy(step.tool)
         try:
-            if (
-                policy.requires_approval
-                and step_id not in self._approvals.approved
-                and not await self._await_approval(step, policy, resume)
-            ):
-                return
+            # Resolved first, so the approver sees (and approves) what will actually run.
             try:
                 args = resolve_refs(step.args, self._outputs)
             except ValidationError as exc:
                 await self._fail_step(step_id, str(exc))
+                return
+            if (
+                policy.requires_approval
+                and not self._approvals.granted(step_id, step.tool, args_hash(args))
+                and not await self._await_approval(
+                    step_id, step.tool, args, risk=policy.risk, resume=resume
+                )
+            ):
                 return
             try:
                 result = await execute_step(
@@ -239,10 +241,14 @@ class AgentSaga:
         failed = StepFailed(step_id=step_id, error=error, retryable=retryable)
         await self._recorder.record(step_event(failed, step_id=step_id))
 
-    async def _await_approval(self, step: PlanStep, policy: StepPolicy, resume: bool) -> bool:
+    async def _await_approval(
+        self, step_id: str, tool: str, args: dict[str, Any], *, risk: str, resume: bool
+    ) -> bool:
         decision = await self._approvals.wait(
-            step,
-            policy,
+            step_id=step_id,
+            tool=tool,
+            args=args,
+            risk=risk,
             resume=resume,
             timeout_s=self._input.options.approval_timeout_s,
             stopping=self._stopping,
@@ -252,7 +258,7 @@ class AgentSaga:
             return False
         if not decision.approved:
             why = decision.reason or "no reason given"
-            await self._fail_step(step.id, f"approval rejected by {decision.decided_by}: {why}")
+            await self._fail_step(step_id, f"approval rejected by {decision.decided_by}: {why}")
         return decision.approved
 
     # -- the end ---------------------------------------------------------------------------
@@ -356,7 +362,7 @@ class AgentSaga:
             completed_steps=list(self._outputs),
             failed_step=self._failed_step,
             compensation_stack=list(self._stack),
-            pending_approvals=list(self._approvals.pending.values()),
+            pending_approvals=self._approvals.waiting(),
             outputs=self._outputs,
             paused=self._paused,
             runs=self._runs,
