@@ -3,7 +3,8 @@
 Each model is frozen and strict and registered under ``(event_type, schema_version)``.
 ``ToolExecuted`` shows schema evolution: version 1 measured ``duration_s``; version 2 measures
 ``duration_ms`` and adds ``attempt`` and ``step_id``; stored version-1 events are upcast on read.
-ApprovalGranted and ApprovalRejected version 2 record what an approval binds (tool, args hash).
+PlanGenerated version 2 adds the ``client`` source; ApprovalGranted and ApprovalRejected
+version 2 record what an approval binds (tool, args hash).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ __all__ = [
     "GoalReceived",
     "GoalResumed",
     "PlanGenerated",
+    "PlanGeneratedV1",
     "PlanStep",
     "StepCompleted",
     "StepFailed",
@@ -90,9 +92,10 @@ class GoalReceived(EventPayload):
     context: JsonObject = Field(default_factory=dict)
 
 
-@register_event("PlanGenerated")
-class PlanGenerated(EventPayload):
-    """A plan was produced, by an LLM, from the plan cache or from a playbook."""
+@register_event("PlanGenerated", version=1)
+class PlanGeneratedV1(EventPayload):
+    """Version 1 of PlanGenerated (superseded): a client's explicit plan was recorded as
+    ``playbook``."""
 
     plan_id: str = Field(min_length=1)
     steps: list[PlanStep]
@@ -103,6 +106,28 @@ class PlanGenerated(EventPayload):
     cache: CacheDetails | None = None
     cost: float | None = Field(None, ge=0, description="LLM cost of planning, in USD.")
     latency_ms: float | None = Field(None, ge=0, description="How long planning took.")
+
+
+@register_event("PlanGenerated", version=2)
+class PlanGenerated(EventPayload):
+    """A plan was produced: by an LLM, from the plan cache, from a playbook, or given by the
+    client with the goal (``client``)."""
+
+    plan_id: str = Field(min_length=1)
+    steps: list[PlanStep]
+    reasoning: str = ""
+    source: Literal["llm", "cache", "playbook", "client"]
+    model: str | None = None
+    token_usage: TokenUsage | None = None
+    cache: CacheDetails | None = None
+    cost: float | None = Field(None, ge=0, description="LLM cost of planning, in USD.")
+    latency_ms: float | None = Field(None, ge=0, description="How long planning took.")
+
+
+@register_upcaster("PlanGenerated", from_version=1)
+def _plan_generated_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    # Version 2 only adds the "client" source; what version 1 called a plan stays as it was.
+    return data
 
 
 @register_event("StepStarted")

@@ -12,11 +12,11 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, RetryState
 
 with workflow.unsafe.imports_passed_through():
-    from omnihub.saga._models import PrepareInput, PrepareResult, StepInput, StepPolicy, StepResult
+    from omnihub.saga._models import PlanningInput, PrepareResult, StepInput, StepPolicy, StepResult
     from omnihub.saga._policy import LOCAL_TIMEOUT, RECORD_RETRY, activity_options
 
 
-async def prepare_goal(prepare: PrepareInput) -> PrepareResult:
+async def prepare_goal(prepare: PlanningInput) -> PrepareResult:
     """Record the goal, obtain and validate its plan (the ``prepare_goal`` local activity)."""
     prepared: PrepareResult = await workflow.execute_local_activity(
         "prepare_goal",

@@ -130,8 +130,13 @@ class SagaCarry(_Model):
     controls: int = 0
 
 
-class SagaInput(_Model):
-    """The AgentSaga workflow's one input. ``plan`` is explicit until a planner supplies it."""
+class GoalSpec(_Model):
+    """What a goal is: the one model of a goal on the saga and planning side.
+
+    The workflow's input and the planner's input *are* goal specs with a few fields of their
+    own, so the goal's fields are declared once. ``plan`` is the client's explicit plan, or
+    None for the planner to make one.
+    """
 
     goal_id: str
     tenant_id: str
@@ -139,6 +144,16 @@ class SagaInput(_Model):
     user_id: str = "user"
     context: dict[str, Any] = Field(default_factory=dict)
     plan: Plan | None = None
+
+    def spec(self) -> GoalSpec:
+        """Just the goal, without what a subclass adds."""
+        return GoalSpec.model_validate(self.model_dump(include=set(GoalSpec.model_fields)))
+
+
+class SagaInput(GoalSpec):
+    """The AgentSaga workflow's one input: the goal, per-goal options, and the state a
+    continue-as-new carries over."""
+
     options: SagaOptions = Field(default_factory=SagaOptions)
     carry: SagaCarry | None = None
 
@@ -204,34 +219,28 @@ class RecordEventsInput(_Model):
     events: list[EventSpec]
 
 
-class PrepareInput(_Model):
-    tenant_id: str
-    goal_id: str
-    goal: str
-    user_id: str
-    plan: Plan | None
+class PlanningInput(GoalSpec):
+    """A goal to prepare: what the ``prepare_goal`` activity and a :class:`PlanProvider` get.
+
+    ``at`` is the workflow's time (the time of its events, and the day budgets count in);
+    ``budget_approved`` says a person approved planning past the tenant's LLM budget (after a
+    "hold").
+    """
+
     at: datetime
-    context: dict[str, Any] = Field(default_factory=dict)
-    # A person approved planning past the tenant's LLM budget (after a "hold").
     budget_approved: bool = False
 
-
-class PlanningInput(_Model):
-    """What a :class:`PlanProvider` is asked to plan (one model, so fields can be added)."""
-
-    tenant_id: str
-    goal_id: str
-    goal: str
-    user_id: str
-    context: dict[str, Any] = Field(default_factory=dict)
-    budget_approved: bool = False
+    @classmethod
+    def for_goal(cls, goal: GoalSpec, *, at: datetime) -> PlanningInput:
+        return cls(**goal.spec().model_dump(), at=at)
 
 
 class ProvidedPlan(_Model):
     """A planner's plan and what the PlanGenerated event records about how it was made."""
 
     plan: Plan
-    source: Literal["llm", "cache", "playbook"]
+    # "client": the goal came with an explicit plan (no planner involved).
+    source: Literal["llm", "cache", "playbook", "client"]
     model: str | None = None
     token_usage: dict[str, int] | None = None
     cache: dict[str, Any] | None = None

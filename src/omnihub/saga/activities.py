@@ -43,7 +43,6 @@ from omnihub.saga._models import (
     CompensationEntry,
     EventSpec,
     PlanningInput,
-    PrepareInput,
     PrepareResult,
     ProvidedPlan,
     RecordEventsInput,
@@ -155,7 +154,7 @@ class SagaActivities:
         await self._append(input.tenant_id, input.goal_id, input.at, input.events)
 
     @activity.defn(name="prepare_goal")
-    async def prepare_goal(self, input: PrepareInput) -> PrepareResult:
+    async def prepare_goal(self, input: PlanningInput) -> PrepareResult:
         """Record GoalReceived, obtain and validate the plan, record PlanGenerated, and return
         the policy of every tool the plan (and its compensations) uses."""
         received = goal_event(
@@ -163,22 +162,13 @@ class SagaActivities:
         )
         await self._append(input.tenant_id, input.goal_id, input.at, [received])
         plan = input.plan
-        # An explicit plan is operator-written, like a playbook.
-        made: dict[str, Any] = {"source": "playbook"}
+        # An explicit plan came with the goal: the client made it, no planner did.
+        made: dict[str, Any] = {"source": "client"}
         try:
             if plan is None:
                 if self.planner is None:
                     return PrepareResult(error="the goal has no plan and no planner is configured")
-                provided = await self.planner.plan(
-                    PlanningInput(
-                        tenant_id=input.tenant_id,
-                        goal_id=input.goal_id,
-                        goal=input.goal,
-                        user_id=input.user_id,
-                        context=input.context,
-                        budget_approved=input.budget_approved,
-                    )
-                )
+                provided = await self.planner.plan(input)
                 plan = provided.plan
                 made = provided.model_dump(exclude={"plan"})
             validate_plan(plan, self.registry)

@@ -26,7 +26,7 @@ with workflow.unsafe.imports_passed_through():
         CompensationEntry,
         CompensationReport,
         ControlRequest,
-        PrepareInput,
+        PlanningInput,
         PrepareResult,
         SagaCarry,
         SagaInput,
@@ -87,15 +87,7 @@ class AgentSaga:
         if self._started_at is None:
             self._started_at = workflow.now()
         if input.carry is None:
-            prepare = PrepareInput(
-                tenant_id=input.tenant_id,
-                goal_id=input.goal_id,
-                goal=input.goal,
-                user_id=input.user_id,
-                plan=input.plan,
-                at=workflow.now(),
-                context=input.context,
-            )
+            prepare = PlanningInput.for_goal(input, at=workflow.now())
             prepared = await prepare_goal(prepare)
             if prepared.held is not None:
                 prepared = await self._hold_for_budget(prepare, prepared.held)
@@ -135,7 +127,7 @@ class AgentSaga:
         reports = await compensate(self._stack, policy_for=self._policy, recorder=self._recorder)
         return await self._finish("cancelled" if self._cancel else "failed", reports)
 
-    async def _hold_for_budget(self, prepare: PrepareInput, reason: str) -> PrepareResult:
+    async def _hold_for_budget(self, prepare: PlanningInput, reason: str) -> PrepareResult:
         """The tenant is over its LLM budget and the setting is "hold": planning waits for a
         person's approval of the pseudo-step ``hold:budget`` (an update like any approval, with
         the same durable timeout), then plans again past the budget. Rejected or timed out,
