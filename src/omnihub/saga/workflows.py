@@ -23,14 +23,11 @@ with workflow.unsafe.imports_passed_through():
     from omnihub.saga._compensation import compensate
     from omnihub.saga._models import (
         ApprovalDecision,
-        CompensationEntry,
         CompensationReport,
         ControlRequest,
         PlanningInput,
         PrepareResult,
-        SagaCarry,
         SagaInput,
-        SagaMetrics,
         SagaResult,
         SagaState,
         StepPolicy,
@@ -41,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
         failure_message,
         retry_policy,
     )
+    from omnihub.saga._progress import Progress
     from omnihub.saga._recording import EventRecorder, event_spec, step_event
 
 __all__ = ["BUDGET_STEP", "WORKFLOW_NAME", "AgentSaga", "failure_message", "retry_policy"]
@@ -63,29 +61,20 @@ class AgentSaga:
         self._recorder = EventRecorder(tenant_id=input.tenant_id, goal_id=input.goal_id)
         self._approvals = Approvals(carry)
         self._plan: Plan | None = input.plan
-        self._policies: dict[str, StepPolicy] = dict(carry.policies) if carry else {}
-        self._outputs: dict[str, dict[str, Any]] = dict(carry.outputs) if carry else {}
+        self._progress = Progress.of(carry)
         self._running: dict[str, asyncio.Task[None]] = {}
-        self._stack: list[CompensationEntry] = list(carry.compensations) if carry else []
-        self._attempts = carry.attempts if carry else 0
-        self._steps_done = carry.steps_done if carry else 0
-        self._steps_this_run = 0
-        self._runs = carry.runs if carry else 1
-        self._paused = carry.paused if carry else False
-        self._controls = carry.controls if carry else 0
         self._cancel: ControlRequest | None = None
         self._failed_step: str | None = None
         self._error: str | None = None
         self._status = "running" if carry else "starting"
-        self._started_at = carry.started_at if carry else None
         self._wake = False
 
     # -- the run ---------------------------------------------------------------------------
 
     @workflow.run
     async def run(self, input: SagaInput) -> SagaResult:
-        if self._started_at is None:
-            self._started_at = workflow.now()
+        if self._progress.started_at is None:
+            self._progress.started_at = workflow.now()
         if input.carry is None:
             prepare = PlanningInput.for_goal(input, at=workflow.now())
             prepared = await prepare_goal(prepare)
@@ -94,7 +83,7 @@ class AgentSaga:
             if prepared.plan is None:
                 self._error = prepared.error or "no plan"
                 return await self._finish("failed")
-            self._plan, self._policies = prepared.plan, dict(prepared.policies)
+            self._plan, self._progress.policies = prepared.plan, dict(prepared.policies)
         self._status = "running"
         plan = self._plan
         assert plan is not None
@@ -102,13 +91,13 @@ class AgentSaga:
             self._spawn(step_id, resume=True)
         while not self._stopping():
             due = self._continue_as_new_due()
-            if not self._paused and not due:
-                started = self._outputs.keys() | self._running.keys()
-                for step_id in ready_steps(plan, self._outputs.keys(), started):
+            if not self._progress.paused and not due:
+                started = self._progress.outputs.keys() | self._running.keys()
+                for step_id in ready_steps(plan, self._progress.outputs.keys(), started):
                     if len(self._running) >= input.options.max_parallel_steps:
                         break
                     self._spawn(step_id)
-            if not self._running and len(self._outputs) == len(plan.steps):
+            if not self._running and len(self._progress.outputs) == len(plan.steps):
                 return await self._finish("completed")
             if due and not self._executing():
                 await self._continue_as_new()
@@ -124,7 +113,9 @@ class AgentSaga:
         # A step failed or the goal was cancelled: let running steps end, then unwind.
         await workflow.wait_condition(lambda: not self._running)
         self._status = "compensating"
-        reports = await compensate(self._stack, policy_for=self._policy, recorder=self._recorder)
+        reports = await compensate(
+            self._progress.stack, policy_for=self._policy, recorder=self._recorder
+        )
         return await self._finish("cancelled" if self._cancel else "failed", reports)
 
     async def _hold_for_budget(self, prepare: PlanningInput, reason: str) -> PrepareResult:
@@ -149,26 +140,13 @@ class AgentSaga:
 
     def _continue_as_new_due(self) -> bool:
         return (
-            self._steps_this_run >= self._input.options.continue_as_new_after_steps
+            self._progress.steps_this_run >= self._input.options.continue_as_new_after_steps
             or workflow.info().is_continue_as_new_suggested()
         )
 
     async def _continue_as_new(self) -> None:
         await workflow.wait_condition(workflow.all_handlers_finished)
-        assert self._started_at is not None
-        carry = SagaCarry(
-            policies=self._policies,
-            outputs=self._outputs,
-            compensations=self._stack,
-            pending_approvals=list(self._approvals.pending.values()),
-            grants=sorted(self._approvals.grants, key=lambda g: (g.step_id, g.args_hash)),
-            attempts=self._attempts,
-            steps_done=self._steps_done,
-            runs=self._runs + 1,
-            started_at=self._started_at,
-            paused=self._paused,
-            controls=self._controls,
-        )
+        carry = self._progress.carry(self._approvals)
         workflow.continue_as_new(
             self._input.model_copy(update={"plan": self._plan, "carry": carry})
         )
@@ -177,7 +155,7 @@ class AgentSaga:
         self._running[step_id] = asyncio.create_task(self._run_step(step_id, resume))
 
     def _policy(self, tool: str) -> StepPolicy:
-        return self._policies.get(tool) or default_policy(tool)
+        return self._progress.policies.get(tool) or default_policy(tool)
 
     # -- one step --------------------------------------------------------------------------
 
@@ -188,7 +166,7 @@ class AgentSaga:
         try:
             # Resolved first, so the approver sees (and approves) what will actually run.
             try:
-                args = resolve_refs(step.args, self._outputs)
+                args = resolve_refs(step.args, self._progress.outputs)
             except ValidationError as exc:
                 await self._fail_step(step_id, str(exc))
                 return
@@ -210,17 +188,17 @@ class AgentSaga:
                     policy=policy,
                 )
             except ActivityError as exc:
-                self._attempts += attempts_spent(exc, policy)
+                self._progress.attempts += attempts_spent(exc, policy)
                 await self._fail_step(
                     step_id, failure_message(exc), retryable=retryable(exc, policy)
                 )
                 return
-            self._outputs[step_id] = result.output
-            self._attempts += result.attempt
-            self._steps_done += 1
-            self._steps_this_run += 1
+            self._progress.outputs[step_id] = result.output
+            self._progress.attempts += result.attempt
+            self._progress.steps_done += 1
+            self._progress.steps_this_run += 1
             if result.compensation is not None:
-                self._stack.append(result.compensation)
+                self._progress.stack.append(result.compensation)
         finally:
             del self._running[step_id]
             self._wake = True
@@ -258,18 +236,12 @@ class AgentSaga:
     async def _finish(
         self, status: str, reports: list[CompensationReport] | None = None
     ) -> SagaResult:
-        assert self._started_at is not None
         reports = reports or []
-        metrics = SagaMetrics(
-            duration_s=(workflow.now() - self._started_at).total_seconds(),
-            steps=self._steps_done,
-            attempts=self._attempts,
-            runs=self._runs,
-        )
-        answer = answer_of(self._plan, self._outputs)
+        metrics = self._progress.metrics(workflow.now())
+        answer = answer_of(self._plan, self._progress.outputs)
         final = final_event(
             status,
-            outputs=self._outputs,
+            outputs=self._progress.outputs,
             answer=answer,
             metrics=metrics,
             error=self._error,
@@ -282,7 +254,7 @@ class AgentSaga:
         return SagaResult(
             goal_id=self._input.goal_id,
             status=status,
-            outputs=self._outputs,
+            outputs=self._progress.outputs,
             answer=answer,
             error=self._error if status != "completed" else None,
             failed_step=self._failed_step,
@@ -316,22 +288,22 @@ class AgentSaga:
     @workflow.signal
     async def pause(self, request: ControlRequest) -> None:
         """Start no new steps until resumed (running steps finish)."""
-        if not self._paused:
-            self._paused = True
+        if not self._progress.paused:
+            self._progress.paused = True
             await self._control(GoalPaused(by=request.by, reason=request.reason))
 
     @workflow.signal
     async def resume(self, request: ControlRequest) -> None:
         """Start steps again after a pause."""
-        if self._paused:
-            self._paused = False
+        if self._progress.paused:
+            self._progress.paused = False
             await self._control(GoalResumed(by=request.by, reason=request.reason))
 
     async def _control(self, payload: GoalPaused | GoalResumed) -> None:
-        self._controls += 1
+        self._progress.controls += 1
         self._wake = True
         # Keyed by the count of controls: a goal may be paused and resumed many times.
-        key = (payload.event_type, str(self._controls))
+        key = (payload.event_type, str(self._progress.controls))
         await self._recorder.record(event_spec(payload, key=key))
 
     @workflow.query
@@ -341,7 +313,7 @@ class AgentSaga:
         if status == "running":
             if self._stopping():
                 status = "compensating" if not self._running else "running"
-            elif self._paused:
+            elif self._progress.paused:
                 status = "paused"
             elif self._approvals.pending and not self._executing():
                 status = "awaiting_approval"
@@ -351,11 +323,11 @@ class AgentSaga:
             status=status,
             plan=self._plan,
             running_steps=self._executing(),
-            completed_steps=list(self._outputs),
+            completed_steps=list(self._progress.outputs),
             failed_step=self._failed_step,
-            compensation_stack=list(self._stack),
+            compensation_stack=list(self._progress.stack),
             pending_approvals=self._approvals.waiting(),
-            outputs=self._outputs,
-            paused=self._paused,
-            runs=self._runs,
+            outputs=self._progress.outputs,
+            paused=self._progress.paused,
+            runs=self._progress.runs,
         )
