@@ -8,6 +8,10 @@ import pytest
 
 from omnihub.errors import SchemaVersionError, UnknownEventTypeError, ValidationError
 from omnihub.events import (
+    ApprovalGranted,
+    ApprovalGrantedV1,
+    ApprovalRejected,
+    ApprovalRejectedV1,
     EventPayload,
     EventRegistry,
     EventStore,
@@ -31,6 +35,20 @@ def test_tool_executed_v1_is_upcast_to_v2_on_read(store: EventStore) -> None:
     assert event.payload == ToolExecuted(
         tool_name="search", input={"q": "x"}, output=[1, 2], duration_ms=1250.0, attempt=1
     )
+
+
+def test_approval_decisions_v1_are_upcast_to_v2_without_inventing_a_binding(
+    store: EventStore,
+) -> None:
+    granted = ApprovalGrantedV1(step_id="pay", decided_by="ann")
+    rejected = ApprovalRejectedV1(step_id="pay", decided_by="bob", timed_out=True)
+    store.append("acme", "g", [NewEvent(payload=granted), NewEvent(payload=rejected)])
+    first, second = store.read_stream("acme", "g")
+    assert (first.schema_version, second.schema_version) == (2, 2)
+    assert first.payload == ApprovalGranted(
+        step_id="pay", tool_name=None, args_hash=None, decided_by="ann"
+    )
+    assert second.payload == ApprovalRejected(step_id="pay", decided_by="bob", timed_out=True)
 
 
 def test_current_version_is_the_highest_registered() -> None:

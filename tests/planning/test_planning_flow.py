@@ -318,7 +318,7 @@ async def test_saga_provider_makes_provider_outages_retryable_activity_failures(
         Reply(400, {"error": {"message": "bad request"}}),
         _reply(),
     )
-    request = PlanningInput(tenant_id="acme", goal_id="g1", goal="x", user_id="user")
+    request = PlanningInput(tenant_id="acme", goal_id="g1", goal="x", user_id="user", at=NOW)
     with pytest.raises(ApplicationError) as outage:
         await provider.plan(request)
     assert outage.value.type == "ProviderUnavailableError"

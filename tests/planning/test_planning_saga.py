@@ -10,12 +10,14 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 from llm_wire import Reply, ScriptedLLM, openai_content
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from omnihub.config import load_settings
-from omnihub.events import EventStore, PlanGenerated, open_event_store
+from omnihub.errors import ValidationError
+from omnihub.events import ApprovalGranted, EventStore, PlanGenerated, open_event_store
 from omnihub.planning import (
     BudgetPolicy,
     PlanningService,
@@ -32,7 +34,14 @@ from omnihub.saga import (
     build_worker,
 )
 from omnihub.servers import EmbeddedTemporal
-from omnihub.tools import IdempotencyLedger, ToolResources, default_registry, open_database
+from omnihub.tools import (
+    IdempotencyLedger,
+    ToolRegistry,
+    ToolResources,
+    default_registry,
+    open_database,
+    tool,
+)
 
 
 @dataclass
@@ -50,7 +59,10 @@ class Stack:
 
 @asynccontextmanager
 async def saga_with_planner(
-    server: EmbeddedTemporal, tmp_path: Path, service: PlanningService
+    server: EmbeddedTemporal,
+    tmp_path: Path,
+    service: PlanningService,
+    registry: ToolRegistry | None = None,
 ) -> AsyncIterator[Stack]:
     url = f"sqlite:///{tmp_path / 'store.db'}"
     store = open_event_store(url)
@@ -66,7 +78,7 @@ async def saga_with_planner(
         allowed_tables=frozenset({"bookings"}),
     )
     provider = SagaPlanProvider(service)
-    registry = default_registry()
+    registry = registry or default_registry()
     client = await Client.connect(server.address, data_converter=pydantic_data_converter)
     queue = f"plan-{uuid.uuid4().hex[:8]}"
     activities = SagaActivities(registry, resources, store, planner=provider)
@@ -179,10 +191,12 @@ async def test_a_goal_over_budget_is_held_until_a_person_approves_it(
                 break
             await asyncio.sleep(0.05)
             state = await stack.sagas.state(held, tenant_id="acme")
-        assert [p.step_id for p in state.pending_approvals] == ["budget"]
+        assert [p.step_id for p in state.pending_approvals] == ["hold:budget"]
         assert "over its daily LLM budget" in state.pending_approvals[0].args["reason"]
         assert scripted_llm.requests == []  # nothing was spent while held
-        decision = ApprovalDecision(step_id="budget", approved=True, decided_by="ann", reason="ok")
+        decision = ApprovalDecision(
+            step_id="hold:budget", approved=True, decided_by="ann", reason="ok"
+        )
         await stack.sagas.decide(held, decision, tenant_id="acme")
         result = await stack.sagas.result(held, tenant_id="acme")
         assert result.status == "completed"
@@ -201,9 +215,84 @@ async def test_a_goal_over_budget_is_held_until_a_person_approves_it(
             if (await stack.sagas.state(rejected, tenant_id="acme")).pending_approvals:
                 break
             await asyncio.sleep(0.05)
-        no = ApprovalDecision(step_id="budget", approved=False, decided_by="ann", reason="no")
+        no = ApprovalDecision(step_id="hold:budget", approved=False, decided_by="ann", reason="no")
         await stack.sagas.decide(rejected, no, tenant_id="acme")
         failed = await stack.sagas.result(rejected, tenant_id="acme")
         assert failed.status == "failed"
         assert "approval rejected by ann: no" in (failed.error or "")
         assert len(scripted_llm.requests) == 1
+
+
+async def _pending(stack: Stack, goal_id: str) -> list[str]:
+    for _ in range(200):
+        state = await stack.sagas.state(goal_id, tenant_id="acme")
+        if state.pending_approvals:
+            return [p.step_id for p in state.pending_approvals]
+        await asyncio.sleep(0.05)
+    return []
+
+
+async def test_a_step_named_budget_does_not_inherit_the_budget_holds_approval(
+    temporal_server: EmbeddedTemporal, tmp_path: Path, scripted_llm: ScriptedLLM
+) -> None:
+    """Issue 12 item 1: the hold's approval once unlocked any later step called ``budget``.
+    An LLM picks step ids, so goal text could steer a payment into that name."""
+    registry = default_registry()
+    write = registry.get("database_write")
+    registry.register(
+        tool(name="wire_transfer", side_effect=True, risk="red", requires_approval=True)(write.func)
+    )
+    settings = load_settings(
+        llm_base_url=scripted_llm.base_url,
+        llm_model="gpt-4o",
+        budget_daily_tokens=0,
+        budget_action="hold",
+    )
+    ledger = open_ledger(f"sqlite:///{tmp_path / 'store.db'}")
+    service = PlanningService(
+        build_planner(settings, registry),
+        ledger=ledger,
+        budgets=BudgetPolicy.from_settings(settings),
+    )
+    row = {"kind": "wire", "origin": "acme", "destination": "supplier", "date": "2027-03-03"}
+    transfer = {"table": "bookings", "values": row}
+    plan = {
+        "reasoning": "pay",
+        "steps": [{"id": "budget", "tool": "wire_transfer", "args": transfer, "depends_on": []}],
+    }
+    scripted_llm.script(Reply(body=openai_content(json.dumps(plan), model="gpt-4o")))
+    async with saga_with_planner(temporal_server, tmp_path, service, registry) as stack:
+        goal_id = await stack.sagas.start("Pay the supplier", tenant_id="acme")
+        [hold_id] = await _pending(stack, goal_id)
+        hold = ApprovalDecision(step_id=hold_id, approved=True, decided_by="ann")
+        await stack.sagas.decide(goal_id, hold, tenant_id="acme")
+
+        # The transfer waits for its own approval; nothing was written on the hold's.
+        assert await _pending(stack, goal_id) == ["budget"]
+        state = await stack.sagas.state(goal_id, tenant_id="acme")
+        waiting = state.pending_approvals[0]
+        assert (waiting.tool, waiting.args) == ("wire_transfer", transfer)
+        assert stack.bookings() == []
+
+        # A decision made on other arguments is refused; one on these runs the step.
+        stale = ApprovalDecision(step_id="budget", approved=True, decided_by="bob", args_hash="0")
+        with pytest.raises(ValidationError, match="other arguments"):
+            await stack.sagas.decide(goal_id, stale, tenant_id="acme")
+        assert waiting.args_hash is not None
+        yes = ApprovalDecision(
+            step_id="budget", approved=True, decided_by="bob", args_hash=waiting.args_hash
+        )
+        await stack.sagas.decide(goal_id, yes, tenant_id="acme")
+        result = await stack.sagas.result(goal_id, tenant_id="acme")
+        assert result.status == "completed"
+        assert len(stack.bookings()) == 1
+        granted = [
+            e.payload
+            for e in stack.store.read_stream("acme", goal_id)
+            if isinstance(e.payload, ApprovalGranted)
+        ]
+        assert [(g.step_id, g.tool_name, g.decided_by) for g in granted] == [
+            ("hold:budget", "planner", "ann"),
+            ("budget", "wire_transfer", "bob"),
+        ]
+        assert granted[1].args_hash == waiting.args_hash

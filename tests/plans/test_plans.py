@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import pydantic
 import pytest
 
 import omnihub.plans
@@ -31,11 +32,13 @@ def _write(step_id: str, *deps: str) -> PlanStep:
 
 def test_public_names_are_pinned() -> None:
     assert omnihub.plans.__all__ == [
+        "HOLD_PREFIX",
         "Plan",
         "PlanStep",
         "PlanValidationError",
         "ancestors",
         "find_cycle",
+        "is_reserved_step_id",
         "iter_refs",
         "parse_ref",
         "ready_steps",
@@ -149,3 +152,16 @@ def test_ready_steps_follow_dependencies() -> None:
 def test_plans_round_trip_through_json() -> None:
     plan = Plan(steps=[_write("a"), _write("b", "a")], reasoning="r")
     assert Plan.model_validate_json(plan.model_dump_json()) == plan
+
+
+def test_no_plan_can_name_a_saga_hold() -> None:
+    # The pattern keeps ':' out of every step id a planner or client writes ...
+    with pytest.raises(pydantic.ValidationError):
+        PlanStep(id="hold:budget", tool="respond_to_user")
+    # ... and validation refuses the namespace even in a plan built without that check.
+    step = PlanStep.model_construct(id="hold:budget", tool="respond_to_user", args={})
+    plan = Plan.model_construct(steps=[step], reasoning="")
+    with pytest.raises(PlanValidationError, match="reserved for the saga's own holds"):
+        validate_plan(plan, default_registry())
+    assert omnihub.plans.is_reserved_step_id("hold:budget")
+    assert not omnihub.plans.is_reserved_step_id("budget")

@@ -47,6 +47,7 @@ async def test_a_failed_step_undoes_earlier_steps_in_lifo_order(stack: SagaStack
     assert [p["output"] for p in undone] == [{"deleted": 1}] * 3
     failed = _payloads(stack, goal_id, "StepFailed")
     assert [p["step_id"] for p in failed] == ["s4"]
+    assert failed[0]["retryable"] is True  # a transient error whose retries ran out
     assert stack.event_types(goal_id)[-1] == "GoalFailed"
     assert result.metrics.attempts == 3 + 3  # three writes, and three tries of the failure
     goal_failed = _payloads(stack, goal_id, "GoalFailed")[0]
@@ -103,6 +104,7 @@ async def test_a_non_retryable_error_fails_at_once(stack: SagaStack) -> None:
     assert result.error == "ToolError: rejects_input always fails"
     assert result.metrics.attempts == 1
     assert len(_payloads(stack, goal_id, "StepStarted")) == 1
+    assert [p["retryable"] for p in _payloads(stack, goal_id, "StepFailed")] == [False]
     assert result.compensations == []
 
 

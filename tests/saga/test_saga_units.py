@@ -18,7 +18,7 @@ from omnihub.events import open_event_store
 from omnihub.plans import Plan, PlanStep
 from omnihub.saga import PlanningInput, ProvidedPlan, SagaActivities, connect_temporal
 from omnihub.saga._connection import _tls
-from omnihub.saga._models import CompensateInput, CompensationEntry, PrepareInput, StepInput
+from omnihub.saga._models import CompensateInput, CompensationEntry, StepInput
 from omnihub.saga.activities import step_policy
 from omnihub.saga.workflows import failure_message, retry_policy
 from omnihub.servers import EmbeddedTemporal, free_port
@@ -134,7 +134,7 @@ async def test_prepare_reports_invalid_plans_and_missing_planners(tmp_path: Path
     env = ActivityEnvironment()
     prepared = await env.run(
         activities.prepare_goal,
-        PrepareInput(tenant_id="t", goal_id="g", goal="x", user_id="u", plan=None, at=NOW),
+        PlanningInput(tenant_id="t", goal_id="g", goal="x", user_id="u", plan=None, at=NOW),
     )
     assert prepared.error == "the goal has no plan and no planner is configured"
 
@@ -172,7 +172,7 @@ async def test_a_goal_without_a_plan_asks_the_planner(tmp_path: Path) -> None:
     db = tmp_path / "events.db"
     store = open_event_store(f"sqlite:///{db}")
     env = ActivityEnvironment()
-    request = PrepareInput(
+    request = PlanningInput(
         tenant_id="t", goal_id="g", goal="hi", user_id="u", plan=None, at=NOW, context={"k": 1}
     )
     planned = SagaActivities(default_registry(), make_resources(db), store, _FixedPlanner())
@@ -203,3 +203,16 @@ async def test_only_transient_rpc_errors_are_tried_again() -> None:
     denied = RPCError("denied", RPCStatusCode.PERMISSION_DENIED, b"")
     with pytest.raises(RPCError, match="denied"):
         await _back_off(denied, 0)
+
+
+async def test_a_clients_explicit_plan_is_recorded_as_made_by_the_client(tmp_path: Path) -> None:
+    db = tmp_path / "events.db"
+    store = open_event_store(f"sqlite:///{db}")
+    plan = Plan(steps=[PlanStep(id="a", tool="respond_to_user", args={"message": "hi"})])
+    request = PlanningInput(tenant_id="t", goal_id="g", goal="hi", plan=plan, at=NOW)
+    activities = SagaActivities(default_registry(), make_resources(db), store)
+    prepared = await ActivityEnvironment().run(activities.prepare_goal, request)
+    assert prepared.plan == plan
+    generated = store.read_stream("t", "g")[-1]
+    assert generated.event_type == "PlanGenerated"
+    assert generated.payload.model_dump()["source"] == "client"

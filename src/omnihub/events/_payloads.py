@@ -3,6 +3,8 @@
 Each model is frozen and strict and registered under ``(event_type, schema_version)``.
 ``ToolExecuted`` shows schema evolution: version 1 measured ``duration_s``; version 2 measures
 ``duration_ms`` and adds ``attempt`` and ``step_id``; stored version-1 events are upcast on read.
+PlanGenerated version 2 adds the ``client`` source; ApprovalGranted and ApprovalRejected
+version 2 record what an approval binds (tool, args hash).
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ from omnihub.events._registry import EventPayload, register_event, register_upca
 
 __all__ = [
     "ApprovalGranted",
+    "ApprovalGrantedV1",
     "ApprovalRejected",
+    "ApprovalRejectedV1",
     "ApprovalRequested",
     "CacheDetails",
     "CompensationExecuted",
@@ -27,6 +31,7 @@ __all__ = [
     "GoalReceived",
     "GoalResumed",
     "PlanGenerated",
+    "PlanGeneratedV1",
     "PlanStep",
     "PolicyEvaluated",
     "PolicySetApplied",
@@ -89,9 +94,10 @@ class GoalReceived(EventPayload):
     context: JsonObject = Field(default_factory=dict)
 
 
-@register_event("PlanGenerated")
-class PlanGenerated(EventPayload):
-    """A plan was produced, by an LLM, from the plan cache or from a playbook."""
+@register_event("PlanGenerated", version=1)
+class PlanGeneratedV1(EventPayload):
+    """Version 1 of PlanGenerated (superseded): a client's explicit plan was recorded as
+    ``playbook``."""
 
     plan_id: str = Field(min_length=1)
     steps: list[PlanStep]
@@ -102,6 +108,28 @@ class PlanGenerated(EventPayload):
     cache: CacheDetails | None = None
     cost: float | None = Field(None, ge=0, description="LLM cost of planning, in USD.")
     latency_ms: float | None = Field(None, ge=0, description="How long planning took.")
+
+
+@register_event("PlanGenerated", version=2)
+class PlanGenerated(EventPayload):
+    """A plan was produced: by an LLM, from the plan cache, from a playbook, or given by the
+    client with the goal (``client``)."""
+
+    plan_id: str = Field(min_length=1)
+    steps: list[PlanStep]
+    reasoning: str = ""
+    source: Literal["llm", "cache", "playbook", "client"]
+    model: str | None = None
+    token_usage: TokenUsage | None = None
+    cache: CacheDetails | None = None
+    cost: float | None = Field(None, ge=0, description="LLM cost of planning, in USD.")
+    latency_ms: float | None = Field(None, ge=0, description="How long planning took.")
+
+
+@register_upcaster("PlanGenerated", from_version=1)
+def _plan_generated_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    # Version 2 only adds the "client" source; what version 1 called a plan stays as it was.
+    return data
 
 
 @register_event("StepStarted")
@@ -195,19 +223,55 @@ class ApprovalRequested(EventPayload):
     expires_at: AwareDatetime | None = None
 
 
-@register_event("ApprovalGranted")
-class ApprovalGranted(EventPayload):
+@register_event("ApprovalGranted", version=1)
+class ApprovalGrantedV1(EventPayload):
+    """Version 1 of ApprovalGranted (superseded): the decision named only the step."""
+
     step_id: str = Field(min_length=1)
     decided_by: str
     reason: str | None = None
 
 
-@register_event("ApprovalRejected")
-class ApprovalRejected(EventPayload):
+@register_event("ApprovalGranted", version=2)
+class ApprovalGranted(EventPayload):
+    """A person approved running ``tool_name`` as ``step_id`` with the arguments whose
+    canonical-JSON SHA-256 is ``args_hash``; the approval covers nothing else."""
+
+    step_id: str = Field(min_length=1)
+    tool_name: str | None = Field(None, description="None only in upcast version-1 events.")
+    args_hash: str | None = Field(None, description="None only in upcast version-1 events.")
+    decided_by: str
+    reason: str | None = None
+
+
+@register_event("ApprovalRejected", version=1)
+class ApprovalRejectedV1(EventPayload):
+    """Version 1 of ApprovalRejected (superseded): the decision named only the step."""
+
     step_id: str = Field(min_length=1)
     decided_by: str
     reason: str | None = None
     timed_out: bool = False
+
+
+@register_event("ApprovalRejected", version=2)
+class ApprovalRejected(EventPayload):
+    """A person (or the approval deadline) refused ``tool_name`` with the arguments whose
+    hash is ``args_hash`` as ``step_id``."""
+
+    step_id: str = Field(min_length=1)
+    tool_name: str | None = Field(None, description="None only in upcast version-1 events.")
+    args_hash: str | None = Field(None, description="None only in upcast version-1 events.")
+    decided_by: str
+    reason: str | None = None
+    timed_out: bool = False
+
+
+@register_upcaster("ApprovalGranted", from_version=1)
+@register_upcaster("ApprovalRejected", from_version=1)
+def _approval_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    # A version-1 decision did not record what it bound: say so rather than guess.
+    return {**data, "tool_name": None, "args_hash": None}
 
 
 @register_event("GoalCancelled")

@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from omnihub.planning._prompt import ToolOutput
 from omnihub.planning._types import PlanSource, Usage
 from omnihub.plans import Plan
+
+if TYPE_CHECKING:
+    from omnihub.saga import GoalSpec
 
 
 @dataclass(frozen=True)
@@ -25,6 +28,12 @@ class PlanRequest:
     goal_id: str | None = None
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
     tool_outputs: Sequence[ToolOutput] = ()
+
+    @classmethod
+    def for_goal(cls, goal: GoalSpec, *, now: datetime) -> PlanRequest:
+        """The request to plan a saga's goal (:class:`omnihub.saga.GoalSpec`), as of ``now``
+        (the workflow's time, so a retried activity plans and is billed for the same day)."""
+        return cls(goal=goal.goal, tenant=goal.tenant_id, goal_id=goal.goal_id, now=now)
 
 
 @dataclass(frozen=True)

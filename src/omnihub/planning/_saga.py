@@ -31,7 +31,7 @@ class SagaPlanProvider:
         self.outcomes: dict[str, PlanningOutcome] = {}
 
     async def plan(self, request: PlanningInput) -> ProvidedPlan:
-        planning = PlanRequest(goal=request.goal, tenant=request.tenant_id, goal_id=request.goal_id)
+        planning = PlanRequest.for_goal(request, now=request.at)
         try:
             outcome = await self.service.plan_goal(
                 planning, budget_approved=request.budget_approved

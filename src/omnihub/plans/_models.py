@@ -8,6 +8,16 @@ from pydantic import BaseModel, ConfigDict, Field
 
 STEP_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
+#: The namespace of the saga's pseudo-steps (a goal held for a person's approval before it
+#: has a plan, e.g. ``hold:budget``). ``:`` is outside :data:`STEP_ID_PATTERN`, so no plan, and
+#: no planner steered by goal text, can name one and inherit its approval.
+HOLD_PREFIX = "hold:"
+
+
+def is_reserved_step_id(step_id: str) -> bool:
+    """Whether ``step_id`` lies in the saga's pseudo-step namespace."""
+    return step_id.startswith(HOLD_PREFIX)
+
 
 class PlanStep(BaseModel):
     """One tool call. ``args`` may hold ``{"$ref": "steps.<id>.output.<field>[.<field>…]"}``

@@ -8,7 +8,7 @@ from typing import Any
 import pydantic
 
 from omnihub.errors import PlanValidationError, ValidationError
-from omnihub.plans._models import Plan
+from omnihub.plans._models import Plan, is_reserved_step_id
 from omnihub.plans._refs import iter_refs, parse_ref
 from omnihub.tools import ToolRegistry
 
@@ -86,6 +86,8 @@ def validate_plan(plan: Plan, registry: ToolRegistry) -> None:
     ids = [step.id for step in plan.steps]
     seen: set[str] = set()
     for step_id in ids:
+        if is_reserved_step_id(step_id):
+            problems.append(f"step id {step_id!r} is reserved for the saga's own holds")
         if step_id in seen:
             problems.append(f"step id {step_id!r} is used more than once")
         seen.add(step_id)

@@ -66,7 +66,11 @@ class CompensationReport(_Model):
 
 
 class PendingApproval(_Model):
-    """A step waiting for a human decision until ``deadline``."""
+    """A step (or a ``hold:`` pseudo-step) waiting for a human decision until ``deadline``.
+
+    ``args`` are the step's resolved arguments and ``args_hash`` their SHA-256 over canonical
+    JSON: the approval is bound to exactly these (step id, tool, arguments).
+    """
 
     step_id: str
     tool: str
@@ -74,15 +78,30 @@ class PendingApproval(_Model):
     risk: str
     requested_at: datetime
     deadline: datetime
+    # None only in approvals carried over from before approvals were bound to arguments.
+    args_hash: str | None = None
 
 
 class ApprovalDecision(_Model):
-    """A person's decision on a step that requires approval (sent as a Temporal update)."""
+    """A person's decision on a step that requires approval (sent as a Temporal update).
+
+    ``args_hash``, when given, must be the waiting approval's: a decision made on arguments
+    the decider saw is refused if the step would run with others.
+    """
 
     step_id: str
     approved: bool
     decided_by: str = Field(min_length=1)
     reason: str | None = None
+    args_hash: str | None = None
+
+
+class ApprovalGrant(_Model):
+    """An approval as it binds: this step, this tool, these resolved arguments (their hash)."""
+
+    step_id: str
+    tool: str
+    args_hash: str
 
 
 class ControlRequest(_Model):
@@ -99,7 +118,10 @@ class SagaCarry(_Model):
     outputs: dict[str, dict[str, Any]] = Field(default_factory=dict)
     compensations: list[CompensationEntry] = Field(default_factory=list)
     pending_approvals: list[PendingApproval] = Field(default_factory=list)
+    # Step ids approved, as carried before approvals were bound to (step, tool, arguments):
+    # kept so such a carry still decodes, never read (an id alone proves nothing).
     approved: list[str] = Field(default_factory=list)
+    grants: list[ApprovalGrant] = Field(default_factory=list)
     attempts: int = 0
     steps_done: int = 0
     runs: int = 1
@@ -108,8 +130,13 @@ class SagaCarry(_Model):
     controls: int = 0
 
 
-class SagaInput(_Model):
-    """The AgentSaga workflow's one input. ``plan`` is explicit until a planner supplies it."""
+class GoalSpec(_Model):
+    """What a goal is: the one model of a goal on the saga and planning side.
+
+    The workflow's input and the planner's input *are* goal specs with a few fields of their
+    own, so the goal's fields are declared once. ``plan`` is the client's explicit plan, or
+    None for the planner to make one.
+    """
 
     goal_id: str
     tenant_id: str
@@ -117,6 +144,16 @@ class SagaInput(_Model):
     user_id: str = "user"
     context: dict[str, Any] = Field(default_factory=dict)
     plan: Plan | None = None
+
+    def spec(self) -> GoalSpec:
+        """Just the goal, without what a subclass adds."""
+        return GoalSpec.model_validate(self.model_dump(include=set(GoalSpec.model_fields)))
+
+
+class SagaInput(GoalSpec):
+    """The AgentSaga workflow's one input: the goal, per-goal options, and the state a
+    continue-as-new carries over."""
+
     options: SagaOptions = Field(default_factory=SagaOptions)
     carry: SagaCarry | None = None
 
@@ -182,34 +219,28 @@ class RecordEventsInput(_Model):
     events: list[EventSpec]
 
 
-class PrepareInput(_Model):
-    tenant_id: str
-    goal_id: str
-    goal: str
-    user_id: str
-    plan: Plan | None
+class PlanningInput(GoalSpec):
+    """A goal to prepare: what the ``prepare_goal`` activity and a :class:`PlanProvider` get.
+
+    ``at`` is the workflow's time (the time of its events, and the day budgets count in);
+    ``budget_approved`` says a person approved planning past the tenant's LLM budget (after a
+    "hold").
+    """
+
     at: datetime
-    context: dict[str, Any] = Field(default_factory=dict)
-    # A person approved planning past the tenant's LLM budget (after a "hold").
     budget_approved: bool = False
 
-
-class PlanningInput(_Model):
-    """What a :class:`PlanProvider` is asked to plan (one model, so fields can be added)."""
-
-    tenant_id: str
-    goal_id: str
-    goal: str
-    user_id: str
-    context: dict[str, Any] = Field(default_factory=dict)
-    budget_approved: bool = False
+    @classmethod
+    def for_goal(cls, goal: GoalSpec, *, at: datetime) -> PlanningInput:
+        return cls(**goal.spec().model_dump(), at=at)
 
 
 class ProvidedPlan(_Model):
     """A planner's plan and what the PlanGenerated event records about how it was made."""
 
     plan: Plan
-    source: Literal["llm", "cache", "playbook"]
+    # "client": the goal came with an explicit plan (no planner involved).
+    source: Literal["llm", "cache", "playbook", "client"]
     model: str | None = None
     token_usage: dict[str, int] | None = None
     cache: dict[str, Any] | None = None

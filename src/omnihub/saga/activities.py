@@ -25,7 +25,17 @@ from omnihub.errors import (
     StoreError,
     ToolError,
 )
-from omnihub.events import EventStore, NewEvent, deterministic_event_id
+from omnihub.events import (
+    CompensationExecuted,
+    EventStore,
+    GoalReceived,
+    NewEvent,
+    PlanGenerated,
+    StepCompleted,
+    StepStarted,
+    ToolExecuted,
+    deterministic_event_id,
+)
 from omnihub.events import default_registry as event_registry
 from omnihub.plans import validate_plan
 from omnihub.saga._models import (
@@ -33,7 +43,6 @@ from omnihub.saga._models import (
     CompensationEntry,
     EventSpec,
     PlanningInput,
-    PrepareInput,
     PrepareResult,
     ProvidedPlan,
     RecordEventsInput,
@@ -42,6 +51,7 @@ from omnihub.saga._models import (
     StepPolicy,
     StepResult,
 )
+from omnihub.saga._recording import event_spec, goal_event, step_event
 from omnihub.tools import (
     ToolContext,
     ToolRegistry,
@@ -60,11 +70,6 @@ class PlanProvider(Protocol):
     """
 
     async def plan(self, request: PlanningInput) -> ProvidedPlan: ...
-
-
-def event(event_type: str, payload: dict[str, Any], *key_parts: str) -> EventSpec:
-    """An event to append, identified by ``key_parts`` within its goal."""
-    return EventSpec(event_type=event_type, payload=payload, key_parts=list(key_parts))
 
 
 def step_policy(spec: ToolSpec) -> StepPolicy:
@@ -149,32 +154,21 @@ class SagaActivities:
         await self._append(input.tenant_id, input.goal_id, input.at, input.events)
 
     @activity.defn(name="prepare_goal")
-    async def prepare_goal(self, input: PrepareInput) -> PrepareResult:
+    async def prepare_goal(self, input: PlanningInput) -> PrepareResult:
         """Record GoalReceived, obtain and validate the plan, record PlanGenerated, and return
         the policy of every tool the plan (and its compensations) uses."""
-        received = event(
-            "GoalReceived",
-            {"goal": input.goal, "user_id": input.user_id, "context": input.context},
-            "GoalReceived",
+        received = goal_event(
+            GoalReceived(goal=input.goal, user_id=input.user_id, context=input.context)
         )
         await self._append(input.tenant_id, input.goal_id, input.at, [received])
         plan = input.plan
-        # An explicit plan is operator-written, like a playbook.
-        made: dict[str, Any] = {"source": "playbook"}
+        # An explicit plan came with the goal: the client made it, no planner did.
+        made: dict[str, Any] = {"source": "client"}
         try:
             if plan is None:
                 if self.planner is None:
                     return PrepareResult(error="the goal has no plan and no planner is configured")
-                provided = await self.planner.plan(
-                    PlanningInput(
-                        tenant_id=input.tenant_id,
-                        goal_id=input.goal_id,
-                        goal=input.goal,
-                        user_id=input.user_id,
-                        context=input.context,
-                        budget_approved=input.budget_approved,
-                    )
-                )
+                provided = await self.planner.plan(input)
                 plan = provided.plan
                 made = provided.model_dump(exclude={"plan"})
             validate_plan(plan, self.registry)
@@ -203,15 +197,12 @@ class SagaActivities:
             }
             for step in plan.steps
         ]
-        generated = event(
-            "PlanGenerated",
-            {
-                "plan_id": f"{input.goal_id}/plan",
-                "steps": steps,
-                "reasoning": plan.reasoning,
-                **made,
-            },
-            "PlanGenerated",
+        generated = goal_event(
+            PlanGenerated.model_validate(
+                {"plan_id": f"{input.goal_id}/plan", "steps": steps, "reasoning": plan.reasoning}
+                | made,
+                strict=False,
+            )
         )
         await self._append(input.tenant_id, input.goal_id, input.at, [generated])
         return PrepareResult(plan=plan, policies=policies)
@@ -260,12 +251,10 @@ class SagaActivities:
         ctx = self._context(input.tenant_id, input.goal_id, input.step_id, "do")
         spec = self.registry.get(input.tool)
         step = input.step_id
-        started = event(
-            "StepStarted",
-            {"step_id": step, "tool_name": spec.name},
-            step,
-            "StepStarted",
-            str(ctx.attempt),
+        # One StepStarted per attempt: each attempt is a new start.
+        started = event_spec(
+            StepStarted(step_id=step, tool_name=spec.name),
+            key=(step, "StepStarted", str(ctx.attempt)),
         )
         await self._append(input.tenant_id, input.goal_id, input.at, [started])
         began = time.perf_counter()
@@ -280,23 +269,17 @@ class SagaActivities:
             compensation = CompensationEntry(
                 step_id=step, tool=spec.compensation.tool, args=undo_args
             )
-        executed = event(
-            "ToolExecuted",
-            {
-                "tool_name": spec.name,
-                "input": input.args,
-                "output": output,
-                "duration_ms": round(duration_ms, 3),
-                "attempt": ctx.attempt,
-                "step_id": step,
-            },
-            step,
-            "ToolExecuted",
+        executed = ToolExecuted(
+            tool_name=spec.name,
+            input=input.args,
+            output=output,
+            duration_ms=round(duration_ms, 3),
+            attempt=ctx.attempt,
+            step_id=step,
         )
-        completed = event(
-            "StepCompleted", {"step_id": step, "result": output}, step, "StepCompleted"
-        )
-        await self._append(input.tenant_id, input.goal_id, input.at, [executed, completed])
+        completed = StepCompleted(step_id=step, result=output)
+        recorded = [step_event(executed, step_id=step), step_event(completed, step_id=step)]
+        await self._append(input.tenant_id, input.goal_id, input.at, recorded)
         return StepResult(output=output, attempt=ctx.attempt, compensation=compensation)
 
     @activity.defn(name="compensate_step")
@@ -307,16 +290,11 @@ class SagaActivities:
         ctx = self._context(input.tenant_id, input.goal_id, entry.step_id, "undo")
         spec = self.registry.get(entry.tool)
         output = await self._run_tool(spec, entry.args, ctx)
-        done = event(
-            "CompensationExecuted",
-            {
-                "step_id": entry.step_id,
-                "tool_name": spec.name,
-                "input": entry.args,
-                "output": output,
-            },
-            entry.step_id,
-            "CompensationExecuted",
+        done = step_event(
+            CompensationExecuted(
+                step_id=entry.step_id, tool_name=spec.name, input=entry.args, output=output
+            ),
+            step_id=entry.step_id,
         )
         await self._append(input.tenant_id, input.goal_id, input.at, [done])
         return output

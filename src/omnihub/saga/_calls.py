@@ -1,0 +1,75 @@
+"""The workflow's calls of the goal and step activities, with their timeouts and retries.
+
+Deterministic code for :mod:`omnihub.saga.workflows`; the activities themselves (all I/O) are
+in :mod:`omnihub.saga.activities`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError, RetryState
+
+with workflow.unsafe.imports_passed_through():
+    from omnihub.saga._models import PlanningInput, PrepareResult, StepInput, StepPolicy, StepResult
+    from omnihub.saga._policy import LOCAL_TIMEOUT, RECORD_RETRY, activity_options
+
+
+async def prepare_goal(prepare: PlanningInput) -> PrepareResult:
+    """Record the goal, obtain and validate its plan (the ``prepare_goal`` local activity)."""
+    prepared: PrepareResult = await workflow.execute_local_activity(
+        "prepare_goal",
+        prepare,
+        result_type=PrepareResult,
+        start_to_close_timeout=LOCAL_TIMEOUT,
+        retry_policy=RECORD_RETRY,
+    )
+    return prepared
+
+
+async def execute_step(
+    *,
+    tenant_id: str,
+    goal_id: str,
+    step_id: str,
+    tool: str,
+    args: dict[str, Any],
+    policy: StepPolicy,
+) -> StepResult:
+    """Run one step's tool with its policy (the ``execute_step`` activity); ActivityError when
+    it finally fails."""
+    result: StepResult = await workflow.execute_activity(
+        "execute_step",
+        StepInput(
+            tenant_id=tenant_id,
+            goal_id=goal_id,
+            step_id=step_id,
+            tool=tool,
+            args=args,
+            at=workflow.now(),
+        ),
+        result_type=StepResult,
+        **activity_options(policy),
+    )
+    return result
+
+
+def attempts_spent(exc: ActivityError, policy: StepPolicy) -> int:
+    """How many attempts a failed step used: all of them when retries ran out."""
+    exhausted = exc.retry_state == RetryState.MAXIMUM_ATTEMPTS_REACHED
+    return policy.retry.max_attempts if exhausted else 1
+
+
+def retryable(exc: ActivityError, policy: StepPolicy) -> bool:
+    """Whether a failed step might succeed if run again: its retries ran out or timed out on a
+    transient error. False when the tool said retrying cannot help (a non-retryable error, or
+    an error type the tool's policy lists as non-retryable)."""
+    if exc.retry_state == RetryState.NON_RETRYABLE_FAILURE:
+        return False
+    cause: BaseException | None = exc.cause
+    while isinstance(cause, ActivityError):
+        cause = cause.cause
+    if isinstance(cause, ApplicationError):
+        return not cause.non_retryable and cause.type not in policy.retry.non_retryable_error_types
+    return True
