@@ -23,6 +23,7 @@ def test_bench_public_names() -> None:
         "run_cache_benchmark",
         "run_events_benchmark",
         "run_planning_benchmark",
+        "run_policy_benchmark",
         "run_saga_benchmark",
         "saga_bench_tools",
     ]

@@ -39,7 +39,7 @@ def test_prepare_examples_creates_the_tables_once_and_registers_the_tools(
     settings = load_settings()
     first = prepare_examples(settings)
     with sqlite3.connect(omnihub_home / "events.db") as db:
-        db.execute("INSERT INTO bookings (id, kind) VALUES ('b1', 'trip')")
+        db.execute("INSERT INTO bookings (id, tenant_id, kind) VALUES ('b1', 'acme', 'trip')")
     again = prepare_examples(settings)  # a restart: the tables and their rows stay
     with sqlite3.connect(omnihub_home / "events.db") as db:
         tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}

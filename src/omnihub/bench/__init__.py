@@ -7,6 +7,7 @@ needs a dev-only dependency (``eventsourcing``) is imported only when ``--compar
 from omnihub.bench._cache import cache_query_texts, run_cache_benchmark
 from omnihub.bench._events import BenchConfig, goal_workload, run_events_benchmark
 from omnihub.bench._planning import planning_goals, run_planning_benchmark
+from omnihub.bench._policy import run_policy_benchmark
 from omnihub.bench._saga import parse_sizes, run_saga_benchmark, saga_bench_tools
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "run_cache_benchmark",
     "run_events_benchmark",
     "run_planning_benchmark",
+    "run_policy_benchmark",
     "run_saga_benchmark",
     "saga_bench_tools",
 ]

@@ -111,7 +111,7 @@ def bench_policy(
     as_json: JsonOpt = False,
 ) -> None:
     """Latency of one guarded step: provenance trace, Cedar context and decision."""
-    from omnihub.guard._bench import run_policy_benchmark
+    from omnihub.bench import run_policy_benchmark
 
     result = run_policy_benchmark(evaluations)
     typer.echo(json.dumps(result) if as_json else "\n".join(f"{k}: {v}" for k, v in result.items()))

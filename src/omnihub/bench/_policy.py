@@ -6,8 +6,14 @@ import statistics
 import time
 from typing import Any
 
-from omnihub.guard._engine import PolicyEngine, Principal, ToolFacts, call_context
-from omnihub.guard._provenance import PlanOrigin, ProvenanceTracer
+from omnihub.guard import (
+    PlanOrigin,
+    PolicyEngine,
+    Principal,
+    ProvenanceTracer,
+    ToolFacts,
+    call_context,
+)
 from omnihub.plans import PlanStep
 
 
