@@ -13,7 +13,17 @@ def test_root_public_names() -> None:
 
 
 def test_config_public_names() -> None:
-    assert omnihub.config.__all__ == ["Settings", "load_settings"]
+    assert omnihub.config.__all__ == [
+        "BackendKind",
+        "BackendURL",
+        "Settings",
+        "UnsupportedBackendError",
+        "load_settings",
+        "parse_backend_url",
+        "private_dir",
+        "private_file",
+        "redact_url",
+    ]
 
 
 def test_servers_public_names() -> None:
