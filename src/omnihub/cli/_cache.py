@@ -144,7 +144,7 @@ def invalidate_command(
         raise ValidationError("give exactly one of --tool NAME or --all")
     settings = state(ctx).settings
     index = open_index(
-        backend or settings.cache_backend,
+        backend or settings.resolved_cache_url,
         settings=settings,
         redis_url=redis_url,
         path=str(settings.resolved_cache_path),

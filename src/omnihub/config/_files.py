@@ -11,8 +11,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from omnihub.errors import ConfigurationError
-
 PRIVATE_DIR_MODE = 0o700
 PRIVATE_FILE_MODE = 0o600
 
@@ -21,7 +19,8 @@ def private_dir(path: Path) -> Path:
     """Create ``path`` (and missing parents) with mode 0700; tighten it if it exists.
 
     Only directories this call creates and ``path`` itself are changed: an existing parent
-    such as ``/tmp`` or the user's home keeps its mode.
+    such as ``/tmp`` or the user's home keeps its mode. Raises OSError; callers translate it
+    into their own store error.
     """
     missing: list[Path] = []
     current = path
@@ -30,14 +29,11 @@ def private_dir(path: Path) -> Path:
         if current.parent == current:
             break
         current = current.parent
-    try:
-        for directory in reversed(missing):
-            directory.mkdir(mode=PRIVATE_DIR_MODE, exist_ok=True)
-            directory.chmod(PRIVATE_DIR_MODE)  # mkdir's mode is filtered by the umask
-        if path.is_dir() and (path.stat().st_mode & 0o777) != PRIVATE_DIR_MODE:
-            path.chmod(PRIVATE_DIR_MODE)
-    except OSError as exc:
-        raise ConfigurationError(f"cannot create the private directory {path}: {exc}") from exc
+    for directory in reversed(missing):
+        directory.mkdir(mode=PRIVATE_DIR_MODE, exist_ok=True)
+        directory.chmod(PRIVATE_DIR_MODE)  # mkdir's mode is filtered by the umask
+    if path.is_dir() and (path.stat().st_mode & 0o777) != PRIVATE_DIR_MODE:
+        path.chmod(PRIVATE_DIR_MODE)
     return path
 
 
@@ -45,15 +41,13 @@ def private_file(path: Path) -> Path:
     """Create ``path`` empty with mode 0600 if missing (its directory 0700), else set 0600.
 
     Call it before a library (sqlite3, a server) opens the file, so the file is never
-    readable by others, not even for a moment.
+    readable by others, not even for a moment. Existing ``-wal``/``-shm`` files are tightened
+    too (an install made before files were private). Raises OSError.
     """
     private_dir(path.parent)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT, PRIVATE_FILE_MODE)
-        os.close(fd)
-        for candidate in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
-            if candidate.exists() and (candidate.stat().st_mode & 0o777) != PRIVATE_FILE_MODE:
-                candidate.chmod(PRIVATE_FILE_MODE)
-    except OSError as exc:
-        raise ConfigurationError(f"cannot create the private file {path}: {exc}") from exc
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, PRIVATE_FILE_MODE)
+    os.close(fd)
+    for candidate in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        if candidate.exists() and (candidate.stat().st_mode & 0o777) != PRIVATE_FILE_MODE:
+            candidate.chmod(PRIVATE_FILE_MODE)
     return path

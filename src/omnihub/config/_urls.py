@@ -90,7 +90,7 @@ def redact_url(url: str) -> str:
 
 
 def parse_backend_url(
-    url: str, *, allowed: Collection[BackendKind], purpose: str = "backend URL"
+    url: str, *, allowed: Collection[str], purpose: str = "backend URL"
 ) -> BackendURL:
     """Parse ``url`` for ``purpose`` (e.g. "event store URL"), accepting only ``allowed`` kinds.
 

@@ -7,6 +7,7 @@ import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
+from omnihub.config import private_file
 from omnihub.errors import StoreError, StoreUnavailableError
 from omnihub.planning._ledger import (
     LedgerEntry,
@@ -64,7 +65,7 @@ class SQLiteUsageLedger:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            private_file(self.path)  # 0600, so -wal and -shm are too
             self._conn = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.executescript(_SCHEMA)
