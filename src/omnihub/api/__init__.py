@@ -2,7 +2,6 @@
 
 from omnihub.api._app import create_app
 from omnihub.api._goals import SagaGoalService
-from omnihub.api._idempotency import IdempotencyKeyReusedError, IdempotencyStore
 from omnihub.api._metrics import ApiMetrics
 from omnihub.api._models import (
     ApprovalDecision,
@@ -12,7 +11,6 @@ from omnihub.api._models import (
     GoalPage,
     GoalRequest,
 )
-from omnihub.api._ratelimit import MemoryRateLimiter, RateDecision, RateLimiter, RedisRateLimiter
 from omnihub.api._server import ApiServer, build_server
 from omnihub.api._services import (
     ApiServices,
@@ -24,11 +22,18 @@ from omnihub.api._services import (
 )
 from omnihub.api._stack import StackInfo, run_stack
 from omnihub.api._stats import StoreCacheStats
-from omnihub.api._wiring import (
-    open_core_services,
+from omnihub.api._wiring import open_core_services, open_services
+
+# Moved to omnihub.auth; re-exported so existing imports keep working.
+from omnihub.auth import (
+    IdempotencyKeyReusedError,
+    IdempotencyStore,
+    MemoryRateLimiter,
+    RateDecision,
+    RateLimiter,
+    RedisRateLimiter,
     open_nonce_store,
     open_rate_limiter,
-    open_services,
 )
 
 __all__ = [

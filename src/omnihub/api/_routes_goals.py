@@ -13,7 +13,6 @@ from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from omnihub.api._deps import Goals, Operator, Viewer, services_of
-from omnihub.api._idempotency import request_hash
 from omnihub.api._models import (
     ApprovalDecision,
     ControlRequest,
@@ -23,6 +22,7 @@ from omnihub.api._models import (
     GoalRequest,
 )
 from omnihub.api._services import ControlAction, GoalService, StreamEvent
+from omnihub.auth import request_hash
 from omnihub.events import new_event_id
 
 logger = logging.getLogger(__name__)

@@ -13,10 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
-from omnihub.api._idempotency import IdempotencyStore
 from omnihub.api._models import ApprovalDecision, GoalAccepted, GoalPage, GoalRequest
-from omnihub.api._ratelimit import RateLimiter
-from omnihub.auth import KeyStore, NonceStore
+from omnihub.auth import IdempotencyStore, KeyStore, NonceStore, RateLimiter
 
 ControlAction = Literal["cancel", "pause", "resume"]
 

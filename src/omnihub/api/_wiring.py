@@ -3,55 +3,39 @@
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
 from omnihub.api._goals import SagaGoalService
-from omnihub.api._idempotency import IdempotencyStore
-from omnihub.api._ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from omnihub.api._services import ApiServices
 from omnihub.api._stats import StoreCacheStats
 from omnihub.auth import (
-    KeyStore,
-    MemoryNonceStore,
-    NonceStore,
-    RedisNonceStore,
+    SecretCipher,
+    open_idempotency_store,
     open_key_store,
-    redis_client,
+    open_nonce_store,
+    open_rate_limiter,
 )
 from omnihub.config import Settings
-from omnihub.errors import ConfigurationError
 from omnihub.events import open_event_store
-
-
-def sqlite_path(url: str) -> Path:
-    """The file of an ``sqlite:///PATH`` URL."""
-    if not url.startswith("sqlite:///"):
-        raise ConfigurationError(f"unsupported URL {url!r}; use sqlite:///PATH")
-    return Path(url.removeprefix("sqlite:///")).expanduser()
-
-
-def open_rate_limiter(settings: Settings) -> RateLimiter:
-    """In memory, or in Redis when ``api_redis_url`` is set."""
-    rate, burst = settings.api_rate_limit_per_second, settings.api_rate_limit_burst
-    if settings.api_redis_url:
-        return RedisRateLimiter(redis_client(settings.api_redis_url), rate, burst)
-    return MemoryRateLimiter(rate, burst)
-
-
-def open_nonce_store(settings: Settings) -> NonceStore:
-    """In memory, or in Redis when ``api_redis_url`` is set."""
-    if settings.api_redis_url:
-        return RedisNonceStore(redis_client(settings.api_redis_url))
-    return MemoryNonceStore()
 
 
 async def open_core_services(settings: Settings) -> ApiServices:
     """The API's own services (keys, rate limits, nonces, idempotency), without the goal
     stack; close with ``aclose()``."""
-    keys: KeyStore = open_key_store(settings.resolved_api_keys_url)
-    idempotency = IdempotencyStore(sqlite_path(settings.resolved_api_keys_url))
-    limiter = open_rate_limiter(settings)
-    nonces = open_nonce_store(settings)
+    # Each store is named by a URL; with PostgreSQL and Redis URLs this process keeps no state.
+    keys = await asyncio.to_thread(
+        open_key_store,
+        settings.resolved_api_keys_url,
+        cipher=SecretCipher.from_settings(settings),
+    )
+    idempotency = await asyncio.to_thread(
+        open_idempotency_store, settings.resolved_api_idempotency_url
+    )
+    limiter = open_rate_limiter(
+        settings.resolved_api_rate_limit_url,
+        settings.api_rate_limit_per_second,
+        settings.api_rate_limit_burst,
+    )
+    nonces = open_nonce_store(settings.resolved_api_nonces_url)
     services = ApiServices(keys=keys, rate_limiter=limiter, nonces=nonces, idempotency=idempotency)
 
     async def close_local() -> None:
@@ -61,12 +45,14 @@ async def open_core_services(settings: Settings) -> ApiServices:
         await nonces.aclose()
 
     async def check_keys() -> None:
-        keys.ping()
+        await asyncio.to_thread(keys.ping)
 
     services.closers.append(close_local)
     services.checks["keys"] = check_keys
-    if settings.api_redis_url:
+    if settings.resolved_api_rate_limit_url != "memory://":
         services.checks["redis"] = limiter.ping
+    elif settings.resolved_api_nonces_url != "memory://":
+        services.checks["redis"] = nonces.ping
     return services
 
 
