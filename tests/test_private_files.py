@@ -5,7 +5,10 @@ the process umask."""
 from __future__ import annotations
 
 import os
+import sqlite3
 import stat
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -80,3 +83,34 @@ def test_every_file_under_home_is_private(tmp_path: Path, loose_umask: None) -> 
         if mode != ("0o700" if (home / name).is_dir() else "0o600")
     }
     assert wrong == {}
+
+
+def test_private_file_keeps_the_sqlite_locks_this_process_holds(tmp_path: Path) -> None:
+    """Closing any descriptor of a database drops the process's POSIX locks on it; making an
+    existing file private must not open it, or another process could write mid-transaction."""
+    path = tmp_path / "shared.db"
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("CREATE TABLE t (x INTEGER)")
+    holder.execute("BEGIN IMMEDIATE")
+    holder.execute("INSERT INTO t VALUES (1)")
+    try:
+        private_file(path)
+        other = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "import sqlite3, sys\n"
+                "c = sqlite3.connect(sys.argv[1], timeout=0, isolation_level=None)\n"
+                "c.execute('BEGIN IMMEDIATE')\n",
+                str(path),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert other.returncode != 0
+    assert "database is locked" in other.stderr

@@ -8,6 +8,7 @@ database file 0600 before SQLite opens it covers all three.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -45,8 +46,12 @@ def private_file(path: Path) -> Path:
     too (an install made before files were private). Raises OSError.
     """
     private_dir(path.parent)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT, PRIVATE_FILE_MODE)
-    os.close(fd)
+    # Never open an existing file: closing any descriptor of an SQLite database drops every
+    # POSIX lock this process holds on it, through other connections too (a "disk I/O
+    # error" or corruption follows). Only a file that does not exist yet is opened, to
+    # create it; an existing one is only chmod-ed.
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE))
     for candidate in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
         if candidate.exists() and (candidate.stat().st_mode & 0o777) != PRIVATE_FILE_MODE:
             candidate.chmod(PRIVATE_FILE_MODE)
