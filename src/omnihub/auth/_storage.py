@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -30,7 +31,21 @@ class SqlRunner(Protocol):
     def close(self) -> None: ...
 
 
-class SQLiteRunner:
+class _Runner(ABC):
+    """``query`` and ``execute`` over one ``_run`` per database."""
+
+    @abstractmethod
+    def _run(self, sql: str, params: Sequence[Any]) -> tuple[list[tuple[Any, ...]], int]:
+        """The rows (if any) and the affected row count of one statement."""
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return self._run(sql, params)[0]
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        return self._run(sql, params)[1]
+
+
+class SQLiteRunner(_Runner):
     """An autocommit WAL connection to one file, shared by the threads of a process.
 
     The file is created 0600 first (SQLite gives ``-wal``/``-shm`` the same mode), and
@@ -61,18 +76,12 @@ class SQLiteRunner:
             except sqlite3.Error as exc:
                 raise StoreError(f"{self._purpose} failed: {exc}") from exc
 
-    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        return self._run(sql, params)[0]
-
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
-        return self._run(sql, params)[1]
-
     def close(self) -> None:
         with self._lock:
             self._conn.close()
 
 
-class PostgresRunner:
+class PostgresRunner(_Runner):
     """A psycopg 3 connection pool (autocommit) with ``schema`` applied at start-up."""
 
     def __init__(self, url: str, schema: str, purpose: str, *, pool_size: int = 4) -> None:
@@ -110,12 +119,6 @@ class PostgresRunner:
             raise StoreUnavailableError(f"{self._purpose} unavailable: {exc}") from exc
         except psycopg.Error as exc:
             raise StoreError(f"{self._purpose} failed: {exc}") from exc
-
-    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        return self._run(sql, params)[0]
-
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
-        return self._run(sql, params)[1]
 
     def close(self) -> None:
         self._pool.close()
