@@ -14,8 +14,15 @@ def test_root_public_names() -> None:
 
 def test_config_public_names() -> None:
     assert omnihub.config.__all__ == [
+        "BackendKind",
+        "BackendURL",
         "Settings",
+        "UnsupportedBackendError",
         "load_settings",
+        "parse_backend_url",
+        "private_dir",
+        "private_file",
+        "redact_url",
         "render_settings_table",
         "settings_table",
     ]

@@ -6,7 +6,7 @@
 # vector field, FT.SEARCH KNN with a TAG filter). MemoryDB supports those commands (vector
 # search), is durable (multi-AZ transaction log) and stays inside the VPC next to the tasks.
 # Upstash does not provide FT.*; Redis Cloud does, and is the choice on other clouds (point
-# OMNIHUB_CACHE_REDIS_URL at it instead).
+# OMNIHUB_CACHE_URL at it instead).
 
 data "aws_caller_identity" "current" {}
 
@@ -21,7 +21,6 @@ locals {
     OMNIHUB_TEMPORAL_NAMESPACE = temporalcloud_namespace.this.id
     OMNIHUB_TEMPORAL_TLS       = "true"
     OMNIHUB_TASK_QUEUE         = "omnihub"
-    OMNIHUB_CACHE_BACKEND      = "redis"
     OMNIHUB_API_HOST           = "0.0.0.0"
     OMNIHUB_API_PORT           = "8700"
     OMNIHUB_HOME               = "/var/lib/omnihub"
@@ -30,8 +29,10 @@ locals {
     OMNIHUB_EVENT_STORE_URL  = local.postgres_url
     OMNIHUB_API_KEYS_URL     = local.postgres_url
     OMNIHUB_API_REDIS_URL    = local.redis_url
-    OMNIHUB_CACHE_REDIS_URL  = local.redis_url
+    OMNIHUB_CACHE_URL        = local.redis_url
     OMNIHUB_TEMPORAL_API_KEY = var.temporal_api_key
+    OMNIHUB_API_KEYS_SECRET  = var.api_keys_secret
+    OMNIHUB_CODEC_KEYS       = var.codec_keys
   }
   services = {
     api    = { command = ["serve"], count = var.api_count, cpu = 512, memory = 1024 }

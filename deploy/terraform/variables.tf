@@ -37,6 +37,18 @@ variable "temporal_api_key" {
   sensitive   = true
 }
 
+variable "api_keys_secret" {
+  description = "Key that encrypts API signing secrets at rest (32 bytes, URL-safe base64), shared by every process."
+  type        = string
+  sensitive   = true
+}
+
+variable "codec_keys" {
+  description = "Temporal payload codec keys, 'id:base64,...' with the newest last, shared by every process."
+  type        = string
+  sensitive   = true
+}
+
 variable "postgres_instance_class" {
   description = "RDS instance class of the event store."
   type        = string

@@ -1,12 +1,24 @@
 from __future__ import annotations
 
+import hashlib
+import secrets
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 
 import omnihub.auth
-from omnihub.auth import Role, SQLiteKeyStore, open_key_store, signing_secret_for
+from omnihub.auth import (
+    PostgresKeyStore,
+    Role,
+    SecretCipher,
+    SQLiteKeyStore,
+    SqlKeyStore,
+    open_key_store,
+    signing_secret_for,
+)
 from omnihub.errors import AuthenticationError, ConfigurationError, StoreError, ValidationError
 
 
@@ -16,32 +28,54 @@ def test_auth_public_names() -> None:
         "SIGNATURE_HEADER",
         "TIMESTAMP_HEADER",
         "CreatedKey",
+        "IdempotencyKeyReusedError",
+        "IdempotencyStore",
         "KeyInfo",
         "KeyStore",
         "MemoryNonceStore",
+        "MemoryRateLimiter",
         "NonceStore",
+        "PostgresIdempotencyStore",
+        "PostgresKeyStore",
         "Principal",
+        "RateDecision",
+        "RateLimiter",
         "RedisNonceStore",
+        "RedisRateLimiter",
         "Role",
+        "SQLiteIdempotencyStore",
         "SQLiteKeyStore",
+        "SecretCipher",
         "SignatureVerifier",
+        "SqlIdempotencyStore",
+        "SqlKeyStore",
         "canonical_request",
         "has_signature",
+        "open_idempotency_store",
         "open_key_store",
+        "open_nonce_store",
+        "open_rate_limiter",
         "redis_client",
+        "request_hash",
         "sign_request",
         "signing_secret_for",
     ]
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> SQLiteKeyStore:
-    s = SQLiteKeyStore(tmp_path / "keys.db")
-    yield s  # type: ignore[misc]
+@pytest.fixture(params=["sqlite", "postgres"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlKeyStore]:
+    """The key store contract runs on both backends."""
+    s: SqlKeyStore
+    if request.param == "sqlite":
+        s = SQLiteKeyStore(tmp_path / "keys.db")
+    else:
+        url = request.getfixturevalue("postgres_url")
+        s = PostgresKeyStore(url, cipher=SecretCipher(secrets.token_bytes(32)))
+    yield s
     s.close()
 
 
-def test_created_key_authenticates_to_its_tenant_and_role(store: SQLiteKeyStore) -> None:
+def test_created_key_authenticates_to_its_tenant_and_role(store: SqlKeyStore) -> None:
     created = store.create("acme", Role.OPERATOR)
     principal = store.authenticate(created.key)
     assert (principal.tenant_id, principal.role, principal.key_id) == (
@@ -53,15 +87,89 @@ def test_created_key_authenticates_to_its_tenant_and_role(store: SQLiteKeyStore)
     assert not principal.require_signature
 
 
-def test_key_is_stored_only_as_a_hash(store: SQLiteKeyStore, tmp_path: Path) -> None:
-    created = store.create("acme", Role.ADMIN)
-    raw = (tmp_path / "keys.db").read_bytes()
-    wal = tmp_path / "keys.db-wal"
-    if wal.exists():
-        raw += wal.read_bytes()
+def _file_bytes(path: Path) -> bytes:
+    return b"".join(
+        p.read_bytes() for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm")) if p.exists()
+    )
+
+
+def test_key_is_stored_only_as_a_hash_and_the_signing_secret_encrypted(tmp_path: Path) -> None:
+    store = SQLiteKeyStore(tmp_path / "keys.db")
+    created = store.create("acme", Role.ADMIN, require_signature=True)
+    raw = _file_bytes(tmp_path / "keys.db")
+    store.close()
     assert created.key.encode() not in raw
     secret = created.key.split("_", 2)[2]
     assert secret.encode() not in raw
+    assert signing_secret_for(created.key) not in raw
+    assert signing_secret_for(created.key).hex().encode() not in raw
+
+
+def test_postgres_stores_the_signing_secret_encrypted(postgres_url: str) -> None:
+    store = PostgresKeyStore(postgres_url, cipher=SecretCipher(secrets.token_bytes(32)))
+    try:
+        created = store.create("acme", Role.OPERATOR)
+        with psycopg.connect(postgres_url) as conn:
+            stored = conn.execute(
+                "SELECT signing_secret, key_hash FROM omnihub_api_keys"
+            ).fetchall()
+        assert len(stored) == 1
+        assert signing_secret_for(created.key) not in bytes(stored[0][0])
+        assert created.key not in stored[0][1]
+        assert store.authenticate(created.key).signing_secret == signing_secret_for(created.key)
+    finally:
+        store.close()
+
+
+def test_a_postgres_key_works_in_every_process_with_the_same_secret(postgres_url: str) -> None:
+    key = secrets.token_bytes(32)
+    first = PostgresKeyStore(postgres_url, cipher=SecretCipher(key))
+    second = PostgresKeyStore(postgres_url, cipher=SecretCipher(key))
+    stranger = PostgresKeyStore(postgres_url, cipher=SecretCipher(secrets.token_bytes(32)))
+    try:
+        created = first.create("acme", Role.ADMIN)
+        assert second.authenticate(created.key).role is Role.ADMIN
+        second.revoke(created.key_id)
+        with pytest.raises(AuthenticationError, match="revoked"):
+            first.authenticate(created.key)
+        other = first.create("acme", Role.VIEWER)
+        with pytest.raises(ConfigurationError, match="same OMNIHUB_API_KEYS_SECRET"):
+            stranger.authenticate(other.key)
+    finally:
+        first.close()
+        second.close()
+        stranger.close()
+
+
+def test_plaintext_secrets_of_an_older_store_are_encrypted_on_open(tmp_path: Path) -> None:
+    path = tmp_path / "api.db"
+    key = "omk_0123456789abcdef_" + secrets.token_urlsafe(32)
+    legacy_secret = signing_secret_for(key)
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            "CREATE TABLE api_keys (key_id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, "
+            "role TEXT NOT NULL, key_hash TEXT NOT NULL, signing_secret BLOB NOT NULL, "
+            "require_signature INTEGER NOT NULL, created_at TEXT NOT NULL, revoked_at TEXT)"
+        )
+        conn.execute(
+            "INSERT INTO api_keys VALUES (?, 'acme', 'viewer', ?, ?, 1, "
+            "'2026-01-01T00:00:00+00:00', NULL)",
+            ("0123456789abcdef", hashlib.sha256(key.encode()).hexdigest(), legacy_secret),
+        )
+    assert legacy_secret in _file_bytes(path)
+    store = SQLiteKeyStore(path)
+    try:
+        assert store.authenticate(key).signing_secret == legacy_secret
+        assert legacy_secret not in _file_bytes(path)
+    finally:
+        store.close()
+
+
+def test_a_wrong_secret_setting_is_a_configuration_error() -> None:
+    from omnihub.config import load_settings
+
+    with pytest.raises(ConfigurationError, match="URL-safe base64"):
+        SecretCipher.from_settings(load_settings(api_keys_secret="too-short"))
 
 
 @pytest.mark.parametrize(
@@ -73,20 +181,20 @@ def test_key_is_stored_only_as_a_hash(store: SQLiteKeyStore, tmp_path: Path) -> 
         ("omk_0123456789abcdef_wrongsecret", "unknown"),
     ],
 )
-def test_bad_keys_are_refused(store: SQLiteKeyStore, key: str, message: str) -> None:
+def test_bad_keys_are_refused(store: SqlKeyStore, key: str, message: str) -> None:
     store.create("acme", Role.VIEWER)
     with pytest.raises(AuthenticationError, match=message):
         store.authenticate(key)
 
 
-def test_a_right_id_with_a_wrong_secret_is_unknown(store: SQLiteKeyStore) -> None:
+def test_a_right_id_with_a_wrong_secret_is_unknown(store: SqlKeyStore) -> None:
     created = store.create("acme", Role.VIEWER)
     forged = created.key[:-4] + ("AAAA" if not created.key.endswith("AAAA") else "BBBB")
     with pytest.raises(AuthenticationError, match="unknown"):
         store.authenticate(forged)
 
 
-def test_revoked_key_is_refused_and_listed_as_revoked(store: SQLiteKeyStore) -> None:
+def test_revoked_key_is_refused_and_listed_as_revoked(store: SqlKeyStore) -> None:
     created = store.create("acme", Role.VIEWER)
     other = store.create("globex", Role.ADMIN, require_signature=True)
     store.revoke(created.key_id)
@@ -114,7 +222,7 @@ def test_a_key_created_by_another_process_is_seen(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("tenant", ["", "x" * 129, "bad\ntenant", "a/b", "-lead"])
-def test_bad_tenant_ids_are_refused(store: SQLiteKeyStore, tenant: str) -> None:
+def test_bad_tenant_ids_are_refused(store: SqlKeyStore, tenant: str) -> None:
     with pytest.raises(ValidationError, match="tenant id"):
         store.create(tenant, Role.VIEWER)
 
@@ -126,12 +234,19 @@ def test_roles_are_ordered() -> None:
     assert not Role.OPERATOR.allows(Role.ADMIN)
 
 
-def test_open_key_store_accepts_sqlite_urls_only(tmp_path: Path) -> None:
+def test_open_key_store_builds_each_backend_from_its_url(tmp_path: Path, postgres_url: str) -> None:
     store = open_key_store(f"sqlite:///{tmp_path / 'x.db'}")
+    assert isinstance(store, SQLiteKeyStore)
     store.ping()
     store.close()
-    with pytest.raises(ConfigurationError, match="unsupported"):
-        open_key_store("postgresql://localhost/db")
+    shared = open_key_store(postgres_url, cipher=SecretCipher(secrets.token_bytes(32)))
+    assert isinstance(shared, PostgresKeyStore)
+    shared.ping()
+    shared.close()
+    with pytest.raises(ConfigurationError, match="OMNIHUB_API_KEYS_SECRET"):
+        open_key_store(postgres_url)
+    with pytest.raises(ConfigurationError, match="unsupported backend 'redis'"):
+        open_key_store("redis://127.0.0.1:6379")
 
 
 def test_sqlite_errors_become_store_errors(tmp_path: Path) -> None:

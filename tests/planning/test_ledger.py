@@ -92,7 +92,9 @@ def test_open_ledger_picks_the_backend_from_the_url(tmp_path: Path, postgres_url
     finally:
         sqlite.close()
         postgres.close()
-    with pytest.raises(ConfigurationError, match="unsupported ledger URL"):
+    with pytest.raises(
+        ConfigurationError, match="ledger URL 'mysql://x' names an unsupported backend"
+    ):
         open_ledger("mysql://x")
 
 

@@ -5,12 +5,20 @@ services, built from settings); goal request and response bodies are the goals p
 """
 
 from omnihub.api._app import create_app
-from omnihub.api._idempotency import IdempotencyKeyReusedError, IdempotencyStore
 from omnihub.api._metrics import ApiMetrics
 from omnihub.api._models import ErrorBody
-from omnihub.api._ratelimit import MemoryRateLimiter, RateDecision, RateLimiter, RedisRateLimiter
 from omnihub.api._server import ApiServer, build_server
 from omnihub.api._stack import run_stack
+
+# Moved to omnihub.auth; re-exported so existing imports keep working.
+from omnihub.auth import (
+    IdempotencyKeyReusedError,
+    IdempotencyStore,
+    MemoryRateLimiter,
+    RateDecision,
+    RateLimiter,
+    RedisRateLimiter,
+)
 
 __all__ = [
     "ApiMetrics",

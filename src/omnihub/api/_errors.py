@@ -17,7 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from omnihub.api._idempotency import IdempotencyKeyReusedError
+from omnihub.auth import IdempotencyKeyReusedError
 from omnihub.errors import (
     AuthenticationError,
     ConcurrencyError,

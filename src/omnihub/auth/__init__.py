@@ -1,16 +1,40 @@
-"""Who is calling: API keys per tenant with roles, and HMAC request signing with replay checks."""
+"""Who is calling and whether to admit the request: API keys per tenant with roles, HMAC
+request signing with replay checks, per-tenant rate limits and Idempotency-Key records.
 
+Every store is built from a URL: keys and idempotency records on SQLite (embedded) or
+PostgreSQL, nonces and rate limits in memory or Redis, so API processes hold no state.
+"""
+
+from omnihub.auth._cipher import SecretCipher
+from omnihub.auth._idempotency import (
+    IdempotencyKeyReusedError,
+    IdempotencyStore,
+    PostgresIdempotencyStore,
+    SqlIdempotencyStore,
+    SQLiteIdempotencyStore,
+    open_idempotency_store,
+    request_hash,
+)
 from omnihub.auth._keys import (
     CreatedKey,
     KeyInfo,
     KeyStore,
+    PostgresKeyStore,
     Principal,
     Role,
     SQLiteKeyStore,
+    SqlKeyStore,
     open_key_store,
     signing_secret_for,
 )
-from omnihub.auth._nonces import MemoryNonceStore, NonceStore, RedisNonceStore, redis_client
+from omnihub.auth._nonces import MemoryNonceStore, NonceStore, RedisNonceStore, open_nonce_store
+from omnihub.auth._ratelimit import (
+    MemoryRateLimiter,
+    RateDecision,
+    RateLimiter,
+    RedisRateLimiter,
+    open_rate_limiter,
+)
 from omnihub.auth._signing import (
     NONCE_HEADER,
     SIGNATURE_HEADER,
@@ -20,25 +44,42 @@ from omnihub.auth._signing import (
     has_signature,
     sign_request,
 )
+from omnihub.auth._storage import redis_client
 
 __all__ = [
     "NONCE_HEADER",
     "SIGNATURE_HEADER",
     "TIMESTAMP_HEADER",
     "CreatedKey",
+    "IdempotencyKeyReusedError",
+    "IdempotencyStore",
     "KeyInfo",
     "KeyStore",
     "MemoryNonceStore",
+    "MemoryRateLimiter",
     "NonceStore",
+    "PostgresIdempotencyStore",
+    "PostgresKeyStore",
     "Principal",
+    "RateDecision",
+    "RateLimiter",
     "RedisNonceStore",
+    "RedisRateLimiter",
     "Role",
+    "SQLiteIdempotencyStore",
     "SQLiteKeyStore",
+    "SecretCipher",
     "SignatureVerifier",
+    "SqlIdempotencyStore",
+    "SqlKeyStore",
     "canonical_request",
     "has_signature",
+    "open_idempotency_store",
     "open_key_store",
+    "open_nonce_store",
+    "open_rate_limiter",
     "redis_client",
+    "request_hash",
     "sign_request",
     "signing_secret_for",
 ]

@@ -1,10 +1,13 @@
-"""API keys per tenant with a role, stored hashed in an SQLite file under ``OMNIHUB_HOME``.
+"""API keys per tenant with a role, stored hashed in SQLite (under ``OMNIHUB_HOME``) or
+PostgreSQL (shared by every API process).
 
 A key reads ``omk_<key_id>_<secret>``. Only ``sha256(key)`` is stored: keys carry 256 random
 bits, so a fast hash is enough (a slow password hash protects low-entropy secrets, not these),
 and the public ``key_id`` makes the lookup one primary-key read. Because the store is a file
 under ``OMNIHUB_HOME``, a key created with ``omnihub keys create`` before ``omnihub up`` works
-against the server started afterwards.
+against the server started afterwards. Signing secrets are stored encrypted
+(:class:`~omnihub.auth.SecretCipher`). The SQL is written once here, with ``?`` placeholders;
+each backend module only connects and runs it.
 """
 
 from __future__ import annotations
@@ -14,15 +17,15 @@ import hashlib
 import hmac
 import re
 import secrets
-import sqlite3
-import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
-from omnihub.auth._storage import connect_sqlite
-from omnihub.errors import AuthenticationError, ConfigurationError, StoreError, ValidationError
+from omnihub.auth._cipher import SecretCipher
+from omnihub.auth._storage import PostgresRunner, SQLiteRunner, SqlRunner
+from omnihub.config import parse_backend_url
+from omnihub.errors import AuthenticationError, ConfigurationError, ValidationError
 
 KEY_PREFIX = "omk"
 _SIGNING_CONTEXT = b"omnihub-request-signing-v1"
@@ -129,20 +132,6 @@ class KeyStore(Protocol):
     def close(self) -> None: ...
 
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS api_keys (
-    key_id TEXT PRIMARY KEY,
-    tenant_id TEXT NOT NULL,
-    role TEXT NOT NULL,
-    key_hash TEXT NOT NULL,
-    signing_secret BLOB NOT NULL,
-    require_signature INTEGER NOT NULL,
-    created_at TEXT NOT NULL,
-    revoked_at TEXT
-)
-"""
-
-
 _TENANT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
 
 
@@ -157,14 +146,32 @@ def _validate_tenant(tenant_id: str) -> str:
     return tenant_id
 
 
-class SQLiteKeyStore:
-    """API keys in one SQLite file (WAL). Safe to share between threads of one process and
-    between processes (``omnihub keys create`` next to a running ``omnihub serve``)."""
+# {table} and {blob} differ per backend; SQLite keeps the table name of earlier versions.
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS {table} (
+    key_id TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL,
+    role TEXT NOT NULL,
+    key_hash TEXT NOT NULL,
+    signing_secret {blob} NOT NULL,
+    require_signature INTEGER NOT NULL,
+    created_at TEXT NOT NULL,
+    revoked_at TEXT
+);
+CREATE INDEX IF NOT EXISTS {table}_tenant ON {table} (tenant_id);
+"""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._conn = connect_sqlite(path, _SCHEMA, "API key store")
-        self._lock = threading.Lock()
+
+class SqlKeyStore:
+    """Everything a key store does, written once over an :class:`SqlRunner`, so every
+    backend stores the same rows; the backends below only say where the table lives."""
+
+    def __init__(self, runner: SqlRunner, cipher: SecretCipher, *, table: str) -> None:
+        self._runner = runner
+        self._cipher = cipher
+        self._table = table
+        self._query = runner.query
+        self._execute = runner.execute
 
     def create(self, tenant_id: str, role: Role, *, require_signature: bool = False) -> CreatedKey:
         _validate_tenant(tenant_id)
@@ -172,52 +179,46 @@ class SQLiteKeyStore:
         key_id = secrets.token_hex(8)
         key = f"{KEY_PREFIX}_{key_id}_{secrets.token_urlsafe(32)}"
         now = datetime.now(UTC)
-        with self._lock:
-            try:
-                self._conn.execute(
-                    "INSERT INTO api_keys VALUES (?, ?, ?, ?, ?, ?, ?, NULL)",
-                    (
-                        key_id,
-                        tenant_id,
-                        role.value,
-                        _hash_key(key),
-                        signing_secret_for(key),
-                        int(require_signature),
-                        now.isoformat(),
-                    ),
-                )
-            except sqlite3.Error as exc:
-                raise StoreError(f"cannot store the API key: {exc}") from exc
+        self._execute(
+            f"INSERT INTO {self._table} (key_id, tenant_id, role, key_hash, signing_secret, "
+            "require_signature, created_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, NULL)",
+            (
+                key_id,
+                tenant_id,
+                role.value,
+                _hash_key(key),
+                self._cipher.encrypt(signing_secret_for(key), key_id=key_id),
+                int(require_signature),
+                now.isoformat(),
+            ),
+        )
         return CreatedKey(key, key_id, tenant_id, role, require_signature, now)
 
     def authenticate(self, key: str) -> Principal:
         key_id = _parse_key(key)
-        with self._lock:
-            try:
-                row = self._conn.execute(
-                    "SELECT tenant_id, role, key_hash, signing_secret, require_signature, "
-                    "revoked_at FROM api_keys WHERE key_id = ?",
-                    (key_id,),
-                ).fetchone()
-            except sqlite3.Error as exc:
-                raise StoreError(f"cannot read the API key store: {exc}") from exc
-        if row is None or not hmac.compare_digest(row[2], _hash_key(key)):
+        rows = self._query(
+            "SELECT tenant_id, role, key_hash, signing_secret, require_signature, revoked_at "
+            f"FROM {self._table} WHERE key_id = ?",
+            (key_id,),
+        )
+        if not rows or not hmac.compare_digest(rows[0][2], _hash_key(key)):
             raise AuthenticationError("unknown API key")
+        row = rows[0]
         if row[5] is not None:
             raise AuthenticationError("revoked API key")
-        return Principal(key_id, row[0], Role(row[1]), bool(row[4]), bytes(row[3]))
+        secret = self._cipher.decrypt(bytes(row[3]), key_id=key_id)
+        return Principal(key_id, row[0], Role(row[1]), bool(row[4]), secret)
 
     def list(self, tenant_id: str | None = None) -> list[KeyInfo]:
         sql = (
             "SELECT key_id, tenant_id, role, require_signature, created_at, revoked_at "
-            "FROM api_keys"
+            f"FROM {self._table}"
         )
         params: tuple[str, ...] = ()
         if tenant_id is not None:
             sql += " WHERE tenant_id = ?"
             params = (tenant_id,)
-        with self._lock:
-            rows = self._conn.execute(sql + " ORDER BY created_at, key_id", params).fetchall()
+        rows = self._query(sql + " ORDER BY created_at, key_id", params)
         return [
             KeyInfo(
                 r[0],
@@ -231,28 +232,79 @@ class SQLiteKeyStore:
         ]
 
     def revoke(self, key_id: str) -> None:
-        with self._lock:
-            cursor = self._conn.execute(
-                "UPDATE api_keys SET revoked_at = ? WHERE key_id = ? AND revoked_at IS NULL",
-                (datetime.now(UTC).isoformat(), key_id),
-            )
-        if cursor.rowcount == 0:
+        changed = self._execute(
+            f"UPDATE {self._table} SET revoked_at = ? WHERE key_id = ? AND revoked_at IS NULL",
+            (datetime.now(UTC).isoformat(), key_id),
+        )
+        if changed == 0:
             raise AuthenticationError(f"no active API key with id {key_id!r}")
 
     def ping(self) -> None:
-        with self._lock:
-            try:
-                self._conn.execute("SELECT 1 FROM api_keys LIMIT 1").fetchall()
-            except sqlite3.Error as exc:
-                raise StoreError(f"API key store unreadable: {exc}") from exc
+        self._query(f"SELECT 1 FROM {self._table} LIMIT 1")
+
+    def _encrypt_plaintext_secrets(self) -> int:
+        """Encrypt secrets an older version stored in plain text; how many were."""
+        rows = self._query(f"SELECT key_id, signing_secret FROM {self._table}")
+        done = 0
+        for key_id, blob in rows:
+            if not SecretCipher.is_encrypted(bytes(blob)):
+                sealed = self._cipher.encrypt(bytes(blob), key_id=key_id)
+                done += self._execute(
+                    f"UPDATE {self._table} SET signing_secret = ? WHERE key_id = ? "
+                    "AND signing_secret = ?",
+                    (sealed, key_id, bytes(blob)),
+                )
+        return done
 
     def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+        self._runner.close()
 
 
-def open_key_store(url: str) -> KeyStore:
-    """Build the key store named by ``url`` (``sqlite:///PATH``)."""
-    if url.startswith("sqlite:///"):
-        return SQLiteKeyStore(Path(url.removeprefix("sqlite:///")).expanduser())
-    raise ConfigurationError(f"unsupported API key store URL {url!r}; use sqlite:///PATH")
+class SQLiteKeyStore(SqlKeyStore):
+    """API keys in one SQLite file (WAL). Safe to share between threads of one process and
+    between processes (``omnihub keys create`` next to a running ``omnihub serve``).
+
+    Without a ``cipher``, the signing secrets are encrypted with the key in ``api-keys.key``
+    next to the database (created 0600 when missing). Secrets an older version stored in
+    plain text are encrypted when the store opens, and their old copies overwritten.
+    """
+
+    def __init__(self, path: Path, *, cipher: SecretCipher | None = None) -> None:
+        self.path = path
+        runner = SQLiteRunner(path, _SCHEMA.format(table="api_keys", blob="BLOB"), "API key store")
+        super().__init__(
+            runner, cipher or SecretCipher.from_file(path.parent / "api-keys.key"), table="api_keys"
+        )
+        if self._encrypt_plaintext_secrets():
+            # secure_delete zeroed the replaced cells; the WAL still holds the old pages.
+            self._query("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+class PostgresKeyStore(SqlKeyStore):
+    """API keys in PostgreSQL's ``omnihub_api_keys`` table: every API process sharing the
+    database (and the same ``cipher`` key) accepts a key created through any of them."""
+
+    def __init__(self, url: str, *, cipher: SecretCipher) -> None:
+        schema = _SCHEMA.format(table="omnihub_api_keys", blob="bytea")
+        super().__init__(
+            PostgresRunner(url, schema, "API key store"), cipher, table="omnihub_api_keys"
+        )
+
+
+def open_key_store(url: str, *, cipher: SecretCipher | None = None) -> KeyStore:
+    """The key store ``url`` names: ``sqlite:///PATH`` or ``postgresql://…``.
+
+    ``cipher`` encrypts the signing secrets (build it with ``SecretCipher.from_settings``).
+    Without one, an SQLite store keeps its key in ``api-keys.key`` next to the database (the
+    default settings' file, too); a PostgreSQL store needs one, since every API process
+    sharing the store must use the same key.
+    """
+    backend = parse_backend_url(url, allowed=("sqlite", "postgresql"), purpose="API key store URL")
+    if backend.path is not None:
+        return SQLiteKeyStore(backend.path, cipher=cipher)
+    if cipher is None:
+        raise ConfigurationError(
+            "a PostgreSQL API key store needs OMNIHUB_API_KEYS_SECRET (or "
+            "OMNIHUB_API_KEYS_SECRET_FILE), the same in every API process"
+        )
+    return PostgresKeyStore(url, cipher=cipher)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Protocol
 
-from omnihub.auth._storage import ping_redis
-from omnihub.errors import ConfigurationError, StoreUnavailableError
+from omnihub.auth._storage import ping_redis, redis_client
+from omnihub.config import parse_backend_url
+from omnihub.errors import StoreUnavailableError
 
 if TYPE_CHECKING:
     import redis.asyncio
@@ -76,10 +77,12 @@ class RedisNonceStore:
         await self._client.aclose()
 
 
-def redis_client(url: str) -> redis.asyncio.Redis:
-    """An asyncio Redis client for ``url`` (no connection is made until first use)."""
-    try:
-        import redis.asyncio
-    except ImportError as exc:  # pragma: no cover - depends on installed extras
-        raise ConfigurationError("Redis support needs the 'redis' extra") from exc
-    return redis.asyncio.Redis.from_url(url, socket_timeout=2.0, socket_connect_timeout=2.0)
+def open_nonce_store(url: str | None = None) -> NonceStore:
+    """The nonce store ``url`` names: ``memory://`` (or None: this process only) or
+    ``redis://`` / ``rediss://`` (shared; the URL reaches the Redis client unchanged)."""
+    if url is None:
+        return MemoryNonceStore()
+    backend = parse_backend_url(url, allowed=("memory", "redis"), purpose="nonce store URL")
+    if backend.kind == "memory":
+        return MemoryNonceStore()
+    return RedisNonceStore(redis_client(url))

@@ -136,7 +136,7 @@ def _configured_index(ctx: typer.Context, backend: str | None, redis_url: str | 
     """The configured index (the operator's real cache), with command-line overrides."""
     settings = state(ctx).settings
     return open_index(
-        backend or settings.cache_backend,
+        backend or settings.resolved_cache_url,
         settings=settings,
         redis_url=redis_url,
         path=str(settings.resolved_cache_path),

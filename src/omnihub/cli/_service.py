@@ -9,13 +9,20 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from omnihub.auth import Role, open_key_store
+from omnihub.auth import KeyStore, Role, SecretCipher, open_key_store
 from omnihub.cli._app import app, state
 
 keys_app = typer.Typer(
     help="API keys: one per client, scoped to a tenant, with a role.", no_args_is_help=True
 )
 app.add_typer(keys_app, name="keys")
+
+
+def _key_store(ctx: typer.Context) -> KeyStore:
+    settings = state(ctx).settings
+    return open_key_store(
+        settings.resolved_api_keys_url, cipher=SecretCipher.from_settings(settings)
+    )
 
 
 @app.command()
@@ -55,7 +62,7 @@ def keys_create(
     ] = False,
 ) -> None:
     """Create an API key and print it once; only its hash is stored."""
-    store = open_key_store(state(ctx).settings.resolved_api_keys_url)
+    store = _key_store(ctx)
     try:
         created = store.create(tenant, role, require_signature=signed)
     finally:
@@ -77,7 +84,7 @@ def keys_list(
     tenant: Annotated[str | None, typer.Option(help="Only this tenant's keys.")] = None,
 ) -> None:
     """List keys (ids, tenants, roles; never the keys themselves)."""
-    store = open_key_store(state(ctx).settings.resolved_api_keys_url)
+    store = _key_store(ctx)
     try:
         infos = store.list(tenant)
     finally:
@@ -100,7 +107,7 @@ def keys_revoke(
     ctx: typer.Context, key_id: Annotated[str, typer.Argument(help="Id from `keys list`.")]
 ) -> None:
     """Revoke a key: requests made with it are refused from now on."""
-    store = open_key_store(state(ctx).settings.resolved_api_keys_url)
+    store = _key_store(ctx)
     try:
         store.revoke(key_id)
     finally:

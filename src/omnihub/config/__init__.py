@@ -1,6 +1,27 @@
-"""Configuration: one :class:`Settings` object, built at the entry point."""
+"""Configuration: one :class:`Settings` object, built at the entry point; the one parser of
+backend URLs; private files and directories under ``OMNIHUB_HOME``."""
 
+from omnihub.config._files import private_dir, private_file
 from omnihub.config._reference import render_settings_table, settings_table
 from omnihub.config._settings import Settings, load_settings
+from omnihub.config._urls import (
+    BackendKind,
+    BackendURL,
+    UnsupportedBackendError,
+    parse_backend_url,
+    redact_url,
+)
 
-__all__ = ["Settings", "load_settings", "render_settings_table", "settings_table"]
+__all__ = [
+    "BackendKind",
+    "BackendURL",
+    "Settings",
+    "UnsupportedBackendError",
+    "load_settings",
+    "parse_backend_url",
+    "private_dir",
+    "private_file",
+    "redact_url",
+    "render_settings_table",
+    "settings_table",
+]

@@ -7,16 +7,32 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
 
+from omnihub.config._urls import BackendKind, parse_backend_url
 from omnihub.errors import ConfigurationError
 
 DEFAULT_HOME = Path("~/.omnihub")
+
+_SQL: tuple[BackendKind, ...] = ("sqlite", "postgresql")
+_KV: tuple[BackendKind, ...] = ("memory", "redis")
+# Every URL setting and the backend kinds it accepts.
+_URL_KINDS: dict[str, tuple[BackendKind, ...]] = {
+    "event_store_url": _SQL,
+    "tools_database_url": _SQL,
+    "api_keys_url": _SQL,
+    "api_idempotency_url": _SQL,
+    "api_nonces_url": _KV,
+    "api_rate_limit_url": _KV,
+    "api_redis_url": ("redis",),
+    "cache_url": ("sqlite", "memory", "redis"),
+    "cache_redis_url": ("redis",),
+}
 CONFIG_FILE_ENV = "OMNIHUB_CONFIG_FILE"
 
 
@@ -62,7 +78,12 @@ class Settings(BaseSettings):
     """
 
     model_config = SettingsConfigDict(
-        env_prefix="OMNIHUB_", extra="forbid", frozen=True, validate_default=True
+        env_prefix="OMNIHUB_",
+        extra="forbid",
+        frozen=True,
+        validate_default=True,
+        # URLs may carry passwords: a validation error must not echo them.
+        hide_input_in_errors=True,
     )
 
     home: Path = Field(
@@ -155,12 +176,39 @@ class Settings(BaseSettings):
     api_port: int = Field(8700, ge=0, le=65535, description="Port of the HTTP API.")
     api_keys_url: str | None = Field(
         None,
-        description="API key store: sqlite:///PATH (default: sqlite under home, api.db).",
+        description="API key store: sqlite:///PATH or postgresql://... "
+        "(default: sqlite under home, api.db).",
+    )
+    api_keys_secret: SecretStr | None = Field(
+        None,
+        description="Key that encrypts the stored request-signing secrets (AES-256-GCM): "
+        "32 bytes as URL-safe base64. Every API process sharing a key store needs the same "
+        "one (default: read from api_keys_secret_file).",
+    )
+    api_keys_secret_file: Path | None = Field(
+        None,
+        description="File holding api_keys_secret, created 0600 with a random key when "
+        "missing (default: home/api-keys.key).",
+    )
+    api_idempotency_url: str | None = Field(
+        None,
+        description="Idempotency-Key records: sqlite:///PATH or postgresql://... "
+        "(default: the API key store's URL).",
+    )
+    api_nonces_url: str | None = Field(
+        None,
+        description="Seen signature nonces: memory:// or redis(s)://... "
+        "(default: api_redis_url, else memory://).",
+    )
+    api_rate_limit_url: str | None = Field(
+        None,
+        description="Rate-limit buckets: memory:// or redis(s)://... "
+        "(default: api_redis_url, else memory://).",
     )
     api_redis_url: str | None = Field(
         None,
-        description="Redis for rate limits and signature nonces shared by several API "
-        "processes (redis://...); unset keeps them in memory.",
+        description="Shorthand: one Redis (redis(s)://...) for both rate limits and signature "
+        "nonces, shared by several API processes; unset keeps them in memory.",
     )
     api_rate_limit_per_second: float = Field(
         20.0, gt=0, description="Requests per second each tenant may make (token refill rate)."
@@ -237,13 +285,24 @@ class Settings(BaseSettings):
     embedder: str = Field(
         "onnx", description="Embedding backend: onnx (default) or sentence-transformers."
     )
+    cache_url: str | None = Field(
+        None,
+        description="Plan-cache index: sqlite:///PATH (in-process HNSW persisted to SQLite), "
+        "memory:// (not persisted) or redis(s)://... (default: sqlite under home, "
+        "plan_cache.db).",
+    )
     cache_backend: str = Field(
-        "memory", description="Plan-cache index: memory (HNSW persisted to SQLite) or redis."
+        "memory",
+        description="Deprecated, use cache_url: memory (HNSW persisted to cache_path) or redis "
+        "(cache_redis_url).",
     )
     cache_path: Path | None = Field(
-        None, description="SQLite file of the embedded plan cache (default: home/plan_cache.db)."
+        None,
+        description="Deprecated, use cache_url: SQLite file of the embedded plan cache.",
     )
-    cache_redis_url: str | None = Field(None, description="Redis URL of the plan cache index.")
+    cache_redis_url: str | None = Field(
+        None, description="Deprecated, use cache_url: Redis URL of the plan cache index."
+    )
     cache_threshold: float = Field(
         0.85, ge=0.0, le=1.0, description="Minimum cosine similarity of a plan-cache hit."
     )
@@ -268,6 +327,20 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings, env_settings, _TomlFileSource(settings_cls))
 
+    @field_validator(*_URL_KINDS, mode="after")
+    @classmethod
+    def _check_url(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # Parsed here so a bad URL fails when settings load, naming the setting.
+        if value is not None:
+            name = info.field_name or "url"
+            try:
+                parse_backend_url(
+                    value, allowed=_URL_KINDS[name], purpose=f"OMNIHUB_{name.upper()}"
+                )
+            except ConfigurationError as exc:
+                raise ValueError(str(exc)) from None
+        return value
+
     @field_validator("home", mode="after")
     @classmethod
     def _expand_home(cls, value: Path) -> Path:
@@ -284,6 +357,22 @@ class Settings(BaseSettings):
         return self.cache_path or self.home / "plan_cache.db"
 
     @property
+    def resolved_cache_url(self) -> str:
+        """The plan-cache index URL: ``cache_url``, else the deprecated ``cache_backend``
+        (``redis`` with ``cache_redis_url``), else SQLite under ``home``."""
+        if self.cache_url:
+            return self.cache_url
+        if self.cache_backend == "redis":
+            if not self.cache_redis_url:
+                raise ConfigurationError("the redis plan cache needs OMNIHUB_CACHE_REDIS_URL")
+            return self.cache_redis_url
+        if self.cache_backend != "memory":
+            raise ConfigurationError(
+                f"unknown plan cache backend {self.cache_backend!r}; set OMNIHUB_CACHE_URL"
+            )
+        return f"sqlite:///{self.resolved_cache_path}"
+
+    @property
     def resolved_event_store_url(self) -> str:
         """The event store URL, defaulting to an SQLite file under ``home``."""
         return self.event_store_url or f"sqlite:///{self.home / 'events.db'}"
@@ -292,6 +381,26 @@ class Settings(BaseSettings):
     def resolved_api_keys_url(self) -> str:
         """The API key store URL, defaulting to an SQLite file under ``home``."""
         return self.api_keys_url or f"sqlite:///{self.home / 'api.db'}"
+
+    @property
+    def resolved_api_idempotency_url(self) -> str:
+        """The idempotency store URL, defaulting to the API key store's."""
+        return self.api_idempotency_url or self.resolved_api_keys_url
+
+    @property
+    def resolved_api_nonces_url(self) -> str:
+        """The nonce store URL: ``api_nonces_url``, else ``api_redis_url``, else memory."""
+        return self.api_nonces_url or self.api_redis_url or "memory://"
+
+    @property
+    def resolved_api_rate_limit_url(self) -> str:
+        """The rate limiter URL: ``api_rate_limit_url``, else ``api_redis_url``, else memory."""
+        return self.api_rate_limit_url or self.api_redis_url or "memory://"
+
+    @property
+    def resolved_api_keys_secret_file(self) -> Path:
+        """The file of the signing-secret encryption key, defaulting to home/api-keys.key."""
+        return self.api_keys_secret_file or self.home / "api-keys.key"
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from omnihub.config import parse_backend_url
 from omnihub.errors import ConfigurationError
 from omnihub.events._registry import EventRegistry
 from omnihub.events._store import DEFAULT_MAX_PAYLOAD_BYTES, EventStore
@@ -20,19 +21,15 @@ def open_event_store(
     ``sqlite:///PATH`` is the embedded default (one file, WAL); ``postgresql://…`` (or
     ``postgres://…``) is the scale-out backend and needs the ``postgres`` extra.
     """
-    scheme = url.partition(":")[0].lower()
-    if scheme == "sqlite":
+    backend = parse_backend_url(url, allowed=("sqlite", "postgresql"), purpose="event store URL")
+    if backend.kind == "sqlite":
         from omnihub.events._sqlite import SQLiteEventStore
 
         return SQLiteEventStore(url, max_payload_bytes=max_payload_bytes, registry=registry)
-    if scheme in {"postgresql", "postgres"}:
-        try:
-            from omnihub.events._postgres import PostgresEventStore
-        except ImportError as exc:  # pragma: no cover - depends on the installed extras
-            raise ConfigurationError(
-                "the PostgreSQL event store needs the 'postgres' extra (psycopg)"
-            ) from exc
-        return PostgresEventStore(url, max_payload_bytes=max_payload_bytes, registry=registry)
-    raise ConfigurationError(
-        f"unsupported event store URL {url!r}: use sqlite:///PATH or postgresql://..."
-    )
+    try:
+        from omnihub.events._postgres import PostgresEventStore
+    except ImportError as exc:  # pragma: no cover - depends on the installed extras
+        raise ConfigurationError(
+            "the PostgreSQL event store needs the 'postgres' extra (psycopg)"
+        ) from exc
+    return PostgresEventStore(url, max_payload_bytes=max_payload_bytes, registry=registry)

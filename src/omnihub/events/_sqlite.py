@@ -24,6 +24,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from omnihub.config import parse_backend_url, private_file
 from omnihub.errors import (
     ConfigurationError,
     StoreError,
@@ -120,13 +121,9 @@ def _insert_sql(rows: int) -> str:
 
 def sqlite_path(url: str) -> Path:
     """The file of a ``sqlite:///PATH`` URL (``sqlite:////abs/path`` or a relative path)."""
-    prefix = "sqlite:///"
-    if not url.startswith(prefix) or len(url) == len(prefix):
-        raise ConfigurationError(f"SQLite event store URL must look like sqlite:///PATH: {url!r}")
-    path = url[len(prefix) :]
-    if path == ":memory:":
-        raise ConfigurationError("the SQLite event store needs a file, not :memory:")
-    return Path(path).expanduser()
+    path = parse_backend_url(url, allowed=("sqlite",), purpose="SQLite event store URL").path
+    assert path is not None  # the parser gives every sqlite URL a path
+    return path
 
 
 @contextlib.contextmanager
@@ -166,9 +163,10 @@ class SQLiteEventStore(BaseEventStore):
         self._changed = threading.Condition()
         self._generation = 0
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # 0600 before SQLite opens it: the -wal and -shm files inherit the mode.
+            private_file(self.path)
         except OSError as exc:
-            raise StoreUnavailableError(f"cannot create {self.path.parent}: {exc}") from exc
+            raise StoreUnavailableError(f"cannot create {self.path}: {exc}") from exc
         self._writer = self._connect()
         with translate_errors("create the event schema"):
             self._writer.executescript(_SCHEMA)

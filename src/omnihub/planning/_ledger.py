@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
-from omnihub.errors import ConfigurationError
+from omnihub.config import parse_backend_url
 from omnihub.planning._types import Usage
 
 EntryKind = Literal["llm_call", "cache_hit"]
@@ -143,17 +143,14 @@ class UsageLedger(Protocol):
 
 def open_ledger(url: str) -> UsageLedger:
     """The ledger for a store URL: ``sqlite:///PATH`` or ``postgresql://…``."""
-    if url.startswith("sqlite:///"):
+    backend = parse_backend_url(url, allowed=("sqlite", "postgresql"), purpose="ledger URL")
+    if backend.path is not None:
         from omnihub.planning._ledger_sqlite import SQLiteUsageLedger
 
-        return SQLiteUsageLedger(url.removeprefix("sqlite:///"))
-    if url.startswith(("postgresql://", "postgres://")):
-        from omnihub.planning._ledger_postgres import PostgresUsageLedger
+        return SQLiteUsageLedger(backend.path)
+    from omnihub.planning._ledger_postgres import PostgresUsageLedger
 
-        return PostgresUsageLedger(url)
-    raise ConfigurationError(
-        f"unsupported ledger URL {url!r}: use sqlite:///PATH or postgresql://…"
-    )
+    return PostgresUsageLedger(url)
 
 
 def day_start(moment: datetime) -> datetime:

@@ -66,8 +66,8 @@ async def open_temporal(settings: Settings, *, start: bool = True) -> Temporal:
 async def open_core_services(settings: Settings) -> Services:
     """The API's own services (keys, rate limits, nonces, idempotency), without goals; close
     with ``aclose()``."""
-    keys = open_key_store(settings)
-    idempotency = open_idempotency_store(settings)
+    keys = await asyncio.to_thread(open_key_store, settings)
+    idempotency = await asyncio.to_thread(open_idempotency_store, settings)
     limiter = open_rate_limiter(settings)
     nonces = open_nonce_store(settings)
     services = Services(keys=keys, rate_limiter=limiter, nonces=nonces, idempotency=idempotency)
@@ -79,12 +79,14 @@ async def open_core_services(settings: Settings) -> Services:
         await nonces.aclose()
 
     async def check_keys() -> None:
-        keys.ping()
+        await asyncio.to_thread(keys.ping)
 
     services.closers.append(close_local)
     services.checks["keys"] = check_keys
-    if settings.api_redis_url:
+    if settings.resolved_api_rate_limit_url != "memory://":
         services.checks["redis"] = limiter.ping
+    elif settings.resolved_api_nonces_url != "memory://":
+        services.checks["redis"] = nonces.ping
     return services
 
 

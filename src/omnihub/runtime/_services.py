@@ -4,17 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
-from omnihub.auth import KeyStore, NonceStore
+from omnihub.auth import IdempotencyStore, KeyStore, NonceStore, RateLimiter
 from omnihub.events import EventStore
 from omnihub.goals import CacheStatsSource, GoalService, UsageSource
 from omnihub.saga import SagaClient
-
-if TYPE_CHECKING:
-    # These live in api/ until the stores move below it (issue 10, "stores").
-    from omnihub.api._idempotency import IdempotencyStore
-    from omnihub.api._ratelimit import RateLimiter
 
 Check = Callable[[], Awaitable[None]]
 Closer = Callable[[], Awaitable[None]]

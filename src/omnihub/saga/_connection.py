@@ -19,7 +19,7 @@ from pathlib import Path
 from temporalio.client import Client
 from temporalio.service import TLSConfig
 
-from omnihub.config import Settings
+from omnihub.config import Settings, private_dir, private_file
 from omnihub.crypto import encrypted_data_converter, load_key_ring
 from omnihub.errors import ConfigurationError, ServerError
 from omnihub.servers import EmbeddedTemporal, free_port, port_open
@@ -37,8 +37,8 @@ class TemporalSupervisor:
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        with (self.data_dir / "server.lock").open("w") as lock:
+        private_dir(self.data_dir)  # 0700: server.json names a port that accepts approvals
+        with private_file(self.data_dir / "server.lock").open("w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
                 yield
@@ -71,7 +71,7 @@ class TemporalSupervisor:
             server = EmbeddedTemporal(self.data_dir, host=_HOST, port=port)
             server.start(timeout)
             self._server = server
-            self._state_file.write_text(json.dumps({"port": port, "pid": server.pid}))
+            private_file(self._state_file).write_text(json.dumps({"port": port, "pid": server.pid}))
             return server.address
 
     @property

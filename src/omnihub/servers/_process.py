@@ -10,6 +10,7 @@ import subprocess
 import time
 from pathlib import Path
 
+from omnihub.config import private_file
 from omnihub.errors import ServerError
 
 
@@ -44,7 +45,10 @@ class ServerProcess:
         return self._process.pid if self._process else None
 
     def start(self) -> None:
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            private_file(self.log_path)  # 0600 in a 0700 directory, like every OmniHub file
+        except OSError as exc:
+            raise ServerError(f"cannot create {self.log_path}: {exc}") from exc
         with self.log_path.open("ab") as log:
             try:
                 # A new session, so stop() can signal the server and any children it forks.
@@ -54,6 +58,9 @@ class ServerProcess:
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     start_new_session=True,
+                    # What the server creates (the Temporal dev server's database and its
+                    # -wal/-shm files) is private to this user too.
+                    umask=0o077,
                 )
             except OSError as exc:
                 raise ServerError(f"cannot start {self.name}: {exc}") from exc

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
+from omnihub.config import parse_backend_url, private_file
 from omnihub.errors import ConfigurationError, StoreError, StoreUnavailableError
 
 
@@ -70,7 +71,8 @@ class SQLiteDatabase:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
+                if not self.path.exists():  # a file OmniHub creates is private (0600)
+                    private_file(self.path)
                 conn = sqlite3.connect(
                     self.path, timeout=30.0, isolation_level=None, check_same_thread=False
                 )
@@ -162,8 +164,5 @@ class PostgresDatabase:
 
 def open_database(url: str) -> SqlDatabase:
     """Build the database for ``sqlite:///PATH`` or ``postgresql://…``."""
-    if url.startswith("sqlite:///"):
-        return SQLiteDatabase(Path(url.removeprefix("sqlite:///")).expanduser())
-    if url.startswith(("postgresql://", "postgres://")):
-        return PostgresDatabase(url)
-    raise ConfigurationError(f"unsupported database URL {url!r}: use sqlite:/// or postgresql://")
+    backend = parse_backend_url(url, allowed=("sqlite", "postgresql"), purpose="database URL")
+    return PostgresDatabase(url) if backend.path is None else SQLiteDatabase(backend.path)

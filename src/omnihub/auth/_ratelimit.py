@@ -11,7 +11,8 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from omnihub.auth._storage import ping_redis
+from omnihub.auth._storage import ping_redis, redis_client
+from omnihub.config import parse_backend_url
 
 if TYPE_CHECKING:
     import redis.asyncio
@@ -144,3 +145,15 @@ class RedisRateLimiter:
 
     async def aclose(self) -> None:
         await self._client.aclose()
+
+
+def open_rate_limiter(url: str | None, rate: float, burst: int) -> RateLimiter:
+    """The rate limiter ``url`` names: ``memory://`` (or None: exact for one process) or
+    ``redis://`` / ``rediss://`` (shared by every API process; the URL reaches the Redis client
+    unchanged). ``rate`` tokens per second refill buckets of ``burst`` tokens."""
+    if url is None:
+        return MemoryRateLimiter(rate, burst)
+    backend = parse_backend_url(url, allowed=("memory", "redis"), purpose="rate limiter URL")
+    if backend.kind == "memory":
+        return MemoryRateLimiter(rate, burst)
+    return RedisRateLimiter(redis_client(url), rate, burst)

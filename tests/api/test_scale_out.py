@@ -1,0 +1,179 @@
+"""Two ``omnihub serve`` processes sharing one PostgreSQL (events, keys, idempotency records)
+and one Redis (nonces, rate limits), with one Temporal server and one worker: the API
+processes hold no state of their own, so either answers the same as the other."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from omnihub.servers import EmbeddedTemporal, free_port, port_open
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
+
+
+def _omnihub(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "omnihub", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.fixture
+def shared_env(
+    tmp_path: Path, postgres_url: str, redis_url: str, temporal_server: EmbeddedTemporal
+) -> dict[str, str]:
+    """Settings every process shares; each process gets its own, otherwise empty, home."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OMNIHUB_")}
+    env.update(
+        OMNIHUB_EVENT_STORE_URL=postgres_url,
+        OMNIHUB_API_KEYS_URL=postgres_url,
+        OMNIHUB_API_IDEMPOTENCY_URL=postgres_url,
+        OMNIHUB_API_NONCES_URL=redis_url,
+        OMNIHUB_API_RATE_LIMIT_URL=redis_url,
+        OMNIHUB_API_KEYS_SECRET=base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+        OMNIHUB_TEMPORAL_ADDRESS=temporal_server.address,
+        OMNIHUB_TASK_QUEUE=f"scale-out-{uuid.uuid4().hex[:8]}",
+        OMNIHUB_CACHE_URL="memory://",
+    )
+    return env
+
+
+def _home(env: dict[str, str], home: Path) -> dict[str, str]:
+    home.mkdir()
+    return {**env, "OMNIHUB_HOME": str(home)}
+
+
+@pytest.fixture
+def processes() -> Iterator[list[subprocess.Popen[str]]]:
+    started: list[subprocess.Popen[str]] = []
+    yield started
+    for process in started:
+        process.send_signal(signal.SIGTERM)
+    for process in started:
+        try:
+            process.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.communicate()
+
+
+def _start(
+    processes: list[subprocess.Popen[str]], env: dict[str, str], *args: str
+) -> subprocess.Popen[str]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "omnihub", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    processes.append(process)
+    return process
+
+
+def _wait_ready(process: subprocess.Popen[str], port: int) -> str:
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while True:
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "omnihub serve did not become ready"
+        if port_open("127.0.0.1", port):
+            ready = httpx.get(f"{base}/readyz", timeout=10)
+            if ready.status_code == 200 and ready.json()["status"] == "ready":
+                return base
+        time.sleep(0.2)
+
+
+def _until(check: Any, timeout: float = 60.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(0.3)
+
+
+def test_two_api_processes_share_keys_idempotency_and_goals(
+    tmp_path: Path, shared_env: dict[str, str], processes: list[subprocess.Popen[str]]
+) -> None:
+    cli_env = _home(shared_env, tmp_path / "home-cli")
+    created = _omnihub(
+        cli_env, "keys", "create", "--tenant", "acme", "--role", "operator", "--json"
+    )
+    assert created.returncode == 0, created.stderr
+    key = json.loads(created.stdout)
+    auth = {"Authorization": f"Bearer {key['key']}"}
+
+    homes = [tmp_path / "home-a", tmp_path / "home-b"]
+    ports = [free_port(), free_port()]
+    servers = [
+        _start(processes, _home(shared_env, home), "serve", "--port", str(port))
+        for home, port in zip(homes, ports, strict=True)
+    ]
+    _start(processes, _home(shared_env, tmp_path / "home-worker"), "worker")
+    bases = [_wait_ready(server, port) for server, port in zip(servers, ports, strict=True)]
+
+    # A key created against the shared database works on both processes.
+    for base in bases:
+        listed = httpx.get(f"{base}/v1/goals", headers=auth, timeout=10)
+        assert listed.status_code == 200, listed.text
+        assert listed.json()["items"] == []
+
+    # One Idempotency-Key sent to both processes at once starts one goal.
+    body = {"goal": "Compose a sonnet about the sea"}
+    headers = {**auth, "Idempotency-Key": "order-42"}
+
+    def submit(base: str) -> httpx.Response:
+        return httpx.post(f"{base}/v1/goals", json=body, headers=headers, timeout=30)
+
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(submit, bases * 2))
+    assert [a.status_code for a in answers] == [202] * 4, [a.text for a in answers]
+    goal_ids = {a.json()["goal_id"] for a in answers}
+    assert len(goal_ids) == 1
+    (goal_id,) = goal_ids
+
+    # Both processes list the same goals (one), and agree on its state once the worker ends it.
+    def goal_lists() -> list[list[str]]:
+        return [
+            [g["goal_id"] for g in httpx.get(f"{b}/v1/goals", headers=auth).json()["items"]]
+            for b in bases
+        ]
+
+    assert _until(lambda: goal_lists() == [[goal_id], [goal_id]]), goal_lists()
+
+    def states() -> list[str]:
+        return [httpx.get(f"{b}/v1/goals/{goal_id}", headers=auth).json()["status"] for b in bases]
+
+    final = _until(lambda: (s := states())[0] in {"completed", "failed"} and len(set(s)) == 1)
+    assert final, states()
+    assert goal_lists() == [[goal_id], [goal_id]]
+
+    # A revocation through the shared database takes effect on both processes at once.
+    revoked = _omnihub(cli_env, "keys", "revoke", key["key"].split("_")[1])
+    assert revoked.returncode == 0, revoked.stderr
+    for base in bases:
+        assert httpx.get(f"{base}/v1/goals", headers=auth, timeout=10).status_code == 401
+
+    # Nothing was written to the API processes' own homes: all state is shared.
+    for home in homes:
+        assert [p for p in home.rglob("*") if p.is_file()] == []
