@@ -24,12 +24,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 
 from omnihub.audit import TemporalWorkflows, check_deployment
 from omnihub.chaos._schedule import GoalPlan, Kill, Schedule, make_schedule
 from omnihub.chaos._sinks import HttpSink, SmtpSink
 from omnihub.chaos._tools import EFFECTS_TABLE, LOG_TABLE, create_tables
+from omnihub.crypto import KeyRing, encrypted_data_converter
 from omnihub.errors import OmniHubError, StoreError, ValidationError
 from omnihub.events import EventStore, open_event_store
 from omnihub.saga import ApprovalDecision, ControlRequest, SagaClient, SagaOptions
@@ -432,8 +432,11 @@ class ChaosRun:
                 kill_redis=options.kill_redis,
             )
             self.goals = {g.goal_id: _Goal(g) for g in schedule.goals}
+            # Workers and this driver encrypt Temporal payloads with one shared ring.
+            ring = KeyRing.generate()
             env = {
                 **os.environ,
+                "OMNIHUB_CODEC_KEYS": ",".join(ring.dumps().split()),
                 "OMNIHUB_HOME": str(work / "home"),
                 "OMNIHUB_TEMPORAL_ADDRESS": temporal.address,
                 "OMNIHUB_EVENT_STORE_URL": url,
@@ -444,11 +447,13 @@ class ChaosRun:
                 "OMNIHUB_SMTP_PORT": str(smtp.port),
             }
             if redis is not None:
-                env |= {"OMNIHUB_CACHE_BACKEND": "redis", "OMNIHUB_CACHE_REDIS_URL": redis.url}
+                env |= {"OMNIHUB_CACHE_URL": redis.url}
             workers = _Workers(env, work / "logs")
             procs = [workers.spawn() for _ in range(options.workers)]
             await asyncio.gather(*(asyncio.to_thread(workers.wait_ready, p) for p in procs))
-            client = await Client.connect(temporal.address, data_converter=pydantic_data_converter)
+            client = await Client.connect(
+                temporal.address, data_converter=encrypted_data_converter(ring)
+            )
             sagas = SagaClient(
                 client,
                 task_queue=QUEUE,

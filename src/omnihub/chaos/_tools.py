@@ -39,7 +39,9 @@ def create_tables(cursor: SqlCursor) -> None:
     """The tables the chaos tools (and ``database_write`` in chaos plans) write to."""
     cursor.execute(
         f"CREATE TABLE IF NOT EXISTS {EFFECTS_TABLE} "
-        "(id TEXT PRIMARY KEY, goal TEXT, step TEXT, tool TEXT)"
+        # database_write scopes rows by tenant_id (ids are unique per tenant).
+        "(id TEXT NOT NULL, tenant_id TEXT NOT NULL, goal TEXT, step TEXT, tool TEXT,"
+        " PRIMARY KEY (tenant_id, id))"
     )
     cursor.execute(
         f"CREATE TABLE IF NOT EXISTS {LOG_TABLE} (id TEXT PRIMARY KEY, goal TEXT, step TEXT, "
@@ -142,8 +144,9 @@ async def chaos_reserve_impl(args: ReserveInput, ctx: ToolContext) -> ReserveOut
                 return ReserveOutput.model_validate(ledger.lookup_in(cursor, key))
             record_id = uuid.uuid4().hex
             cursor.execute(
-                f"INSERT INTO {EFFECTS_TABLE} VALUES (?, ?, ?, ?)",
-                (record_id, ctx.goal_id, ctx.step_id, "chaos_reserve"),
+                f"INSERT INTO {EFFECTS_TABLE} (id, tenant_id, goal, step, tool)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (record_id, ctx.tenant_id, ctx.goal_id, ctx.step_id, "chaos_reserve"),
             )
             output = ReserveOutput(
                 record_id=record_id, linger_s=args.linger_s, release_failures=args.release_failures
