@@ -48,11 +48,18 @@ class StepPolicy(_Model):
 
 
 class CompensationEntry(_Model):
-    """One undo waiting on the compensation stack: the tool and its resolved arguments."""
+    """One undo waiting on the compensation stack: the tool and its resolved arguments.
+
+    ``position`` is the global position of the step's StepCompleted event: the stack is kept
+    in the store's order of completion, so LIFO holds against the audit record even when
+    parallel steps' results reach the workflow in another order. None in entries made before
+    steps reported it (those keep the order the workflow saw).
+    """
 
     step_id: str
     tool: str
     args: dict[str, Any]
+    position: int | None = None
 
 
 class CompensationReport(_Model):
@@ -271,6 +278,9 @@ class StepResult(_Model):
     output: dict[str, Any]
     attempt: int
     compensation: CompensationEntry | None = None
+    # The global position of the StepCompleted event the activity appended (None from an
+    # activity of an older release).
+    position: int | None = None
 
 
 class CompensateInput(_Model):

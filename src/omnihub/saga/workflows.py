@@ -49,6 +49,9 @@ WORKFLOW_NAME = "AgentSaga"
 # ``hold:`` namespace, which no plan step can name, so no step can inherit its approval.
 BUDGET_STEP = f"{HOLD_PREFIX}budget"
 
+# Patch id: the compensation stack is kept in the store's order of completion.
+STACK_BY_POSITION = "stack-by-store-position"
+
 
 @workflow.defn(name=WORKFLOW_NAME)
 class AgentSaga:
@@ -198,7 +201,10 @@ class AgentSaga:
             self._progress.steps_done += 1
             self._progress.steps_this_run += 1
             if result.compensation is not None:
-                self._progress.stack.append(result.compensation)
+                entry = result.compensation.model_copy(update={"position": result.position})
+                # Patched: ordering by position can change the order of compensation commands
+                # against a history whose workflow stacked results as they arrived.
+                self._progress.push(entry, by_position=workflow.patched(STACK_BY_POSITION))
         finally:
             del self._running[step_id]
             self._wake = True
