@@ -22,6 +22,9 @@ class SagaOptions(_Model):
     max_parallel_steps: int = Field(4, gt=0)
     approval_timeout_s: float = Field(86400.0, gt=0)
     continue_as_new_after_steps: int = Field(200, gt=0)
+    # Tries of preparing the goal, and of recording its end, before the goal fails: an input
+    # that breaks them fails the goal with GoalFailed instead of retrying forever.
+    prepare_attempts: int = Field(10, gt=0)
 
 
 class RetryPolicyModel(_Model):
