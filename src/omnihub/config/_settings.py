@@ -125,6 +125,12 @@ class Settings(BaseSettings):
     saga_continue_as_new_steps: int = Field(
         200, gt=0, description="Steps one workflow run executes before it continues as new."
     )
+    saga_goal_deadline_s: float | None = Field(
+        None,
+        gt=0,
+        description="Seconds a goal may run before it is cancelled and compensated "
+        "(default: no deadline; a goal's own deadline_s takes precedence).",
+    )
 
     # Built-in tools.
     tools_database_url: str | None = Field(

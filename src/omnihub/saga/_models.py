@@ -25,6 +25,8 @@ class SagaOptions(_Model):
     # Tries of preparing the goal, and of recording its end, before the goal fails: an input
     # that breaks them fails the goal with GoalFailed instead of retrying forever.
     prepare_attempts: int = Field(10, gt=0)
+    # Seconds from the goal's start until it is cancelled and compensated (None: no deadline).
+    deadline_s: float | None = Field(None, gt=0)
 
 
 class RetryPolicyModel(_Model):

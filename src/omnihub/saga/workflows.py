@@ -9,6 +9,7 @@ retry policies and timeouts in ``_policy``.
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
@@ -89,6 +90,7 @@ class AgentSaga:
         self._error: str | None = None
         self._status = "running" if carry else "starting"
         self._wake = False
+        self._deadline: asyncio.Task[None] | None = None
 
     # -- the run ---------------------------------------------------------------------------
 
@@ -96,6 +98,8 @@ class AgentSaga:
     async def run(self, input: SagaInput) -> SagaResult:
         if self._progress.started_at is None:
             self._progress.started_at = workflow.now()
+        if input.options.deadline_s is not None:
+            self._deadline = asyncio.create_task(self._expire(input.options.deadline_s))
         if input.carry is None:
             prepare = PlanningInput.for_goal(input, at=workflow.now())
             prepared = await self._prepare(prepare)
@@ -103,7 +107,7 @@ class AgentSaga:
                 prepared = await self._hold_for_budget(prepare, prepared.held)
             if prepared.plan is None:
                 self._error = prepared.error or "no plan"
-                return await self._finish("failed")
+                return await self._finish("cancelled" if self._cancel else "failed")
             self._plan, self._progress.policies = prepared.plan, dict(prepared.policies)
         self._status = "running"
         plan = self._plan
@@ -177,6 +181,21 @@ class AgentSaga:
 
     def _bounded(self) -> RetryPolicy:
         return bounded_retry(self._input.options.prepare_attempts)
+
+    async def _expire(self, deadline_s: float) -> None:
+        """The goal's deadline: a durable timer from the goal's start (so a continued run
+        waits only for what is left); when it fires the goal is cancelled like a cancel
+        request, with the deadline as the recorded reason, and its steps are undone."""
+        assert self._progress.started_at is not None
+        end = self._progress.started_at + timedelta(seconds=deadline_s)
+        left = (end - workflow.now()).total_seconds()
+        if left > 0:
+            await workflow.sleep(left)
+        if not self._stopping():
+            self._cancel = ControlRequest(
+                by="deadline", reason=f"the goal's deadline of {deadline_s:g} s passed"
+            )
+            self._wake = True
 
     def _stopping(self) -> bool:
         return self._failed_step is not None or self._cancel is not None
@@ -287,6 +306,8 @@ class AgentSaga:
         self, status: str, reports: list[CompensationReport] | None = None
     ) -> SagaResult:
         reports = reports or []
+        if self._deadline is not None:
+            self._deadline.cancel()  # the goal is ending: its deadline no longer applies
         metrics = self._progress.metrics(workflow.now())
         answer = answer_of(self._plan, self._progress.outputs)
         final = final_event(
