@@ -114,6 +114,12 @@ class Settings(BaseSettings):
     worker_max_concurrent_workflow_tasks: int = Field(
         100, gt=0, description="Workflow tasks one worker runs at once."
     )
+    worker_graceful_shutdown_s: float = Field(
+        30.0,
+        ge=0,
+        description="Seconds a stopping worker (SIGTERM) lets running activities finish before "
+        "cancelling them; keep it below the deployment's grace period.",
+    )
 
     # Sagas.
     saga_max_parallel_steps: int = Field(
