@@ -19,6 +19,7 @@ from omnihub.plans import Plan, PlanStep
 from omnihub.saga import PlanningInput, ProvidedPlan, SagaActivities, connect_temporal
 from omnihub.saga._connection import _tls
 from omnihub.saga._models import CompensateInput, CompensationEntry, StepInput
+from omnihub.saga._progress import Progress
 from omnihub.saga.activities import step_policy
 from omnihub.saga.workflows import failure_message, retry_policy
 from omnihub.servers import EmbeddedTemporal, free_port
@@ -84,13 +85,30 @@ async def test_a_retried_step_activity_acts_and_records_once(tmp_path: Path) -> 
     assert first == again
     assert first.compensation is not None
     assert first.compensation.args == {"table": "orders", "id": first.output["record_id"]}
-    types = [e.event_type for e in activities.store.read_stream("t", "g")]
-    assert types == ["StepStarted", "ToolExecuted", "StepCompleted"]
+    recorded = activities.store.read_stream("t", "g")
+    assert [e.event_type for e in recorded] == ["StepStarted", "ToolExecuted", "StepCompleted"]
+    # The retry reports the position of the one StepCompleted, which orders the stack.
+    assert first.position == recorded[-1].global_position
     undo = CompensateInput(tenant_id="t", goal_id="g", entry=first.compensation, at=NOW)
     assert await env.run(activities.compensate_step, undo) == {"deleted": 1}
     assert await env.run(activities.compensate_step, undo) == {"deleted": 1}
     types = [e.event_type for e in activities.store.read_stream("t", "g")]
     assert types.count("CompensationExecuted") == 1
+
+
+def test_the_stack_keeps_the_stores_order_of_completion() -> None:
+    def entry(step_id: str, position: int | None) -> CompensationEntry:
+        return CompensationEntry(step_id=step_id, tool="undo", args={}, position=position)
+
+    progress = Progress()
+    # Carried from a run before positions: stays below everything positioned.
+    progress.push(entry("old", None), by_position=True)
+    for step_id, position in (("b", 20), ("d", 40), ("a", 10), ("c", 30)):
+        progress.push(entry(step_id, position), by_position=True)
+    assert [e.step_id for e in progress.stack] == ["old", "a", "b", "c", "d"]
+    # A history recorded before the patch keeps the order results arrived in.
+    progress.push(entry("early", 5), by_position=False)
+    assert [e.step_id for e in progress.stack][-1] == "early"
 
 
 async def test_activity_failures_carry_type_retryability_and_jittered_delay(

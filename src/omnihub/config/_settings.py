@@ -135,6 +135,12 @@ class Settings(BaseSettings):
     worker_max_concurrent_workflow_tasks: int = Field(
         100, gt=0, description="Workflow tasks one worker runs at once."
     )
+    worker_graceful_shutdown_s: float = Field(
+        30.0,
+        ge=0,
+        description="Seconds a stopping worker (SIGTERM) lets running activities finish before "
+        "cancelling them; keep it below the deployment's grace period.",
+    )
 
     # Sagas.
     saga_max_parallel_steps: int = Field(
@@ -145,6 +151,12 @@ class Settings(BaseSettings):
     )
     saga_continue_as_new_steps: int = Field(
         200, gt=0, description="Steps one workflow run executes before it continues as new."
+    )
+    saga_goal_deadline_s: float | None = Field(
+        None,
+        gt=0,
+        description="Seconds a goal may run before it is cancelled and compensated "
+        "(default: no deadline; a goal's own deadline_s takes precedence).",
     )
 
     # Built-in tools.

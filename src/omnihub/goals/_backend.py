@@ -125,6 +125,7 @@ class SagaGoalBackend:
             tenant_id=tenant_id,
             user_id=request.user_id or "api",
             context=request.context,
+            deadline_s=request.deadline_s,
         )
         return GoalAccepted(goal_id=goal_id, status="new")
 

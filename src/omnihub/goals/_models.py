@@ -34,6 +34,13 @@ class GoalRequest(_Body):
         description="An explicit plan to run instead of asking the planner (for programs "
         "that plan themselves); it is validated like any plan before anything runs.",
     )
+    deadline_s: float | None = Field(
+        None,
+        gt=0,
+        le=365 * 86400,
+        description="Seconds the goal may run before it is cancelled and its steps undone "
+        "(default: the server's OMNIHUB_SAGA_GOAL_DEADLINE_S, if any).",
+    )
 
 
 class GoalAccepted(_Body):

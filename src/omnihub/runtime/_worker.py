@@ -56,6 +56,7 @@ async def run_worker(
             task_queue=settings.task_queue,
             max_concurrent_activities=settings.worker_max_concurrent_activities,
             max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,
+            graceful_shutdown_s=settings.worker_graceful_shutdown_s,
         )
         watching = asyncio.create_task(supervisor.watch()) if supervisor else None
         try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from temporalio import workflow
+from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, RetryState
 
 with workflow.unsafe.imports_passed_through():
@@ -16,14 +17,17 @@ with workflow.unsafe.imports_passed_through():
     from omnihub.saga._policy import LOCAL_TIMEOUT, RECORD_RETRY, activity_options
 
 
-async def prepare_goal(prepare: PlanningInput) -> PrepareResult:
+async def prepare_goal(
+    prepare: PlanningInput, *, retry: RetryPolicy = RECORD_RETRY
+) -> PrepareResult:
     """Record the goal, obtain and validate its plan (the ``prepare_goal`` local activity)."""
+    # saga2: ``retry`` lets the workflow bound the tries (a failed prepare fails the goal).
     prepared: PrepareResult = await workflow.execute_local_activity(
         "prepare_goal",
         prepare,
         result_type=PrepareResult,
         start_to_close_timeout=LOCAL_TIMEOUT,
-        retry_policy=RECORD_RETRY,
+        retry_policy=retry,
     )
     return prepared
 

@@ -82,6 +82,7 @@ class SagaClient:
                 max_parallel_steps=settings.saga_max_parallel_steps,
                 approval_timeout_s=settings.saga_approval_timeout_s,
                 continue_as_new_after_steps=settings.saga_continue_as_new_steps,
+                deadline_s=settings.saga_goal_deadline_s,
             ),
         )
 
@@ -95,9 +96,17 @@ class SagaClient:
         user_id: str = "user",
         context: dict[str, Any] | None = None,
         options: SagaOptions | None = None,
+        deadline_s: float | None = None,
     ) -> str:
-        """Start a goal, with an explicit plan or planned by the worker's planner; its id."""
+        """Start a goal, with an explicit plan or planned by the worker's planner; its id.
+
+        ``deadline_s`` (seconds from the start) overrides the options' deadline: when it
+        passes, the goal is cancelled and compensated.
+        """
         tenant = tenant_id or self.tenant_id
+        options = options or self.options
+        if deadline_s is not None:
+            options = options.model_copy(update={"deadline_s": deadline_s})
         goal_id = goal_id or new_event_id()  # a UUIDv7, like every goal id
         saga_input = SagaInput(
             goal_id=goal_id,
@@ -106,7 +115,7 @@ class SagaClient:
             user_id=user_id,
             context=context or {},
             plan=plan,
-            options=options or self.options,
+            options=options,
         )
         for attempt in range(_ATTEMPTS):
             try:

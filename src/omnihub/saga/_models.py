@@ -22,6 +22,11 @@ class SagaOptions(_Model):
     max_parallel_steps: int = Field(4, gt=0)
     approval_timeout_s: float = Field(86400.0, gt=0)
     continue_as_new_after_steps: int = Field(200, gt=0)
+    # Tries of preparing the goal, and of recording its end, before the goal fails: an input
+    # that breaks them fails the goal with GoalFailed instead of retrying forever.
+    prepare_attempts: int = Field(10, gt=0)
+    # Seconds from the goal's start until it is cancelled and compensated (None: no deadline).
+    deadline_s: float | None = Field(None, gt=0)
 
 
 class RetryPolicyModel(_Model):
@@ -48,11 +53,18 @@ class StepPolicy(_Model):
 
 
 class CompensationEntry(_Model):
-    """One undo waiting on the compensation stack: the tool and its resolved arguments."""
+    """One undo waiting on the compensation stack: the tool and its resolved arguments.
+
+    ``position`` is the global position of the step's StepCompleted event: the stack is kept
+    in the store's order of completion, so LIFO holds against the audit record even when
+    parallel steps' results reach the workflow in another order. None in entries made before
+    steps reported it (those keep the order the workflow saw).
+    """
 
     step_id: str
     tool: str
     args: dict[str, Any]
+    position: int | None = None
 
 
 class CompensationReport(_Model):
@@ -271,6 +283,9 @@ class StepResult(_Model):
     output: dict[str, Any]
     attempt: int
     compensation: CompensationEntry | None = None
+    # The global position of the StepCompleted event the activity appended (None from an
+    # activity of an older release).
+    position: int | None = None
 
 
 class CompensateInput(_Model):

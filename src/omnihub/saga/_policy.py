@@ -24,6 +24,27 @@ RECORD_RETRY = RetryPolicy(
 """Retry policy of the local activities: retry the store until it answers, never bad data."""
 
 
+def bounded_retry(attempts: int) -> RetryPolicy:
+    """RECORD_RETRY, but giving up after ``attempts`` tries: for preparing a goal and recording
+    its end, where an unexpected error (a plan that breaks validation, an event the store
+    refuses) must end the goal rather than retry forever."""
+    return RetryPolicy(
+        initial_interval=RECORD_RETRY.initial_interval,
+        maximum_interval=RECORD_RETRY.maximum_interval,
+        maximum_attempts=attempts,
+        non_retryable_error_types=RECORD_RETRY.non_retryable_error_types,
+    )
+
+
+def store_unavailable(exc: BaseException) -> bool:
+    """Whether an activity's tries ran out on the store not answering (StoreError): an outage
+    to wait out, not an input to give up on."""
+    cause: BaseException | None = exc
+    while isinstance(cause, ActivityError):
+        cause = cause.cause
+    return isinstance(cause, ApplicationError) and cause.type == "StoreError"
+
+
 def retry_policy(model: RetryPolicyModel) -> RetryPolicy:
     """Temporal's retry policy for a tool's retry settings."""
     return RetryPolicy(

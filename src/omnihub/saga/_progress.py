@@ -49,6 +49,24 @@ class Progress:
             started_at=carry.started_at,
         )
 
+    def push(self, entry: CompensationEntry, *, by_position: bool) -> None:
+        """Put a completed step's undo on the stack.
+
+        With ``by_position`` the entry goes in the store's order of completion (its
+        StepCompleted's position), not the order the workflow saw results in: parallel
+        steps' results can arrive out of the order the store recorded them, and LIFO is
+        judged against the store. An entry without a position, or with positioning off (a
+        history from before it), goes on top as it always did.
+        """
+        at = len(self.stack)
+        if by_position and entry.position is not None:
+            while at > 0:
+                below = self.stack[at - 1].position
+                if below is None or below < entry.position:
+                    break
+                at -= 1
+        self.stack.insert(at, entry)
+
     def carry(self, approvals: Approvals) -> SagaCarry:
         """What the next run needs, with the approvals still waiting and those granted."""
         assert self.started_at is not None

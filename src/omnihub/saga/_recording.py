@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from temporalio import workflow
+from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from omnihub.events import EventPayload
@@ -47,7 +48,7 @@ class EventRecorder:
         self.tenant_id = tenant_id
         self.goal_id = goal_id
 
-    async def record(self, *events: EventSpec) -> None:
+    async def record(self, *events: EventSpec, retry: RetryPolicy = RECORD_RETRY) -> None:
         await workflow.execute_local_activity(
             "record_events",
             RecordEventsInput(
@@ -57,5 +58,5 @@ class EventRecorder:
                 events=list(events),
             ),
             start_to_close_timeout=LOCAL_TIMEOUT,
-            retry_policy=RECORD_RETRY,
+            retry_policy=retry,
         )

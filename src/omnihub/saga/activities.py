@@ -126,7 +126,7 @@ class SagaActivities:
 
     async def _append(
         self, tenant_id: str, goal_id: str, at: datetime, specs: Sequence[EventSpec]
-    ) -> None:
+    ) -> list[int]:
         registry = event_registry
         events = [
             NewEvent(
@@ -140,7 +140,7 @@ class SagaActivities:
             for spec in specs
         ]
         try:
-            await asyncio.to_thread(self.store.append, tenant_id, goal_id, events)
+            return await asyncio.to_thread(self.store.append, tenant_id, goal_id, events)
         except StoreError as exc:
             raise ApplicationError(f"cannot record events: {exc}", type="StoreError") from exc
         except OmniHubError as exc:
@@ -279,8 +279,12 @@ class SagaActivities:
         )
         completed = StepCompleted(step_id=step, result=output)
         recorded = [step_event(executed, step_id=step), step_event(completed, step_id=step)]
-        await self._append(input.tenant_id, input.goal_id, input.at, recorded)
-        return StepResult(output=output, attempt=ctx.attempt, compensation=compensation)
+        # saga2: the StepCompleted's position (the same on a retry: appends are idempotent)
+        # orders the workflow's compensation stack as the store recorded the completions.
+        positions = await self._append(input.tenant_id, input.goal_id, input.at, recorded)
+        return StepResult(
+            output=output, attempt=ctx.attempt, compensation=compensation, position=positions[-1]
+        )
 
     @activity.defn(name="compensate_step")
     async def compensate_step(self, input: CompensateInput) -> dict[str, Any]:

@@ -28,8 +28,15 @@ def build_worker(
     task_queue: str,
     max_concurrent_activities: int = 100,
     max_concurrent_workflow_tasks: int = 100,
+    graceful_shutdown_s: float = 0.0,
 ) -> Worker:
-    """A worker for AgentSaga and ``activities`` on ``task_queue``."""
+    """A worker for AgentSaga and ``activities`` on ``task_queue``.
+
+    On shutdown it stops polling, then gives running activities ``graceful_shutdown_s`` to
+    finish before cancelling them; one cancelled (or on a worker that dies) is retried on
+    another worker after its heartbeat or start-to-close timeout, and acts once through the
+    idempotency ledger.
+    """
     return Worker(
         client,
         task_queue=task_queue,
@@ -41,4 +48,5 @@ def build_worker(
         max_concurrent_workflow_tasks=max_concurrent_workflow_tasks,
         # A worker killed with goals in its cache hands them on quickly.
         sticky_queue_schedule_to_start_timeout=timedelta(seconds=3),
+        graceful_shutdown_timeout=timedelta(seconds=graceful_shutdown_s),
     )

@@ -9,10 +9,13 @@ retry policies and timeouts in ``_policy``.
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import TimeoutError as TemporalTimeoutError
 
 with workflow.unsafe.imports_passed_through():
     from omnihub.errors import ValidationError
@@ -25,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
         ApprovalDecision,
         CompensationReport,
         ControlRequest,
+        EventSpec,
         PlanningInput,
         PrepareResult,
         SagaInput,
@@ -34,12 +38,21 @@ with workflow.unsafe.imports_passed_through():
     )
     from omnihub.saga._outcome import answer_of, final_event
     from omnihub.saga._policy import (
+        bounded_retry,
         default_policy,
         failure_message,
         retry_policy,
+        store_unavailable,
     )
     from omnihub.saga._progress import Progress
     from omnihub.saga._recording import EventRecorder, event_spec, step_event
+
+# How a local activity's final failure reaches the workflow: Temporal's core hands over the
+# activity's own ApplicationError (or a timeout), not always wrapped in an ActivityError.
+LOCAL_FAILURES = (ActivityError, ApplicationError, TemporalTimeoutError)
+
+# The longest failure message a goal's error keeps (a GoalFailed must fit in the store).
+MAX_ERROR_CHARS = 2000
 
 __all__ = ["BUDGET_STEP", "WORKFLOW_NAME", "AgentSaga", "failure_message", "retry_policy"]
 
@@ -48,6 +61,15 @@ WORKFLOW_NAME = "AgentSaga"
 # The pseudo-step a goal held over its tenant's LLM budget waits on for approval: in the
 # ``hold:`` namespace, which no plan step can name, so no step can inherit its approval.
 BUDGET_STEP = f"{HOLD_PREFIX}budget"
+
+# Patch id: the compensation stack is kept in the store's order of completion.
+STACK_BY_POSITION = "stack-by-store-position"
+
+
+def _short(message: str) -> str:
+    if len(message) <= MAX_ERROR_CHARS:
+        return message
+    return message[: MAX_ERROR_CHARS - 1] + "…"
 
 
 @workflow.defn(name=WORKFLOW_NAME)
@@ -68,6 +90,7 @@ class AgentSaga:
         self._error: str | None = None
         self._status = "running" if carry else "starting"
         self._wake = False
+        self._deadline: asyncio.Task[None] | None = None
 
     # -- the run ---------------------------------------------------------------------------
 
@@ -75,14 +98,16 @@ class AgentSaga:
     async def run(self, input: SagaInput) -> SagaResult:
         if self._progress.started_at is None:
             self._progress.started_at = workflow.now()
+        if input.options.deadline_s is not None:
+            self._deadline = asyncio.create_task(self._expire(input.options.deadline_s))
         if input.carry is None:
             prepare = PlanningInput.for_goal(input, at=workflow.now())
-            prepared = await prepare_goal(prepare)
+            prepared = await self._prepare(prepare)
             if prepared.held is not None:
                 prepared = await self._hold_for_budget(prepare, prepared.held)
             if prepared.plan is None:
                 self._error = prepared.error or "no plan"
-                return await self._finish("failed")
+                return await self._finish("cancelled" if self._cancel else "failed")
             self._plan, self._progress.policies = prepared.plan, dict(prepared.policies)
         self._status = "running"
         plan = self._plan
@@ -129,7 +154,48 @@ class AgentSaga:
         ):
             return PrepareResult(error=self._error or f"held over budget: {reason}")
         again = prepare.model_copy(update={"budget_approved": True, "at": workflow.now()})
-        return await prepare_goal(again)
+        return await self._prepare(again)
+
+    async def _prepare(self, prepare: PlanningInput) -> PrepareResult:
+        """``prepare_goal`` with bounded tries: whatever breaks it for good (an event the
+        store refuses, an unexpected error in planning or validation) becomes the goal's
+        error, so the goal fails with GoalFailed instead of retrying forever."""
+        while True:
+            try:
+                return await prepare_goal(prepare, retry=self._bounded())
+            except LOCAL_FAILURES as exc:
+                if not store_unavailable(exc):
+                    error = f"cannot prepare the goal: {failure_message(exc)}"
+                    return PrepareResult(error=_short(error))
+
+    async def _record_end(self, event: EventSpec) -> None:
+        """Record the goal's final event, giving up (raising the failure) after bounded tries unless
+        the store is merely unavailable."""
+        while True:
+            try:
+                await self._recorder.record(event, retry=self._bounded())
+                return
+            except LOCAL_FAILURES as exc:
+                if not store_unavailable(exc):
+                    raise
+
+    def _bounded(self) -> RetryPolicy:
+        return bounded_retry(self._input.options.prepare_attempts)
+
+    async def _expire(self, deadline_s: float) -> None:
+        """The goal's deadline: a durable timer from the goal's start (so a continued run
+        waits only for what is left); when it fires the goal is cancelled like a cancel
+        request, with the deadline as the recorded reason, and its steps are undone."""
+        assert self._progress.started_at is not None
+        end = self._progress.started_at + timedelta(seconds=deadline_s)
+        left = (end - workflow.now()).total_seconds()
+        if left > 0:
+            await workflow.sleep(left)
+        if not self._stopping():
+            self._cancel = ControlRequest(
+                by="deadline", reason=f"the goal's deadline of {deadline_s:g} s passed"
+            )
+            self._wake = True
 
     def _stopping(self) -> bool:
         return self._failed_step is not None or self._cancel is not None
@@ -198,7 +264,10 @@ class AgentSaga:
             self._progress.steps_done += 1
             self._progress.steps_this_run += 1
             if result.compensation is not None:
-                self._progress.stack.append(result.compensation)
+                entry = result.compensation.model_copy(update={"position": result.position})
+                # Patched: ordering by position can change the order of compensation commands
+                # against a history whose workflow stacked results as they arrived.
+                self._progress.push(entry, by_position=workflow.patched(STACK_BY_POSITION))
         finally:
             del self._running[step_id]
             self._wake = True
@@ -237,6 +306,8 @@ class AgentSaga:
         self, status: str, reports: list[CompensationReport] | None = None
     ) -> SagaResult:
         reports = reports or []
+        if self._deadline is not None:
+            self._deadline.cancel()  # the goal is ending: its deadline no longer applies
         metrics = self._progress.metrics(workflow.now())
         answer = answer_of(self._plan, self._progress.outputs)
         final = final_event(
@@ -248,7 +319,29 @@ class AgentSaga:
             cancel=self._cancel,
             reports=reports,
         )
-        await self._recorder.record(final)
+        try:
+            await self._record_end(final)
+        except LOCAL_FAILURES as exc:
+            # The end cannot be recorded (too large for the store, or an error that persists):
+            # the goal fails instead, its effects undone if it had completed, with a small
+            # GoalFailed (no partial results) the store takes.
+            self._error = _short(f"cannot record the goal's end: {failure_message(exc)}")
+            if status == "completed":
+                self._status = "compensating"
+                reports = await compensate(
+                    self._progress.stack, policy_for=self._policy, recorder=self._recorder
+                )
+            status = "failed"
+            failed = final_event(
+                status,
+                outputs={},
+                answer=None,
+                metrics=metrics,
+                error=self._error,
+                cancel=None,
+                reports=reports,
+            )
+            await self._record_end(failed)
         self._status = status
         await workflow.wait_condition(workflow.all_handlers_finished)
         return SagaResult(
