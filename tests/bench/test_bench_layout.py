@@ -20,9 +20,12 @@ def test_bench_public_names() -> None:
         "goal_workload",
         "parse_sizes",
         "planning_goals",
+        "replay_traffic",
         "run_cache_benchmark",
         "run_events_benchmark",
         "run_planning_benchmark",
+        "run_planning_memory_benchmark",
+        "run_planning_replay",
         "run_saga_benchmark",
         "saga_bench_tools",
     ]

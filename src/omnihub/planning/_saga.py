@@ -18,7 +18,8 @@ from omnihub.planning._flow import PlanningOutcome, PlanningService
 from omnihub.planning._planner import PlanRequest
 from omnihub.saga import PlanningInput, ProvidedPlan
 
-#: How many goals' outcomes a provider remembers (about 2 KB each).
+#: How many goals' outcomes a provider remembers (`omnihub bench planning-memory`: ~0.5 KiB
+#: each with a small plan, so ~2 MiB at the bound).
 MAX_OUTCOMES = 4096
 
 
