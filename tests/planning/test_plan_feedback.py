@@ -59,31 +59,19 @@ def _events(goal_id: str, entry_id: str, failure: str) -> list[EventSpec]:
             key_parts=["PlanGenerated"],
         ),
     ]
-    if failure == "arguments":
-        error = "ToolError: database_write: invalid arguments: 'date' is not a date"
-        specs.append(
-            EventSpec(
-                event_type="StepFailed",
-                payload={"step_id": "s1", "error": error},
-                key_parts=["s1", "StepFailed"],
-            )
-        )
-    elif failure == "compensation":
-        specs.append(
-            EventSpec(
-                event_type="CompensationExecuted",
-                payload={"step_id": "s1", "tool_name": "database_delete"},
-                key_parts=["s1", "CompensationExecuted"],
-            )
-        )
-    elif failure == "timeout":
-        specs.append(
-            EventSpec(
-                event_type="StepFailed",
-                payload={"step_id": "s1", "error": "activity StartToClose timeout"},
-                key_parts=["s1", "StepFailed"],
-            )
-        )
+    # What happened after the plan: a tool rejecting its arguments, a compensation, a timeout.
+    after = {
+        "arguments": (
+            "StepFailed",
+            {"error": "ToolError: database_write: invalid arguments: 'date' is not a date"},
+        ),
+        "compensation": ("CompensationExecuted", {"tool_name": "database_delete"}),
+        "timeout": ("StepFailed", {"error": "activity StartToClose timeout"}),
+    }
+    kind, payload = after[failure]
+    specs.append(
+        EventSpec(event_type=kind, payload={"step_id": "s1", **payload}, key_parts=["s1", kind])
+    )
     return specs
 
 

@@ -22,32 +22,20 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from omnihub.bench._planning import _CITIES, _EMAILS
-from omnihub.cache import PlanCache, open_index
+from omnihub.bench._planning import _CITIES, _EMAILS, _TEMPLATES, cached_planning
 from omnihub.embeddings import Embedder, open_embedder
 from omnihub.planning import (
-    CachePlanStore,
     LLMPlanner,
     OpenAIChatClient,
-    PlanningService,
     PlanRequest,
     PlaybookPlanner,
-    SQLiteUsageLedger,
     default_playbooks,
-    planner_cache_version,
 )
 from omnihub.plans import Plan
 from omnihub.tools import default_registry
 
 MODEL = "gpt-4o-mini"
-_INTENTS = [
-    "Book a train from {a} to {b} on {day} March",
-    "Pay {n} EUR to {email}",
-    "Cancel booking BK-{n}",
-    "Create an account for {email}",
-    "Book a hotel in {a} from {day} May to {day2} May",
-    "Refund ${n}.50 to {email}",
-]
+_INTENTS = _TEMPLATES  # the six demo intents, shared with the playbook bench
 _GREETINGS = ["hi", "hey,", "hello there", "good morning,"]
 _BEFORE = ["please", "pls", "could you", "can you please"]
 _AFTER = ["thanks!", "asap", "thank you", "cheers"]
@@ -214,15 +202,7 @@ async def run_planning_replay(goals: int, *, seed: int = 7) -> dict[str, Any]:
     with _ScriptedLLM() as llm, tempfile.TemporaryDirectory() as folder:
         client = OpenAIChatClient(model=MODEL, base_url=llm.base_url, mode="json_schema")
         planner = LLMPlanner(client, registry)
-        cache = PlanCache(
-            open_index("memory", path=str(Path(folder) / "cache.db")),
-            embedder,
-            version=planner_cache_version(planner, registry),
-        )
-        ledger = SQLiteUsageLedger(Path(folder) / "ledger.db")
-        service = PlanningService(
-            planner, ledger=ledger, cache=CachePlanStore(cache, registry, ledger)
-        )
+        service = cached_planning(planner, registry, embedder, Path(folder))
         try:
             for request in traffic:
                 truth = truths[request.clean]
