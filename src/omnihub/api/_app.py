@@ -11,6 +11,7 @@ from omnihub import __version__
 from omnihub.api._errors import install_error_handlers
 from omnihub.api._metrics import ApiMetrics
 from omnihub.api._middleware import GuardMiddleware
+from omnihub.api._routes_cache import cache_router
 from omnihub.api._routes_goals import router as goals_router
 from omnihub.api._routes_system import router as system_router
 from omnihub.api._routes_system import stats_router
@@ -70,5 +71,6 @@ def create_app(
     app.include_router(system_router)
     app.include_router(goals_router)
     app.include_router(stats_router)
+    app.include_router(cache_router(settings))
     mount_console(app, settings)
     return app

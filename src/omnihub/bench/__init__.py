@@ -7,6 +7,8 @@ needs a dev-only dependency (``eventsourcing``) is imported only when ``--compar
 from omnihub.bench._cache import cache_query_texts, run_cache_benchmark
 from omnihub.bench._events import BenchConfig, goal_workload, run_events_benchmark
 from omnihub.bench._planning import planning_goals, run_planning_benchmark
+from omnihub.bench._planning_memory import run_planning_memory_benchmark
+from omnihub.bench._planning_replay import replay_traffic, run_planning_replay
 from omnihub.bench._policy import run_policy_benchmark
 from omnihub.bench._saga import parse_sizes, run_saga_benchmark, saga_bench_tools
 
@@ -16,9 +18,12 @@ __all__ = [
     "goal_workload",
     "parse_sizes",
     "planning_goals",
+    "replay_traffic",
     "run_cache_benchmark",
     "run_events_benchmark",
     "run_planning_benchmark",
+    "run_planning_memory_benchmark",
+    "run_planning_replay",
     "run_policy_benchmark",
     "run_saga_benchmark",
     "saga_bench_tools",

@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from omnihub.cache import PlanCache, open_index
-from omnihub.embeddings import open_embedder
+from omnihub.embeddings import Embedder, open_embedder
 from omnihub.planning import (
     CachePlanStore,
+    Planner,
     PlanningService,
     PlanRequest,
     PlaybookPlanner,
@@ -25,7 +26,7 @@ from omnihub.planning import (
     default_playbooks,
     planner_cache_version,
 )
-from omnihub.tools import default_registry
+from omnihub.tools import ToolRegistry, default_registry
 
 _CITIES = ["Lyon", "Nice", "Turin", "Bern", "Madrid", "Seville", "Vienna", "Prague", "Oslo"]
 _EMAILS = ["ana@example.com", "li@acme.io", "omar@initech.org", "kim@umbrella.co"]
@@ -58,6 +59,20 @@ def planning_goals(count: int) -> list[str]:
     return goals
 
 
+def cached_planning(
+    planner: Planner, registry: ToolRegistry, embedder: Embedder, folder: Path
+) -> PlanningService:
+    """The cache-first flow around ``planner``: an in-process plan cache and a usage ledger
+    (so hits record what they saved), both in ``folder``."""
+    cache = PlanCache(
+        open_index("memory", path=str(folder / "cache.db")),
+        embedder,
+        version=planner_cache_version(planner, registry),
+    )
+    ledger = SQLiteUsageLedger(folder / "ledger.db")
+    return PlanningService(planner, ledger=ledger, cache=CachePlanStore(cache, registry, ledger))
+
+
 def _percentiles(samples: list[float]) -> dict[str, float]:
     ordered = sorted(samples)
 
@@ -83,15 +98,7 @@ async def run_planning_benchmark(goals: int) -> dict[str, Any]:
         baseline.append((time.perf_counter() - started) * 1000)
 
     with tempfile.TemporaryDirectory() as folder:
-        cache = PlanCache(
-            open_index("memory", path=str(Path(folder) / "cache.db")),
-            embedder,
-            version=planner_cache_version(planner, registry),
-        )
-        ledger = SQLiteUsageLedger(Path(folder) / "ledger.db")
-        service = PlanningService(
-            planner, ledger=ledger, cache=CachePlanStore(cache, registry, ledger)
-        )
+        service = cached_planning(planner, registry, embedder, Path(folder))
         flow: list[float] = []
         hits = false_hits = 0
         for request, steps in zip(requests, expected, strict=True):

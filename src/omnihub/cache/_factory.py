@@ -73,4 +73,5 @@ def open_plan_cache(
         threshold=settings.cache_threshold,
         ttl_seconds=settings.cache_ttl_seconds,
         max_request_chars=settings.cache_max_request_chars,
+        max_plan_failures=settings.cache_max_plan_failures,
     )

@@ -11,6 +11,20 @@ KNN on a per-tenant index.)
 slot: writes are single-slot MULTI/EXEC transactions, never cross-slot. **EF_RUNTIME** is
 passed on every KNN query (:data:`EF_RUNTIME`, 64, as in process; the index default is 10).
 
+**URLs.** ``redis://host:port/db`` (one server), ``rediss://…`` (TLS; the CA bundle as
+``?ssl_ca_certs=/path/ca.pem``, and ``ssl_certfile``/``ssl_keyfile`` for client certificates —
+redis-py's URL query arguments), and Redis Cluster as ``redis+cluster://host:port`` or
+``rediss+cluster://…`` (or any of them with ``?cluster=true``), naming any one node.
+
+**Redis Cluster without a coordinator.** Open-source RediSearch (2.10 here, loaded into Redis
+8.2) has no cross-shard coordinator: each shard indexes only the keys it holds, and
+FT.CREATE/FT.SEARCH/FT.INFO/FT.DROPINDEX treat the *index name* as their key, so a node that
+does not own the name's slot answers ``MOVED`` (measured on a 3-primary cluster: an index
+created on its owner lists on that node only; a search sent elsewhere is redirected). Hence the
+index name, its key prefix and every key of a tenant carry the tenant's hash tag: the index and
+all the documents it must see live on one shard, and each FT command is sent to the node that
+owns that slot. ``FT._LIST`` is per node and is asked of every primary.
+
 **Managed services.** The backend needs the Query Engine (``FT.CREATE``/``FT.SEARCH`` with
 HNSW vectors): Redis 8 (search is built in), Redis Stack, Redis Cloud, Azure Managed Redis.
 Services without it (plain ElastiCache/Memorystore/Valkey without the search module) answer
@@ -32,6 +46,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import numpy as np
 
@@ -77,6 +92,39 @@ def _slot(tenant: str) -> str:
     return "{" + tenant.encode().hex() + "}"
 
 
+def _split_cluster(url: str) -> tuple[str, bool]:
+    """``(url for redis-py, cluster?)``: a ``+cluster`` scheme or ``cluster=true`` query."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    cluster = scheme.endswith("+cluster")
+    if cluster:
+        scheme = scheme.removesuffix("+cluster")
+    query = []
+    for name, value in parse_qsl(parts.query, keep_blank_values=True):
+        if name == "cluster":
+            cluster = cluster or value.lower() in ("1", "true", "yes", "on")
+        else:
+            query.append((name, value))
+    path = "" if cluster else parts.path  # a cluster has only database 0
+    return urlunsplit((scheme, parts.netloc, path, urlencode(query), parts.fragment)), cluster
+
+
+def redis_client(url: str, *, socket_timeout: float | None) -> Any:
+    """A redis-py client for ``url``: :class:`redis.RedisCluster` for a cluster URL, else
+    :class:`redis.Redis` (TLS and its options come from the URL either way)."""
+    import redis
+    from redis.cluster import RedisCluster
+
+    plain, cluster = _split_cluster(url)
+    if cluster:
+        return RedisCluster.from_url(
+            plain, socket_timeout=socket_timeout, socket_connect_timeout=socket_timeout
+        )
+    return redis.Redis.from_url(
+        plain, socket_timeout=socket_timeout, socket_connect_timeout=socket_timeout
+    )
+
+
 def _tag(value: str) -> str:
     return _TAG_SPECIAL.sub(r"\\\1", value)
 
@@ -112,9 +160,8 @@ class RedisPlanIndex:
         self._namespace = namespace
         self._lock_prefix = f"{namespace}:lock:"
         self._url = url
-        self._client = client or redis.Redis.from_url(
-            url, socket_timeout=socket_timeout, socket_connect_timeout=socket_timeout
-        )
+        self._cluster = _split_cluster(url)[1]
+        self._client = client or redis_client(url, socket_timeout=socket_timeout)
         self._ready: set[str] = set()
         self._ef_runtime = int(ef_runtime)
         self._require_query_engine()
@@ -125,7 +172,7 @@ class RedisPlanIndex:
         unreachable server is not an error here: the cache then answers misses until it is
         back."""
         try:
-            self._client.execute_command("FT._LIST")
+            self._ft_list(self._client)
         except self._unavailable:
             return
         except self._redis_errors as exc:
@@ -145,6 +192,26 @@ class RedisPlanIndex:
             raise StoreUnavailableError(f"Redis is unavailable: {exc}") from exc
         except self._redis_errors as exc:
             raise StoreError(f"Redis plan cache error: {exc}") from exc
+
+    def _ft(self, tenant: str, *args: Any) -> Any:
+        """An FT command about ``tenant``'s index, on the node owning the tenant's slot in a
+        cluster (the module has no coordinator: see the module docstring)."""
+        if self._cluster:
+            node = self._client.get_node_from_key(self._index_name(tenant))
+            return self._client.execute_command(*args, target_nodes=node)
+        return self._client.execute_command(*args)
+
+    def _ft_list(self, client: Any) -> list[str]:
+        """Every index name (of every primary in a cluster)."""
+        if not self._cluster:
+            return [_text(raw) for raw in client.execute_command("FT._LIST")]
+        # Listed nodes, not the PRIMARIES flag: redis-py 8.1 still looks for a key with a flag.
+        names: set[str] = set()
+        for node in client.get_primaries():
+            names.update(
+                _text(raw) for raw in client.execute_command("FT._LIST", target_nodes=node)
+            )
+        return sorted(names)
 
     def _index_name(self, tenant: str) -> str:
         return f"{self._namespace}:idx:{_slot(tenant)}"
@@ -176,12 +243,12 @@ class RedisPlanIndex:
 
         def create() -> None:
             try:
-                self._client.execute_command("FT.INFO", name)
+                self._ft(tenant, "FT.INFO", name)
             except self._unavailable:
                 raise
             except self._redis_errors:
-                self._client.execute_command(
-                    "FT.CREATE", name, "ON", "HASH", "PREFIX", "1", self._prefix(tenant),
+                self._ft(
+                    tenant, "FT.CREATE", name, "ON", "HASH", "PREFIX", "1", self._prefix(tenant),
                     "SCHEMA",
                     "key", "TAG",
                     "version", "TAG",
@@ -198,9 +265,7 @@ class RedisPlanIndex:
         """FT.SEARCH on the tenant's own index (created on first use: an empty index is cheap,
         and every worker can then query a tenant it has never written)."""
         self._ensure_index(tenant)
-        return self._call(
-            lambda: self._client.execute_command("FT.SEARCH", self._index_name(tenant), *args)
-        )
+        return self._call(lambda: self._ft(tenant, "FT.SEARCH", self._index_name(tenant), *args))
 
     # -- PlanIndex -------------------------------------------------------------------
     def add(self, entry: CacheEntry, vector: Vector) -> None:
@@ -219,11 +284,9 @@ class RedisPlanIndex:
         Uses its own connection without the short lookup timeout: indexing a batch of
         vectors into the HNSW graph keeps the server busy for longer than a lookup may wait.
         """
-        import redis
-
         for tenant in sorted({entry.tenant for entry in entries}):
             self._ensure_index(tenant)
-        bulk = redis.Redis.from_url(self._url, socket_timeout=None)
+        bulk = redis_client(self._url, socket_timeout=None)
 
         def write(start: int) -> None:
             pipe = bulk.pipeline(transaction=False)
@@ -366,15 +429,17 @@ class RedisPlanIndex:
     def drop(self) -> None:
         """Delete every search index of this namespace with its entries (on a connection
         without the lookup timeout: dropping 100,000 documents takes a while)."""
-        import redis
-
-        client: Any = redis.Redis.from_url(self._url, socket_timeout=None)
+        client: Any = redis_client(self._url, socket_timeout=None)
 
         def drop_all() -> None:
             prefix = f"{self._namespace}:idx:"
-            for raw in client.execute_command("FT._LIST"):
-                if _text(raw).startswith(prefix):
-                    client.execute_command("FT.DROPINDEX", _text(raw), "DD")
+            for name in self._ft_list(client):
+                if name.startswith(prefix):
+                    if self._cluster:  # the index name is the command's key
+                        node = client.get_node_from_key(name)
+                        client.execute_command("FT.DROPINDEX", name, "DD", target_nodes=node)
+                    else:
+                        client.execute_command("FT.DROPINDEX", name, "DD")
             batch: list[Any] = []
             for key in client.scan_iter(match=f"{self._namespace}:k:*", count=1000):
                 batch.append(key)

@@ -156,9 +156,34 @@ def usage_command(
 def bench_planning_command(
     goals: Annotated[int, typer.Option(min=1, help="Goals to plan.")] = 300,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    llm: Annotated[
+        str | None,
+        typer.Option(
+            "--llm",
+            help="'scripted': replay realistic traffic (repeats, near-repeats, noisy typing, "
+            "new intents) against an LLM planner on a scripted loopback endpoint.",
+        ),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the replayed traffic (--llm).")] = 7,
 ) -> None:
-    """Cache-first planning (plan cache, then playbooks) against the playbook planner alone."""
-    from omnihub.bench import run_planning_benchmark
+    """Cache-first planning (plan cache, then playbooks) against the playbook planner alone;
+    with ``--llm scripted``, LLM calls avoided, tokens and cost saved, and wrong plans served."""
+    from omnihub.bench import run_planning_benchmark, run_planning_replay
 
-    result = asyncio.run(run_planning_benchmark(goals))
+    if llm not in (None, "scripted"):
+        raise ValidationError(f"--llm takes 'scripted', not {llm!r}")
+    if llm == "scripted":
+        result = asyncio.run(run_planning_replay(goals, seed=seed))
+    else:
+        result = asyncio.run(run_planning_benchmark(goals))
     typer.echo(json.dumps(result) if as_json else json.dumps(result, indent=2))
+
+
+@bench_app.command("planning-memory")
+def bench_planning_memory_command(
+    goals: Annotated[int, typer.Option(min=1, help="Goals to plan.")] = 10_000,
+) -> None:
+    """Heap of the saga plan provider over many goals (bounded vs unbounded), as JSON."""
+    from omnihub.bench import run_planning_memory_benchmark
+
+    typer.echo(json.dumps(asyncio.run(run_planning_memory_benchmark(goals))))

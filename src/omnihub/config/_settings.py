@@ -327,6 +327,11 @@ class Settings(BaseSettings):
     cache_max_request_chars: int = Field(
         2000, gt=0, description="Longest request the plan cache accepts, in characters."
     )
+    cache_max_plan_failures: int = Field(
+        2,
+        ge=1,
+        description="Goals a cached plan may fail because of the plan before it is evicted.",
+    )
 
     @classmethod
     def settings_customise_sources(

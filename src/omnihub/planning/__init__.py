@@ -16,6 +16,7 @@ from omnihub.planning._factory import (
     plan_goal,
     resolve_planner_kind,
 )
+from omnihub.planning._feedback import PlanFeedback, plan_failure
 from omnihub.planning._flow import (
     CachedPlan,
     EventSink,
@@ -47,7 +48,7 @@ from omnihub.planning._playbooks import (
     load_playbooks,
 )
 from omnihub.planning._prompt import PROMPT_VERSION, ToolOutput, build_prompt, repair_message
-from omnihub.planning._saga import SagaPlanProvider
+from omnihub.planning._saga import RecentOutcomes, SagaPlanProvider
 from omnihub.planning._types import PLAN_JSON_SCHEMA, Completion, ModelClient, Usage
 
 __all__ = [
@@ -68,6 +69,7 @@ __all__ = [
     "LedgerEntry",
     "ModelClient",
     "OpenAIChatClient",
+    "PlanFeedback",
     "PlanRequest",
     "PlanStore",
     "Planner",
@@ -79,6 +81,7 @@ __all__ = [
     "PlaybookPlanner",
     "PostgresUsageLedger",
     "PriceTable",
+    "RecentOutcomes",
     "RetryPolicy",
     "SQLiteUsageLedger",
     "SagaPlanProvider",
@@ -98,6 +101,7 @@ __all__ = [
     "load_playbooks",
     "open_ledger",
     "parse_plan",
+    "plan_failure",
     "plan_goal",
     "planner_cache_version",
     "repair_message",

@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import ValidationError as PydanticValidationError
 
-from omnihub.cache import Lookup, PlanCache, cache_version
+from omnihub.cache import Demotion, Lookup, PlanCache, cache_version
 from omnihub.errors import PlanValidationError
 from omnihub.planning._flow import CachedPlan
 from omnihub.planning._ledger import UsageLedger
@@ -66,6 +66,8 @@ class CachePlanStore:
             logger.warning(
                 "cached plan %s no longer validates; planning anew: %s", found.entry_id, exc
             )
+            if found.entry_id is not None:
+                self.demote(request.tenant, found.entry_id, "plan no longer validates")
             return None
         usage = None
         if self.ledger is not None and found.entry_id is not None:
@@ -87,6 +89,11 @@ class CachePlanStore:
         )
         if stored.entry_id is not None and self.ledger is not None:
             self.ledger.remember_plan_usage(stored.entry_id, request.tenant, result.usage)
+
+    def demote(self, tenant: str, entry_id: str, cause: str) -> Demotion:
+        """The goal planned by entry ``entry_id`` failed because of the plan (see
+        :meth:`PlanCache.demote`)."""
+        return self.cache.demote(tenant, entry_id, cause)
 
     def close(self) -> None:
         self.cache.close()

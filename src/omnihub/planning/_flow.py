@@ -2,10 +2,15 @@
 
 goal → plan cache lookup → (miss) budget check → planner (validate / repair) → cache store →
 an outcome whose :meth:`PlanningOutcome.event_payload` is the PlanGenerated event's data.
+
+The cache (embedding, SQLite or Redis) and the ledger are synchronous: the flow runs them in a
+thread (:func:`asyncio.to_thread`), so a lookup never stalls the worker's event loop and the
+heartbeats of the other activities on it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -45,6 +50,9 @@ class PlanStore(Protocol):
 
     def store(self, request: PlanRequest, result: PlannerResult) -> None:
         """Remember a freshly made plan with its usage, for later hits."""
+
+    def demote(self, tenant: str, entry_id: str, cause: str) -> Any:
+        """A goal the entry planned failed because of the plan (evicted after N failures)."""
 
     def close(self) -> None:
         """Release the index."""
@@ -138,13 +146,17 @@ class PlanningService:
     async def aclose(self) -> None:
         await self.planner.aclose()
         if self.cache is not None:
-            self.cache.close()
+            await asyncio.to_thread(self.cache.close)
         if self.ledger is not None:
-            self.ledger.close()
+            await asyncio.to_thread(self.ledger.close)
 
     def _emit(self, event_type: str, payload: dict[str, Any]) -> None:
         if self.events is not None:
             self.events(event_type, payload)
+
+    def _record_calls(self, request: PlanRequest, calls: list[LLMCall]) -> None:
+        for call in calls:
+            self._record_call(request, call)
 
     def _record_call(self, request: PlanRequest, call: LLMCall) -> None:
         if self.ledger is None:
@@ -184,13 +196,20 @@ class PlanningService:
         """
         started = time.perf_counter()
         if self.cache is not None:
-            hit = self.cache.lookup(request)
+            hit = await asyncio.to_thread(self.cache.lookup, request)
             if hit is not None:
-                return self._from_cache(request, hit, started)
-        self._check_budget(request, budget_approved)
-        result = await self.planner.plan(request, lambda call: self._record_call(request, call))
+                return await asyncio.to_thread(self._from_cache, request, hit, started)
+        await asyncio.to_thread(self._check_budget, request, budget_approved)
+        # The planner reports each model call synchronously; they are written to the ledger
+        # off the loop once it returns (or fails: a failed attempt still cost tokens).
+        calls: list[LLMCall] = []
+        try:
+            result = await self.planner.plan(request, calls.append)
+        finally:
+            if calls:
+                await asyncio.to_thread(self._record_calls, request, calls)
         if self.cache is not None:
-            self.cache.store(request, result)
+            await asyncio.to_thread(self.cache.store, request, result)
         return PlanningOutcome(
             plan_id=plan_id_for(request, result.plan),
             plan=result.plan,

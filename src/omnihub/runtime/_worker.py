@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from omnihub.config import Settings
 from omnihub.runtime._open import open_store, temporal_supervisor
@@ -14,6 +14,7 @@ from omnihub.saga import PlanProvider, SagaActivities, build_worker, connect_tem
 from omnihub.tools import ToolRegistry, ToolResources, default_registry
 
 if TYPE_CHECKING:
+    from omnihub.events import EventStore
     from omnihub.planning import PlanningService, SagaPlanProvider
 
 
@@ -26,6 +27,15 @@ def open_planner(
 
     planning = build_planning_service(settings, registry)
     return SagaPlanProvider(planning), planning
+
+
+def _plan_feedback(store: EventStore, planning: PlanningService | None) -> Any:
+    """Demote a cached plan whose goal failed because of it (None without a plan cache)."""
+    if planning is None or planning.cache is None:
+        return None
+    from omnihub.planning import PlanFeedback
+
+    return PlanFeedback(store, planning.cache).goal_failed
 
 
 async def run_worker(
@@ -49,7 +59,8 @@ async def run_worker(
         client = await connect_temporal(settings, supervisor)
         store = open_store(settings)
         resources = ToolResources.from_settings(settings)
-        activities = SagaActivities(registry, resources, store, planner)
+        learn = _plan_feedback(store, planning)
+        activities = SagaActivities(registry, resources, store, planner, on_goal_failed=learn)
         worker = build_worker(
             client,
             activities,

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -114,11 +114,14 @@ class SagaActivities:
         resources: ToolResources,
         store: EventStore,
         planner: PlanProvider | None = None,
+        on_goal_failed: Callable[[str, str], Awaitable[Any]] | None = None,
     ) -> None:
         self.registry = registry
         self.resources = resources
         self.store = store
         self.planner = planner
+        # Told (tenant, goal) once a GoalFailed is recorded: the plan cache learns from it.
+        self.on_goal_failed = on_goal_failed
 
     def all(self) -> Sequence[Callable[..., Any]]:
         """The activity callables to pass to a Temporal worker."""
@@ -152,6 +155,8 @@ class SagaActivities:
     async def record_events(self, input: RecordEventsInput) -> None:
         """Append events to a goal's stream (each at most once)."""
         await self._append(input.tenant_id, input.goal_id, input.at, input.events)
+        if self.on_goal_failed and any(e.event_type == "GoalFailed" for e in input.events):
+            await self.on_goal_failed(input.tenant_id, input.goal_id)
 
     @activity.defn(name="prepare_goal")
     async def prepare_goal(self, input: PlanningInput) -> PrepareResult:
