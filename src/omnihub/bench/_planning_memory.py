@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import tracemalloc
+from datetime import UTC, datetime
 from typing import Any
 
 from omnihub.planning import (
@@ -59,9 +60,10 @@ async def _measure(goals: int, limit: int, samples: int) -> dict[str, Any]:
     tracemalloc.start()
     base = tracemalloc.get_traced_memory()[0]
     curve: list[dict[str, int]] = []
+    now = datetime.now(UTC)
     for i in range(goals):
         await provider.plan(
-            PlanningInput(tenant_id="bench", goal_id=f"goal-{i:06d}", goal="g", user_id="u")
+            PlanningInput(tenant_id="bench", goal_id=f"goal-{i:06d}", goal="g", user_id="u", at=now)
         )
         if (i + 1) % every == 0:
             gc.collect()
