@@ -14,7 +14,7 @@ from temporalio.testing import ActivityEnvironment
 import omnihub.saga
 from omnihub.config import load_settings
 from omnihub.errors import ConfigurationError, ServerError, ValidationError
-from omnihub.events import open_event_store
+from omnihub.events import GoalReceived, NewEvent, PlanGenerated, open_event_store
 from omnihub.plans import Plan, PlanStep
 from omnihub.saga import PlanningInput, ProvidedPlan, SagaActivities, connect_temporal
 from omnihub.saga._connection import _tls
@@ -68,8 +68,21 @@ def _activities(tmp_path: Path) -> SagaActivities:
     )
 
 
+def _record_goal(
+    activities: SagaActivities, steps: dict[str, tuple[str, dict[str, object]]]
+) -> None:
+    """What prepare_goal records before any step runs: the step check reads its goal and plan."""
+    plan = [{"step_id": s, "tool_name": t, "args": a} for s, (t, a) in steps.items()]
+    events = [
+        GoalReceived(goal="unit", user_id="u"),
+        PlanGenerated.model_validate({"plan_id": "p", "steps": plan, "source": "client"}),
+    ]
+    activities.store.append("t", "g", [NewEvent(payload=e) for e in events])
+
+
 async def test_a_retried_step_activity_acts_and_records_once(tmp_path: Path) -> None:
     activities = _activities(tmp_path)
+    _record_goal(activities, {"s1": ("database_write", {"table": "orders"})})
     step = StepInput(
         tenant_id="t",
         goal_id="g",
@@ -84,8 +97,8 @@ async def test_a_retried_step_activity_acts_and_records_once(tmp_path: Path) -> 
     assert first == again
     assert first.compensation is not None
     assert first.compensation.args == {"table": "orders", "id": first.output["record_id"]}
-    types = [e.event_type for e in activities.store.read_stream("t", "g")]
-    assert types == ["StepStarted", "ToolExecuted", "StepCompleted"]
+    types = [e.event_type for e in activities.store.read_stream("t", "g")][2:]
+    assert types == ["PolicyEvaluated", "StepStarted", "ToolExecuted", "StepCompleted"]
     undo = CompensateInput(tenant_id="t", goal_id="g", entry=first.compensation, at=NOW)
     assert await env.run(activities.compensate_step, undo) == {"deleted": 1}
     assert await env.run(activities.compensate_step, undo) == {"deleted": 1}
@@ -97,6 +110,10 @@ async def test_activity_failures_carry_type_retryability_and_jittered_delay(
     tmp_path: Path,
 ) -> None:
     activities = _activities(tmp_path)
+    _record_goal(
+        activities,
+        {"s1": ("database_write", {}), "s2": ("http_request", {"url": "http://h.invalid/"})},
+    )
     env = ActivityEnvironment()
     bad = StepInput(
         tenant_id="t", goal_id="g", step_id="s1", tool="database_write", args={}, at=NOW

@@ -10,6 +10,7 @@ from omnihub.guard._engine import (
     ToolFacts,
     call_context,
     default_policy_set,
+    defaults_permitting,
     default_policy_text,
     schema_text,
 )
@@ -47,5 +48,6 @@ __all__ = [
     "call_context",
     "default_policy_set",
     "default_policy_text",
+    "defaults_permitting",
     "schema_text",
 ]

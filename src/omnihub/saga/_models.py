@@ -271,6 +271,9 @@ class StepResult(_Model):
     output: dict[str, Any]
     attempt: int
     compensation: CompensationEntry | None = None
+    # Set when the tenant's policy holds this call for a person (decided with the resolved
+    # arguments): the tool did not run; the workflow asks for approval, then runs it again.
+    needs_approval: str | None = None
 
 
 class CompensateInput(_Model):
