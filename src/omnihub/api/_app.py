@@ -12,6 +12,7 @@ from omnihub.api._errors import install_error_handlers
 from omnihub.api._metrics import ApiMetrics
 from omnihub.api._middleware import GuardMiddleware
 from omnihub.api._routes_goals import router as goals_router
+from omnihub.api._routes_policy import router as policy_router
 from omnihub.api._routes_system import router as system_router
 from omnihub.api._routes_system import stats_router
 from omnihub.auth import SignatureVerifier
@@ -70,5 +71,6 @@ def create_app(
     app.include_router(system_router)
     app.include_router(goals_router)
     app.include_router(stats_router)
+    app.include_router(policy_router)
     mount_console(app, settings)
     return app
