@@ -45,8 +45,8 @@ async def test_a_goal_runs_its_plan_and_records_every_event(stack: SagaStack) ->
     assert [r["sku"] for r in stack.rows()] == ["apple"]
     assert stack.event_types(goal_id) == [
         "GoalReceived",
-        *["PolicyEvaluated"] * 3,  # each step decided when the plan was made
         "PlanGenerated",
+        *["PolicyEvaluated"] * 3,  # each step decided when the plan was made
         *["PolicyEvaluated", "StepStarted", "ToolExecuted", "StepCompleted"] * 3,
         "GoalCompleted",
     ]

@@ -190,7 +190,12 @@ class SagaActivities:
         except OmniHubError as exc:
             return PrepareResult(error=f"planning failed: {exc}")
         checked = await self._check_plan(input, plan)
+        decisions = [
+            event_spec(c.event("plan"), key=(c.step_id, "PolicyEvaluated", "plan"))
+            for c in checked.steps
+        ]
         if checked.forbidden:
+            await self._append(input.tenant_id, input.goal_id, input.at, decisions)
             reasons = "; ".join(c.decision.reason for c in checked.forbidden)
             return PrepareResult(error=f"forbidden by policy: {reasons}")
         # A tool whose every step here needs a person waits before its activity starts, like
@@ -227,12 +232,13 @@ class SagaActivities:
                 strict=False,
             )
         )
-        await self._append(input.tenant_id, input.goal_id, input.at, [generated])
+        # The plan first, then the decisions on its steps (as a forbidden plan has no plan).
+        await self._append(input.tenant_id, input.goal_id, input.at, [generated, *decisions])
         return PrepareResult(plan=plan, policies=policies)
 
     async def _check_plan(self, input: PlanningInput, plan: Plan) -> PlanCheck:
-        """Decide every step of the plan and record each decision (PolicyEvaluated)."""
-        checked = await asyncio.to_thread(
+        """Decide every step of the plan (the caller records the decisions)."""
+        return await asyncio.to_thread(
             self.guard.check_plan,
             tenant_id=input.tenant_id,
             user_id=input.user_id,
@@ -240,12 +246,6 @@ class SagaActivities:
             context=dict(input.context),
             plan=plan,
         )
-        decisions = [
-            event_spec(c.event("plan"), key=(c.step_id, "PolicyEvaluated", "plan"))
-            for c in checked.steps
-        ]
-        await self._append(input.tenant_id, input.goal_id, input.at, decisions)
-        return checked
 
     async def _check_step(self, input: StepInput) -> StepCheck:
         """Decide one step with its resolved arguments, record the decision, and raise a
