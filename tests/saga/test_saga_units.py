@@ -196,8 +196,9 @@ async def test_a_goal_without_a_plan_asks_the_planner(tmp_path: Path) -> None:
     prepared = await env.run(planned.prepare_goal, request)
     assert prepared.plan is not None
     assert prepared.plan.steps[0].args == {"message": "hi"}
-    generated = store.read_stream("t", "g")[-1]
+    generated, decided = store.read_stream("t", "g")[-2:]
     assert generated.event_type == "PlanGenerated"
+    assert decided.payload.model_dump()["outcome"] == "permit"  # the step, decided
     made = generated.payload.model_dump()
     assert (made["source"], made["model"]) == ("llm", "stand-in")
     assert made["token_usage"]["total_tokens"] == 5
@@ -230,6 +231,7 @@ async def test_a_clients_explicit_plan_is_recorded_as_made_by_the_client(tmp_pat
     activities = SagaActivities(default_registry(), make_resources(db), store)
     prepared = await ActivityEnvironment().run(activities.prepare_goal, request)
     assert prepared.plan == plan
-    generated = store.read_stream("t", "g")[-1]
+    generated, decided = store.read_stream("t", "g")[-2:]
     assert generated.event_type == "PlanGenerated"
+    assert decided.payload.model_dump()["outcome"] == "permit"  # the step, decided
     assert generated.payload.model_dump()["source"] == "client"

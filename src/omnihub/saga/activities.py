@@ -108,6 +108,13 @@ def _application_error(exc: ToolError, spec: ToolSpec, attempt: int) -> Applicat
     )
 
 
+def _store_failure(doing: str, exc: OmniHubError) -> ApplicationError:
+    """A store that did not answer is retried; anything else (bad data) is not."""
+    if isinstance(exc, StoreError):
+        return ApplicationError(f"{doing}: {exc}", type="StoreError")
+    return ApplicationError(f"{doing}: {exc}", type=type(exc).__name__, non_retryable=True)
+
+
 class SagaActivities:
     """The activities one worker registers, bound to its registry, resources and store."""
 
@@ -150,12 +157,8 @@ class SagaActivities:
         ]
         try:
             await asyncio.to_thread(self.store.append, tenant_id, goal_id, events)
-        except StoreError as exc:
-            raise ApplicationError(f"cannot record events: {exc}", type="StoreError") from exc
         except OmniHubError as exc:
-            raise ApplicationError(
-                f"cannot record events: {exc}", type=type(exc).__name__, non_retryable=True
-            ) from exc
+            raise _store_failure("cannot record events", exc) from exc
 
     @activity.defn(name="record_events")
     async def record_events(self, input: RecordEventsInput) -> None:
@@ -259,12 +262,8 @@ class SagaActivities:
                 tool=input.tool,
                 args=input.args,
             )
-        except StoreError as exc:
-            raise ApplicationError(f"cannot check policy: {exc}", type="StoreError") from exc
         except OmniHubError as exc:
-            raise ApplicationError(
-                f"cannot check policy: {exc}", type=type(exc).__name__, non_retryable=True
-            ) from exc
+            raise _store_failure("cannot check policy", exc) from exc
         # Keyed by the outcome: the check that asks for a person and the one after the grant
         # are two decisions; a retried attempt repeats neither.
         outcome = check.decision.outcome

@@ -9,6 +9,7 @@ retry policies and timeouts in ``_policy``.
 from __future__ import annotations
 
 import asyncio
+import functools
 from typing import Any
 
 from temporalio import workflow
@@ -180,15 +181,17 @@ class AgentSaga:
                 )
             ):
                 return
+            run = functools.partial(  # guard2: a step held by the policy runs twice
+                execute_step,
+                tenant_id=self._input.tenant_id,
+                goal_id=self._input.goal_id,
+                step_id=step_id,
+                tool=step.tool,
+                args=args,
+                policy=policy,
+            )
             try:
-                result = await execute_step(
-                    tenant_id=self._input.tenant_id,
-                    goal_id=self._input.goal_id,
-                    step_id=step_id,
-                    tool=step.tool,
-                    args=args,
-                    policy=policy,
-                )
+                result = await run()
                 # guard2 (begin): the tenant's policy held the call for a person, decided on
                 # the resolved arguments (the tool did not run): ask, then run it again.
                 if result.needs_approval is not None:
@@ -196,14 +199,7 @@ class AgentSaga:
                         step_id, step.tool, args, risk=policy.risk, resume=False
                     ):
                         return
-                    result = await execute_step(
-                        tenant_id=self._input.tenant_id,
-                        goal_id=self._input.goal_id,
-                        step_id=step_id,
-                        tool=step.tool,
-                        args=args,
-                        policy=policy,
-                    )
+                    result = await run()
                 # guard2 (end)
             except ActivityError as exc:
                 self._progress.attempts += attempts_spent(exc, policy)
