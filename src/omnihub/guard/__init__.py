@@ -10,8 +10,8 @@ from omnihub.guard._engine import (
     ToolFacts,
     call_context,
     default_policy_set,
-    defaults_permitting,
     default_policy_text,
+    defaults_permitting,
     schema_text,
 )
 from omnihub.guard._guard import RESERVED_STEP_IDS, Guard, PlanCheck, StepCheck
