@@ -31,6 +31,7 @@ from omnihub.config import Settings, load_settings
 from omnihub.errors import ToolError
 from omnihub.events import EventStore, GoalState, open_event_store, project_goal
 from omnihub.goals import GoalService, SagaGoalBackend, StoreCacheStats
+from omnihub.guard import Guard
 from omnihub.planning import open_ledger
 from omnihub.plans import Plan, PlanStep
 from omnihub.runtime import Services, open_core_services
@@ -186,8 +187,13 @@ async def running_stack(
         queue = f"console-{uuid.uuid4().hex[:8]}"
         sagas = SagaClient(client, task_queue=queue, options=SagaOptions(approval_timeout_s=120))
         if with_worker:
+            registry = default_registry(stand_in_tools())
             activities = SagaActivities(
-                default_registry(stand_in_tools()), resources, store, planner=ScriptedPlanner()
+                registry,
+                resources,
+                store,
+                planner=ScriptedPlanner(),
+                guard=Guard.permitting(registry),
             )
             await stack.enter_async_context(build_worker(client, activities, task_queue=queue))
         services = await open_core_services(settings)

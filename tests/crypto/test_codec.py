@@ -23,6 +23,7 @@ from omnihub.config import Settings, load_settings
 from omnihub.crypto import EncryptionCodec, KeyRing, encrypted_data_converter, load_key_ring
 from omnihub.errors import ConfigurationError, IntegrityError
 from omnihub.events import EventStore, open_event_store
+from omnihub.guard import Guard
 from omnihub.plans import Plan, PlanStep
 from omnihub.saga import (
     ApprovalDecision,
@@ -145,7 +146,8 @@ async def stack(temporal_server: EmbeddedTemporal, tmp_path: Path) -> AsyncItera
         write.func
     )
     queue = f"q-{uuid.uuid4().hex[:8]}"
-    activities = SagaActivities(default_registry([guarded]), resources, store)
+    registry = default_registry([guarded])
+    activities = SagaActivities(registry, resources, store, guard=Guard.permitting(registry))
     sagas = SagaClient(client, task_queue=queue, options=SagaOptions(approval_timeout_s=60))
     try:
         async with build_worker(client, activities, task_queue=queue):

@@ -18,6 +18,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 
 from omnihub.errors import ToolError
 from omnihub.events import EventEnvelope, EventStore, open_event_store
+from omnihub.guard import Guard
 from omnihub.saga import SagaActivities, SagaClient, SagaOptions, SagaState, build_worker
 from omnihub.servers import EmbeddedTemporal
 from omnihub.tools import (
@@ -163,7 +164,10 @@ class SagaStack:
         self, registry: ToolRegistry | None = None, client: Client | None = None
     ) -> AsyncIterator[None]:
         """A worker in this process (a second one needs its own ``client``)."""
-        activities = SagaActivities(registry or self.registry, self.resources, self.store)
+        registry = registry or self.registry
+        # The stand-in tools are this kit's own: permitted explicitly, as an operator would.
+        guard = Guard.permitting(registry)
+        activities = SagaActivities(registry, self.resources, self.store, guard=guard)
         async with build_worker(client or self.client, activities, task_queue=self.task_queue):
             yield
 

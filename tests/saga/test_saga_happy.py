@@ -46,7 +46,8 @@ async def test_a_goal_runs_its_plan_and_records_every_event(stack: SagaStack) ->
     assert stack.event_types(goal_id) == [
         "GoalReceived",
         "PlanGenerated",
-        *["StepStarted", "ToolExecuted", "StepCompleted"] * 3,
+        *["PolicyEvaluated"] * 3,  # each step decided when the plan was made
+        *["PolicyEvaluated", "StepStarted", "ToolExecuted", "StepCompleted"] * 3,
         "GoalCompleted",
     ]
     state = project_goal(stack.events(goal_id))

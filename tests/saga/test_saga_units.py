@@ -14,7 +14,7 @@ from temporalio.testing import ActivityEnvironment
 import omnihub.saga
 from omnihub.config import load_settings
 from omnihub.errors import ConfigurationError, ServerError, ValidationError
-from omnihub.events import open_event_store
+from omnihub.events import GoalReceived, NewEvent, PlanGenerated, open_event_store
 from omnihub.plans import Plan, PlanStep
 from omnihub.saga import PlanningInput, ProvidedPlan, SagaActivities, connect_temporal
 from omnihub.saga._connection import _tls
@@ -69,8 +69,21 @@ def _activities(tmp_path: Path) -> SagaActivities:
     )
 
 
+def _record_goal(
+    activities: SagaActivities, steps: dict[str, tuple[str, dict[str, object]]]
+) -> None:
+    """What prepare_goal records before any step runs: the step check reads its goal and plan."""
+    plan = [{"step_id": s, "tool_name": t, "args": a} for s, (t, a) in steps.items()]
+    events = [
+        GoalReceived(goal="unit", user_id="u"),
+        PlanGenerated.model_validate({"plan_id": "p", "steps": plan, "source": "client"}),
+    ]
+    activities.store.append("t", "g", [NewEvent(payload=e) for e in events])
+
+
 async def test_a_retried_step_activity_acts_and_records_once(tmp_path: Path) -> None:
     activities = _activities(tmp_path)
+    _record_goal(activities, {"s1": ("database_write", {"table": "orders"})})
     step = StepInput(
         tenant_id="t",
         goal_id="g",
@@ -86,7 +99,8 @@ async def test_a_retried_step_activity_acts_and_records_once(tmp_path: Path) -> 
     assert first.compensation is not None
     assert first.compensation.args == {"table": "orders", "id": first.output["record_id"]}
     recorded = activities.store.read_stream("t", "g")
-    assert [e.event_type for e in recorded] == ["StepStarted", "ToolExecuted", "StepCompleted"]
+    types = [e.event_type for e in recorded][2:]
+    assert types == ["PolicyEvaluated", "StepStarted", "ToolExecuted", "StepCompleted"]
     # The retry reports the position of the one StepCompleted, which orders the stack.
     assert first.position == recorded[-1].global_position
     undo = CompensateInput(tenant_id="t", goal_id="g", entry=first.compensation, at=NOW)
@@ -115,6 +129,10 @@ async def test_activity_failures_carry_type_retryability_and_jittered_delay(
     tmp_path: Path,
 ) -> None:
     activities = _activities(tmp_path)
+    _record_goal(
+        activities,
+        {"s1": ("database_write", {}), "s2": ("http_request", {"url": "http://h.invalid/"})},
+    )
     env = ActivityEnvironment()
     bad = StepInput(
         tenant_id="t", goal_id="g", step_id="s1", tool="database_write", args={}, at=NOW
@@ -197,8 +215,9 @@ async def test_a_goal_without_a_plan_asks_the_planner(tmp_path: Path) -> None:
     prepared = await env.run(planned.prepare_goal, request)
     assert prepared.plan is not None
     assert prepared.plan.steps[0].args == {"message": "hi"}
-    generated = store.read_stream("t", "g")[-1]
+    generated, decided = store.read_stream("t", "g")[-2:]
     assert generated.event_type == "PlanGenerated"
+    assert decided.payload.model_dump()["outcome"] == "permit"  # the step, decided
     made = generated.payload.model_dump()
     assert (made["source"], made["model"]) == ("llm", "stand-in")
     assert made["token_usage"]["total_tokens"] == 5
@@ -231,6 +250,7 @@ async def test_a_clients_explicit_plan_is_recorded_as_made_by_the_client(tmp_pat
     activities = SagaActivities(default_registry(), make_resources(db), store)
     prepared = await ActivityEnvironment().run(activities.prepare_goal, request)
     assert prepared.plan == plan
-    generated = store.read_stream("t", "g")[-1]
+    generated, decided = store.read_stream("t", "g")[-2:]
     assert generated.event_type == "PlanGenerated"
+    assert decided.payload.model_dump()["outcome"] == "permit"  # the step, decided
     assert generated.payload.model_dump()["source"] == "client"

@@ -18,6 +18,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from sagakit import make_resources, slow_write_tool
 
 from omnihub.events import open_event_store
+from omnihub.guard import Guard
 from omnihub.saga import SagaActivities, build_worker
 from omnihub.tools import default_registry
 
@@ -27,7 +28,7 @@ async def main(address: str, task_queue: str, db_path: Path, slow_s: float) -> N
     store = open_event_store(f"sqlite:///{db_path}")
     resources = make_resources(db_path)
     registry = default_registry([slow_write_tool(slow_s)])
-    activities = SagaActivities(registry, resources, store)
+    activities = SagaActivities(registry, resources, store, guard=Guard.permitting(registry))
     async with build_worker(client, activities, task_queue=task_queue):
         print("ready", flush=True)
         await asyncio.Event().wait()

@@ -13,6 +13,7 @@ from omnihub.api._metrics import ApiMetrics
 from omnihub.api._middleware import GuardMiddleware
 from omnihub.api._routes_cache import cache_router
 from omnihub.api._routes_goals import router as goals_router
+from omnihub.api._routes_policy import router as policy_router
 from omnihub.api._routes_system import router as system_router
 from omnihub.api._routes_system import stats_router
 from omnihub.auth import SignatureVerifier
@@ -72,5 +73,6 @@ def create_app(
     app.include_router(goals_router)
     app.include_router(stats_router)
     app.include_router(cache_router(settings))
+    app.include_router(policy_router)
     mount_console(app, settings)
     return app

@@ -33,6 +33,7 @@ from omnihub.config import load_settings
 from omnihub.crypto import encrypted_data_converter, load_key_ring
 from omnihub.errors import ValidationError
 from omnihub.events import EventStore, open_event_store
+from omnihub.guard import Guard
 from omnihub.plans import Plan, PlanStep
 from omnihub.saga import SagaActivities, SagaClient, SagaOptions, build_worker, workflow_runner
 from omnihub.servers import EmbeddedTemporal
@@ -250,7 +251,8 @@ async def _saga(
     rate: float | None,
 ) -> dict[str, Any]:
     queue = f"saga-{uuid.uuid4().hex[:6]}"
-    activities = SagaActivities(default_registry(saga_bench_tools()), resources, store)
+    registry = default_registry(saga_bench_tools())
+    activities = SagaActivities(registry, resources, store, guard=Guard.permitting(registry))
     sagas = SagaClient(
         client, task_queue=queue, tenant_id="bench", options=SagaOptions(), rpc_timeout=_RPC_TIMEOUT
     )

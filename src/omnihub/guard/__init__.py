@@ -11,6 +11,7 @@ from omnihub.guard._engine import (
     call_context,
     default_policy_set,
     default_policy_text,
+    defaults_permitting,
     schema_text,
 )
 from omnihub.guard._guard import RESERVED_STEP_IDS, Guard, PlanCheck, StepCheck
@@ -47,5 +48,6 @@ __all__ = [
     "call_context",
     "default_policy_set",
     "default_policy_text",
+    "defaults_permitting",
     "schema_text",
 ]

@@ -137,6 +137,21 @@ def default_policy_set() -> PolicySet:
     return PolicySet.parse(default_policy_text(), version=0)
 
 
+def defaults_permitting(tools: Iterable[str], *, version: int = 0) -> PolicySet:
+    """The defaults plus an explicit permit (``@id("operator-tools")``) for ``tools``: how an
+    operator (or a test kit) lets its own side-effect tools run for a tenant."""
+    names = sorted(set(tools))
+    if not names:
+        return default_policy_set()
+    listed = ", ".join(f"{_NS}::Tool::{json.dumps(name)}" for name in names)
+    permit = (
+        '\n@id("operator-tools")\n'
+        f'permit (principal, action == {_NS}::Action::"call", resource)\n'
+        f'when {{ resource in [{listed}] && resource.risk != "red" }};\n'
+    )
+    return PolicySet.parse(default_policy_text() + permit, version=version)
+
+
 def _uid(kind: str, id_: str) -> dict[str, str]:
     return {"type": f"{_NS}::{kind}", "id": id_}
 

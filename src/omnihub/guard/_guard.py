@@ -11,7 +11,14 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from omnihub.events import PolicyEvaluated
-from omnihub.guard._engine import Decision, PolicyEngine, Principal, ToolFacts, call_context
+from omnihub.guard._engine import (
+    Decision,
+    PolicyEngine,
+    Principal,
+    ToolFacts,
+    call_context,
+    defaults_permitting,
+)
 from omnihub.guard._provenance import (
     DEFAULT_USER_WRITABLE_TABLES,
     OUTSIDE_READERS,
@@ -94,6 +101,14 @@ class Guard:
         self.engine_for = engine_for
         self.user_writable_tables = frozenset(user_writable_tables)
         self.outside_readers = frozenset(outside_readers)
+
+    @classmethod
+    def permitting(cls, registry: ToolRegistry, tools: Iterable[str] | None = None) -> Guard:
+        """A guard that decides every tenant by the defaults plus an explicit permit for
+        ``tools`` (every tool of ``registry`` when None): for a worker whose operator
+        registered its own tools, and for test kits. Red-lane tools still wait for a person."""
+        engine = PolicyEngine(defaults_permitting(registry.names() if tools is None else tools))
+        return cls(registry, lambda _tenant: engine)
 
     def _facts(self, name: str) -> ToolFacts | None:
         if name not in self.registry:

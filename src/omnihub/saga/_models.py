@@ -286,6 +286,9 @@ class StepResult(_Model):
     # The global position of the StepCompleted event the activity appended (None from an
     # activity of an older release).
     position: int | None = None
+    # Set when the tenant's policy holds this call for a person (decided with the resolved
+    # arguments): the tool did not run; the workflow asks for approval, then runs it again.
+    needs_approval: str | None = None
 
 
 class CompensateInput(_Model):

@@ -22,6 +22,7 @@ from omnihub.errors import (
     BudgetExceededError,
     OmniHubError,
     PlanValidationError,
+    PolicyDeniedError,
     StoreError,
     ToolError,
 )
@@ -37,7 +38,9 @@ from omnihub.events import (
     deterministic_event_id,
 )
 from omnihub.events import default_registry as event_registry
-from omnihub.plans import validate_plan
+from omnihub.guard import Guard, PlanCheck, PolicyStore, StepCheck
+from omnihub.plans import Plan, validate_plan
+from omnihub.saga._guardrail import SagaGuard
 from omnihub.saga._models import (
     CompensateInput,
     CompensationEntry,
@@ -105,6 +108,13 @@ def _application_error(exc: ToolError, spec: ToolSpec, attempt: int) -> Applicat
     )
 
 
+def _store_failure(doing: str, exc: OmniHubError) -> ApplicationError:
+    """A store that did not answer is retried; anything else (bad data) is not."""
+    if isinstance(exc, StoreError):
+        return ApplicationError(f"{doing}: {exc}", type="StoreError")
+    return ApplicationError(f"{doing}: {exc}", type=type(exc).__name__, non_retryable=True)
+
+
 class SagaActivities:
     """The activities one worker registers, bound to its registry, resources and store."""
 
@@ -115,6 +125,8 @@ class SagaActivities:
         store: EventStore,
         planner: PlanProvider | None = None,
         on_goal_failed: Callable[[str, str], Awaitable[Any]] | None = None,
+        *,
+        guard: Guard | None = None,
     ) -> None:
         self.registry = registry
         self.resources = resources
@@ -122,6 +134,10 @@ class SagaActivities:
         self.planner = planner
         # Told (tenant, goal) once a GoalFailed is recorded: the plan cache learns from it.
         self.on_goal_failed = on_goal_failed
+        # Fail closed: without a guard of its own the worker decides by the tenant's stored
+        # policy set (the shipped defaults until one is applied), read on every decision.
+        guard = guard or Guard(registry, PolicyStore(store).engine)
+        self.guard = SagaGuard(guard, store)
 
     def all(self) -> Sequence[Callable[..., Any]]:
         """The activity callables to pass to a Temporal worker."""
@@ -147,9 +163,7 @@ class SagaActivities:
         except StoreError as exc:
             raise ApplicationError(f"cannot record events: {exc}", type="StoreError") from exc
         except OmniHubError as exc:
-            raise ApplicationError(
-                f"cannot record events: {exc}", type=type(exc).__name__, non_retryable=True
-            ) from exc
+            raise _store_failure("cannot record events", exc) from exc
 
     @activity.defn(name="record_events")
     async def record_events(self, input: RecordEventsInput) -> None:
@@ -185,10 +199,29 @@ class SagaActivities:
             return PrepareResult(error=f"planning failed: {exc}")
         except OmniHubError as exc:
             return PrepareResult(error=f"planning failed: {exc}")
+        checked = await self._check_plan(input, plan)
+        decisions = [
+            event_spec(c.event("plan"), key=(c.step_id, "PolicyEvaluated", "plan"))
+            for c in checked.steps
+        ]
+        if checked.forbidden:
+            await self._append(input.tenant_id, input.goal_id, input.at, decisions)
+            reasons = "; ".join(c.decision.reason for c in checked.forbidden)
+            return PrepareResult(error=f"forbidden by policy: {reasons}")
+        # A tool whose every step here needs a person waits before its activity starts, like
+        # a tool that always requires approval; a step held only in some calls of its tool is
+        # held when it is about to run (execute_step answers "needs approval").
+        held = {c.tool for c in checked.needs_approval} - {
+            c.tool for c in checked.steps if c.decision.outcome == "permit"
+        }
         policies: dict[str, StepPolicy] = {}
         for step in plan.steps:
             spec = self.registry.get(step.tool)
             policies[spec.name] = step_policy(spec)
+            if spec.name in held:
+                policies[spec.name] = policies[spec.name].model_copy(
+                    update={"requires_approval": True}
+                )
             if spec.compensation and spec.compensation.tool in self.registry:
                 undo = self.registry.get(spec.compensation.tool)
                 policies[undo.name] = step_policy(undo)
@@ -209,8 +242,52 @@ class SagaActivities:
                 strict=False,
             )
         )
-        await self._append(input.tenant_id, input.goal_id, input.at, [generated])
+        # The plan first, then the decisions on its steps (as a forbidden plan has no plan).
+        await self._append(input.tenant_id, input.goal_id, input.at, [generated, *decisions])
         return PrepareResult(plan=plan, policies=policies)
+
+    async def _check_plan(self, input: PlanningInput, plan: Plan) -> PlanCheck:
+        """Decide every step of the plan (the caller records the decisions)."""
+        return await asyncio.to_thread(
+            self.guard.check_plan,
+            tenant_id=input.tenant_id,
+            user_id=input.user_id,
+            goal=input.goal,
+            context=dict(input.context),
+            plan=plan,
+        )
+
+    async def _check_step(self, input: StepInput) -> StepCheck:
+        """Decide one step with its resolved arguments, record the decision, and raise a
+        non-retryable PolicyDeniedError when it is forbidden."""
+        try:
+            check = await asyncio.to_thread(
+                self.guard.check_step,
+                tenant_id=input.tenant_id,
+                goal_id=input.goal_id,
+                step_id=input.step_id,
+                tool=input.tool,
+                args=input.args,
+            )
+        except OmniHubError as exc:
+            raise _store_failure("cannot check policy", exc) from exc
+        # Keyed by the outcome: the check that asks for a person and the one after the grant
+        # are two decisions; a retried attempt repeats neither.
+        outcome = check.decision.outcome
+        decided = event_spec(
+            check.event("step"), key=(input.step_id, "PolicyEvaluated", "step", outcome)
+        )
+        await self._append(input.tenant_id, input.goal_id, input.at, [decided])
+        if check.decision.outcome == "forbid":
+            denied = PolicyDeniedError(
+                check.decision.reason,
+                policy_ids=list(check.decision.policy_ids),
+                version=check.decision.version,
+            )
+            raise ApplicationError(
+                str(denied), type="PolicyDeniedError", non_retryable=True
+            ) from denied
+        return check
 
     async def _run_tool(
         self, spec: ToolSpec, args: dict[str, Any], ctx: ToolContext
@@ -256,6 +333,11 @@ class SagaActivities:
         ctx = self._context(input.tenant_id, input.goal_id, input.step_id, "do")
         spec = self.registry.get(input.tool)
         step = input.step_id
+        check = await self._check_step(input)
+        if check.decision.outcome == "approval":
+            # Only known now (a value through $ref): the workflow asks a person, then runs
+            # the step again with the grant.
+            return StepResult(output={}, attempt=ctx.attempt, needs_approval=check.decision.reason)
         # One StepStarted per attempt: each attempt is a new start.
         started = event_spec(
             StepStarted(step_id=step, tool_name=spec.name),

@@ -9,6 +9,7 @@ retry policies and timeouts in ``_policy``.
 from __future__ import annotations
 
 import asyncio
+import functools
 from datetime import timedelta
 from typing import Any
 
@@ -237,27 +238,43 @@ class AgentSaga:
                 await self._fail_step(step_id, str(exc))
                 return
             if (
-                policy.requires_approval
+                # guard2: ``or resume``: a step held by the policy at step time has no
+                # requires_approval; its pending approval still resumes after continue-as-new.
+                (policy.requires_approval or resume)
                 and not self._approvals.granted(step_id, step.tool, args_hash(args))
                 and not await self._await_approval(
                     step_id, step.tool, args, risk=policy.risk, resume=resume
                 )
             ):
                 return
+            run = functools.partial(  # guard2: a step held by the policy runs twice
+                execute_step,
+                tenant_id=self._input.tenant_id,
+                goal_id=self._input.goal_id,
+                step_id=step_id,
+                tool=step.tool,
+                args=args,
+                policy=policy,
+            )
             try:
-                result = await execute_step(
-                    tenant_id=self._input.tenant_id,
-                    goal_id=self._input.goal_id,
-                    step_id=step_id,
-                    tool=step.tool,
-                    args=args,
-                    policy=policy,
-                )
+                result = await run()
+                # guard2 (begin): the tenant's policy held the call for a person, decided on
+                # the resolved arguments (the tool did not run): ask, then run it again.
+                if result.needs_approval is not None:
+                    if not await self._await_approval(
+                        step_id, step.tool, args, risk=policy.risk, resume=False
+                    ):
+                        return
+                    result = await run()
+                # guard2 (end)
             except ActivityError as exc:
                 self._progress.attempts += attempts_spent(exc, policy)
                 await self._fail_step(
                     step_id, failure_message(exc), retryable=retryable(exc, policy)
                 )
+                return
+            if result.needs_approval is not None:  # guard2: held again after the grant
+                await self._fail_step(step_id, result.needs_approval)
                 return
             self._progress.outputs[step_id] = result.output
             self._progress.attempts += result.attempt
