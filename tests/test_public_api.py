@@ -14,7 +14,10 @@ def test_root_public_names() -> None:
 
 def test_config_public_names() -> None:
     assert omnihub.config.__all__ == [
+        "HARD_MAX_DEPTH",
+        "InputLimits",
         "Settings",
+        "input_limits",
         "load_settings",
         "render_settings_table",
         "settings_table",

@@ -79,6 +79,13 @@ class Settings(BaseSettings):
     max_payload_bytes: int = Field(
         256 * 1024, gt=0, description="Largest accepted event payload, in bytes of JSON."
     )
+    # Input limits (apisec): shared by API, console, CLI and the goal service (config.InputLimits).
+    input_max_depth: int = Field(
+        32, ge=1, le=64, description="Deepest nesting accepted in a goal's context or plan."
+    )
+    input_max_plan_steps: int = Field(
+        256, gt=0, description="Most steps accepted in an explicit plan."
+    )
 
     # Orchestration (Temporal).
     temporal_address: str | None = Field(

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from omnihub.plans import Plan
 
@@ -34,6 +34,13 @@ class GoalRequest(_Body):
         description="An explicit plan to run instead of asking the planner (for programs "
         "that plan themselves); it is validated like any plan before anything runs.",
     )
+
+    @field_validator("goal")
+    @classmethod
+    def _goal_has_words(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("the goal is only whitespace; say what the agent should achieve")
+        return value
 
 
 class GoalAccepted(_Body):
