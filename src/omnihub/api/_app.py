@@ -14,7 +14,8 @@ from omnihub.api._middleware import GuardMiddleware
 from omnihub.api._routes_goals import router as goals_router
 from omnihub.api._routes_system import router as system_router
 from omnihub.api._routes_system import stats_router
-from omnihub.auth import SignatureVerifier
+from omnihub.api._security import SecurityHeadersMiddleware
+from omnihub.auth import FailureThrottle, SignatureVerifier
 from omnihub.config import Settings
 from omnihub.console import mount_console
 from omnihub.runtime import Services, open_services
@@ -58,7 +59,9 @@ def create_app(
         docs_url="/docs",
         redoc_url=None,
     )
-    app.state.metrics = ApiMetrics()
+    app.state.settings = settings
+    app.state.metrics = ApiMetrics(tenant_labels=settings.api_metrics_tenant_labels)
+    app.state.auth_throttle = FailureThrottle(free=settings.api_auth_free_failures)
     app.state.sse_keepalive_seconds = sse_keepalive_seconds
     app.state.services = services
     if services is not None:
@@ -67,8 +70,14 @@ def create_app(
     app.add_middleware(
         GuardMiddleware, max_body_bytes=settings.api_max_body_bytes, metrics=app.state.metrics
     )
+    _add_security_headers(app)
     app.include_router(system_router)
     app.include_router(goals_router)
     app.include_router(stats_router)
-    mount_console(app, settings)
+    app.state.console = mount_console(app, settings)
     return app
+
+
+def _add_security_headers(app: FastAPI) -> None:
+    """Outermost, so error pages and the guard's own 413/500 answers carry them too."""
+    app.add_middleware(SecurityHeadersMiddleware)

@@ -20,12 +20,15 @@ from omnihub.auth._signing import (
     has_signature,
     sign_request,
 )
+from omnihub.auth._throttle import AuthThrottledError, FailureThrottle, acquire_for_key
 
 __all__ = [
     "NONCE_HEADER",
     "SIGNATURE_HEADER",
     "TIMESTAMP_HEADER",
+    "AuthThrottledError",
     "CreatedKey",
+    "FailureThrottle",
     "KeyInfo",
     "KeyStore",
     "MemoryNonceStore",
@@ -35,6 +38,7 @@ __all__ = [
     "Role",
     "SQLiteKeyStore",
     "SignatureVerifier",
+    "acquire_for_key",
     "canonical_request",
     "has_signature",
     "open_key_store",

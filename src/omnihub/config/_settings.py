@@ -171,6 +171,22 @@ class Settings(BaseSettings):
     api_signature_skew_seconds: int = Field(
         300, gt=0, description="Accepted clock skew of a signed request's timestamp, in seconds."
     )
+    # API boundary security (apisec): per-key rate limits, auth throttling, metrics exposure.
+    api_rate_limit_key_share: float = Field(
+        0.5,
+        gt=0.01,
+        le=1,
+        description="Share of its tenant's request rate and burst one API key may use.",
+    )
+    api_auth_free_failures: int = Field(
+        5, ge=0, description="Failed sign-ins per client address before backoff starts."
+    )
+    api_metrics_public: bool = Field(
+        False, description="Serve /metrics without a key (else it needs an admin key)."
+    )
+    api_metrics_tenant_labels: bool = Field(
+        False, description="Label request and rate-limit metrics with tenant ids."
+    )
 
     # Planning (LLM providers, playbooks, ledger and budgets).
     planner: Literal["auto", "playbook", "openai", "anthropic"] = Field(
