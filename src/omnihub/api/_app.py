@@ -11,6 +11,7 @@ from omnihub import __version__
 from omnihub.api._errors import install_error_handlers
 from omnihub.api._metrics import ApiMetrics
 from omnihub.api._middleware import GuardMiddleware
+from omnihub.api._routes_admin import router as admin_router
 from omnihub.api._routes_goals import router as goals_router
 from omnihub.api._routes_system import router as system_router
 from omnihub.api._routes_system import stats_router
@@ -74,6 +75,7 @@ def create_app(
     app.include_router(system_router)
     app.include_router(goals_router)
     app.include_router(stats_router)
+    app.include_router(admin_router)
     app.state.console = mount_console(app, settings)
     return app
 
