@@ -94,7 +94,7 @@ class Settings(BaseSettings):
     )
     temporal_namespace: str = Field("default", description="Temporal namespace.")
     temporal_tls: bool = Field(False, description="Use TLS to reach the Temporal cluster.")
-    temporal_api_key: str | None = Field(None, description="API key for Temporal Cloud.")
+    temporal_api_key: SecretStr | None = Field(None, description="API key for Temporal Cloud.")
     task_queue: str = Field("omnihub", description="Temporal task queue of the workers.")
     temporal_tls_ca_file: Path | None = Field(
         None, description="CA certificate (PEM) that signs the Temporal server's certificate."
@@ -142,7 +142,7 @@ class Settings(BaseSettings):
     smtp_port: int = Field(25, gt=0, lt=65536, description="SMTP port of send_email.")
     smtp_from: str = Field("omnihub@localhost", description="Sender address of send_email.")
     smtp_username: str | None = Field(None, description="SMTP login of send_email.")
-    smtp_password: str | None = Field(None, description="SMTP password of send_email.")
+    smtp_password: SecretStr | None = Field(None, description="SMTP password of send_email.")
     smtp_starttls: bool = Field(False, description="Upgrade the SMTP connection with STARTTLS.")
 
     log_level: str = Field("WARNING", description="Python logging level.")
