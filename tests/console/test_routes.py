@@ -143,6 +143,16 @@ async def test_submit_shows_validation_errors_and_needs_csrf_and_operator(stack:
         assert "goal" in empty.text
         forged = await client.post("/console/goals", data={"goal": "x", "csrf_token": "0" * 64})
         assert forged.status_code == 403
+        # Deep, non-finite or oversized contexts are refused with the form, never a 500.
+        deep = '{"a": ' + "[" * 5000 + "]" * 5000 + "}"
+        too_deep = await submit(client, "x", context=deep)
+        assert too_deep.status_code == 422
+        assert "nests too deep" in too_deep.text
+        nested = '{"a": ' + "[" * 100 + "]" * 100 + "}"
+        assert "nests deeper than the limit" in (await submit(client, "x", context=nested)).text
+        nan = await submit(client, "x", context='{"n": NaN}')
+        assert nan.status_code == 422
+        assert "NaN is not a JSON number" in nan.text
     async with signed_in(stack, stack.key(role=Role.VIEWER)) as viewer:
         page = await viewer.get("/console/goals")
         assert "Submit a goal" not in page.text
