@@ -211,7 +211,7 @@ async def test_readyz_checks_temporal_and_the_event_store(stack: Stack) -> None:
     ready = await stack.client.get("/readyz")
     assert ready.status_code == 200
     assert ready.json()["checks"] == {"keys": "ok", "event_store": "ok", "temporal": "ok"}
-    metrics = (await stack.client.get("/metrics")).text
+    metrics = (await stack.client.get("/metrics", headers=stack.auth("other"))).text  # admin
     assert 'route="/readyz",status="200"' in metrics
 
 

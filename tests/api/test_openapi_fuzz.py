@@ -19,7 +19,7 @@ from omnihub.api import create_app
 from omnihub.auth import Role
 from omnihub.config import load_settings
 from omnihub.goals import GoalService
-from omnihub.runtime import open_core_services
+from omnihub.runtime import open_core_services, open_store
 
 
 @pytest.fixture
@@ -28,10 +28,12 @@ def fuzz_target() -> Iterator[tuple[Any, dict[str, str]]]:
     services = asyncio.run(open_core_services(config))
     services.goals = GoalService(MemoryGoals(), services.idempotency)
     services.cache_stats = services.usage = MemoryStats()
+    services.store = store = open_store(config)  # the admin routes record events in it
     key = services.keys.create("acme", Role.ADMIN).key
     app = create_app(config, services=services)
     yield schemathesis.openapi.from_asgi("/openapi.json", app), {"Authorization": f"Bearer {key}"}
     asyncio.run(services.aclose())
+    store.close()
 
 
 def test_generated_requests_get_no_server_error(
