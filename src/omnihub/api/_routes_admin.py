@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Request
@@ -15,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from omnihub.api._deps import Admin, services_of, settings_of
 from omnihub.api._models import ErrorBody
-from omnihub.auth import Principal, Role
+from omnihub.auth import CreatedKey, KeyInfo, Principal, Role
 from omnihub.errors import ConfigurationError, NotFoundError
 from omnihub.events import (
     AdminAuditExported,
@@ -49,26 +48,6 @@ class KeyRequest(_Body):
     require_signature: bool = Field(False, description="Every request must be HMAC-signed.")
 
 
-class KeyCreatedBody(_Body):
-    """The new key: ``key`` is shown this once and never stored."""
-
-    key: str
-    key_id: str
-    tenant_id: str
-    role: Role
-    require_signature: bool
-    created_at: datetime
-
-
-class KeyInfoBody(_Body):
-    key_id: str
-    tenant_id: str
-    role: Role
-    require_signature: bool
-    created_at: datetime
-    revoked_at: datetime | None
-
-
 class InvalidateRequest(_Body):
     """Drop the tenant's cached plans that use ``tool``, or all of them (``tool`` null)."""
 
@@ -98,9 +77,10 @@ def _by(principal: Principal) -> str:
     return f"key:{principal.key_id}"
 
 
-@router.post("/keys", status_code=201, response_model=KeyCreatedBody, summary="Create an API key")
-async def create_key(request: Request, body: KeyRequest, principal: Admin) -> KeyCreatedBody:
-    """A new key of the admin's tenant with ``role``."""
+@router.post("/keys", status_code=201, response_model=CreatedKey, summary="Create an API key")
+async def create_key(request: Request, body: KeyRequest, principal: Admin) -> CreatedKey:
+    """A new key of the admin's tenant with ``role``; ``key`` is shown this once and never
+    stored."""
     keys = services_of(request).keys
     created = await asyncio.to_thread(
         keys.create, principal.tenant_id, body.role, require_signature=body.require_signature
@@ -116,18 +96,11 @@ async def create_key(request: Request, body: KeyRequest, principal: Admin) -> Ke
             by=_by(principal),
         ),
     )
-    return KeyCreatedBody(
-        key=created.key,
-        key_id=created.key_id,
-        tenant_id=created.tenant_id,
-        role=created.role,
-        require_signature=created.require_signature,
-        created_at=created.created_at,
-    )
+    return created
 
 
-@router.get("/keys", response_model=list[KeyInfoBody], summary="List the tenant's API keys")
-async def list_keys(request: Request, principal: Admin) -> list[KeyInfoBody]:
+@router.get("/keys", response_model=list[KeyInfo], summary="List the tenant's API keys")
+async def list_keys(request: Request, principal: Admin) -> list[KeyInfo]:
     """Every key of the admin's tenant, revoked ones included (never the keys themselves)."""
     found = await asyncio.to_thread(services_of(request).keys.list, principal.tenant_id)
     await _record(
@@ -135,17 +108,7 @@ async def list_keys(request: Request, principal: Admin) -> list[KeyInfoBody]:
         principal,
         AdminKeysListed(tenant_id=principal.tenant_id, count=len(found), by=_by(principal)),
     )
-    return [
-        KeyInfoBody(
-            key_id=k.key_id,
-            tenant_id=k.tenant_id,
-            role=k.role,
-            require_signature=k.require_signature,
-            created_at=k.created_at,
-            revoked_at=k.revoked_at,
-        )
-        for k in found
-    ]
+    return found
 
 
 @router.delete("/keys/{key_id}", status_code=204, summary="Revoke an API key")
