@@ -14,10 +14,13 @@ def test_root_public_names() -> None:
 
 def test_config_public_names() -> None:
     assert omnihub.config.__all__ == [
+        "HARD_MAX_DEPTH",
         "BackendKind",
         "BackendURL",
+        "InputLimits",
         "Settings",
         "UnsupportedBackendError",
+        "input_limits",
         "load_settings",
         "parse_backend_url",
         "private_dir",
@@ -43,6 +46,9 @@ def test_planning_public_names() -> None:
     import omnihub.planning
 
     assert set(omnihub.planning.__all__) == {
+        "DEFAULT_PRICES",
+        "PLAN_JSON_SCHEMA",
+        "PROMPT_VERSION",
         "AnthropicMessagesClient",
         "Budget",
         "BudgetExceeded",
@@ -51,15 +57,12 @@ def test_planning_public_names() -> None:
         "CachePlanStore",
         "CachedPlan",
         "Completion",
-        "DEFAULT_PRICES",
         "EventSink",
         "LLMCall",
         "LLMPlanner",
         "LedgerEntry",
         "ModelClient",
         "OpenAIChatClient",
-        "PLAN_JSON_SCHEMA",
-        "PROMPT_VERSION",
         "PlanFeedback",
         "PlanRequest",
         "PlanStore",

@@ -138,7 +138,13 @@ async def test_a_signature_sent_with_an_unsigned_key_must_still_be_valid(api: Ap
 
 
 async def test_rate_limit_answers_429_with_retry_after_per_tenant(api_factory: ApiFactory) -> None:
-    api: Api = await api_factory(api_rate_limit_per_second=0.5, api_rate_limit_burst=3)
+    api: Api = await api_factory(
+        api_rate_limit_per_second=0.5,
+        api_rate_limit_burst=3,
+        api_rate_limit_key_share=1.0,
+        api_metrics_public=True,
+        api_metrics_tenant_labels=True,
+    )
     acme, globex = api.key("acme", Role.VIEWER), api.key("globex", Role.VIEWER)
     statuses = [
         (await api.client.get("/v1/goals", headers=api.auth(acme))).status_code for _ in range(4)
@@ -156,7 +162,11 @@ async def test_rate_limit_answers_429_with_retry_after_per_tenant(api_factory: A
 async def test_rate_limit_in_redis_is_shared_by_two_apps(
     api_factory: ApiFactory, redis_url: str
 ) -> None:
-    settings = {"api_redis_url": redis_url, "api_rate_limit_per_second": 0.5}
+    settings = {
+        "api_redis_url": redis_url,
+        "api_rate_limit_per_second": 0.5,
+        "api_rate_limit_key_share": 1.0,
+    }
     first: Api = await api_factory(api_rate_limit_burst=2, **settings)
     second: Api = await api_factory(api_rate_limit_burst=2, **settings)
     key = first.key("acme", Role.VIEWER)

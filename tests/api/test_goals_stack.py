@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -210,7 +211,7 @@ async def test_readyz_checks_temporal_and_the_event_store(stack: Stack) -> None:
     ready = await stack.client.get("/readyz")
     assert ready.status_code == 200
     assert ready.json()["checks"] == {"keys": "ok", "event_store": "ok", "temporal": "ok"}
-    metrics = (await stack.client.get("/metrics")).text
+    metrics = (await stack.client.get("/metrics", headers=stack.auth("other"))).text  # admin
     assert 'route="/readyz",status="200"' in metrics
 
 
@@ -389,3 +390,39 @@ async def test_generated_requests_against_the_real_stack_get_no_server_error(
             check()
 
     await asyncio.to_thread(fuzz)
+
+
+def _nested(depth: int) -> dict[str, Any]:
+    return {"a": json.loads("[" * depth + "]" * depth)}
+
+
+async def test_inputs_that_would_leave_a_goal_stuck_are_refused_with_422(stack: Stack) -> None:
+    """Each of these was accepted (202) or a 500 before, and left a goal that never ended."""
+    chain = [
+        {"id": f"s{i}", "tool": "respond_to_user", "args": {"message": "hi"}}
+        | ({"depends_on": [f"s{i + 1}"]} if i < 1499 else {})
+        for i in range(1500)
+    ]
+    bodies: list[tuple[str, bytes]] = [
+        ("nests deeper", json_bytes({"goal": "g", "context": _nested(200)})),
+        ("nests deeper", json_bytes({"goal": "g", "context": _nested(600)})),
+        ("over the limit", json_bytes({"goal": "g", "context": {"a": "x" * 300_000}})),
+        ("1500 steps", json_bytes({"goal": "g", "plan": {"steps": chain}})),
+        ("JSON cannot carry", b'{"goal": "g", "context": {"n": NaN}}'),
+        ("JSON cannot carry", b'{"goal": "g", "context": {"n": -Infinity}}'),
+        ("only whitespace", json_bytes({"goal": " \t\n "})),
+    ]
+    headers = {**stack.auth("operator"), "Content-Type": "application/json"}
+    for expected, body in bodies:
+        response = await stack.client.post("/v1/goals", content=body, headers=headers)
+        assert response.status_code == 422, (expected, response.text[:300])
+        assert expected in response.json()["error"]["message"]
+    listed = await stack.client.get("/v1/goals", headers=stack.auth("viewer"))
+    assert listed.json()["items"] == []  # nothing half-started
+    # Within the limits a goal still runs to its end.
+    goal_id = await stack.submit(plan=plan(), context=_nested(20))
+    assert (await stack.wait_status(goal_id, "completed", "failed"))["status"] == "completed"
+
+
+def json_bytes(value: Any) -> bytes:
+    return json.dumps(value).encode()

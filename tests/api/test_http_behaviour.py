@@ -122,7 +122,8 @@ async def test_cache_stats_and_usage_are_scoped_to_the_callers_tenant(api: Api) 
     assert [t for t, _ in stats.asked] == ["globex", "globex"]
 
 
-async def test_metrics_count_requests_by_route_status_and_tenant(api: Api) -> None:
+async def test_metrics_count_requests_by_route_status_and_tenant(api_factory: ApiFactory) -> None:
+    api: Api = await api_factory(api_metrics_public=True, api_metrics_tenant_labels=True)
     headers = api.auth(api.key("acme"))
     await api.client.get("/v1/goals", headers=headers)
     await api.client.get("/v1/goals")

@@ -20,9 +20,8 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from omnihub.api import create_app
 from omnihub.auth import Role
 from omnihub.config import load_settings
-from omnihub.events import open_event_store
 from omnihub.goals import GoalService
-from omnihub.runtime import open_core_services
+from omnihub.runtime import open_core_services, open_store
 
 
 @pytest.fixture
@@ -31,12 +30,12 @@ def fuzz_target(tmp_path: Path) -> Iterator[tuple[Any, dict[str, str]]]:
     services = asyncio.run(open_core_services(config))
     services.goals = GoalService(MemoryGoals(), services.idempotency)
     services.cache_stats = services.usage = MemoryStats()
-    services.store = open_event_store(f"sqlite:///{tmp_path / 'events.db'}")  # policy sets
+    services.store = store = open_store(config)  # the admin routes record events in it
     key = services.keys.create("acme", Role.ADMIN).key
     app = create_app(config, services=services)
     yield schemathesis.openapi.from_asgi("/openapi.json", app), {"Authorization": f"Bearer {key}"}
     asyncio.run(services.aclose())
-    services.store.close()
+    store.close()
 
 
 def test_generated_requests_get_no_server_error(

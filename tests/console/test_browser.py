@@ -29,6 +29,14 @@ FLAGS = [
 ]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "console"
 LIVE_TIMEOUT_MS = 30_000
+# Injected by the browser itself (not subject to the page's CSP): records every blocked load
+# or inline script/style, so a test can show the console works under its strict policy.
+CSP_WATCH = """
+window.__cspViolations = [];
+document.addEventListener("securitypolicyviolation", function (e) {
+  window.__cspViolations.push(e.violatedDirective + " " + e.blockedURI);
+});
+"""
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -64,6 +72,7 @@ def nav(page: Page, name: str) -> Locator:
 async def sign_in(browser: Browser, stack: Stack, key: str) -> Page:
     """A new browser context signed in with ``key``, using the keyboard only."""
     context = await browser.new_context(viewport={"width": 1366, "height": 800})
+    await context.add_init_script(CSP_WATCH)
     page = await context.new_page()
     await page.goto(f"{stack.base_url}/console/goals")
     await expect(page).to_have_url(re.compile(r"/console/login\?next="))
@@ -177,6 +186,12 @@ async def test_operator_submits_watches_approves_and_sees_the_goal_finish(
     await expect(page.locator("#hit-rate")).to_have_text("60%")
     await expect(page.get_by_role("cell", name="book hotel in {city}")).to_be_visible()
     await shot(page, "cache")
+    # htmx, uPlot and console.js all ran under the console's CSP, and nothing was blocked.
+    assert await page.evaluate("typeof window.htmx") == "object"
+    assert await page.evaluate("window.__cspViolations") == []
+    assert (
+        "script-src 'self'" in (await page.request.get(page.url)).headers["content-security-policy"]
+    )
 
 
 async def test_live_timeline_and_compensations_of_a_failing_goal(

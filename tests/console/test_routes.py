@@ -21,8 +21,21 @@ from omnihub.servers import EmbeddedTemporal
 
 
 def signed_in(stack: Stack, key: str) -> httpx.AsyncClient:
-    client = httpx.AsyncClient(base_url=stack.base_url, cookies={COOKIE_NAME: key})
+    """A client with a console session of ``key`` (as the login form would open it)."""
+    token = stack.app.state.console.sessions.open(stack.services.keys.authenticate(key))
+    client = httpx.AsyncClient(base_url=stack.base_url, cookies={COOKIE_NAME: token})
     return client
+
+
+async def login(
+    client: httpx.AsyncClient, key: str, next: str = "", token: str | None = None
+) -> httpx.Response:
+    """Post the login form as a browser would: with the login token the form page set."""
+    form = await client.get("/console/login")
+    found = re.search(r'name="login_token" value="([^"]+)"', form.text)
+    assert found, form.text
+    data = {"api_key": key, "next": next, "login_token": token or found.group(1)}
+    return await client.post("/console/login", data=data)
 
 
 async def csrf(client: httpx.AsyncClient) -> str:
@@ -48,21 +61,21 @@ async def test_pages_redirect_to_login_and_login_sets_an_httponly_cookie(stack: 
     assert 'value="/console/goals"' in form.text
     assert 'for="api_key"' in form.text
 
-    bad = await stack.client.post("/console/login", data={"api_key": "omk_nope"})
+    bad = await login(stack.client, "omk_nope")
     assert bad.status_code == 401
     assert "malformed API key" in bad.text
 
     key = stack.key()
-    ok = await stack.client.post(
-        "/console/login", data={"api_key": key, "next": "/console/approvals"}
-    )
+    ok = await login(stack.client, key, next="/console/approvals")
     assert ok.status_code == 303
     assert ok.headers["location"] == "/console/approvals"
     cookie = ok.headers["set-cookie"]
     assert "HttpOnly" in cookie
     assert "SameSite=strict" in cookie
     assert "Path=/console" in cookie
-    out = await stack.client.post("/console/logout")
+    assert key not in cookie  # a session token, never the key
+    token = await csrf(stack.client)
+    out = await stack.client.post("/console/logout", data={"csrf_token": token})
     assert out.status_code == 303
     assert 'omnihub_console=""' in out.headers["set-cookie"]
     assert (await stack.client.get("/console")).headers["location"] == "/console/goals"
@@ -70,13 +83,17 @@ async def test_pages_redirect_to_login_and_login_sets_an_httponly_cookie(stack: 
 
 async def test_keys_that_must_sign_and_revoked_keys_cannot_sign_in(stack: Stack) -> None:
     signing = stack.services.keys.create("acme", Role.OPERATOR, require_signature=True).key
-    refused = await stack.client.post("/console/login", data={"api_key": signing})
+    refused = await login(stack.client, signing)
     assert refused.status_code == 401
     assert "must sign its requests" in refused.text
     created = stack.services.keys.create("acme", Role.VIEWER)
-    stack.services.keys.revoke(created.key_id)
+    stack.app.state.console.sessions.recheck = 0.0
     async with signed_in(stack, created.key) as client:
+        assert (await client.get("/console/goals")).status_code == 200
+        stack.services.keys.revoke(created.key_id)  # by another process, like the CLI
         assert (await client.get("/console/goals")).status_code == 303
+    refused_again = await login(stack.client, created.key)
+    assert refused_again.status_code == 401
 
 
 async def test_submit_runs_the_goal_and_another_tenant_cannot_see_it(stack: Stack) -> None:
@@ -126,6 +143,16 @@ async def test_submit_shows_validation_errors_and_needs_csrf_and_operator(stack:
         assert "goal" in empty.text
         forged = await client.post("/console/goals", data={"goal": "x", "csrf_token": "0" * 64})
         assert forged.status_code == 403
+        # Deep, non-finite or oversized contexts are refused with the form, never a 500.
+        deep = '{"a": ' + "[" * 5000 + "]" * 5000 + "}"
+        too_deep = await submit(client, "x", context=deep)
+        assert too_deep.status_code == 422
+        assert "nests too deep" in too_deep.text
+        nested = '{"a": ' + "[" * 100 + "]" * 100 + "}"
+        assert "nests deeper than the limit" in (await submit(client, "x", context=nested)).text
+        nan = await submit(client, "x", context='{"n": NaN}')
+        assert nan.status_code == 422
+        assert "NaN is not a JSON number" in nan.text
     async with signed_in(stack, stack.key(role=Role.VIEWER)) as viewer:
         page = await viewer.get("/console/goals")
         assert "Submit a goal" not in page.text
@@ -250,6 +277,7 @@ async def test_rate_limited_pages_answer_429_with_retry_after(
             tmp_path,
             with_worker=False,
             api_rate_limit_burst=2,
+            api_rate_limit_key_share=1.0,
             api_rate_limit_per_second=0.01,
         ) as stack,
         signed_in(stack, stack.key()) as client,
@@ -275,3 +303,56 @@ async def test_timeline_stream_sends_keepalives_while_the_goal_is_quiet(tmp_path
     assert frames.count(b": keepalive\n\n") >= 2
     assert b'"text": "wait"' in frames[-2]
     assert frames[-1] == b"event: end\ndata: {}\n\n"
+
+
+async def test_login_needs_the_forms_token_and_logout_ends_the_session_on_the_server(
+    stack: Stack,
+) -> None:
+    key = stack.key()
+    # Login CSRF: a post from another site carries no token matching the form's cookie.
+    forged = await stack.client.post("/console/login", data={"api_key": key})
+    assert forged.status_code == 403
+    assert "omnihub_console=" not in forged.headers.get("set-cookie", "").split(";")[0]
+    wrong = await login(stack.client, key, token="guessed")
+    assert wrong.status_code == 403
+    ok = await login(stack.client, key)
+    assert ok.status_code == 303
+    session = stack.client.cookies.get(COOKIE_NAME)
+    assert session
+    assert session != key
+    # Logout CSRF: without the session's token nothing happens.
+    assert (await stack.client.post("/console/logout")).status_code == 403
+    assert (await stack.client.get("/console/goals")).status_code == 200
+    out = await stack.client.post("/console/logout", data={"csrf_token": await csrf(stack.client)})
+    assert out.status_code == 303
+    # The old cookie is worthless afterwards: the session ended on the server.
+    async with httpx.AsyncClient(base_url=stack.base_url, cookies={COOKIE_NAME: session}) as replay:
+        assert (await replay.get("/console/goals")).status_code == 303
+
+
+async def test_failed_logins_from_one_address_back_off(stack: Stack) -> None:
+    free = stack.settings.api_auth_free_failures
+    for _ in range(free + 1):
+        assert (await login(stack.client, "omk_wrong")).status_code == 401
+    # Locked out now, even with a good key, until the backoff passes.
+    throttled = await login(stack.client, stack.key())
+    assert throttled.status_code == 429
+    assert "too many failed sign-ins" in throttled.text
+    assert int(throttled.headers["retry-after"]) >= 1
+
+
+async def test_console_pages_carry_security_headers_and_a_strict_csp(stack: Stack) -> None:
+    page = await stack.client.get("/console/login")
+    headers = page.headers
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["x-frame-options"] == "DENY"
+    assert headers["referrer-policy"] == "no-referrer"
+    csp = headers["content-security-policy"]
+    assert "script-src 'self'" in csp
+    assert "frame-ancestors 'none'" in csp
+    assert "unsafe-inline" not in csp
+    assert "<script>" not in page.text
+    async with signed_in(stack, stack.key()) as client:
+        goals = await client.get("/console/goals")
+    assert "onchange=" not in goals.text
+    assert goals.headers["content-security-policy"] == csp

@@ -11,12 +11,14 @@ from omnihub import __version__
 from omnihub.api._errors import install_error_handlers
 from omnihub.api._metrics import ApiMetrics
 from omnihub.api._middleware import GuardMiddleware
+from omnihub.api._routes_admin import router as admin_router
 from omnihub.api._routes_cache import cache_router
 from omnihub.api._routes_goals import router as goals_router
 from omnihub.api._routes_policy import router as policy_router
 from omnihub.api._routes_system import router as system_router
 from omnihub.api._routes_system import stats_router
-from omnihub.auth import SignatureVerifier
+from omnihub.api._security import SecurityHeadersMiddleware
+from omnihub.auth import FailureThrottle, SignatureVerifier
 from omnihub.config import Settings
 from omnihub.console import mount_console
 from omnihub.runtime import Services, open_services
@@ -60,7 +62,9 @@ def create_app(
         docs_url="/docs",
         redoc_url=None,
     )
-    app.state.metrics = ApiMetrics()
+    app.state.settings = settings
+    app.state.metrics = ApiMetrics(tenant_labels=settings.api_metrics_tenant_labels)
+    app.state.auth_throttle = FailureThrottle(free=settings.api_auth_free_failures)
     app.state.sse_keepalive_seconds = sse_keepalive_seconds
     app.state.services = services
     if services is not None:
@@ -69,10 +73,17 @@ def create_app(
     app.add_middleware(
         GuardMiddleware, max_body_bytes=settings.api_max_body_bytes, metrics=app.state.metrics
     )
+    _add_security_headers(app)
     app.include_router(system_router)
     app.include_router(goals_router)
     app.include_router(stats_router)
     app.include_router(cache_router(settings))
     app.include_router(policy_router)
-    mount_console(app, settings)
+    app.include_router(admin_router)
+    app.state.console = mount_console(app, settings)
     return app
+
+
+def _add_security_headers(app: FastAPI) -> None:
+    """Outermost, so error pages and the guard's own 413/500 answers carry them too."""
+    app.add_middleware(SecurityHeadersMiddleware)

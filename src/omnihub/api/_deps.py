@@ -9,7 +9,15 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from omnihub.api._metrics import ApiMetrics
-from omnihub.auth import Principal, Role, SignatureVerifier, has_signature
+from omnihub.auth import (
+    FailureThrottle,
+    Principal,
+    Role,
+    SignatureVerifier,
+    acquire_for_key,
+    has_signature,
+)
+from omnihub.config import Settings
 from omnihub.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -19,7 +27,7 @@ from omnihub.errors import (
 from omnihub.goals import GoalService
 from omnihub.runtime import Services, goals_of
 
-_bearer = HTTPBearer(
+bearer = HTTPBearer(
     auto_error=False,
     description="An OmniHub API key (`omnihub keys create`), sent as `Authorization: Bearer KEY`.",
 )
@@ -45,36 +53,58 @@ def _signed_path(request: Request) -> str:
     return f"{path}?{query.decode('latin-1')}" if query else path
 
 
+def client_address(request: Request) -> str:
+    """The peer's address (failed sign-ins are counted per address)."""
+    return request.client.host if request.client else "-"
+
+
+def settings_of(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
 async def authenticate(
     request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
     """The caller's principal: a valid API key, a valid signature when the key needs one (or
-    when the request carries one), and a token from the tenant's rate-limit bucket."""
+    when the request carries one), and a token from the key's and the tenant's rate-limit
+    buckets. An address with too many failed keys is refused (429) before any lookup."""
     services = services_of(request)
     metrics = metrics_of(request)
+    throttle: FailureThrottle = request.app.state.auth_throttle
+    address = client_address(request)
+    throttle.check(address)
     try:
         if credentials is None or credentials.scheme.lower() != "bearer":
             raise AuthenticationError("missing API key: send 'Authorization: Bearer KEY'")
-        principal = services.keys.authenticate(credentials.credentials)
-        if principal.require_signature or has_signature(request.headers):
-            verifier: SignatureVerifier = request.app.state.verifier
-            await verifier.verify(
-                key_id=principal.key_id,
-                secret=principal.signing_secret,
-                method=request.method,
-                path=_signed_path(request),
-                body=await request.body(),
-                headers=request.headers,
-            )
+        try:
+            principal = services.keys.authenticate(credentials.credentials)
+            if principal.require_signature or has_signature(request.headers):
+                verifier: SignatureVerifier = request.app.state.verifier
+                await verifier.verify(
+                    key_id=principal.key_id,
+                    secret=principal.signing_secret,
+                    method=request.method,
+                    path=_signed_path(request),
+                    body=await request.body(),
+                    headers=request.headers,
+                )
+        except AuthenticationError:
+            throttle.failed(address)  # a wrong key or signature; a missing one costs nothing
+            raise
     except AuthenticationError as exc:
         metrics.auth_failures.labels(type(exc).__name__).inc()
         raise
+    throttle.succeeded(address)
     request.state.tenant_id = principal.tenant_id
-    decision = await services.rate_limiter.acquire(principal.tenant_id)
-    if not decision.allowed:
-        metrics.rate_limited.labels(principal.tenant_id).inc()
-        raise RateLimitedError(principal.tenant_id, decision.retry_after)
+    try:
+        await acquire_for_key(
+            services.rate_limiter, principal, settings_of(request).api_rate_limit_key_share
+        )
+    except RateLimitedError:
+        metrics.rate_limited.labels(metrics.tenant_label(principal.tenant_id)).inc()
+        raise
     return principal
 
 

@@ -8,11 +8,13 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 class ApiMetrics:
     """Request counts and latency by route, and rate-limit and auth refusals by tenant."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, tenant_labels: bool = False) -> None:
+        self.tenant_labels = tenant_labels
         self.registry = CollectorRegistry(auto_describe=True)
         self.requests = Counter(
             "omnihub_http_requests",
-            "HTTP requests answered, by method, route template, status and tenant.",
+            "HTTP requests answered, by method, route template, status and tenant (- unless "
+            "tenant labels are configured).",
             ["method", "route", "status", "tenant"],
             registry=self.registry,
         )
@@ -35,6 +37,11 @@ class ApiMetrics:
             ["code"],
             registry=self.registry,
         )
+
+    def tenant_label(self, tenant_id: object) -> str:
+        """The tenant label's value: the tenant id only when configured (``-`` otherwise), so
+        whoever reads the metrics does not learn which tenants exist and how busy they are."""
+        return str(tenant_id) if self.tenant_labels and tenant_id is not None else "-"
 
     def render(self) -> bytes:
         """The registry in the Prometheus text exposition format."""

@@ -80,7 +80,7 @@ class GuardMiddleware:
         route = scope.get("route")
         template = getattr(route, "path", None) or "unmatched"
         state: dict[str, Any] = scope.get("state") or {}
-        tenant = str(state.get("tenant_id", "-"))
+        tenant = self.metrics.tenant_label(state.get("tenant_id"))
         method = str(scope.get("method", "-"))
         self.metrics.requests.labels(method, template, str(status), tenant).inc()
         self.metrics.latency.labels(method, template).observe(elapsed)

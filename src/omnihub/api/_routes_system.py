@@ -6,12 +6,14 @@ import asyncio
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials
 
-from omnihub.api._deps import Viewer, metrics_of, services_of
+from omnihub.api._deps import Viewer, authenticate, bearer, metrics_of, services_of, settings_of
 from omnihub.api._models import ErrorBody, HealthBody, ReadinessBody
-from omnihub.errors import ConfigurationError
+from omnihub.auth import Role
+from omnihub.errors import ConfigurationError, PermissionDeniedError
 
 router = APIRouter(tags=["system"])
 stats_router = APIRouter(
@@ -36,7 +38,11 @@ async def healthz() -> HealthBody:
     responses={503: {"model": ReadinessBody}},
 )
 async def readyz(request: Request) -> JSONResponse:
-    """Every dependency answers: the key store, Temporal, the event store, the cache, Redis."""
+    """Every dependency of this process answers: the key store, the event store and Temporal,
+    and Redis when rate limits and nonces live there (the ``checks`` list names each one).
+
+    The plan cache is not among them: it lives in the workers, not in the API process, so a
+    cache outage shows as failing goals, not as an unready API."""
     services = getattr(request.app.state, "services", None)
     if services is None:
         body = ReadinessBody(status="unavailable", checks={"services": "starting"})
@@ -65,11 +71,23 @@ def _describe(exc: BaseException) -> str:
     "/metrics",
     summary="Prometheus metrics",
     response_class=Response,
-    responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}},
+    responses={
+        200: {"content": {"text/plain": {}}, "description": "Prometheus text format"},
+        **{code: {"model": ErrorBody} for code in (401, 403, 429)},
+    },
 )
-async def metrics(request: Request) -> Response:
-    """Request counts and latency by route, rate-limit and auth refusals."""
+async def metrics(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Response:
+    """Request counts and latency by route, rate-limit and auth refusals. Needs an admin key
+    unless ``api_metrics_public`` is set (a scraper sends it as a bearer token)."""
     from prometheus_client import CONTENT_TYPE_LATEST
+
+    if not settings_of(request).api_metrics_public:
+        principal = await authenticate(request, credentials)
+        if not principal.role.allows(Role.ADMIN):
+            raise PermissionDeniedError("metrics need an admin key")
 
     return Response(metrics_of(request).render(), media_type=CONTENT_TYPE_LATEST)
 

@@ -45,12 +45,15 @@ from omnihub.auth._signing import (
     sign_request,
 )
 from omnihub.auth._storage import redis_client
+from omnihub.auth._throttle import AuthThrottledError, FailureThrottle, acquire_for_key
 
 __all__ = [
     "NONCE_HEADER",
     "SIGNATURE_HEADER",
     "TIMESTAMP_HEADER",
+    "AuthThrottledError",
     "CreatedKey",
+    "FailureThrottle",
     "IdempotencyKeyReusedError",
     "IdempotencyStore",
     "KeyInfo",
@@ -72,6 +75,7 @@ __all__ = [
     "SignatureVerifier",
     "SqlIdempotencyStore",
     "SqlKeyStore",
+    "acquire_for_key",
     "canonical_request",
     "has_signature",
     "open_idempotency_store",

@@ -2,6 +2,7 @@
 backend URLs; private files and directories under ``OMNIHUB_HOME``."""
 
 from omnihub.config._files import private_dir, private_file
+from omnihub.config._limits import HARD_MAX_DEPTH, InputLimits, input_limits
 from omnihub.config._reference import render_settings_table, settings_table
 from omnihub.config._settings import Settings, load_settings
 from omnihub.config._urls import (
@@ -13,10 +14,13 @@ from omnihub.config._urls import (
 )
 
 __all__ = [
+    "HARD_MAX_DEPTH",
     "BackendKind",
     "BackendURL",
+    "InputLimits",
     "Settings",
     "UnsupportedBackendError",
+    "input_limits",
     "load_settings",
     "parse_backend_url",
     "private_dir",

@@ -100,6 +100,13 @@ class Settings(BaseSettings):
     max_payload_bytes: int = Field(
         256 * 1024, gt=0, description="Largest accepted event payload, in bytes of JSON."
     )
+    # Input limits (apisec): shared by API, console, CLI and the goal service (config.InputLimits).
+    input_max_depth: int = Field(
+        32, ge=1, le=64, description="Deepest nesting accepted in a goal's context or plan."
+    )
+    input_max_plan_steps: int = Field(
+        256, gt=0, description="Most steps accepted in an explicit plan."
+    )
 
     # Orchestration (Temporal).
     temporal_address: str | None = Field(
@@ -108,7 +115,7 @@ class Settings(BaseSettings):
     )
     temporal_namespace: str = Field("default", description="Temporal namespace.")
     temporal_tls: bool = Field(False, description="Use TLS to reach the Temporal cluster.")
-    temporal_api_key: str | None = Field(None, description="API key for Temporal Cloud.")
+    temporal_api_key: SecretStr | None = Field(None, description="API key for Temporal Cloud.")
     task_queue: str = Field("omnihub", description="Temporal task queue of the workers.")
     temporal_tls_ca_file: Path | None = Field(
         None, description="CA certificate (PEM) that signs the Temporal server's certificate."
@@ -178,7 +185,7 @@ class Settings(BaseSettings):
     smtp_port: int = Field(25, gt=0, lt=65536, description="SMTP port of send_email.")
     smtp_from: str = Field("omnihub@localhost", description="Sender address of send_email.")
     smtp_username: str | None = Field(None, description="SMTP login of send_email.")
-    smtp_password: str | None = Field(None, description="SMTP password of send_email.")
+    smtp_password: SecretStr | None = Field(None, description="SMTP password of send_email.")
     smtp_starttls: bool = Field(False, description="Upgrade the SMTP connection with STARTTLS.")
 
     log_level: str = Field("WARNING", description="Python logging level.")
@@ -233,6 +240,22 @@ class Settings(BaseSettings):
     )
     api_signature_skew_seconds: int = Field(
         300, gt=0, description="Accepted clock skew of a signed request's timestamp, in seconds."
+    )
+    # API boundary security (apisec): per-key rate limits, auth throttling, metrics exposure.
+    api_rate_limit_key_share: float = Field(
+        0.5,
+        gt=0.01,
+        le=1,
+        description="Share of its tenant's request rate and burst one API key may use.",
+    )
+    api_auth_free_failures: int = Field(
+        5, ge=0, description="Failed sign-ins per client address before backoff starts."
+    )
+    api_metrics_public: bool = Field(
+        False, description="Serve /metrics without a key (else it needs an admin key)."
+    )
+    api_metrics_tenant_labels: bool = Field(
+        False, description="Label request and rate-limit metrics with tenant ids."
     )
 
     # Planning (LLM providers, playbooks, ledger and budgets).

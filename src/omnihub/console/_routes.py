@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import json
+import secrets
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, get_args
 
@@ -25,10 +27,12 @@ from fastapi.responses import (
 )
 from pydantic import ValidationError as PydanticValidationError
 
+from omnihub.auth import AuthThrottledError, FailureThrottle
 from omnihub.console._console import STATIC_TYPES, Console
 from omnihub.console._session import (
     COOKIE_NAME,
     COOKIE_PATH,
+    LOGIN_COOKIE_NAME,
     SESSION_SECONDS,
     ConsoleUser,
     check_csrf,
@@ -36,6 +40,7 @@ from omnihub.console._session import (
     current_user,
     safe_next,
     services_of,
+    sessions_of,
 )
 from omnihub.console._views import (
     cache_report,
@@ -138,8 +143,40 @@ async def static(console: Shared, name: str) -> FileResponse:
     )
 
 
-async def login_form(console: Shared, next: str | None = None) -> HTMLResponse:
-    return _page(console, "login.html", next=safe_next(next), error=None, user=None)
+def _cookie(response: Response, request: Request, name: str, value: str, age: int) -> None:
+    response.set_cookie(
+        name,
+        value,
+        max_age=age,
+        path=COOKIE_PATH,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
+
+
+def _login_page(
+    console: Console, request: Request, next: str | None, error: str | None, code: int = 200
+) -> HTMLResponse:
+    """The login form with a fresh login token, also set as a cookie: the form's post must
+    carry both (a page on another site can set neither), so no one can sign a browser in to
+    an account of theirs (login CSRF)."""
+    token = secrets.token_urlsafe(32)
+    page = _page(
+        console,
+        "login.html",
+        code,
+        next=safe_next(next),
+        error=error,
+        user=None,
+        login_token=token,
+    )
+    _cookie(page, request, LOGIN_COOKIE_NAME, token, 3600)
+    return page
+
+
+async def login_form(request: Request, console: Shared, next: str | None = None) -> HTMLResponse:
+    return _login_page(console, request, next, None)
 
 
 async def login(
@@ -147,25 +184,44 @@ async def login(
     console: Shared,
     api_key: Annotated[str, Form(max_length=512)] = "",
     next: Annotated[str, Form(max_length=2048)] = "",
+    login_token: Annotated[str, Form(max_length=128)] = "",
 ) -> Response:
+    expected = request.cookies.get(LOGIN_COOKIE_NAME, "")
+    if not expected or not hmac.compare_digest(expected, login_token):
+        return _login_page(
+            console, request, next, "the sign-in form has expired; please try again", 403
+        )
+    throttle: FailureThrottle = request.app.state.auth_throttle
+    address = request.client.host if request.client else "-"
     try:
-        check_key(services_of(request), api_key)
+        throttle.check(address)
+        principal = check_key(services_of(request), api_key)
+    except AuthThrottledError as exc:
+        page = _login_page(console, request, next, str(exc), 429)
+        page.headers["Retry-After"] = str(max(1, round(exc.retry_after)))
+        return page
     except AuthenticationError as exc:
-        return _page(console, "login.html", 401, next=safe_next(next), error=str(exc), user=None)
+        throttle.failed(address)
+        return _login_page(console, request, next, str(exc), 401)
+    throttle.succeeded(address)
     response = RedirectResponse(safe_next(next), status_code=303)
-    response.set_cookie(
-        COOKIE_NAME,
-        api_key.strip(),
-        max_age=SESSION_SECONDS,
-        path=COOKIE_PATH,
-        httponly=True,
-        samesite="strict",
-        secure=request.url.scheme == "https",
-    )
+    _cookie(response, request, COOKIE_NAME, sessions_of(request).open(principal), SESSION_SECONDS)
+    response.delete_cookie(LOGIN_COOKIE_NAME, path=COOKIE_PATH)
     return response
 
 
-async def logout() -> RedirectResponse:
+async def logout(
+    request: Request, csrf_token: Annotated[str, Form(max_length=128)] = ""
+) -> RedirectResponse:
+    """End the session on the server (the cookie alone is worthless afterwards); needs the
+    session's CSRF token, so another site cannot sign the user out."""
+    sessions = sessions_of(request)
+    token = request.cookies.get(COOKIE_NAME)
+    session = sessions.get(token) if token else None
+    if session is not None and token is not None:
+        if not hmac.compare_digest(session.csrf_token, csrf_token):
+            raise HTTPException(403, "the form has expired; reload the page and try again")
+        sessions.close(token)
     response = RedirectResponse(f"{COOKIE_PATH}/login", status_code=303)
     response.delete_cookie(COOKIE_NAME, path=COOKIE_PATH)
     return response
@@ -233,12 +289,16 @@ async def submit(
         )
 
     try:
-        parsed = json.loads(context) if context.strip() else {}
+        parsed = json.loads(context, parse_constant=_no_constant) if context.strip() else {}
         if not isinstance(parsed, dict):
             return again('context must be a JSON object, like {"city": "Paris"}')
         body = GoalRequest(goal=goal.strip(), context=parsed, user_id=user_id.strip() or None)
     except json.JSONDecodeError as exc:
         return again(f"context is not valid JSON: {exc.msg} (line {exc.lineno})")
+    except ValueError as exc:  # NaN or Infinity, which JSON cannot carry
+        return again(f"context is not valid JSON: {exc}")
+    except RecursionError:
+        return again("context nests too deep")
     except PydanticValidationError as exc:
         return again("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()))
     # The form's one-time key: a double click or a resent form opens the same goal.
@@ -248,6 +308,10 @@ async def submit(
     except OmniHubError as exc:
         return again(str(exc))
     return RedirectResponse(f"{COOKIE_PATH}/goals/{accepted.goal_id}?submitted=1", status_code=303)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
 
 
 async def goal_page(

@@ -19,6 +19,11 @@ from omnihub.events._factory import open_event_store
 from omnihub.events._goal_index import GoalSummary, IndexedGoal
 from omnihub.events._ids import deterministic_event_id, new_event_id, validate_event_id
 from omnihub.events._payloads import (
+    AdminAuditExported,
+    AdminCacheInvalidated,
+    AdminKeyCreated,
+    AdminKeyRevoked,
+    AdminKeysListed,
     ApprovalGranted,
     ApprovalGrantedV1,
     ApprovalRejected,
@@ -69,6 +74,11 @@ from omnihub.events._subscription import Subscription
 __all__ = [
     "DEFAULT_MAX_PAYLOAD_BYTES",
     "GENESIS_HASH",
+    "AdminAuditExported",
+    "AdminCacheInvalidated",
+    "AdminKeyCreated",
+    "AdminKeyRevoked",
+    "AdminKeysListed",
     "ApprovalGranted",
     "ApprovalGrantedV1",
     "ApprovalRejected",

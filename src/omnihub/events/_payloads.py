@@ -16,6 +16,11 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue
 from omnihub.events._registry import EventPayload, register_event, register_upcaster
 
 __all__ = [
+    "AdminAuditExported",
+    "AdminCacheInvalidated",
+    "AdminKeyCreated",
+    "AdminKeyRevoked",
+    "AdminKeysListed",
     "ApprovalGranted",
     "ApprovalGrantedV1",
     "ApprovalRejected",
@@ -319,3 +324,54 @@ class PolicyEvaluated(EventPayload):
     reason: str
     step_id: str | None = None
     untrusted_sinks: list[str] = Field(default_factory=list)
+
+
+# Administration: what an admin key did through the API, each in the system stream of the
+# admin's tenant (tenant ``_system``, which no API key can have), hash-chained like goals.
+
+
+@register_event("AdminKeyCreated")
+class AdminKeyCreated(EventPayload):
+    """An admin created an API key (the key itself is never recorded)."""
+
+    tenant_id: str = Field(min_length=1)
+    key_id: str = Field(min_length=1)
+    role: str = Field(min_length=1)
+    require_signature: bool
+    by: str = Field(min_length=1)
+
+
+@register_event("AdminKeysListed")
+class AdminKeysListed(EventPayload):
+    """An admin listed the tenant's API keys."""
+
+    tenant_id: str = Field(min_length=1)
+    count: int = Field(ge=0)
+    by: str = Field(min_length=1)
+
+
+@register_event("AdminKeyRevoked")
+class AdminKeyRevoked(EventPayload):
+    """An admin revoked an API key; its console sessions ended with it."""
+
+    tenant_id: str = Field(min_length=1)
+    key_id: str = Field(min_length=1)
+    by: str = Field(min_length=1)
+
+
+@register_event("AdminCacheInvalidated")
+class AdminCacheInvalidated(EventPayload):
+    """An admin dropped the tenant's cached plans (all, or those using ``tool``)."""
+
+    tenant_id: str = Field(min_length=1)
+    tool: str | None = None
+    removed: int = Field(ge=0)
+    by: str = Field(min_length=1)
+
+
+@register_event("AdminAuditExported")
+class AdminAuditExported(EventPayload):
+    """An admin exported the tenant's events with their hash chain."""
+
+    tenant_id: str = Field(min_length=1)
+    by: str = Field(min_length=1)

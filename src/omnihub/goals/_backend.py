@@ -9,10 +9,18 @@ can never address another's workflow.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import contextlib
+from collections.abc import AsyncIterator, Iterator
 from typing import Any, Protocol
 
-from omnihub.errors import ConfigurationError, NotFoundError
+from temporalio.service import RPCError, RPCStatusCode
+
+from omnihub.errors import (
+    ConfigurationError,
+    NotFoundError,
+    StoreUnavailableError,
+    ValidationError,
+)
 from omnihub.events import EventEnvelope, EventStore, GoalState, project_goal
 from omnihub.goals._models import (
     ControlAction,
@@ -70,6 +78,27 @@ class GoalBackend(Protocol):
         ...
 
 
+@contextlib.contextmanager
+def temporal_errors(goal_id: str) -> Iterator[None]:
+    """Translate a Temporal RPC error that got past the saga client's retries into a typed
+    error the adapters answer with a clear 4xx or 503 (never a 500)."""
+    try:
+        yield
+    except RPCError as exc:
+        status = exc.status
+        if status == RPCStatusCode.NOT_FOUND:
+            raise NotFoundError(f"goal {goal_id!r} does not exist") from exc
+        if status in (
+            RPCStatusCode.INVALID_ARGUMENT,
+            RPCStatusCode.FAILED_PRECONDITION,
+            RPCStatusCode.OUT_OF_RANGE,
+        ):
+            raise ValidationError(f"Temporal refused the request: {exc.message}") from exc
+        raise StoreUnavailableError(
+            f"Temporal is not answering ({status.name if status else 'unknown'}); try again shortly"
+        ) from exc
+
+
 def _event_json(event: EventEnvelope) -> dict[str, Any]:
     data: dict[str, Any] = event.model_dump(mode="json")
     return data
@@ -105,7 +134,8 @@ class SagaGoalBackend:
     async def _exists_in_temporal(self, tenant_id: str, goal_id: str) -> bool:
         if self._sagas is None:
             return False
-        return await self.sagas.exists(goal_id, tenant_id)
+        with temporal_errors(goal_id):
+            return await self.sagas.exists(goal_id, tenant_id)
 
     async def state(self, tenant_id: str, goal_id: str) -> GoalState:
         """The goal's GoalState; NotFoundError if neither its events nor Temporal know it."""
@@ -118,15 +148,16 @@ class SagaGoalBackend:
         raise NotFoundError(f"goal {goal_id!r} of tenant {tenant_id!r} has no events (yet)")
 
     async def submit(self, tenant_id: str, goal_id: str, request: GoalRequest) -> GoalAccepted:
-        await self.sagas.start(
-            request.goal,
-            request.plan,
-            goal_id=goal_id,
-            tenant_id=tenant_id,
-            user_id=request.user_id or "api",
-            context=request.context,
-            deadline_s=request.deadline_s,
-        )
+        with temporal_errors(goal_id):
+            await self.sagas.start(
+                request.goal,
+                request.plan,
+                goal_id=goal_id,
+                tenant_id=tenant_id,
+                user_id=request.user_id or "api",
+                context=request.context,
+                deadline_s=request.deadline_s,
+            )
         return GoalAccepted(goal_id=goal_id, status="new")
 
     async def get(self, tenant_id: str, goal_id: str) -> dict[str, Any]:
@@ -168,27 +199,29 @@ class SagaGoalBackend:
     async def decide(
         self, tenant_id: str, goal_id: str, step_id: str, decision: GoalDecision, actor: str
     ) -> dict[str, Any]:
-        await self.sagas.decide(
-            goal_id,
-            ApprovalDecision(
-                step_id=step_id,
-                approved=decision.decision == "approve",
-                decided_by=actor,
-                reason=decision.reason,
-            ),
-            tenant_id,
-        )
+        with temporal_errors(goal_id):
+            await self.sagas.decide(
+                goal_id,
+                ApprovalDecision(
+                    step_id=step_id,
+                    approved=decision.decision == "approve",
+                    decided_by=actor,
+                    reason=decision.reason,
+                ),
+                tenant_id,
+            )
         return await self.get(tenant_id, goal_id)
 
     async def control(
         self, tenant_id: str, goal_id: str, action: ControlAction, reason: str | None, actor: str
     ) -> GoalAccepted:
         request = ControlRequest(by=actor, reason=reason)
-        if action == "cancel":
-            await self.sagas.cancel(goal_id, request, tenant_id)
-        elif action == "pause":
-            await self.sagas.pause(goal_id, request, tenant_id)
-        else:
-            await self.sagas.resume(goal_id, request, tenant_id)
-        state = await self.sagas.state(goal_id, tenant_id)
+        with temporal_errors(goal_id):
+            if action == "cancel":
+                await self.sagas.cancel(goal_id, request, tenant_id)
+            elif action == "pause":
+                await self.sagas.pause(goal_id, request, tenant_id)
+            else:
+                await self.sagas.resume(goal_id, request, tenant_id)
+            state = await self.sagas.state(goal_id, tenant_id)
         return GoalAccepted(goal_id=goal_id, status=state.status)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from omnihub.plans import Plan
 
@@ -41,6 +41,13 @@ class GoalRequest(_Body):
         description="Seconds the goal may run before it is cancelled and its steps undone "
         "(default: the server's OMNIHUB_SAGA_GOAL_DEADLINE_S, if any).",
     )
+
+    @field_validator("goal")
+    @classmethod
+    def _goal_has_words(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("the goal is only whitespace; say what the agent should achieve")
+        return value
 
 
 class GoalAccepted(_Body):

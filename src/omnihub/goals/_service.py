@@ -7,7 +7,8 @@ import hashlib
 from collections.abc import AsyncIterator
 from typing import Any, Protocol
 
-from omnihub.errors import ConfigurationError, GoalExistsError
+from omnihub.config import InputLimits
+from omnihub.errors import ConfigurationError, GoalExistsError, ValidationError
 from omnihub.events import GoalState, canonical_json, new_event_id
 from omnihub.goals._backend import GoalBackend
 from omnihub.goals._models import (
@@ -43,12 +44,40 @@ class GoalService:
     """Submit, read, list, follow, decide and steer goals of a tenant.
 
     Goal ids are made here and only here; an idempotency key binds a retried submission to
-    the goal its first try started (across API processes, through ``idempotency``).
+    the goal its first try started (across API processes, through ``idempotency``). Every
+    submission is checked against ``limits`` here, so no adapter can start a goal the event
+    store or the worker would refuse later (leaving it stuck).
     """
 
-    def __init__(self, backend: GoalBackend, idempotency: IdempotencyRecords | None = None):
+    def __init__(
+        self,
+        backend: GoalBackend,
+        idempotency: IdempotencyRecords | None = None,
+        *,
+        limits: InputLimits | None = None,
+    ):
         self.backend = backend
         self.idempotency = idempotency
+        self.limits = limits or InputLimits()
+
+    def check(self, request: GoalRequest) -> None:
+        """ValidationError unless ``request`` fits the input limits: depth, size, plan steps
+        and only numbers JSON can carry."""
+        limits = self.limits
+        # The headroom covers the event envelope's own fields and canonical number spelling.
+        first_event = {
+            "goal": request.goal,
+            "user_id": request.user_id or "",
+            "context": request.context,
+        }
+        limits.check_json(first_event, "the goal and its context", headroom=1024)
+        if request.plan is not None:
+            steps = len(request.plan.steps)
+            if steps > limits.max_plan_steps:
+                raise ValidationError(
+                    f"the plan has {steps} steps, over the limit of {limits.max_plan_steps}"
+                )
+            limits.check_json(request.plan.model_dump(mode="json"), "the plan", headroom=1024)
 
     async def submit(
         self,
@@ -59,7 +88,9 @@ class GoalService:
         goal_id: str | None = None,
     ) -> GoalAccepted:
         """Start a goal. With ``idempotency_key``, a retry returns the first try's goal; with
-        ``goal_id`` (programs naming their own goals), GoalExistsError if it was started."""
+        ``goal_id`` (programs naming their own goals), GoalExistsError if it was started.
+        ValidationError when the request is over the input limits (nothing is started)."""
+        self.check(request)
         chosen, new = goal_id or new_goal_id(), True
         if idempotency_key is not None:
             if self.idempotency is None:

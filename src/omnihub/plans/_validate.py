@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from typing import Any
 
 import pydantic
@@ -13,49 +13,65 @@ from omnihub.plans._refs import iter_refs, parse_ref
 from omnihub.tools import ToolRegistry
 
 
+def _topological_order(deps: dict[str, list[str]]) -> list[str] | None:
+    """Step ids with every dependency before its dependents (Kahn's algorithm, iterative so
+    a long chain cannot exhaust the stack), or None when a cycle remains. Unknown
+    dependencies are ignored (they are reported separately)."""
+    waiting = {node: sum(1 for d in ds if d in deps) for node, ds in deps.items()}
+    dependents: dict[str, list[str]] = {node: [] for node in deps}
+    for node, ds in deps.items():
+        for dep in ds:
+            if dep in deps:
+                dependents[dep].append(node)
+    ready = [node for node, count in waiting.items() if count == 0]
+    order: list[str] = []
+    while ready:
+        node = ready.pop()
+        order.append(node)
+        for child in dependents[node]:
+            waiting[child] -= 1
+            if waiting[child] == 0:
+                ready.append(child)
+    return order if len(order) == len(deps) else None
+
+
 def ancestors(plan: Plan) -> dict[str, set[str]]:
     """Each step's direct and indirect dependencies (assumes an acyclic plan)."""
-    deps = {step.id: set(step.depends_on) for step in plan.steps}
+    deps = {step.id: list(step.depends_on) for step in plan.steps}
     result: dict[str, set[str]] = {}
-
-    def visit(step_id: str) -> set[str]:
-        if step_id not in result:
-            result[step_id] = set()
-            found: set[str] = set()
-            for dep in deps.get(step_id, ()):
-                found |= {dep, *visit(dep)}
-            result[step_id] = found
-        return result[step_id]
-
-    for step in plan.steps:
-        visit(step.id)
+    for node in _topological_order(deps) or []:
+        found: set[str] = set()
+        for dep in deps[node]:
+            found |= {dep, *result.get(dep, ())}
+        result[node] = found
     return result
 
 
 def find_cycle(plan: Plan) -> list[str] | None:
-    """One dependency cycle as a list of step ids, or None."""
+    """One dependency cycle as a list of step ids, or None (depth-first search with an
+    explicit stack, so a 10,000-step chain costs memory, not recursion)."""
     deps = {step.id: [d for d in step.depends_on if d != step.id] for step in plan.steps}
     for step in plan.steps:
         if step.id in step.depends_on:
             return [step.id, step.id]
     state: dict[str, int] = {}  # 1 = on the current path, 2 = finished
-    path: list[str] = []
-
-    def visit(node: str) -> list[str] | None:
-        state[node] = 1
-        path.append(node)
-        for dep in deps.get(node, ()):
-            if state.get(dep) == 1:
+    for root in deps:
+        if root in state:
+            continue
+        path: list[str] = [root]
+        state[root] = 1
+        stack: list[Iterator[str]] = [iter(deps[root])]
+        while stack:
+            dep = next(stack[-1], None)
+            if dep is None:
+                stack.pop()
+                state[path.pop()] = 2
+            elif state.get(dep) == 1:
                 return [*path[path.index(dep) :], dep]
-            if dep in deps and dep not in state and (cycle := visit(dep)):
-                return cycle
-        path.pop()
-        state[node] = 2
-        return None
-
-    for step in plan.steps:
-        if step.id not in state and (cycle := visit(step.id)):
-            return cycle
+            elif dep in deps and dep not in state:
+                state[dep] = 1
+                path.append(dep)
+                stack.append(iter(deps[dep]))
     return None
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from temporalio.client import Client
 
-from omnihub.config import Settings
+from omnihub.config import Settings, input_limits
 from omnihub.errors import ConfigurationError
 from omnihub.events import EventStore, open_event_store
 from omnihub.goals import GoalService, SagaGoalBackend, StoreCacheStats
@@ -139,7 +139,9 @@ async def open_services(
         sagas = SagaClient.from_settings(client, settings)
     services.store = store
     services.sagas = sagas
-    services.goals = GoalService(SagaGoalBackend(store, sagas), services.idempotency)
+    services.goals = GoalService(
+        SagaGoalBackend(store, sagas), services.idempotency, limits=input_limits(settings)
+    )
     services.cache_stats = services.usage = StoreCacheStats(store, ledger)
     services.checks["event_store"] = check_store
     return services

@@ -129,7 +129,9 @@ async def connect_temporal(
             address,
             namespace=settings.temporal_namespace,
             tls=tls,
-            api_key=settings.temporal_api_key,
+            api_key=(
+                settings.temporal_api_key.get_secret_value() if settings.temporal_api_key else None
+            ),
             data_converter=encrypted_data_converter(ring),
         )
     except RuntimeError as exc:

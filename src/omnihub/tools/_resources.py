@@ -71,7 +71,9 @@ class ToolResources:
                 port=settings.smtp_port,
                 sender=settings.smtp_from,
                 username=settings.smtp_username,
-                password=settings.smtp_password,
+                password=(
+                    settings.smtp_password.get_secret_value() if settings.smtp_password else None
+                ),
                 starttls=settings.smtp_starttls,
             ),
         )

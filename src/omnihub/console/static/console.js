@@ -74,7 +74,16 @@
     new uPlot(opts, [s.t, s.rate, s.plans], box);
   }
 
+  // Selects marked data-autosubmit send their form on change (an inline onchange handler
+  // would need 'unsafe-inline' in the Content-Security-Policy).
+  function autoSubmit() {
+    document.querySelectorAll("select[data-autosubmit]").forEach(function (select) {
+      select.addEventListener("change", function () { select.form.requestSubmit(); });
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    autoSubmit();
     followTimeline();
     if (window.uPlot) { drawChart(); } else { window.addEventListener("load", drawChart); }
   });
