@@ -56,7 +56,15 @@ from omnihub.events._registry import (
     register_event,
     register_upcaster,
 )
-from omnihub.events._schema import cdm_json_schema, cdm_schema_text
+from omnihub.events._schema import (
+    AuditExportLine,
+    cdm_json_schema,
+    cdm_schema_text,
+    event_adapter,
+    event_models,
+    json_value_schema,
+    tighten_schema,
+)
 from omnihub.events._sqlite import SQLiteEventStore
 from omnihub.events._store import DEFAULT_MAX_PAYLOAD_BYTES, EventStore, StoredRecord
 from omnihub.events._subscription import Subscription
@@ -67,6 +75,7 @@ __all__ = [
     "ApprovalGranted",
     "ApprovalRejected",
     "ApprovalRequested",
+    "AuditExportLine",
     "CacheDetails",
     "ChainBreak",
     "CompensationExecuted",
@@ -108,12 +117,16 @@ __all__ = [
     "chain_hash",
     "default_registry",
     "deterministic_event_id",
+    "event_adapter",
+    "event_models",
     "export_jsonl",
+    "json_value_schema",
     "new_event_id",
     "open_event_store",
     "project_goal",
     "register_event",
     "register_upcaster",
+    "tighten_schema",
     "validate_event_id",
     "verify_records",
     "verify_store",
