@@ -97,6 +97,7 @@ def test_goals_public_names() -> None:
 
     assert omnihub.goals.__all__ == [
         "TERMINAL_EVENTS",
+        "CacheStats",
         "CacheStatsSource",
         "ControlAction",
         "ControlRequest",
@@ -110,7 +111,11 @@ def test_goals_public_names() -> None:
         "SagaGoalBackend",
         "StoreCacheStats",
         "StreamEvent",
+        "TemplateHits",
+        "UsageReport",
+        "UsageRow",
         "UsageSource",
+        "UsageTotals",
         "new_goal_id",
         "request_hash",
     ]

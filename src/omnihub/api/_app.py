@@ -11,6 +11,7 @@ from omnihub import __version__
 from omnihub.api._errors import install_error_handlers
 from omnihub.api._metrics import ApiMetrics
 from omnihub.api._middleware import GuardMiddleware
+from omnihub.api._openapi import install_openapi, operation_id_of
 from omnihub.api._routes_goals import router as goals_router
 from omnihub.api._routes_system import router as system_router
 from omnihub.api._routes_system import stats_router
@@ -57,6 +58,7 @@ def create_app(
         lifespan=lifespan,
         docs_url="/docs",
         redoc_url=None,
+        generate_unique_id_function=operation_id_of,
     )
     app.state.metrics = ApiMetrics()
     app.state.sse_keepalive_seconds = sse_keepalive_seconds
@@ -71,4 +73,5 @@ def create_app(
     app.include_router(goals_router)
     app.include_router(stats_router)
     mount_console(app, settings)
+    install_openapi(app)
     return app
