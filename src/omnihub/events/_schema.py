@@ -25,6 +25,7 @@ __all__ = [
     "cdm_json_schema",
     "cdm_schema_text",
     "event_adapter",
+    "event_list_adapter",
     "event_models",
     "json_value_schema",
     "tighten_schema",
@@ -138,11 +139,32 @@ def audit_event_models(registry: EventRegistry | None = None) -> list[type[BaseM
 
 def event_adapter(registry: EventRegistry | None = None) -> TypeAdapter[EventEnvelope]:
     """Validates a stored event as read (current payload versions) into its typed model,
-    discriminated by ``event_type``: what ``/v1/goals/{id}/events`` and the SSE stream send."""
-    models = tuple(event_models(registry))
-    union = Annotated[Union[models], Field(discriminator="event_type")]  # type: ignore[valid-type]  # noqa: UP007
-    adapter: TypeAdapter[EventEnvelope] = TypeAdapter(union)
+    discriminated by ``event_type``: what ``/v1/goals/{id}/events`` lists and the SSE stream
+    sends. Validate JSON text (the models are strict: datetimes come as ISO strings)."""
+    adapter: TypeAdapter[EventEnvelope] = _adapter(registry or default_registry, many=False)
     return adapter
+
+
+def event_list_adapter(registry: EventRegistry | None = None) -> TypeAdapter[list[EventEnvelope]]:
+    """:func:`event_adapter` for a JSON array of events."""
+    adapter: TypeAdapter[list[EventEnvelope]] = _adapter(registry or default_registry, many=True)
+    return adapter
+
+
+_adapters: dict[tuple[int, bool, tuple[tuple[str, int], ...]], TypeAdapter[Any]] = {}
+
+
+def _adapter(registry: EventRegistry, *, many: bool) -> TypeAdapter[Any]:
+    key = (id(registry), many, tuple((t, v) for t, v, _ in registry.models()))
+    with _lock:
+        found = _adapters.get(key)
+    if found is None:
+        models = tuple(event_models(registry))
+        union: Any = Annotated[Union[models], Field(discriminator="event_type")]  # noqa: UP007
+        found = TypeAdapter(list[union] if many else union)
+        with _lock:
+            _adapters[key] = found
+    return found
 
 
 def tighten_schema(node: Any, *, in_properties: bool = False) -> Any:
