@@ -11,7 +11,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
 from omnihub.auth import NONCE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER
-from omnihub.events import event_adapter, json_value_schema, tighten_schema
+from omnihub.events import event_adapter, tighten_schema
 
 _SCHEMAS = "#/components/schemas/"
 _BEARER = "HTTPBearer"  # the scheme name FastAPI gives the HTTPBearer of ``_deps.py``
@@ -26,6 +26,21 @@ _SIGNING = {
 }
 
 
+# Any JSON value, one level deep: Python generators cannot follow a union that refers to itself
+# (the CDM schema, read by json2ts, has the recursive one).
+_JSON_VALUE: dict[str, Any] = {
+    "description": "Any JSON value.",
+    "anyOf": [
+        {"type": "null"},
+        {"type": "boolean"},
+        {"type": "number"},
+        {"type": "string"},
+        {"type": "array", "items": {}},
+        {"type": "object", "additionalProperties": True},
+    ],
+}
+
+
 def operation_id_of(route: APIRoute) -> str:
     """A route's operation id when it names none: its function name in camelCase
     (``list_keys`` → ``listKeys``), stable across path and method changes."""
@@ -34,8 +49,8 @@ def operation_id_of(route: APIRoute) -> str:
 
 
 def _plain_optional(schema: dict[str, Any]) -> dict[str, Any]:
-    """``anyOf [X, null]`` of an optional parameter as just X: a parameter that is absent is
-    omitted, never sent as null, and generators crash on the null branch."""
+    """``anyOf [X, null]`` of an optional parameter or body as just X: what is absent is
+    omitted, never sent as null, and generated clients crash on the null branch."""
     options = schema.get("anyOf")
     if not isinstance(options, list) or len(options) != 2:
         return schema
@@ -75,13 +90,20 @@ def _merge_output_twins(schema: dict[str, Any]) -> dict[str, Any]:
         if name.endswith("-Output")
         and _shape(schemas.get(name.removesuffix("-Output"))) == _shape(schemas[name])
     ]
-    if not twins:
-        return schema
     for name in twins:
         del schemas[name]
+    renames = {name: name.removesuffix("-Output") for name in twins}
+    # What is left is one class name with two shapes (``plans.PlanStep`` in requests,
+    # ``events.PlanStep`` in events): generators drop the suffix and collide, so it joins.
+    for name in list(schemas):
+        base, dash, side = name.rpartition("-")
+        if dash and side in ("Input", "Output"):
+            renames[name] = base + side
+            # Generators name models by title: the title must change with the name.
+            schemas[base + side] = {**schemas.pop(name), "title": base + side}
     text = json.dumps(schema)
-    for name in twins:
-        text = text.replace(f'"{_SCHEMAS}{name}"', f'"{_SCHEMAS}{name.removesuffix("-Output")}"')
+    for old, new in renames.items():
+        text = text.replace(f'"{_SCHEMAS}{old}"', f'"{_SCHEMAS}{new}"')
     merged: dict[str, Any] = json.loads(text)
     return merged
 
@@ -100,7 +122,7 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
     components = schema.setdefault("components", {})
     schemas = components.setdefault("schemas", {})
     _add_events(schemas)
-    schemas["JsonValue"] = json_value_schema(_SCHEMAS + "JsonValue")
+    schemas["JsonValue"] = _JSON_VALUE
     components["schemas"] = tighten_schema(schemas)
     schema = _merge_output_twins(schema)
     components = schema["components"]
@@ -118,6 +140,11 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
             for parameter in operation.get("parameters", []):
                 if not parameter.get("required") and "schema" in parameter:
                     parameter["schema"] = _plain_optional(parameter["schema"])
+            body = operation.get("requestBody", {})
+            if body and not body.get("required"):
+                # An optional body (cancel's reason) is left out, not sent as JSON null.
+                for media in body.get("content", {}).values():
+                    media["schema"] = _plain_optional(media["schema"])
             if {_BEARER: []} in operation.get("security", []):
                 # A key alone, or a key and a signature (required for some keys).
                 operation["security"] = [{_BEARER: []}, signed]

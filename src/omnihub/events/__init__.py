@@ -63,7 +63,6 @@ from omnihub.events._schema import (
     event_adapter,
     event_list_adapter,
     event_models,
-    json_value_schema,
     tighten_schema,
 )
 from omnihub.events._sqlite import SQLiteEventStore
@@ -122,7 +121,6 @@ __all__ = [
     "event_list_adapter",
     "event_models",
     "export_jsonl",
-    "json_value_schema",
     "new_event_id",
     "open_event_store",
     "project_goal",

@@ -27,7 +27,6 @@ __all__ = [
     "event_adapter",
     "event_list_adapter",
     "event_models",
-    "json_value_schema",
     "tighten_schema",
 ]
 
@@ -42,8 +41,8 @@ JSON_VALUE_SCHEMA: dict[str, Any] = {
         {"type": "boolean"},
         {"type": "number"},
         {"type": "string"},
-        {"type": "array", "items": {"$ref": "{ref}"}},
-        {"type": "object", "additionalProperties": {"$ref": "{ref}"}},
+        {"type": "array", "items": {"$ref": "#/$defs/JsonValue"}},
+        {"type": "object", "additionalProperties": {"$ref": "#/$defs/JsonValue"}},
     ],
 }
 
@@ -187,13 +186,6 @@ def tighten_schema(node: Any, *, in_properties: bool = False) -> Any:
     return out
 
 
-def json_value_schema(ref: str) -> dict[str, Any]:
-    """:data:`JSON_VALUE_SCHEMA` with its recursion pointing at ``ref``."""
-    text = json.dumps(JSON_VALUE_SCHEMA).replace('"{ref}"', json.dumps(ref))
-    schema: dict[str, Any] = json.loads(text)
-    return schema
-
-
 def cdm_json_schema(registry: EventRegistry | None = None) -> dict[str, Any]:
     """One schema document validating one stored event as read.
 
@@ -222,7 +214,7 @@ def cdm_json_schema(registry: EventRegistry | None = None) -> dict[str, Any]:
         defs[name] = schema
     line = defs["AuditExportLine"]
     line["properties"]["event"] = {"oneOf": [{"$ref": f"#/$defs/{m.__name__}"} for m in audits]}
-    defs["JsonValue"] = json_value_schema("#/$defs/JsonValue")
+    defs["JsonValue"] = JSON_VALUE_SCHEMA
     defs = tighten_schema(defs)
     return {
         "$schema": _DIALECT,
