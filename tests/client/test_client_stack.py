@@ -126,24 +126,34 @@ async def test_every_event_the_goals_produced_matches_the_cdm_schema(stack: Stac
         done = await client.submit("book it", plan=plan())
         held = await client.submit("book it", plan=plan(guarded=True))
         rejected = await client.submit("book it", plan=plan(guarded=True))
+        bad_table = {"table": "not_allowed", "values": {"sku": "x"}}
+        failing = await client.submit(
+            "book it",
+            plan={"steps": [{"id": "s1", "tool": "database_write", "args": bad_table}]},
+        )
         await client.wait(done.goal_id, timeout=30)
         for goal_id, act in ((held.goal_id, "cancel"), (rejected.goal_id, "reject")):
             await stack.wait_status(goal_id, "awaiting_approval")
             if act == "cancel":
+                await client.pause(goal_id)
+                await stack.wait_status(goal_id, "paused")
+                await client.resume(goal_id)
                 await client.cancel(goal_id)
             else:
                 await client.reject(goal_id, "s2", reason="no")
             await client.wait(goal_id, timeout=30)
+        assert (await client.wait(failing.goal_id, timeout=30)).status == "failed"
     validator = Draft202012Validator(SCHEMA)
     types: set[str] = set()
-    for goal_id in (done.goal_id, held.goal_id, rejected.goal_id):
+    for goal_id in (done.goal_id, held.goal_id, rejected.goal_id, failing.goal_id):
         raw = await stack.client.get(f"/v1/goals/{goal_id}/events", headers=stack.auth("viewer"))
         for event in raw.json():
             errors = [e.message for e in validator.iter_errors(event)]
             assert not errors, (event["event_type"], errors[:3])
             types.add(event["event_type"])
     assert {"GoalReceived", "PlanGenerated", "ToolExecuted", "ApprovalRequested"} <= types
-    assert {"ApprovalRejected", "GoalCancelled", "GoalCompleted"} <= types
+    assert {"ApprovalRejected", "GoalCancelled", "GoalCompleted", "CompensationExecuted"} <= types
+    assert {"GoalPaused", "GoalResumed", "StepFailed", "GoalFailed"} <= types
     # What the schema forbids is refused: a typo'd field, a wrong type.
     sample = raw.json()[0]
     assert not validator.is_valid({**sample, "evnet_type": "x"})
