@@ -113,7 +113,6 @@ def test_goals_public_names() -> None:
         "StreamEvent",
         "TemplateHits",
         "UsageReport",
-        "UsageRow",
         "UsageSource",
         "UsageTotals",
         "new_goal_id",

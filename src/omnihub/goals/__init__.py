@@ -13,7 +13,6 @@ from omnihub.goals._models import (
     StreamEvent,
     TemplateHits,
     UsageReport,
-    UsageRow,
     UsageTotals,
 )
 from omnihub.goals._service import GoalService, IdempotencyRecords, new_goal_id, request_hash
@@ -37,7 +36,6 @@ __all__ = [
     "StreamEvent",
     "TemplateHits",
     "UsageReport",
-    "UsageRow",
     "UsageSource",
     "UsageTotals",
     "new_goal_id",

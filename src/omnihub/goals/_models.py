@@ -10,6 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from omnihub.events import GoalStatus, GoalSummary
+from omnihub.planning import UsageRow
 from omnihub.plans import Plan
 
 ControlAction = Literal["cancel", "pause", "resume"]
@@ -89,21 +90,9 @@ class CacheStats(_Body):
     cost_saved: float = Field(description="LLM cost the cache hits saved, in USD.")
 
 
-class UsageRow(_Body):
-    """A day and model with its LLM calls, spend and savings."""
-
-    day: str
-    model: str
-    calls: int
-    prompt_tokens: int
-    completion_tokens: int
-    cost: float
-    cache_hits: int
-    saved_tokens: int
-    saved_cost: float
-
-
 class UsageTotals(_Body):
+    """A tenant's LLM calls, spend and savings, summed over its usage rows."""
+
     calls: int
     prompt_tokens: int
     completion_tokens: int
