@@ -15,6 +15,7 @@ from omnihub.api import create_app
 from omnihub.auth import Role
 from omnihub.client import ApiError, ApiUnavailableError, AsyncOmniHubClient
 from omnihub.config import load_settings
+from omnihub.errors import ValidationError
 from omnihub.goals import GoalService
 from omnihub.runtime import open_core_services
 from omnihub.servers import free_port
@@ -70,3 +71,12 @@ async def test_an_unreachable_api_is_reported_after_the_retries() -> None:
     async with AsyncOmniHubClient(f"http://127.0.0.1:{free_port()}", "key", retries=1) as client:
         with pytest.raises(ApiUnavailableError):
             await client.get("g-1")
+
+
+async def test_an_invalid_goal_request_is_refused_before_it_is_sent(slow_app: App) -> None:
+    async with AsyncOmniHubClient(
+        "http://api", slow_app.key, transport=slow_app.transport
+    ) as client:
+        with pytest.raises(ValidationError, match="invalid goal request"):
+            await client.submit("", plan={"steps": []})
+    assert slow_app.goals.submits == 0

@@ -15,10 +15,12 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 import httpx
+import pydantic
 from pydantic import BaseModel
 
 from omnihub.auth import sign_request, signing_secret_for
 from omnihub.client._errors import ApiError
+from omnihub.errors import ValidationError
 from omnihub.events import EventEnvelope, GoalState, event_adapter, event_list_adapter
 from omnihub.goals import (
     TERMINAL_EVENTS,
@@ -145,12 +147,16 @@ def submit_call(
     plan: Plan | dict[str, Any] | None,
     idempotency_key: str | None,
 ) -> Call[GoalAccepted]:
-    request = GoalRequest(
-        goal=goal,
-        context=context or {},
-        user_id=user_id,
-        plan=Plan.model_validate(plan) if isinstance(plan, dict) else plan,
-    )
+    try:
+        request = GoalRequest(
+            goal=goal,
+            context=context or {},
+            user_id=user_id,
+            plan=Plan.model_validate(plan) if isinstance(plan, dict) else plan,
+        )
+    except pydantic.ValidationError as exc:
+        # Refused before anything is sent, with the same error class the server's 422 means.
+        raise ValidationError(f"invalid goal request: {exc}") from exc
     # Every submission carries a key, so a retry after a lost answer returns the same goal
     # instead of starting a second one.
     key = idempotency_key or f"omnihub-client-{uuid.uuid4()}"
