@@ -11,7 +11,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
 from omnihub.auth import NONCE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER
-from omnihub.events import event_adapter, tighten_schema
+from omnihub.events import JSON_VALUE_SCHEMA, event_adapter, tighten_schema
 
 _SCHEMAS = "#/components/schemas/"
 _BEARER = "HTTPBearer"  # the scheme name FastAPI gives the HTTPBearer of ``_deps.py``
@@ -29,12 +29,9 @@ _SIGNING = {
 # Any JSON value, one level deep: Python generators cannot follow a union that refers to itself
 # (the CDM schema, read by json2ts, has the recursive one).
 _JSON_VALUE: dict[str, Any] = {
-    "description": "Any JSON value.",
+    **JSON_VALUE_SCHEMA,
     "anyOf": [
-        {"type": "null"},
-        {"type": "boolean"},
-        {"type": "number"},
-        {"type": "string"},
+        *JSON_VALUE_SCHEMA["anyOf"][:4],  # null, boolean, number, string
         {"type": "array", "items": {}},
         {"type": "object", "additionalProperties": True},
     ],

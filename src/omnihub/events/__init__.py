@@ -57,6 +57,7 @@ from omnihub.events._registry import (
     register_upcaster,
 )
 from omnihub.events._schema import (
+    JSON_VALUE_SCHEMA,
     AuditExportLine,
     cdm_json_schema,
     cdm_schema_text,
@@ -72,6 +73,7 @@ from omnihub.events._subscription import Subscription
 __all__ = [
     "DEFAULT_MAX_PAYLOAD_BYTES",
     "GENESIS_HASH",
+    "JSON_VALUE_SCHEMA",
     "ApprovalGranted",
     "ApprovalRejected",
     "ApprovalRequested",
