@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.install-stamp
 EXTRAS := dev,postgres,redis,servers
 
-.PHONY: install browser demo test lint format typecheck pytest bench schema docs clean deploy-tools deploy-check install-size
+.PHONY: install browser demo test lint format typecheck pytest bench schema docs clean deploy-tools deploy-check install-size contract-tools
 
 install: $(STAMP)
 
@@ -36,7 +36,7 @@ format: install
 typecheck: install
 	$(BIN)/mypy
 
-pytest: install browser deploy-tools
+pytest: install browser deploy-tools contract-tools
 	$(BIN)/pytest --cov --cov-report=term $(PYTEST_ARGS)
 
 bench: install
@@ -58,6 +58,24 @@ $(CHECKOV):
 	$(PYTHON) -m venv $(VENV)/checkov
 	$(VENV)/checkov/bin/python -m pip install --quiet "checkov>=3.2"
 
+# Generators that tests/contracts runs on the contracts (/openapi.json, schemas/): the npm
+# tools in a local folder (never global), and openapi-python-client in a venv of its own (it
+# pins typer below the project's); python-dateutil is what the client it generates imports.
+NPM_TOOLS := .cache/npm-tools
+OPENAPI_CLIENT := $(VENV)/openapi-python-client/bin/openapi-python-client
+
+contract-tools: $(NPM_TOOLS)/node_modules/.bin/tsc $(OPENAPI_CLIENT)
+
+$(NPM_TOOLS)/node_modules/.bin/tsc:
+	mkdir -p $(NPM_TOOLS)
+	npm install --prefix $(NPM_TOOLS) --no-audit --no-fund --no-save \
+		openapi-typescript@7.13.0 json-schema-to-typescript@16.0.0 typescript@5.9.3
+
+$(OPENAPI_CLIENT):
+	$(PYTHON) -m venv $(VENV)/openapi-python-client
+	$(VENV)/openapi-python-client/bin/python -m pip install --quiet \
+		"openapi-python-client>=0.29" "python-dateutil>=2.8"
+
 # Static checks of deploy/: hadolint, compose spec, Kubernetes schemas, HCL, checkov, and
 # every OMNIHUB_* variable the artifacts set is a setting.
 deploy-check: deploy-tools
@@ -76,4 +94,4 @@ docs: install
 	$(BIN)/omnihub config docs --readme README.md
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .coverage htmlcov
+	rm -rf $(VENV) .cache .mypy_cache .ruff_cache .pytest_cache .coverage htmlcov

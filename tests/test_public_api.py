@@ -110,6 +110,7 @@ def test_goals_public_names() -> None:
 
     assert omnihub.goals.__all__ == [
         "TERMINAL_EVENTS",
+        "CacheStats",
         "CacheStatsSource",
         "ControlAction",
         "ControlRequest",
@@ -123,7 +124,10 @@ def test_goals_public_names() -> None:
         "SagaGoalBackend",
         "StoreCacheStats",
         "StreamEvent",
+        "TemplateHits",
+        "UsageReport",
         "UsageSource",
+        "UsageTotals",
         "new_goal_id",
         "request_hash",
     ]

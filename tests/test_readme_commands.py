@@ -175,8 +175,10 @@ def test_the_readme_commands_run_as_written_against_a_fresh_stack(tmp_path: Path
     assert stack is not None
     log = (tmp_path / "stack.log").read_text()
     assert "OmniHub stopped." in log, log
-    # The README submits two example goals for tenant acme: both complete.
+    # The README submits three example goals for tenant acme (curl, the CLI, the Python
+    # client): all complete.
     assert sorted((g["goal"], g["status"]) for g in goals) == [
         ("Book a trip from Lyon to Nice on 3 March 2027", "completed"),
+        ("Book a trip from Paris to Berlin on 14 May 2027", "completed"),
         ("Book a trip from Turin to Bern on 4 April 2027", "completed"),
     ]

@@ -13,6 +13,7 @@ enter OmniHub, so callers only ever need to catch these::
     │   ├── CacheInputError         a request the plan cache refuses (empty, too long, bad text)
     │   ├── GoalExistsError         a goal id already started (HTTP 409): ``goal_id``
     │   ├── PolicyValidationError   a Cedar policy set the schema rejects (``problems``)
+    │   ├── GoalEndedError          cancel, pause, resume or a decision on an ended goal (409)
     │   └── SlotError               a cached plan needs a value the request does not have
     ├── StoreError                  the event store or another database failed
     │   ├── ConcurrencyError        optimistic concurrency: ``actual_version`` says what is stored
@@ -50,6 +51,7 @@ __all__ = [
     "ConcurrencyError",
     "ConfigurationError",
     "DestinationRefusedError",
+    "GoalEndedError",
     "GoalExistsError",
     "IntegrityError",
     "InvalidPlanError",
@@ -132,6 +134,14 @@ class GoalExistsError(ValidationError):
 
     def __init__(self, goal_id: str) -> None:
         super().__init__(f"goal {goal_id!r} exists already")
+        self.goal_id = goal_id
+
+
+class GoalEndedError(ValidationError):
+    """An action on a goal that has ended already (a conflict with state, not bad input)."""
+
+    def __init__(self, goal_id: str) -> None:
+        super().__init__(f"goal {goal_id!r} has ended already")
         self.goal_id = goal_id
 
 

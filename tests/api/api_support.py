@@ -128,7 +128,7 @@ class MemoryGoals:
         self, tenant_id: str, goal_id: str, action: ControlAction, reason: str | None, actor: str
     ) -> GoalAccepted:
         goal = self._goal(tenant_id, goal_id)
-        goal.status = {"cancel": "cancelling", "pause": "paused", "resume": "running"}[action]
+        goal.status = {"cancel": "cancelled", "pause": "paused", "resume": "running"}[action]
         return GoalAccepted(goal_id=goal_id, status=goal.status)
 
 
@@ -157,8 +157,29 @@ class MemoryStats:
 
     async def cache_stats(self, tenant_id: str) -> dict[str, Any]:
         self.asked.append((tenant_id, None))
-        return {"tenant": tenant_id, "lookups": len(self.asked)}
+        return {
+            "tenant": tenant_id,
+            "plans": len(self.asked),
+            "hits": 0,
+            "misses": len(self.asked),
+            "hit_rate": 0.0,
+            "by_source": {"playbook": len(self.asked)},
+            "mean_hit_similarity": None,
+            "top_templates": [],
+            "ledger_cache_hits": 0,
+            "tokens_saved": 0,
+            "cost_saved": 0.0,
+        }
 
     async def usage(self, tenant_id: str, since: datetime | None) -> dict[str, Any]:
         self.asked.append((tenant_id, since))
-        return {"tenant": tenant_id, "since": since.isoformat() if since else None}
+        totals = dict.fromkeys(
+            ("calls", "prompt_tokens", "completion_tokens", "cost", "cache_hits"), 0
+        )
+        totals.update(saved_tokens=0, saved_cost=0.0)
+        return {
+            "tenant": tenant_id,
+            "since": since.isoformat() if since else None,
+            "rows": [],
+            "totals": totals,
+        }

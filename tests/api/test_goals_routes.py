@@ -153,7 +153,7 @@ async def test_approval_and_control_reach_the_goal_service(api: Api) -> None:
         f"/v1/goals/{goal_id}/approvals/s9", json={"decision": "reject"}, headers=headers
     )
     assert wrong_step.status_code == 422
-    for action, status in [("pause", "paused"), ("resume", "running"), ("cancel", "cancelling")]:
+    for action, status in [("pause", "paused"), ("resume", "running"), ("cancel", "cancelled")]:
         r = await api.client.post(
             f"/v1/goals/{goal_id}/{action}", json={"reason": "test"}, headers=headers
         )

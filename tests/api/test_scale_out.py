@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
+from omnihub.crypto import KeyRing
 from omnihub.servers import EmbeddedTemporal, free_port, port_open
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
@@ -50,6 +51,8 @@ def shared_env(
         OMNIHUB_API_NONCES_URL=redis_url,
         OMNIHUB_API_RATE_LIMIT_URL=redis_url,
         OMNIHUB_API_KEYS_SECRET=base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+        # One payload-codec ring for every process, or workers cannot read what APIs start.
+        OMNIHUB_CODEC_KEYS=",".join(KeyRing.generate().dumps().split()),
         OMNIHUB_TEMPORAL_ADDRESS=temporal_server.address,
         OMNIHUB_TASK_QUEUE=f"scale-out-{uuid.uuid4().hex[:8]}",
         OMNIHUB_CACHE_URL="memory://",

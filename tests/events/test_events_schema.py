@@ -31,8 +31,10 @@ def test_committed_schema_is_up_to_date(tmp_path: Path) -> None:
 
 def test_schema_covers_every_event_type_and_old_versions() -> None:
     schema = cdm_json_schema()
-    titles = {variant["title"] for variant in schema["oneOf"]}
+    titles = {variant["$ref"].rsplit("/", 1)[1] for variant in schema["oneOf"]}
     assert {"GoalReceivedEvent", "ToolExecutedEvent", "GoalResumedEvent"} <= titles
+    # Historic payload versions are reachable from the oneOf, not only listed under $defs.
+    assert "ToolExecutedV1Event" in titles
     assert "ToolExecutedV1" in schema["$defs"]
     assert schema["$defs"]["ToolExecuted"]["x-schema-version"] == 2
     assert "duration_ms" in schema["$defs"]["ToolExecuted"]["properties"]

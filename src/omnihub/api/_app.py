@@ -11,6 +11,7 @@ from omnihub import __version__
 from omnihub.api._errors import install_error_handlers
 from omnihub.api._metrics import ApiMetrics
 from omnihub.api._middleware import GuardMiddleware
+from omnihub.api._openapi import install_openapi, operation_id_of
 from omnihub.api._routes_admin import router as admin_router
 from omnihub.api._routes_cache import cache_router
 from omnihub.api._routes_goals import router as goals_router
@@ -61,6 +62,7 @@ def create_app(
         lifespan=lifespan,
         docs_url="/docs",
         redoc_url=None,
+        generate_unique_id_function=operation_id_of,
     )
     app.state.settings = settings
     app.state.metrics = ApiMetrics(tenant_labels=settings.api_metrics_tenant_labels)
@@ -81,6 +83,7 @@ def create_app(
     app.include_router(policy_router)
     app.include_router(admin_router)
     app.state.console = mount_console(app, settings)
+    install_openapi(app)
     return app
 
 

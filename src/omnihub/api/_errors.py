@@ -17,11 +17,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from omnihub.api._models import ErrorBody, ErrorCode
 from omnihub.auth import IdempotencyKeyReusedError
 from omnihub.errors import (
     AuthenticationError,
     ConcurrencyError,
     ConfigurationError,
+    GoalEndedError,
     GoalExistsError,
     NotFoundError,
     OmniHubError,
@@ -36,13 +38,14 @@ from omnihub.errors import (
 logger = logging.getLogger(__name__)
 
 # Most specific first: the first matching class decides status and code.
-_STATUS: list[tuple[type[OmniHubError], int, str]] = [
+_STATUS: list[tuple[type[OmniHubError], int, ErrorCode]] = [
     (SignatureError, 401, "invalid_signature"),
     (AuthenticationError, 401, "unauthenticated"),
     (PermissionDeniedError, 403, "forbidden"),
     (NotFoundError, 404, "not_found"),
     (ConcurrencyError, 409, "conflict"),
     (GoalExistsError, 409, "goal_exists"),
+    (GoalEndedError, 409, "goal_ended"),
     (IdempotencyKeyReusedError, 409, "idempotency_key_reused"),
     (RateLimitedError, 429, "rate_limited"),
     (ValidationError, 422, "validation_error"),
@@ -52,9 +55,49 @@ _STATUS: list[tuple[type[OmniHubError], int, str]] = [
 ]
 
 
+_ERROR_DESCRIPTIONS = {
+    401: "Missing, unknown or revoked API key, or a bad request signature.",
+    403: "The key's role may not do this.",
+    404: "No such goal for the caller's tenant.",
+    409: "A conflict with the goal's state: it exists already, it has ended, or the "
+    "idempotency key was used with another request.",
+    413: "The request body is over the size limit.",
+    422: "The request is invalid; ``details`` lists each problem.",
+    429: "The tenant is over its request rate.",
+    503: "A dependency (Temporal, the event store, the cache) is unavailable.",
+}
+_ERROR_HEADERS: dict[int, dict[str, dict[str, Any]]] = {
+    401: {
+        "WWW-Authenticate": {
+            "description": "The authentication scheme to use: `Bearer`.",
+            "schema": {"type": "string"},
+        }
+    },
+    429: {
+        "Retry-After": {
+            "description": "Seconds to wait before trying again.",
+            "schema": {"type": "integer", "minimum": 1},
+        }
+    },
+}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for these error statuses, each with the one error body and the
+    headers it carries, plus a ``default`` for anything unexpected (a 500)."""
+    responses: dict[int | str, dict[str, Any]] = {}
+    for status in statuses:
+        entry: dict[str, Any] = {"model": ErrorBody, "description": _ERROR_DESCRIPTIONS[status]}
+        if status in _ERROR_HEADERS:
+            entry["headers"] = _ERROR_HEADERS[status]
+        responses[status] = entry
+    responses["default"] = {"model": ErrorBody, "description": "An unexpected error."}
+    return responses
+
+
 def error_response(
     status: int,
-    code: str,
+    code: ErrorCode,
     message: str,
     details: list[dict[str, Any]] | None = None,
     headers: Mapping[str, str] | None = None,
@@ -95,13 +138,32 @@ async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse
     return error_response(422, "validation_error", message, details)
 
 
+# Codes of HTTP errors raised by routing, limits and the console; every other status is
+# ``http_error``, so the code is always one of :data:`ErrorCode`.
+_HTTP_CODES: dict[int, ErrorCode] = {
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "content_too_large",
+    503: "unavailable",
+}
+
+
+def _http_code(status: int) -> ErrorCode:
+    return _HTTP_CODES.get(status, "http_error")
+
+
 async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    try:
-        code = HTTPStatus(exc.status_code).phrase.lower().replace(" ", "_")
-    except ValueError:
-        code = "http_error"
-    message = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+    code = _http_code(exc.status_code)
+    if isinstance(exc.detail, str):
+        message = exc.detail
+    else:
+        try:
+            message = HTTPStatus(exc.status_code).phrase
+        except ValueError:
+            message = "HTTP error"
     return error_response(exc.status_code, code, message, headers=exc.headers)
 
 

@@ -13,7 +13,8 @@ from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from omnihub.api._deps import Goals, Operator, Viewer
-from omnihub.api._models import ErrorBody
+from omnihub.api._errors import error_responses
+from omnihub.events import GoalState
 from omnihub.goals import (
     ControlAction,
     ControlRequest,
@@ -27,10 +28,27 @@ from omnihub.goals import (
 
 logger = logging.getLogger(__name__)
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorBody} for code in (401, 403, 404, 409, 413, 422, 429, 503)
-}
-router = APIRouter(prefix="/v1/goals", tags=["goals"], responses=_ERRORS)
+router = APIRouter(
+    prefix="/v1/goals",
+    tags=["goals"],
+    responses=error_responses(401, 403, 404, 409, 413, 422, 429, 503),
+)
+
+# The events' schema (a union discriminated by ``event_type``) is built from the event
+# registry when the OpenAPI document is (see ``_openapi.py``); routes refer to it by name.
+EVENT_REF = "#/components/schemas/Event"
+SSE_DESCRIPTION = """\
+Server-Sent Events. The stream opens with `retry: 2000`; each event is one frame:
+
+    id: <stream version>
+    event: <event type, e.g. StepCompleted>
+    data: <the event as JSON, the same object GET /v1/goals/{goal_id}/events lists>
+
+A line `: keepalive` is sent after quiet periods; after the goal's terminal event
+(GoalCompleted, GoalFailed, GoalCancelled) the server closes the stream. If reading the
+events fails, a last frame `event: error` with `data: {"message": ...}` is sent. Reconnect
+with `Last-Event-ID: <id of the last frame received>` to resume after it.
+"""
 
 GoalId = Annotated[
     str, Path(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:\-]+$", description="Goal id")
@@ -40,7 +58,13 @@ StepId = Annotated[
 ]
 
 
-@router.post("", status_code=202, response_model=GoalAccepted, summary="Submit a goal")
+@router.post(
+    "",
+    status_code=202,
+    response_model=GoalAccepted,
+    summary="Submit a goal",
+    operation_id="submitGoal",
+)
 async def submit_goal(
     body: GoalRequest,
     principal: Operator,
@@ -60,7 +84,7 @@ async def submit_goal(
     return await goals.submit(principal.tenant_id, body, idempotency_key=idempotency_key)
 
 
-@router.get("", response_model=GoalPage, summary="List goals")
+@router.get("", response_model=GoalPage, summary="List goals", operation_id="listGoals")
 async def list_goals(
     principal: Viewer,
     goals: Goals,
@@ -72,22 +96,39 @@ async def list_goals(
     return await goals.list_goals(principal.tenant_id, status=status, limit=limit, cursor=cursor)
 
 
-@router.get("/{goal_id}", summary="Get a goal's state")
+@router.get(
+    "/{goal_id}", response_model=GoalState, summary="Get a goal's state", operation_id="getGoal"
+)
 async def get_goal(goal_id: GoalId, principal: Viewer, goals: Goals) -> dict[str, Any]:
     """The goal's state, folded from its events (the GoalState projection)."""
     return await goals.get(principal.tenant_id, goal_id)
 
 
-@router.get("/{goal_id}/events", summary="List a goal's events")
+@router.get(
+    "/{goal_id}/events",
+    summary="List a goal's events",
+    operation_id="listGoalEvents",
+    response_class=JSONResponse,
+    responses={
+        200: {
+            "description": "The events, oldest first.",
+            "content": {
+                "application/json": {"schema": {"type": "array", "items": {"$ref": EVENT_REF}}}
+            },
+        }
+    },
+)
 async def list_events(
     goal_id: GoalId,
     principal: Viewer,
     goals: Goals,
     after: Annotated[int, Query(ge=0, description="Only events after this stream version")] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 1000,
-) -> list[dict[str, Any]]:
+) -> JSONResponse:
     """The goal's events, oldest first."""
-    return await goals.events(principal.tenant_id, goal_id, after_version=after, limit=limit)
+    # Sent as the store returned them (already JSON): the schema is documented above.
+    events = await goals.events(principal.tenant_id, goal_id, after_version=after, limit=limit)
+    return JSONResponse(events)
 
 
 def _sse(event: StreamEvent) -> bytes:
@@ -136,8 +177,19 @@ async def _event_stream(
 @router.get(
     "/{goal_id}/stream",
     summary="Follow a goal's events (Server-Sent Events)",
+    operation_id="streamGoalEvents",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {}}, "description": "SSE stream"}},
+    responses={
+        200: {
+            "description": SSE_DESCRIPTION,
+            "content": {
+                "text/event-stream": {
+                    "schema": {"type": "string", "description": "SSE frames (see above)."},
+                    "x-sse-data": {"$ref": EVENT_REF},
+                }
+            },
+        }
+    },
 )
 async def stream_events(
     request: Request,
@@ -170,7 +222,10 @@ async def stream_events(
 
 
 @router.post(
-    "/{goal_id}/approvals/{step_id}", summary="Approve or reject a step waiting for approval"
+    "/{goal_id}/approvals/{step_id}",
+    response_model=GoalState,
+    summary="Approve or reject a step waiting for approval",
+    operation_id="decideStep",
 )
 async def decide(
     goal_id: GoalId,
@@ -198,7 +253,13 @@ async def _control(
     return JSONResponse(accepted.model_dump(mode="json"), status_code=202)
 
 
-@router.post("/{goal_id}/cancel", status_code=202, response_model=GoalAccepted)
+@router.post(
+    "/{goal_id}/cancel",
+    status_code=202,
+    response_model=GoalAccepted,
+    summary="Cancel a goal",
+    operation_id="cancelGoal",
+)
 async def cancel_goal(
     goal_id: GoalId, principal: Operator, goals: Goals, body: ControlRequest | None = None
 ) -> JSONResponse:
@@ -206,7 +267,13 @@ async def cancel_goal(
     return await _control("cancel", goal_id, body, principal, goals)
 
 
-@router.post("/{goal_id}/pause", status_code=202, response_model=GoalAccepted)
+@router.post(
+    "/{goal_id}/pause",
+    status_code=202,
+    response_model=GoalAccepted,
+    summary="Pause a goal",
+    operation_id="pauseGoal",
+)
 async def pause_goal(
     goal_id: GoalId, principal: Operator, goals: Goals, body: ControlRequest | None = None
 ) -> JSONResponse:
@@ -214,7 +281,13 @@ async def pause_goal(
     return await _control("pause", goal_id, body, principal, goals)
 
 
-@router.post("/{goal_id}/resume", status_code=202, response_model=GoalAccepted)
+@router.post(
+    "/{goal_id}/resume",
+    status_code=202,
+    response_model=GoalAccepted,
+    summary="Resume a goal",
+    operation_id="resumeGoal",
+)
 async def resume_goal(
     goal_id: GoalId, principal: Operator, goals: Goals, body: ControlRequest | None = None
 ) -> JSONResponse:

@@ -11,21 +11,23 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials
 
 from omnihub.api._deps import Viewer, authenticate, bearer, metrics_of, services_of, settings_of
+from omnihub.api._errors import error_responses
 from omnihub.api._models import ErrorBody, HealthBody, ReadinessBody
 from omnihub.auth import Role
 from omnihub.errors import ConfigurationError, PermissionDeniedError
+from omnihub.goals import CacheStats, UsageReport
 
 router = APIRouter(tags=["system"])
 stats_router = APIRouter(
     prefix="/v1",
     tags=["stats"],
-    responses={code: {"model": ErrorBody} for code in (401, 403, 422, 429, 503)},
+    responses=error_responses(401, 403, 422, 429, 503),
 )
 
 _CHECK_TIMEOUT = 5.0
 
 
-@router.get("/healthz", response_model=HealthBody, summary="Liveness")
+@router.get("/healthz", response_model=HealthBody, summary="Liveness", operation_id="healthz")
 async def healthz() -> HealthBody:
     """The process is up and serving requests."""
     return HealthBody(status="ok")
@@ -35,6 +37,7 @@ async def healthz() -> HealthBody:
     "/readyz",
     response_model=ReadinessBody,
     summary="Readiness",
+    operation_id="readyz",
     responses={503: {"model": ReadinessBody}},
 )
 async def readyz(request: Request) -> JSONResponse:
@@ -70,6 +73,7 @@ def _describe(exc: BaseException) -> str:
 @router.get(
     "/metrics",
     summary="Prometheus metrics",
+    operation_id="metrics",
     response_class=Response,
     responses={
         200: {"content": {"text/plain": {}}, "description": "Prometheus text format"},
@@ -92,7 +96,12 @@ async def metrics(
     return Response(metrics_of(request).render(), media_type=CONTENT_TYPE_LATEST)
 
 
-@stats_router.get("/cache/stats", summary="Plan-cache statistics of the caller's tenant")
+@stats_router.get(
+    "/cache/stats",
+    response_model=CacheStats,
+    summary="Plan-cache statistics of the caller's tenant",
+    operation_id="getCacheStats",
+)
 async def cache_stats(request: Request, principal: Viewer) -> dict[str, Any]:
     """Hits, misses by reason, and lookup latency of the tenant's plan cache."""
     source = services_of(request).cache_stats
@@ -101,7 +110,12 @@ async def cache_stats(request: Request, principal: Viewer) -> dict[str, Any]:
     return await source.cache_stats(principal.tenant_id)
 
 
-@stats_router.get("/usage", summary="LLM usage and cost of the caller's tenant")
+@stats_router.get(
+    "/usage",
+    response_model=UsageReport,
+    summary="LLM usage and cost of the caller's tenant",
+    operation_id="getUsage",
+)
 async def usage(
     request: Request,
     principal: Viewer,

@@ -80,6 +80,8 @@ class _Decision(Protocol):
 
 
 class _Limiter(Protocol):
+    burst: int
+
     async def acquire(self, tenant_id: str, cost: float = 1.0) -> _Decision: ...
 
 
@@ -92,7 +94,9 @@ async def acquire_for_key(limiter: _Limiter, principal: Principal, key_share: fl
     RateLimitedError when either bucket is empty.
     """
     tenant = principal.tenant_id
-    for bucket, cost in ((f"{tenant}/key/{principal.key_id}", 1.0 / key_share), (tenant, 1.0)):
+    # Never dearer than a full bucket: with a burst below 1 / key_share a key could never pay.
+    key_cost = min(1.0 / key_share, float(limiter.burst))
+    for bucket, cost in ((f"{tenant}/key/{principal.key_id}", key_cost), (tenant, 1.0)):
         decision = await limiter.acquire(bucket, cost)
         if not decision.allowed:
             raise RateLimitedError(tenant, decision.retry_after)

@@ -93,7 +93,7 @@ def _page(console: Console, name: str, code: int = 200, **context: Any) -> HTMLR
 
 async def _goal_ids(goals: GoalService, tenant: str, status: str | None, limit: int) -> list[str]:
     listed = await goals.list_goals(tenant, status=status, limit=limit)
-    return [str(item["goal_id"]) for item in listed.items if "goal_id" in item]
+    return [item.goal_id for item in listed.items]
 
 
 def _status_filter(status: str | None) -> str | None:

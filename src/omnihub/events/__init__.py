@@ -66,7 +66,16 @@ from omnihub.events._registry import (
     register_event,
     register_upcaster,
 )
-from omnihub.events._schema import cdm_json_schema, cdm_schema_text
+from omnihub.events._schema import (
+    JSON_VALUE_SCHEMA,
+    AuditExportLine,
+    cdm_json_schema,
+    cdm_schema_text,
+    event_adapter,
+    event_list_adapter,
+    event_models,
+    tighten_schema,
+)
 from omnihub.events._sqlite import SQLiteEventStore
 from omnihub.events._store import DEFAULT_MAX_PAYLOAD_BYTES, EventStore, StoredRecord
 from omnihub.events._subscription import Subscription
@@ -74,6 +83,7 @@ from omnihub.events._subscription import Subscription
 __all__ = [
     "DEFAULT_MAX_PAYLOAD_BYTES",
     "GENESIS_HASH",
+    "JSON_VALUE_SCHEMA",
     "AdminAuditExported",
     "AdminCacheInvalidated",
     "AdminKeyCreated",
@@ -84,6 +94,7 @@ __all__ = [
     "ApprovalRejected",
     "ApprovalRejectedV1",
     "ApprovalRequested",
+    "AuditExportLine",
     "CacheDetails",
     "ChainBreak",
     "CompensationExecuted",
@@ -128,12 +139,16 @@ __all__ = [
     "chain_hash",
     "default_registry",
     "deterministic_event_id",
+    "event_adapter",
+    "event_list_adapter",
+    "event_models",
     "export_jsonl",
     "new_event_id",
     "open_event_store",
     "project_goal",
     "register_event",
     "register_upcaster",
+    "tighten_schema",
     "validate_event_id",
     "verify_records",
     "verify_store",

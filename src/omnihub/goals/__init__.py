@@ -3,6 +3,7 @@ once, in :class:`GoalService`, the only door the API, the console and the CLI us
 
 from omnihub.goals._backend import TERMINAL_EVENTS, GoalBackend, SagaGoalBackend
 from omnihub.goals._models import (
+    CacheStats,
     ControlAction,
     ControlRequest,
     GoalAccepted,
@@ -10,12 +11,16 @@ from omnihub.goals._models import (
     GoalPage,
     GoalRequest,
     StreamEvent,
+    TemplateHits,
+    UsageReport,
+    UsageTotals,
 )
 from omnihub.goals._service import GoalService, IdempotencyRecords, new_goal_id, request_hash
 from omnihub.goals._stats import CacheStatsSource, StoreCacheStats, UsageSource
 
 __all__ = [
     "TERMINAL_EVENTS",
+    "CacheStats",
     "CacheStatsSource",
     "ControlAction",
     "ControlRequest",
@@ -29,7 +34,10 @@ __all__ = [
     "SagaGoalBackend",
     "StoreCacheStats",
     "StreamEvent",
+    "TemplateHits",
+    "UsageReport",
     "UsageSource",
+    "UsageTotals",
     "new_goal_id",
     "request_hash",
 ]

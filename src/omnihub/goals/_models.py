@@ -4,13 +4,19 @@ API's OpenAPI schema is built from them)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from omnihub.events import GoalStatus, GoalSummary
+from omnihub.planning import UsageRow
 from omnihub.plans import Plan
 
 ControlAction = Literal["cancel", "pause", "resume"]
+# What a goal is doing when an action was accepted: a GoalStatus, or one of the workflow's own
+# passing states (it is starting, or compensating after a cancel or a failure).
+AcceptedStatus = Literal[GoalStatus, "starting", "compensating"]
 
 
 class _Body(BaseModel):
@@ -54,13 +60,13 @@ class GoalAccepted(_Body):
     """A goal the runtime has taken on (``202 Accepted``)."""
 
     goal_id: str
-    status: str
+    status: AcceptedStatus
 
 
 class GoalPage(_Body):
     """One page of goals, newest first; pass ``next_cursor`` as ``cursor`` for the next."""
 
-    items: list[dict[str, Any]]
+    items: list[GoalSummary]
     next_cursor: str | None = None
 
 
@@ -75,6 +81,48 @@ class ControlRequest(_Body):
     """Optional reason given with cancel, pause or resume."""
 
     reason: str | None = Field(None, max_length=2000)
+
+
+class TemplateHits(_Body):
+    template: str
+    hits: int
+
+
+class CacheStats(_Body):
+    """The plan-cache figures of a tenant (``GET /v1/cache/stats``)."""
+
+    tenant: str
+    plans: int = Field(description="Plans made, from any source.")
+    hits: int = Field(description="Plans that came from the plan cache.")
+    misses: int
+    hit_rate: float = Field(ge=0, le=1)
+    by_source: dict[str, int] = Field(description="Plans by source (cache, llm, playbook...).")
+    mean_hit_similarity: float | None
+    top_templates: list[TemplateHits]
+    ledger_cache_hits: int
+    tokens_saved: int
+    cost_saved: float = Field(description="LLM cost the cache hits saved, in USD.")
+
+
+class UsageTotals(_Body):
+    """A tenant's LLM calls, spend and savings, summed over its usage rows."""
+
+    calls: int
+    prompt_tokens: int
+    completion_tokens: int
+    cost: float
+    cache_hits: int
+    saved_tokens: int
+    saved_cost: float
+
+
+class UsageReport(_Body):
+    """LLM usage and cost of a tenant (``GET /v1/usage``)."""
+
+    tenant: str
+    since: datetime | None
+    rows: list[UsageRow]
+    totals: UsageTotals
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from omnihub.config import Settings
-from omnihub.errors import GoalExistsError, NotFoundError, ValidationError
+from omnihub.errors import GoalEndedError, GoalExistsError, NotFoundError, ValidationError
 from omnihub.events import new_event_id
 from omnihub.plans import Plan
 from omnihub.saga._models import (
@@ -211,7 +211,7 @@ class SagaClient:
             return await call
         except RPCError as exc:
             if exc.status == RPCStatusCode.NOT_FOUND and "completed" in exc.message:
-                raise ValidationError(f"goal {goal_id!r} has ended already") from exc
+                raise GoalEndedError(goal_id) from exc
             if exc.status == RPCStatusCode.NOT_FOUND:
                 raise NotFoundError(f"goal {goal_id!r} does not exist") from exc
             raise
