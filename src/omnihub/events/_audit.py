@@ -8,6 +8,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from omnihub import telemetry
 from omnihub.events._canonical import GENESIS_HASH, event_canonical_json
 from omnihub.events._store import BaseEventStore, EventStore, StoredRecord
 
@@ -138,7 +139,9 @@ def verify_store(store: EventStore, tenant_id: str | None = None) -> VerifyRepor
             else:  # pragma: no cover - every store in this package is a BaseEventStore
                 yield from store.iter_records(tenant)
 
-    return verify_records(records())
+    report = verify_records(records())
+    telemetry.record_audit(report.broken_streams)  # obs hook
+    return report
 
 
 def export_line(record: StoredRecord) -> str:

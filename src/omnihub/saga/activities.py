@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from omnihub import telemetry
 from omnihub.errors import (
     BudgetExceededError,
     OmniHubError,
@@ -142,6 +143,8 @@ class SagaActivities:
             raise ApplicationError(
                 f"cannot record events: {exc}", type=type(exc).__name__, non_retryable=True
             ) from exc
+        for spec in specs:  # obs hook: goal, compensation and approval metrics and log lines
+            telemetry.observe_event(tenant_id, goal_id, spec.event_type, spec.payload)
 
     @activity.defn(name="record_events")
     async def record_events(self, input: RecordEventsInput) -> None:
@@ -154,7 +157,13 @@ class SagaActivities:
         the policy of every tool the plan (and its compensations) uses."""
         received = event(
             "GoalReceived",
-            {"goal": input.goal, "user_id": input.user_id, "context": input.context},
+            {
+                "goal": input.goal,
+                "user_id": input.user_id,
+                "context": input.context,
+                # obs hook: from an audit record to its trace
+                "trace_id": telemetry.current_trace_id(),
+            },
             "GoalReceived",
         )
         await self._append(input.tenant_id, input.goal_id, input.at, [received])
@@ -181,6 +190,7 @@ class SagaActivities:
         except PlanValidationError as exc:
             return PrepareResult(error=str(exc))
         except BudgetExceededError as exc:
+            telemetry.record_budget_exceeded(input.tenant_id, exc.action)  # obs hook
             if exc.action == "hold" and not input.budget_approved:
                 return PrepareResult(held=str(exc))
             return PrepareResult(error=f"planning failed: {exc}")
@@ -217,7 +227,7 @@ class SagaActivities:
         return PrepareResult(plan=plan, policies=policies)
 
     async def _run_tool(
-        self, spec: ToolSpec, args: dict[str, Any], ctx: ToolContext
+        self, spec: ToolSpec, args: dict[str, Any], ctx: ToolContext, kind: str = "do"
     ) -> dict[str, Any]:
         """Run a tool with heartbeats in the background, so a dead worker is noticed within
         the heartbeat timeout even when the tool itself never heartbeats."""
@@ -233,7 +243,16 @@ class SagaActivities:
             else None
         )
         try:
-            return await execute_tool(spec, args, ctx)
+            # obs hook: the tool's span (child of the activity's), latency and failures
+            with telemetry.tool_call(
+                spec.name,
+                kind,
+                tenant=ctx.tenant_id,
+                goal_id=ctx.goal_id,
+                step_id=ctx.step_id,
+                attempt=ctx.attempt,
+            ):
+                return await execute_tool(spec, args, ctx)
         except ToolError as exc:
             raise _application_error(exc, spec, ctx.attempt) from exc
         finally:
@@ -306,7 +325,7 @@ class SagaActivities:
         entry = input.entry
         ctx = self._context(input.tenant_id, input.goal_id, entry.step_id, "undo")
         spec = self.registry.get(entry.tool)
-        output = await self._run_tool(spec, entry.args, ctx)
+        output = await self._run_tool(spec, entry.args, ctx, "undo")
         done = event(
             "CompensationExecuted",
             {

@@ -17,6 +17,7 @@ from typing import Literal
 import httpx
 from pydantic import BaseModel, Field
 
+from omnihub import telemetry
 from omnihub.errors import DestinationRefusedError, ToolError
 from omnihub.tools._spec import RiskLane, ToolContext, tool
 
@@ -100,16 +101,28 @@ async def http_request(args: HttpRequestInput, ctx: ToolContext) -> HttpRequestO
         "Idempotency-Key": ctx.idempotency_key,
     }
     try:
-        async with httpx.AsyncClient(
-            timeout=ctx.resources.http_timeout_s, follow_redirects=False
-        ) as client:
-            response = await client.request(
-                args.method,
-                url.copy_with(host=ip_host.strip("[]")),
-                headers=headers,
-                json=args.json_body,
-                extensions={"sni_hostname": url.host},
-            )
+        # obs hook: a client span, and its traceparent sent so the remote server joins the trace
+        with telemetry.span(
+            "http.request",
+            {
+                "http.request.method": args.method,
+                "server.address": url.host,
+                "server.port": port,
+                "url.path": url.path,
+            },
+        ) as current:
+            telemetry.inject_traceparent(headers)
+            async with httpx.AsyncClient(
+                timeout=ctx.resources.http_timeout_s, follow_redirects=False
+            ) as client:
+                response = await client.request(
+                    args.method,
+                    url.copy_with(host=ip_host.strip("[]")),
+                    headers=headers,
+                    json=args.json_body,
+                    extensions={"sni_hostname": url.host},
+                )
+            current.set_attribute("http.response.status_code", response.status_code)
     except httpx.HTTPError as exc:
         raise ToolError(f"{args.method} {args.url} failed: {exc}") from exc
     if response.status_code >= 500 or response.status_code == 429:
