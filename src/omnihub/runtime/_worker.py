@@ -12,6 +12,7 @@ from omnihub.config import Settings
 from omnihub.runtime._open import open_store, temporal_supervisor
 from omnihub.runtime._telemetry import configure_observability, traced_client, worker_metrics
 from omnihub.saga import PlanProvider, SagaActivities, build_worker, connect_temporal
+from omnihub.telemetry import flush_tracing
 from omnihub.tools import ToolRegistry, ToolResources, default_registry
 
 if TYPE_CHECKING:
@@ -73,6 +74,8 @@ async def run_worker(
                 with contextlib.suppress(asyncio.CancelledError):
                     await watching
     finally:
+        # The CLI leaves with os._exit, which skips the SDK's exit hook: export spans now.
+        flush_tracing()
         metrics.close()
         if resources is not None:
             resources.close()
