@@ -97,6 +97,20 @@ class TextFormatter(logging.Formatter):
 _HANDLER_NAME = "omnihub"
 
 
+class _Handler(logging.StreamHandler):  # type: ignore[type-arg]
+    """stderr, except that a record that cannot be written is reported without its message
+    (logging's default report prints the raw message and arguments, secrets included)."""
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        if logging.raiseExceptions:
+            import sys
+
+            sys.stderr.write(
+                f"--- Logging error in {record.name} at {record.pathname}:"
+                f"{record.lineno} (message withheld)\n"
+            )
+
+
 def configure_logging(level: str = "WARNING", log_format: str = "text") -> logging.Handler:
     """Send the root logger's records to stderr as text or JSON (``log_format``). Calling it
     again replaces OmniHub's handler rather than adding a second."""
@@ -104,7 +118,7 @@ def configure_logging(level: str = "WARNING", log_format: str = "text") -> loggi
     for existing in list(root.handlers):
         if existing.get_name() == _HANDLER_NAME:
             root.removeHandler(existing)
-    handler = logging.StreamHandler()
+    handler = _Handler()
     handler.set_name(_HANDLER_NAME)
     handler.addFilter(_ContextFilter())
     handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
