@@ -26,8 +26,12 @@ SagaRun = Callable[[Client], Awaitable[dict[str, Any]]]
 class _Sink(BaseHTTPRequestHandler):
     """Accepts and discards OTLP exports (an empty 200 is a valid OTLP/HTTP success)."""
 
+    received = [0, 0]  # exports, bytes: proof that spans were really sent
+
     def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("content-length") or 0))
+        body = self.rfile.read(int(self.headers.get("content-length") or 0))
+        _Sink.received[0] += 1
+        _Sink.received[1] += len(body)
         self.send_response(200)
         self.send_header("content-type", "application/x-protobuf")
         self.send_header("content-length", "0")
@@ -74,4 +78,6 @@ async def compare_tracing(client: Client, run: SagaRun) -> dict[str, Any]:
         else None,
         "exporter": "otlp/http to "
         + ("a loopback sink" if not tracing_requested() else "the configured collector"),
+        "sink_exports": _Sink.received[0],
+        "sink_bytes": _Sink.received[1],
     }

@@ -73,14 +73,21 @@ def _exporter(env: Mapping[str, str]) -> SpanExporter:
             raise ConfigurationError(
                 "OTLP over gRPC needs the otlp-grpc extra: pip install 'omnihub[otlp-grpc]'"
             ) from exc
-        exporter: SpanExporter = GrpcExporter()
+        endpoint = env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or env.get(
+            "OTEL_EXPORTER_OTLP_ENDPOINT"
+        )
+        exporter: SpanExporter = GrpcExporter(endpoint=endpoint)
         return exporter
     if protocol != "http/protobuf":
         raise ConfigurationError(f"OTLP protocol {protocol!r}: use http/protobuf or grpc")
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-    # The exporter reads its endpoint, headers and timeout from the same OTEL_* variables.
-    return OTLPSpanExporter()
+    # The endpoint is resolved from ``env`` (the exporter itself reads only os.environ); the
+    # headers, timeout and compression it reads from the same OTEL_* variables.
+    endpoint = env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+    if not endpoint and env.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
+        endpoint = env["OTEL_EXPORTER_OTLP_ENDPOINT"].rstrip("/") + "/v1/traces"
+    return OTLPSpanExporter(endpoint=endpoint)
 
 
 def configure_tracing(service_name: str, environ: Mapping[str, str] | None = None) -> bool:
