@@ -3,6 +3,7 @@ and a loopback webhook that records the headers it was sent."""
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import sys
 import threading
@@ -20,6 +21,21 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 
 # The scripted LLM endpoints live with the planning tests.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "planning"))
+
+
+@contextlib.contextmanager
+def _serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[ThreadingHTTPServer]:
+    """A loopback HTTP server on a free port, in a thread, for the duration."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
 
 
 @dataclass(frozen=True)
@@ -82,8 +98,11 @@ def _decode(body: bytes) -> list[ReceivedSpan]:
 
 @pytest.fixture
 def otlp_receiver() -> Iterator[Receiver]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
-    server.daemon_threads = True
+    with _serving(BaseHTTPRequestHandler) as server:
+        yield from _receiver(server)
+
+
+def _receiver(server: ThreadingHTTPServer) -> Iterator[Receiver]:
     state = Receiver(server=server)
 
     class Handler(BaseHTTPRequestHandler):
@@ -108,14 +127,7 @@ def otlp_receiver() -> Iterator[Receiver]:
             pass
 
     server.RequestHandlerClass = Handler
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield state
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    yield state
 
 
 @dataclass
@@ -132,8 +144,11 @@ class Webhook:
 
 @pytest.fixture
 def webhook() -> Iterator[Webhook]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
-    server.daemon_threads = True
+    with _serving(BaseHTTPRequestHandler) as server:
+        yield from _webhook(server)
+
+
+def _webhook(server: ThreadingHTTPServer) -> Iterator[Webhook]:
     state = Webhook(server=server)
 
     class Handler(BaseHTTPRequestHandler):
@@ -151,29 +166,14 @@ def webhook() -> Iterator[Webhook]:
             pass
 
     server.RequestHandlerClass = Handler
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield state
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    yield state
 
 
 @pytest.fixture
 def scripted_llm() -> Iterator[Any]:
     from llm_wire import ScriptedLLM, handler_for
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
-    server.daemon_threads = True
-    state = ScriptedLLM(server=server)
-    server.RequestHandlerClass = handler_for(state)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
+    with _serving(BaseHTTPRequestHandler) as server:
+        state = ScriptedLLM(server=server)
+        server.RequestHandlerClass = handler_for(state)
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)

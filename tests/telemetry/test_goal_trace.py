@@ -14,7 +14,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
@@ -22,6 +22,9 @@ from llm_wire import Reply, openai_content
 
 from conftest import ReceivedSpan, Receiver, Webhook
 from omnihub.servers import free_port, port_open
+
+if TYPE_CHECKING:  # annotations only: "conftest" names several modules in one session
+    from conftest import ReceivedSpan, Receiver, Webhook
 
 SECRETS = ("sk-obs-provider-secret-0123456789", "smtp-obs-password-98765")
 SERVER, CLIENT = 2, 3  # OTLP span kinds
