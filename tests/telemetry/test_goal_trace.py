@@ -20,7 +20,6 @@ import httpx
 import pytest
 from llm_wire import Reply, openai_content
 
-from conftest import ReceivedSpan, Receiver, Webhook
 from omnihub.servers import free_port, port_open
 
 if TYPE_CHECKING:  # annotations only: "conftest" names several modules in one session
