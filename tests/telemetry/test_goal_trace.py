@@ -287,7 +287,7 @@ def test_a_goal_is_one_connected_trace_with_metrics_and_clean_logs(
     # Logs: JSON lines carrying the goal and its trace, and never a secret.
     outputs = processes["stop"]()
     text = "\n".join(outputs)
-    for secret in SECRETS:
+    for secret in (*SECRETS, processes["key"]):
         assert secret not in text
     lines = [json.loads(line) for line in outputs[3].splitlines() if line.startswith("{")]
     received = [line for line in lines if line.get("event_type") == "GoalReceived"]

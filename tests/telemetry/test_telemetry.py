@@ -77,7 +77,8 @@ def test_secrets_never_appear_in_logs(json_logs: io.StringIO) -> None:
     log = logging.getLogger("omnihub.test")
     log.warning("calling the provider with key provider-key-value-1234")
     log.warning("smtp login with smtp-pass-value-5678 and temporal-cloud-key-9012")
-    log.warning("headers: Authorization: Bearer omh_live_abcdefghijkl")
+    log.warning("headers: Authorization: Bearer omk_live_abcdefghijkl")
+    log.warning("created key omk_0123456789abcdef_Zm9vYmFyYmF6cXV4")
     log.warning("settings api_key=sk-unregistered-abcdef123456 password: hunter22")
     try:
         raise RuntimeError("boom with provider-key-value-1234")
@@ -88,12 +89,13 @@ def test_secrets_never_appear_in_logs(json_logs: io.StringIO) -> None:
         "provider-key-value-1234",
         "smtp-pass-value-5678",
         "temporal-cloud-key-9012",
-        "omh_live_abcdefghijkl",
+        "omk_live_abcdefghijkl",
+        "omk_0123456789abcdef_Zm9vYmFyYmF6cXV4",
         "sk-unregistered-abcdef123456",
         "hunter22",
     ):
         assert secret not in err
-    assert err.count("***") >= 6
+    assert err.count("***") >= 7
     assert scrub("nothing secret here") == "nothing secret here"
 
 

@@ -21,7 +21,7 @@ _PATTERNS = re.compile(
     r"(?i)(\bBearer\s+)[A-Za-z0-9._~+/=-]{8,}"
     r"|(\b(?:api[_-]?key|password|passwd|secret|token)\b\s*[=:]\s*)['\"]?[^\s'\",;]+"
     r"|\b(sk-[A-Za-z0-9_-]{8,})"
-    r"|\b(omh_[A-Za-z0-9_-]{8,})"
+    r"|\b(omk_[A-Za-z0-9_-]{8,})"
 )
 _secrets: set[str] = set()
 _secrets_lock = threading.Lock()
