@@ -23,7 +23,18 @@ LAYERS: list[set[str]] = [
     {"runtime"},  # the composition root
     {"goals"},  # the application layer
     {"guard", "planning", "saga", "examples", "audit"},  # domain services (examples: a tool set)
-    {"cache", "plans", "tools", "events", "embeddings", "entities", "auth", "servers", "crypto"},
+    {
+        "cache",
+        "plans",
+        "tools",
+        "events",
+        "embeddings",
+        "entities",
+        "auth",
+        "servers",
+        "crypto",
+        "telemetry",
+    },
     {"config", "errors", "omnihub"},  # ground floor ("omnihub": the root package's __init__)
 ]
 LAYER_OF = {package: depth for depth, packages in enumerate(LAYERS) for package in packages}

@@ -144,6 +144,7 @@ def test_runtime_public_names() -> None:
         "Services",
         "StackInfo",
         "Temporal",
+        "configure_observability",
         "goals_of",
         "open_core_services",
         "open_idempotency_store",
@@ -158,6 +159,47 @@ def test_runtime_public_names() -> None:
         "run_worker",
         "running_services",
         "temporal_supervisor",
+        "traced_client",
+        "worker_metrics",
     ]
     for name in omnihub.runtime.__all__:
         assert getattr(omnihub.runtime, name) is not None
+
+
+def test_telemetry_public_names() -> None:
+    import omnihub.telemetry
+
+    assert omnihub.telemetry.__all__ == sorted(omnihub.telemetry.__all__)
+    assert omnihub.telemetry.__all__ == [
+        "JsonFormatter",
+        "MetricsServer",
+        "RuntimeMetrics",
+        "configure_logging",
+        "configure_process",
+        "configure_tracing",
+        "current_ids",
+        "current_trace_id",
+        "flush_tracing",
+        "inject_traceparent",
+        "install_temporal_metrics",
+        "mark_error",
+        "metrics",
+        "observe_event",
+        "record_append",
+        "record_audit",
+        "record_budget_exceeded",
+        "record_cache_lookup",
+        "record_false_hit",
+        "record_llm_call",
+        "record_step",
+        "redact",
+        "scrub",
+        "set_attributes",
+        "span",
+        "temporal_interceptors",
+        "tool_call",
+        "tracing_enabled",
+        "tracing_requested",
+    ]
+    for name in omnihub.telemetry.__all__:
+        assert getattr(omnihub.telemetry, name) is not None

@@ -23,6 +23,7 @@ from omnihub.auth import FailureThrottle, SignatureVerifier
 from omnihub.config import Settings
 from omnihub.console import mount_console
 from omnihub.runtime import Services, open_services
+from omnihub.telemetry import tracing_requested
 
 
 def _attach(app: FastAPI, services: Services, settings: Settings) -> None:
@@ -76,6 +77,11 @@ def create_app(
         GuardMiddleware, max_body_bytes=settings.api_max_body_bytes, metrics=app.state.metrics
     )
     _add_security_headers(app)
+    if tracing_requested():
+        # obs: outermost, one server span per request: the parent of a submitted goal's trace.
+        from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+
+        app.add_middleware(OpenTelemetryMiddleware, exclude_spans=["receive", "send"])
     app.include_router(system_router)
     app.include_router(goals_router)
     app.include_router(stats_router)

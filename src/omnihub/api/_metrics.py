@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
+from omnihub.telemetry import metrics
+
 
 class ApiMetrics:
     """Request counts and latency by route, and rate-limit and auth refusals by tenant."""
@@ -44,5 +46,6 @@ class ApiMetrics:
         return str(tenant_id) if self.tenant_labels and tenant_id is not None else "-"
 
     def render(self) -> bytes:
-        """The registry in the Prometheus text exposition format."""
-        return generate_latest(self.registry)
+        """The registry, then the process's runtime metrics (goals, steps, cache, LLM…), in
+        the Prometheus text exposition format."""
+        return generate_latest(self.registry) + metrics().render()

@@ -9,6 +9,7 @@ import uvicorn
 
 from omnihub.api._app import create_app
 from omnihub.config import Settings
+from omnihub.runtime import configure_observability
 
 
 class ApiServer(uvicorn.Server):
@@ -27,6 +28,7 @@ def build_server(
     settings: Settings, *, host: str | None = None, port: int | None = None
 ) -> ApiServer:
     """A server for the API of ``settings`` (host and port default to the settings)."""
+    configure_observability(settings, "omnihub-api")  # obs: logging and tracing of the process
     return ApiServer(
         uvicorn.Config(
             create_app(settings),

@@ -400,12 +400,14 @@ async def run_saga_benchmark(
     *,
     recovery: bool = True,
     sizes: Sequence[int] = (),
+    tracing: bool = False,
 ) -> dict[str, Any]:
     """Run the benchmark in ``work_dir``; the JSON-ready result.
 
     With ``sizes``, one baseline and one AgentSaga run per size, interleaved (the order
     alternates from size to size, so neither side always runs on a warmer server), each
     reported under ``sweep``; the top-level figures are then those of the last size.
+    With ``tracing``, the saga runs again with tracing off then on (under ``tracing``).
     """
     server = EmbeddedTemporal(work_dir / "temporal").start()
     db_url = f"sqlite:///{work_dir / 'events.db'}"
@@ -430,6 +432,12 @@ async def run_saga_benchmark(
             report = {**sweep[-1], "sweep": sweep}
         else:
             report = await _pair(client, store, resources, goals, steps, rate, saga_first=False)
+        if tracing:
+            from omnihub.bench._tracing import compare_tracing
+
+            report["tracing"] = await compare_tracing(
+                client, lambda traced: _saga(traced, store, resources, goals, steps, rate)
+            )
         if recovery:
             report["recovery"] = await _recovery(client, store, database, server.address, db_url)
         return report

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from omnihub import telemetry
 from omnihub.cache._guards import (
     TODAY,
     bound_guard,
@@ -244,6 +245,21 @@ class PlanCache:
 
     def lookup(self, tenant: str, request: str | bytes, now: datetime | None = None) -> Lookup:
         """Find a cached plan for ``request`` and fill in its values, or say why not."""
+        # obs hook: the lookup's span, with the decision, the guard's reason and the scores
+        with telemetry.span("plan_cache.lookup", {"omnihub.tenant": tenant}):
+            result = self._lookup(tenant, request, now)
+            telemetry.set_attributes(
+                {
+                    "omnihub.cache.decision": "hit" if result.hit else "miss",
+                    "omnihub.cache.reason": result.reason,
+                    "omnihub.cache.similarity": result.similarity,
+                    "omnihub.cache.threshold": self.threshold,
+                    "omnihub.cache.entry_id": result.entry_id,
+                }
+            )
+            return result
+
+    def _lookup(self, tenant: str, request: str | bytes, now: datetime | None) -> Lookup:
         tenant = validate_tenant(tenant)
         text = validate_request(request, self.max_request_chars)
         started = time.perf_counter()
@@ -499,6 +515,7 @@ def report_wrong_plan(
     API and console call this, a worker calls :meth:`PlanCache.report_wrong_plan`."""
     tenant = validate_tenant(tenant)
     evicted = index.remove(tenant, entry_id)
+    telemetry.record_false_hit(tenant)  # obs hook
     if metrics is not None:
         metrics.add("false_hit_reports")
         if evicted:

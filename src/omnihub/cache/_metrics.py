@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from omnihub import telemetry
+
 LATENCY_WINDOW = 100_000
 STAGES = ("embed", "search", "guards", "total")
 
@@ -47,6 +49,7 @@ class CacheMetrics:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def record(self, tenant: str, hit: bool, reason: str | None, timings: dict[str, float]) -> None:
+        telemetry.record_cache_lookup(tenant, hit, reason)  # obs hook: the Prometheus counter
         with self._lock:
             if hit:
                 self.hits += 1

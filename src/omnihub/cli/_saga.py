@@ -212,6 +212,9 @@ def bench_saga(
             help="Sweep goal counts, e.g. 100,300,1000: baseline and saga interleaved per size.",
         ),
     ] = None,
+    tracing: Annotated[
+        bool, typer.Option("--tracing", help="Also run the saga with tracing off, then on.")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Goals through AgentSaga against bare Temporal with the same activity, same run."""
@@ -220,7 +223,9 @@ def bench_saga(
     sweep = parse_sizes(sizes) if sizes else ()
     with tempfile.TemporaryDirectory(prefix="omnihub-bench-saga-") as scratch:
         report = _run(
-            run_saga_benchmark(goals, steps, rate, Path(scratch), recovery=recovery, sizes=sweep)
+            run_saga_benchmark(
+                goals, steps, rate, Path(scratch), recovery=recovery, sizes=sweep, tracing=tracing
+            )
         )
     typer.echo(json.dumps(report, sort_keys=True) if as_json else json.dumps(report, indent=2))
     _leave(0)

@@ -189,6 +189,22 @@ class Settings(BaseSettings):
     smtp_starttls: bool = Field(False, description="Upgrade the SMTP connection with STARTTLS.")
 
     log_level: str = Field("WARNING", description="Python logging level.")
+    # Observability (traces are configured by the standard OTEL_* variables instead).
+    log_format: Literal["text", "json"] = Field(
+        "text", description="Log lines as readable text, or one JSON object per line."
+    )
+    worker_metrics_host: str = Field(
+        "127.0.0.1", description="Address a worker serves its Prometheus metrics on."
+    )
+    worker_metrics_port: int | None = Field(
+        None, ge=0, le=65535, description="Port of a worker's Prometheus /metrics (off if unset)."
+    )
+    temporal_metrics_port: int | None = Field(
+        None,
+        ge=0,
+        le=65535,
+        description="Port of the Temporal SDK's own Prometheus metrics in a worker (off if unset).",
+    )
 
     # HTTP API (omnihub serve / omnihub up).
     api_host: str = Field("127.0.0.1", description="Address the HTTP API binds to.")

@@ -87,6 +87,8 @@ class GoalDetail:
     dag: DagLayout
     timeline: tuple[TimelineEntry, ...]
     audit: AuditStatus
+    # obs: the goal's OpenTelemetry trace (from GoalReceived), to go from audit to trace.
+    trace_id: str | None = None
 
     @property
     def finished(self) -> bool:
@@ -303,6 +305,14 @@ def goal_detail(
         steps=tuple(steps),
         dag=layout_dag(dag_steps(plan, statuses)),
         timeline=tuple(timeline_entry(e) for e in events),
+        trace_id=next(
+            (
+                e.payload.model_dump().get("trace_id")
+                for e in events
+                if e.event_type == "GoalReceived"
+            ),
+            None,
+        ),
         audit=audit_goal(
             store, tenant_id, goal_id, span=(events[0].global_position, events[-1].global_position)
         )

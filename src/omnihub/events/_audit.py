@@ -8,6 +8,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from omnihub import telemetry
 from omnihub.events._canonical import GENESIS_HASH, event_canonical_json
 from omnihub.events._store import BaseEventStore, EventStore, StoredRecord
 
@@ -123,6 +124,7 @@ def verify_records(records: Iterable[Sequence[Any]]) -> VerifyReport:
                 first_break = ChainBreak(tenant, stream, version, reason)
             continue
         heads[key] = (version, stored_hash)
+    telemetry.record_audit(len(broken))  # obs hook: every verification, whoever asks
     return VerifyReport(events, len(heads.keys() | broken), len(broken), first_break)
 
 

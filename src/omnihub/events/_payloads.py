@@ -97,6 +97,9 @@ class GoalReceived(EventPayload):
     goal: str = Field(min_length=1)
     user_id: str
     context: JsonObject = Field(default_factory=dict)
+    trace_id: str | None = Field(
+        None, description="OpenTelemetry trace of the goal (32 hex digits), when traced."
+    )
 
 
 @register_event("PlanGenerated", version=1)

@@ -7,11 +7,13 @@ backends store byte-identical events.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, NamedTuple, Protocol, Self, runtime_checkable
 
+from omnihub import telemetry
 from omnihub.errors import ConcurrencyError, PayloadTooLargeError, ValidationError
 from omnihub.events._canonical import GENESIS_HASH, canonical_json, chain_hash
 from omnihub.events._canonical import event_canonical_json as _event_json
@@ -260,10 +262,13 @@ class BaseEventStore:
         check_id("stream_id", stream_id)
         if expected_version is not None and expected_version < 0:
             raise ValidationError("expected_version must be >= 0")
+        began = time.perf_counter()
         pending = self.prepare(stream_id, events)
         if not pending:
             return []
-        return self._write(tenant_id, stream_id, pending, expected_version)
+        positions = self._write(tenant_id, stream_id, pending, expected_version)
+        telemetry.record_append(time.perf_counter() - began, len(pending))  # obs hook
+        return positions
 
     def prepare(self, stream_id: str, events: Sequence[NewEvent]) -> list[Pending]:
         """Validate and serialise events (no I/O): typed errors before anything is written."""

@@ -8,6 +8,7 @@ from typing import Any
 
 import pydantic
 
+from omnihub import telemetry
 from omnihub.errors import InvalidPlanError
 from omnihub.planning._ledger import PriceTable
 from omnihub.planning._planner import LLMCall, PlannerResult, PlanRequest, UsageSink
@@ -141,8 +142,35 @@ class LLMPlanner:
         calls: list[LLMCall] = []
         problems: list[str] = []
         for attempt in range(self.repair_attempts + 1):
-            completion = await self.client.complete(prompt.system, turns)
-            call = self._call(completion)
+            # obs hook: the call's span with the GenAI semantic conventions, and its metrics
+            with telemetry.span(
+                f"chat {self.client.model}",
+                {
+                    "gen_ai.operation.name": "chat",
+                    "gen_ai.system": self.client.provider,
+                    "gen_ai.request.model": self.client.model,
+                    "omnihub.tenant": request.tenant,
+                    "omnihub.attempt": attempt + 1,
+                },
+            ) as current:
+                completion = await self.client.complete(prompt.system, turns)
+                call = self._call(completion)
+                current.set_attributes(
+                    {
+                        "gen_ai.response.model": call.model,
+                        "gen_ai.usage.input_tokens": call.prompt_tokens,
+                        "gen_ai.usage.output_tokens": call.completion_tokens,
+                        "omnihub.cost_usd": call.cost,
+                    }
+                )
+            telemetry.record_llm_call(
+                request.tenant,
+                call.model,
+                input_tokens=call.prompt_tokens,
+                output_tokens=call.completion_tokens,
+                cost_usd=call.cost,
+                seconds=call.latency_ms / 1000,
+            )
             calls.append(call)
             if usage is not None:
                 usage(call)

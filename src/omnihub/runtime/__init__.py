@@ -24,6 +24,7 @@ from omnihub.runtime._stores import (
     open_nonce_store,
     open_rate_limiter,
 )
+from omnihub.runtime._telemetry import configure_observability, traced_client, worker_metrics
 from omnihub.runtime._worker import open_planner, run_worker
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "Services",
     "StackInfo",
     "Temporal",
+    "configure_observability",
     "goals_of",
     "open_core_services",
     "open_idempotency_store",
@@ -46,4 +48,6 @@ __all__ = [
     "run_worker",
     "running_services",
     "temporal_supervisor",
+    "traced_client",
+    "worker_metrics",
 ]

@@ -21,6 +21,7 @@ from omnihub.runtime._stores import (
     open_nonce_store,
     open_rate_limiter,
 )
+from omnihub.runtime._telemetry import traced_client
 from omnihub.saga import SagaClient, TemporalSupervisor, connect_temporal
 
 
@@ -60,7 +61,7 @@ async def open_temporal(settings: Settings, *, start: bool = True) -> Temporal:
                 f"no OmniHub stack is running for {settings.home}: start one with `omnihub up`"
             )
         supervisor = None  # another process owns the server
-    return Temporal(await connect_temporal(settings, supervisor), supervisor)
+    return Temporal(traced_client(await connect_temporal(settings, supervisor)), supervisor)
 
 
 async def open_core_services(settings: Settings) -> Services:

@@ -21,6 +21,7 @@ from typing import Protocol
 from omnihub.config import Settings
 from omnihub.errors import ServerError
 from omnihub.runtime._open import temporal_supervisor
+from omnihub.runtime._telemetry import configure_observability
 from omnihub.runtime._worker import run_worker
 from omnihub.saga import PlanProvider
 from omnihub.tools import ToolRegistry
@@ -62,6 +63,7 @@ async def run_stack(
 ) -> None:
     """Run Temporal (embedded unless configured), a worker and the API (``server(settings,
     host, port)``) until a signal (or ``stop``); ServerError when a part fails or dies."""
+    configure_observability(settings, "omnihub")
     api_host, api_port = host or settings.api_host, settings.api_port if port is None else port
     _check_port_free(api_host, api_port)
     supervisor = temporal_supervisor(settings)

@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 from omnihub.config import Settings
 from omnihub.runtime._open import open_store, temporal_supervisor
+from omnihub.runtime._telemetry import configure_observability, traced_client, worker_metrics
 from omnihub.saga import PlanProvider, SagaActivities, build_worker, connect_temporal
+from omnihub.telemetry import flush_tracing
 from omnihub.tools import ToolRegistry, ToolResources, default_registry
 
 if TYPE_CHECKING:
@@ -49,14 +51,17 @@ async def run_worker(
     """Run a worker until ``stop`` is set (or forever), supervising the embedded Temporal
     server when no cluster address is configured. Without ``planner``, goals are planned by
     the configured planner behind the plan cache."""
+    configure_observability(settings, "omnihub-worker")
     registry = registry or default_registry()
     planning = None
     if planner is None:
         planner, planning = open_planner(settings, registry)
     supervisor = temporal_supervisor(settings)
     store = resources = None
+    metrics = contextlib.ExitStack()
     try:
-        client = await connect_temporal(settings, supervisor)
+        metrics.enter_context(worker_metrics(settings))
+        client = traced_client(await connect_temporal(settings, supervisor))
         store = open_store(settings)
         resources = ToolResources.from_settings(settings)
         learn = _plan_feedback(store, planning)
@@ -81,6 +86,9 @@ async def run_worker(
                 with contextlib.suppress(asyncio.CancelledError):
                     await watching
     finally:
+        # The CLI leaves with os._exit, which skips the SDK's exit hook: export spans now.
+        flush_tracing()
+        metrics.close()
         if resources is not None:
             resources.close()
         if store is not None:

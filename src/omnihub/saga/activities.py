@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from omnihub import telemetry
 from omnihub.errors import (
     BudgetExceededError,
     OmniHubError,
@@ -159,11 +160,14 @@ class SagaActivities:
             for spec in specs
         ]
         try:
-            return await asyncio.to_thread(self.store.append, tenant_id, goal_id, events)
+            positions = await asyncio.to_thread(self.store.append, tenant_id, goal_id, events)
         except StoreError as exc:
             raise ApplicationError(f"cannot record events: {exc}", type="StoreError") from exc
         except OmniHubError as exc:
             raise _store_failure("cannot record events", exc) from exc
+        for spec in specs:  # obs hook: goal, compensation and approval metrics and log lines
+            telemetry.observe_event(tenant_id, goal_id, spec.event_type, spec.payload)
+        return positions
 
     @activity.defn(name="record_events")
     async def record_events(self, input: RecordEventsInput) -> None:
@@ -177,7 +181,13 @@ class SagaActivities:
         """Record GoalReceived, obtain and validate the plan, record PlanGenerated, and return
         the policy of every tool the plan (and its compensations) uses."""
         received = goal_event(
-            GoalReceived(goal=input.goal, user_id=input.user_id, context=input.context)
+            GoalReceived(
+                goal=input.goal,
+                user_id=input.user_id,
+                context=input.context,
+                # obs hook: from an audit record to its trace
+                trace_id=telemetry.current_trace_id(),
+            )
         )
         await self._append(input.tenant_id, input.goal_id, input.at, [received])
         plan = input.plan
@@ -194,6 +204,7 @@ class SagaActivities:
         except PlanValidationError as exc:
             return PrepareResult(error=str(exc))
         except BudgetExceededError as exc:
+            telemetry.record_budget_exceeded(input.tenant_id, exc.action)  # obs hook
             if exc.action == "hold" and not input.budget_approved:
                 return PrepareResult(held=str(exc))
             return PrepareResult(error=f"planning failed: {exc}")
@@ -290,7 +301,7 @@ class SagaActivities:
         return check
 
     async def _run_tool(
-        self, spec: ToolSpec, args: dict[str, Any], ctx: ToolContext
+        self, spec: ToolSpec, args: dict[str, Any], ctx: ToolContext, kind: str = "do"
     ) -> dict[str, Any]:
         """Run a tool with heartbeats in the background, so a dead worker is noticed within
         the heartbeat timeout even when the tool itself never heartbeats."""
@@ -306,7 +317,16 @@ class SagaActivities:
             else None
         )
         try:
-            return await execute_tool(spec, args, ctx)
+            # obs hook: the tool's span (child of the activity's), latency and failures
+            with telemetry.tool_call(
+                spec.name,
+                kind,
+                tenant=ctx.tenant_id,
+                goal_id=ctx.goal_id,
+                step_id=ctx.step_id,
+                attempt=ctx.attempt,
+            ):
+                return await execute_tool(spec, args, ctx)
         except ToolError as exc:
             raise _application_error(exc, spec, ctx.attempt) from exc
         finally:
@@ -380,7 +400,7 @@ class SagaActivities:
         entry = input.entry
         ctx = self._context(input.tenant_id, input.goal_id, entry.step_id, "undo")
         spec = self.registry.get(entry.tool)
-        output = await self._run_tool(spec, entry.args, ctx)
+        output = await self._run_tool(spec, entry.args, ctx, "undo")
         done = step_event(
             CompensationExecuted(
                 step_id=entry.step_id, tool_name=spec.name, input=entry.args, output=output

@@ -16,6 +16,7 @@ from email.message import EmailMessage
 
 from pydantic import BaseModel, Field, field_validator
 
+from omnihub import telemetry
 from omnihub.errors import ToolError
 from omnihub.tools._resources import SmtpConfig
 from omnihub.tools._spec import RiskLane, ToolContext, tool
@@ -50,7 +51,11 @@ def message_id_for(external_key: str) -> str:
 
 def _send(smtp: SmtpConfig, message: EmailMessage) -> None:
     try:
-        with smtplib.SMTP(smtp.host, smtp.port, timeout=smtp.timeout_s) as client:
+        # obs hook: the SMTP exchange's span (the context follows into this thread)
+        with (
+            telemetry.span("smtp.send", {"server.address": smtp.host, "server.port": smtp.port}),
+            smtplib.SMTP(smtp.host, smtp.port, timeout=smtp.timeout_s) as client,
+        ):
             if smtp.starttls:
                 client.starttls()
             if smtp.username:

@@ -25,6 +25,7 @@ from typing import Literal
 import httpx
 from pydantic import BaseModel, Field, field_validator
 
+from omnihub import telemetry
 from omnihub.errors import DestinationRefusedError, ToolError
 from omnihub.tools._spec import RiskLane, ToolContext, tool
 
@@ -197,19 +198,33 @@ async def http_request(args: HttpRequestInput, ctx: ToolContext) -> HttpRequestO
         "Idempotency-Key": ctx.external_key,
     }
     try:
-        async with (
-            httpx.AsyncClient(timeout=resources.http_timeout_s, follow_redirects=False) as client,
-            client.stream(
-                args.method,
-                url.copy_with(host=address),
-                headers=headers,
-                json=args.json_body,
-                extensions={"sni_hostname": url.host},
-            ) as response,
-        ):
-            status = response.status_code
-            body = await read_capped(response) if status < 400 else b""
-            charset = response.charset_encoding or "utf-8"
+        # obs hook: a client span, and its traceparent sent so the remote server joins the trace
+        with telemetry.span(
+            "http.request",
+            {
+                "http.request.method": args.method,
+                "server.address": url.host,
+                "server.port": port,
+                "url.path": url.path,
+            },
+        ) as current:
+            telemetry.inject_traceparent(headers)
+            async with (
+                httpx.AsyncClient(
+                    timeout=resources.http_timeout_s, follow_redirects=False
+                ) as client,
+                client.stream(
+                    args.method,
+                    url.copy_with(host=address),
+                    headers=headers,
+                    json=args.json_body,
+                    extensions={"sni_hostname": url.host},
+                ) as response,
+            ):
+                status = response.status_code
+                body = await read_capped(response) if status < 400 else b""
+                charset = response.charset_encoding or "utf-8"
+            current.set_attribute("http.response.status_code", status)
     except httpx.LocalProtocolError as exc:
         # The request itself cannot be sent (a malformed header or URL): retrying cannot help.
         raise ToolError(

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
+from omnihub import telemetry
 from omnihub.config import parse_backend_url, private_file
 from omnihub.errors import ConfigurationError, StoreError, StoreUnavailableError
 
@@ -48,7 +49,9 @@ class _SQLiteCursor:
         self._cursor = cursor
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
-        self._cursor.execute(sql, tuple(params))
+        # obs hook: one span per statement (the text only, never the parameters)
+        with telemetry.span("db.sql", {"db.system": "sqlite", "db.statement": sql}):
+            self._cursor.execute(sql, tuple(params))
         return self._cursor.rowcount
 
     def fetchall(self) -> list[dict[str, Any]]:
@@ -117,7 +120,9 @@ class _PostgresCursor:
         self._cursor = cursor
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
-        self._cursor.execute(sql.replace("?", "%s"), tuple(params))
+        # obs hook: one span per statement (the text only, never the parameters)
+        with telemetry.span("db.sql", {"db.system": "postgresql", "db.statement": sql}):
+            self._cursor.execute(sql.replace("?", "%s"), tuple(params))
         return int(self._cursor.rowcount)
 
     def fetchall(self) -> list[dict[str, Any]]:

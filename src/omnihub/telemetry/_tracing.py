@@ -1,0 +1,181 @@
+"""OpenTelemetry tracing, configured by the standard ``OTEL_*`` variables and off unless they
+ask for it.
+
+Off, every span below is the API's non-recording span (a few hundred nanoseconds) and no
+exporter, thread or interceptor exists. On, spans go through a batch processor to OTLP over
+HTTP (``http/protobuf``, the default) or gRPC (``OTEL_EXPORTER_OTLP_PROTOCOL=grpc``, with the
+``otlp-grpc`` extra installed). Layers add spans with :func:`span` and carry the context
+through OpenTelemetry's context, never by passing objects down.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from collections.abc import Iterator, Mapping, MutableMapping
+from typing import TYPE_CHECKING, Any
+
+from opentelemetry import propagate, trace
+from opentelemetry.trace import Span, Status, StatusCode
+
+from omnihub.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SpanExporter
+
+TRACER_NAME = "omnihub"
+Attributes = Mapping[str, str | bool | int | float | None]
+
+_lock = threading.Lock()
+_provider: TracerProvider | None = None
+
+
+def tracing_requested(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether the ``OTEL_*`` variables ask for traces: ``OTEL_TRACES_EXPORTER`` other than
+    ``none``, or an OTLP endpoint, and ``OTEL_SDK_DISABLED`` not ``true``."""
+    env = os.environ if environ is None else environ
+    if env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+        return False
+    exporter = env.get("OTEL_TRACES_EXPORTER", "").strip().lower()
+    if exporter:
+        return exporter != "none"
+    return bool(
+        env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+    )
+
+
+def tracing_enabled() -> bool:
+    """Whether this process configured tracing (:func:`configure_tracing` returned True)."""
+    return _provider is not None
+
+
+def _exporter(env: Mapping[str, str]) -> SpanExporter:
+    kind = env.get("OTEL_TRACES_EXPORTER", "otlp").strip().lower() or "otlp"
+    if kind == "console":
+        from opentelemetry.sdk.trace.export import ConsoleSpanExporter
+
+        return ConsoleSpanExporter()
+    if kind != "otlp":
+        raise ConfigurationError(f"OTEL_TRACES_EXPORTER={kind!r}: use otlp, console or none")
+    protocol = (
+        env.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
+        or env.get("OTEL_EXPORTER_OTLP_PROTOCOL")
+        or "http/protobuf"
+    ).strip()
+    if protocol == "grpc":
+        try:
+            from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (  # type: ignore[import-not-found,unused-ignore]
+                OTLPSpanExporter as GrpcExporter,
+            )
+        except ImportError as exc:
+            raise ConfigurationError(
+                "OTLP over gRPC needs the otlp-grpc extra: pip install 'omnihub[otlp-grpc]'"
+            ) from exc
+        endpoint = env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or env.get(
+            "OTEL_EXPORTER_OTLP_ENDPOINT"
+        )
+        exporter: SpanExporter = GrpcExporter(endpoint=endpoint)
+        return exporter
+    if protocol != "http/protobuf":
+        raise ConfigurationError(f"OTLP protocol {protocol!r}: use http/protobuf or grpc")
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+    # The endpoint is resolved from ``env`` (the exporter itself reads only os.environ); the
+    # headers, timeout and compression it reads from the same OTEL_* variables.
+    endpoint = env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+    if not endpoint and env.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
+        endpoint = env["OTEL_EXPORTER_OTLP_ENDPOINT"].rstrip("/") + "/v1/traces"
+    return OTLPSpanExporter(endpoint=endpoint)
+
+
+def configure_tracing(service_name: str, environ: Mapping[str, str] | None = None) -> bool:
+    """Install the SDK's tracer provider for this process when the ``OTEL_*`` variables ask
+    for traces; True when tracing is on. Idempotent: the first call wins (OpenTelemetry's
+    global provider can be set once per process)."""
+    global _provider
+    env = os.environ if environ is None else environ
+    if not tracing_requested(env):
+        return False
+    with _lock:
+        if _provider is not None:
+            return True
+        from opentelemetry.sdk.resources import Resource
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+        # OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES win over our default name.
+        attributes = {} if env.get("OTEL_SERVICE_NAME") else {"service.name": service_name}
+        provider = TracerProvider(resource=Resource.create(attributes))
+        provider.add_span_processor(BatchSpanProcessor(_exporter(env)))
+        trace.set_tracer_provider(provider)
+        _provider = provider
+        return True
+
+
+def flush_tracing(timeout_s: float = 5.0) -> None:
+    """Export the spans still buffered (before a process leaves with ``os._exit``)."""
+    if _provider is not None:
+        _provider.force_flush(int(timeout_s * 1000))
+
+
+@contextlib.contextmanager
+def span(name: str, attributes: Attributes | None = None) -> Iterator[Span]:
+    """A child span of the current one, named ``name`` with ``attributes`` (None values are
+    left out); an exception leaving it is recorded and marks it as an error."""
+    tracer = trace.get_tracer(TRACER_NAME)
+    with tracer.start_as_current_span(
+        name,
+        attributes={k: v for k, v in (attributes or {}).items() if v is not None},
+        record_exception=True,
+        set_status_on_exception=True,
+    ) as current:
+        yield current
+
+
+def set_attributes(attributes: Attributes) -> None:
+    """Add ``attributes`` (None values left out) to the current span, e.g. a decision known
+    only at the end of the work it measures."""
+    current = trace.get_current_span()
+    if current.is_recording():
+        current.set_attributes({k: v for k, v in attributes.items() if v is not None})
+
+
+def mark_error(description: str) -> None:
+    """Mark the current span as failed without an exception (a refused or failed result)."""
+    current = trace.get_current_span()
+    if current.is_recording():
+        current.set_status(Status(StatusCode.ERROR, description))
+
+
+def inject_traceparent(headers: MutableMapping[str, str]) -> MutableMapping[str, str]:
+    """Add the W3C ``traceparent`` (and ``tracestate``) of the current span to outgoing
+    ``headers``, so the remote server joins the trace; nothing when no span is recording."""
+    if trace.get_current_span().get_span_context().is_valid:
+        propagate.inject(headers)
+    return headers
+
+
+def current_ids() -> tuple[str | None, str | None]:
+    """The current ``(trace_id, span_id)`` in hex, or ``(None, None)`` outside a trace."""
+    context = trace.get_current_span().get_span_context()
+    if not context.is_valid:
+        return None, None
+    return format(context.trace_id, "032x"), format(context.span_id, "016x")
+
+
+def current_trace_id() -> str | None:
+    """The current trace id in hex (32 digits), or None outside a trace."""
+    return current_ids()[0]
+
+
+def temporal_interceptors() -> list[Any]:
+    """Temporal's OpenTelemetry interceptor when tracing is on (for the client; workers built
+    from that client use it too), else none. It creates workflow spans only when a workflow
+    task is not replaying, so a replayed workflow never duplicates spans."""
+    if _provider is None:
+        return []
+    from temporalio.contrib.opentelemetry import TracingInterceptor
+
+    return [TracingInterceptor()]
