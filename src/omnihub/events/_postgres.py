@@ -332,7 +332,7 @@ class PostgresEventStore(BaseEventStore):
         """See :meth:`EventStore.list_goals`."""
         query, params = self.goal_index_query(tenant_id, status, limit, before, "%s")
         rows = self._fetch("list goals", query, params)
-        return [indexed(position, summary) for position, summary in rows]
+        return [indexed(*row) for row in rows]
 
     def _waiter(self) -> Waiter:
         self._check_open()
