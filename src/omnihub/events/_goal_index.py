@@ -73,6 +73,17 @@ class GoalIndexRow(NamedTuple):
     """Summary JSON; ``updated_position`` is the last event that changed it."""
 
 
+_CHANGES_SUMMARY: dict[type, bool] = {}
+
+
+def _changes_summary(kind: type) -> bool:
+    # Once per payload class: isinstance on pydantic models runs Python code every time.
+    known = _CHANGES_SUMMARY.get(kind)
+    if known is None:
+        known = _CHANGES_SUMMARY[kind] = issubclass(kind, SUMMARY_PAYLOADS)
+    return known
+
+
 def summarize_rows(
     previous: str | None,
     rows: Sequence[Sequence[Any]],
@@ -83,9 +94,7 @@ def summarize_rows(
     the stored row stays as it is."""
     if not rows:
         return None
-    if previous is not None and not any(
-        isinstance(payload_of(row), SUMMARY_PAYLOADS) for row in rows
-    ):
+    if previous is not None and not any(_changes_summary(type(payload_of(row))) for row in rows):
         return None  # no event here changes a summary field
     state: dict[str, Any] = json.loads(previous) if previous else {}
     created = state.pop("_position", None)
