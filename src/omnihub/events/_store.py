@@ -7,6 +7,7 @@ backends store byte-identical events.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from types import TracebackType
@@ -204,6 +205,7 @@ class HeadCache:
     def __init__(self, size: int = 4096) -> None:
         self._size = size
         self._heads: dict[tuple[str, str], Head] = {}
+        self._lock = threading.Lock()
 
     def get(self, tenant_id: str, stream_id: str) -> Head | None:
         return self._heads.get((tenant_id, stream_id))
@@ -211,10 +213,11 @@ class HeadCache:
     def put(self, tenant_id: str, stream_id: str, head: Head) -> None:
         heads = self._heads
         key = (tenant_id, stream_id)
-        heads.pop(key, None)
-        if len(heads) >= self._size:
-            del heads[next(iter(heads))]
-        heads[key] = head
+        with self._lock:
+            heads.pop(key, None)
+            if len(heads) >= self._size:
+                del heads[next(iter(heads))]
+            heads[key] = head
 
     def drop(self, tenant_id: str, stream_id: str) -> None:
         self._heads.pop((tenant_id, stream_id), None)
