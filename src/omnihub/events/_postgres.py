@@ -384,6 +384,25 @@ class PostgresEventStore(BaseEventStore):
             (tenant_id, from_position, limit),
         )
 
+    def iter_stream_rows(
+        self, tenant_id: str, first_stream: str, last_stream: str
+    ) -> Iterator[tuple[Any, ...]]:
+        self._check_open()
+        with (
+            translate_errors("read events"),
+            self._pool.connection() as conn,
+            conn.transaction(),
+            # A server-side cursor: rows arrive 5,000 at a time, never all in memory.
+            conn.cursor(name="omnihub_audit") as cursor,
+        ):
+            cursor.itersize = 5000
+            cursor.execute(
+                f"SELECT {_SELECT} FROM omnihub_events WHERE tenant_id = %s "
+                "AND stream_id BETWEEN %s AND %s ORDER BY stream_id, stream_version",
+                (tenant_id, first_stream, last_stream),
+            )
+            yield from cursor
+
     def list_streams(self, tenant_id: str) -> list[str]:
         rows = self._fetch(
             "list streams",

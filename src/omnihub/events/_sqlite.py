@@ -391,6 +391,20 @@ class SQLiteEventStore(BaseEventStore):
             )
         return rows
 
+    def iter_stream_rows(
+        self, tenant_id: str, first_stream: str, last_stream: str
+    ) -> Iterator[tuple[Any, ...]]:
+        # A private connection: the cursor stays open while the caller iterates.
+        with contextlib.closing(self._connect()) as conn, translate_errors("read events"):
+            cursor = conn.execute(
+                f"SELECT {_COLS} FROM omnihub_events WHERE tenant_id = ? "
+                "AND stream_id BETWEEN ? AND ? ORDER BY stream_id, stream_version",
+                (tenant_id, first_stream, last_stream),
+            )
+            cursor.arraysize = 5000
+            while rows := cursor.fetchmany():
+                yield from rows
+
     def list_streams(self, tenant_id: str) -> list[str]:
         with translate_errors("list streams"):
             rows = (

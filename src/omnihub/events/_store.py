@@ -283,6 +283,14 @@ class BaseEventStore:
         """Stored rows (COLUMNS order) of the tenant after ``from_position``, in global order."""
         raise NotImplementedError
 
+    def iter_stream_rows(
+        self, tenant_id: str, first_stream: str, last_stream: str
+    ) -> Iterator[tuple[Any, ...]]:
+        """Stored rows (COLUMNS order) of the tenant's streams from ``first_stream`` to
+        ``last_stream`` (inclusive), by stream and version, streamed from one cursor (for
+        ``audit verify`` in parallel per stream range)."""
+        raise NotImplementedError
+
     def _waiter(self) -> Waiter:
         """What a new subscription waits on for commits."""
         raise NotImplementedError
