@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
-import multiprocessing
 import os
+import subprocess
+import sys
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, cast
 
+from omnihub.errors import StoreError
 from omnihub.events._canonical import GENESIS_HASH, event_canonical_json
 from omnihub.events._store import BaseEventStore, EventStore, StoredRecord
 
@@ -167,10 +170,7 @@ def verify_store(
     if processes == 1 or (processes is None and len(jobs) <= len(tenants)):
         results = [_verify(store.iter_stream_rows(*job)) for job in jobs]
     else:
-        # spawn, not fork: the parent holds connection pools and threads.
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(min(len(jobs), processes or 64), mp_context=context) as pool:
-            results = list(pool.map(_verify_range, [(store.url, *job) for job in jobs]))
+        results = _in_processes(store.url, jobs)
     first = min(
         (r for r in results if r[0].first_break is not None), key=lambda r: r[1], default=None
     )
@@ -182,13 +182,64 @@ def verify_store(
     )
 
 
-def _verify_range(job: tuple[str, str, str, str]) -> tuple[VerifyReport, int]:
-    """One worker process's part: a range of one tenant's streams, from its own connection."""
+_WORKER = "from omnihub.events._audit import verify_worker; verify_worker()"
+
+
+def _in_processes(url: str, jobs: list[tuple[str, str, str]]) -> list[tuple[VerifyReport, int]]:
+    """Run each job in a fresh interpreter (not multiprocessing: spawn would re-run the
+    caller's unguarded ``__main__``, and fork would copy a process holding pools and locks)."""
+    package_root = str(Path(__file__).resolve().parents[2])
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", _WORKER],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+        )
+        for _ in jobs
+    ]
+    results = []
+    for worker, job in zip(workers, jobs, strict=True):
+        out, err = worker.communicate(json.dumps([url, *job]).encode())
+        if worker.returncode != 0:
+            tail = err.decode(errors="replace").strip().splitlines()[-1:]
+            raise StoreError(f"audit worker for tenant {job[0]!r} failed: {tail}")
+        found = json.loads(out)
+        broken = found["first_break"]
+        report = VerifyReport(
+            found["events"],
+            found["streams"],
+            found["broken_streams"],
+            None if broken is None else ChainBreak(**broken),
+        )
+        results.append((report, int(found["position"])))
+    return results
+
+
+def verify_worker() -> None:
+    """Entry of one audit worker process: a job as JSON on stdin, its result on stdout."""
     from omnihub.events._factory import open_event_store
 
-    url, tenant, first, last = job
+    url, tenant, first, last = json.loads(sys.stdin.read())
     with open_event_store(url) as store:
-        return _verify(cast(BaseEventStore, store).iter_stream_rows(tenant, first, last))
+        report, position = _verify(
+            cast(BaseEventStore, store).iter_stream_rows(tenant, first, last)
+        )
+    broken = report.first_break
+    sys.stdout.write(
+        json.dumps(
+            {
+                "events": report.events,
+                "streams": report.streams,
+                "broken_streams": report.broken_streams,
+                "first_break": None if broken is None else dataclasses.asdict(broken),
+                "position": position,
+            }
+        )
+    )
 
 
 def export_line(record: StoredRecord) -> str:
