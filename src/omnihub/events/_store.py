@@ -405,9 +405,8 @@ class BaseEventStore:
         tenant_id: str,
         stream_id: str,
         pending: Sequence[Pending],
+        head: Head,
         *,
-        version: int,
-        prev_hash: str | None,
         expected_version: int | None,
         existing: dict[str, int],
         position_of: Callable[[int], int],
@@ -423,7 +422,8 @@ class BaseEventStore:
         rows: list[tuple[object, ...]] = []
         seen = dict(existing)
         recorded_at = utc_now()
-        chain = prev_hash or GENESIS_HASH
+        version = head.version
+        chain = head.hash or GENESIS_HASH
         for p in pending:
             duplicate = None
             if p.idempotency_key is not None:
