@@ -153,3 +153,26 @@ def test_events_show_prints_timeline_and_state(store: EventStore, store_url: str
     assert json.loads(result.output)["steps"][0]["result"] == {"amount": 11}
     result = runner.invoke(app, ["events", "show", "nope", "--store-url", store_url])
     assert result.exit_code == 1
+
+
+def test_verify_in_processes_per_stream_range_finds_the_same_first_break(
+    store: EventStore, store_url: str
+) -> None:
+    fill(store)
+    for n in range(3, 9):
+        store.append("acme", f"goal-{n}", [NewEvent(payload=GoalReceived(goal="g", user_id="u"))])
+    assert verify_store(store, processes=3) == verify_store(store, processes=1)
+    assert verify_store(store, processes=3).ok
+    # Break two streams; the earlier one in global order is reported, by every split.
+    for stream, version in (("goal-7", 1), ("goal-1", 2)):
+        execute(
+            store_url,
+            "UPDATE omnihub_events SET hash = %s "
+            "WHERE tenant_id = %s AND stream_id = %s AND stream_version = %s",
+            ("0" * 64, "acme", stream, version),
+        )
+    split = verify_store(store, processes=3)
+    assert split == verify_store(store, processes=1)
+    assert (split.events, split.streams, split.broken_streams) == (16, 10, 2)
+    assert split.first_break is not None
+    assert (split.first_break.stream_id, split.first_break.stream_version) == ("goal-1", 2)

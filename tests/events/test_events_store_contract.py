@@ -248,3 +248,18 @@ def test_read_envelopes_equal_validated_ones(store: EventStore) -> None:
     for event in store.read_stream("acme", "g"):
         assert EventEnvelope.model_validate(dict(event)) == event
         assert event.model_dump() == EventEnvelope.model_validate(dict(event)).model_dump()
+
+
+def test_two_stores_on_one_database_take_turns_on_one_stream(store_url: str) -> None:
+    # Each store remembers the heads it wrote; the other's appends must not be overwritten.
+    with open_event_store(store_url) as a, open_event_store(store_url) as b:
+        for n in range(6):
+            writer = a if n % 2 == 0 else b
+            writer.append("acme", "shared", [step(f"s{n}", key=f"k{n}")])
+        assert b.append("acme", "shared", [step("s0", key="k0")]) == [
+            a.read_stream("acme", "shared")[0].global_position
+        ]
+        events = a.read_stream("acme", "shared")
+    assert [e.stream_version for e in events] == [1, 2, 3, 4, 5, 6]
+    assert [e.prev_hash for e in events[1:]] == [e.hash for e in events[:-1]]
+    assert events[0].prev_hash == GENESIS_HASH

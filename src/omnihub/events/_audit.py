@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, cast
 
 from omnihub import telemetry
+from omnihub.errors import StoreError
 from omnihub.events._canonical import GENESIS_HASH, event_canonical_json
 from omnihub.events._store import BaseEventStore, EventStore, StoredRecord
 
@@ -52,13 +58,22 @@ def _opt(value: str | None) -> str:
 
 
 def verify_records(records: Iterable[Sequence[Any]]) -> VerifyReport:
-    """Check stored rows (COLUMNS order) given in global order: versions consecutive from 1,
-    each ``prev_hash`` the previous event's hash, each ``hash`` recomputed from the canonical
-    event.
+    """Check stored rows (COLUMNS order), each stream's in version order (global order does):
+    versions consecutive from 1, each ``prev_hash`` the previous event's hash, each ``hash``
+    recomputed from the canonical event. ``first_break`` is the break with the lowest global
+    position.
 
     Deleting events at the end of a stream leaves a valid (shorter) chain; compare exported
     stream heads with an earlier export to catch that.
     """
+    report = _verify(records)[0]
+    telemetry.record_audit(report.broken_streams)  # obs hook: every verification, whoever asks
+    return report
+
+
+def _verify(records: Iterable[Sequence[Any]]) -> tuple[VerifyReport, int]:
+    """verify_records, and the global position of its first break (-1 if none)."""
+    break_position = -1
     heads: dict[tuple[str, str], tuple[int, str]] = {}
     broken: set[tuple[str, str]] = set()
     first_break: ChainBreak | None = None
@@ -66,7 +81,7 @@ def verify_records(records: Iterable[Sequence[Any]]) -> VerifyReport:
     sha256 = hashlib.sha256
     fromhex = bytes.fromhex
     for (
-        _,
+        position,
         tenant,
         stream,
         version,
@@ -120,27 +135,116 @@ def verify_records(records: Iterable[Sequence[Any]]) -> VerifyReport:
                 reason = "hash does not match the event's content (tampered)"
         if reason is not None:
             broken.add(key)
-            if first_break is None:
+            if first_break is None or position < break_position:
                 first_break = ChainBreak(tenant, stream, version, reason)
+                break_position = position
             continue
         heads[key] = (version, stored_hash)
-    telemetry.record_audit(len(broken))  # obs hook: every verification, whoever asks
-    return VerifyReport(events, len(heads.keys() | broken), len(broken), first_break)
+    report = VerifyReport(events, len(heads.keys() | broken), len(broken), first_break)
+    return report, break_position
 
 
-def verify_store(store: EventStore, tenant_id: str | None = None) -> VerifyReport:
-    """Recompute every chain of one tenant, or of every tenant when ``tenant_id`` is None."""
+PARALLEL_STREAMS = 5000
+"""From this many streams in a tenant on, ``verify_store`` checks them in several processes."""
+
+
+def verify_store(
+    store: EventStore, tenant_id: str | None = None, *, processes: int | None = None
+) -> VerifyReport:
+    """Recompute every chain of one tenant, or of every tenant when ``tenant_id`` is None.
+
+    Chains are independent, so each tenant's streams are split into ``processes`` ranges
+    checked in parallel, each read through one streaming cursor (by default one process per
+    CPU once a tenant has :data:`PARALLEL_STREAMS` streams; hashing is CPU-bound and holds the
+    GIL, hence processes, not threads).
+    """
     tenants = [tenant_id] if tenant_id is not None else store.list_tenants()
+    if not isinstance(store, BaseEventStore):  # pragma: no cover - every store here is one
+        return verify_records(r for t in tenants for r in store.iter_records(t))
+    jobs: list[tuple[str, str, str]] = []
+    for tenant in tenants:
+        streams = store.list_streams(tenant)
+        count = processes or ((os.cpu_count() or 1) if len(streams) >= PARALLEL_STREAMS else 1)
+        size = -(-len(streams) // max(count, 1)) or 1
+        jobs += [
+            (tenant, part[0], part[-1])
+            for part in (streams[i : i + size] for i in range(0, len(streams), size))
+        ]
+    if processes == 1 or (processes is None and len(jobs) <= len(tenants)):
+        results = [_verify(store.iter_stream_rows(*job)) for job in jobs]
+    else:
+        results = _in_processes(store.url, jobs)
+    first = min(
+        (r for r in results if r[0].first_break is not None), key=lambda r: r[1], default=None
+    )
+    report = VerifyReport(
+        sum(r[0].events for r in results),
+        sum(r[0].streams for r in results),
+        sum(r[0].broken_streams for r in results),
+        None if first is None else first[0].first_break,
+    )
+    telemetry.record_audit(report.broken_streams)  # obs hook: every verification, whoever asks
+    return report
 
-    def records() -> Iterator[Sequence[Any]]:
-        for tenant in tenants:
-            if isinstance(store, BaseEventStore):
-                for rows in store.iter_row_batches(tenant):
-                    yield from rows
-            else:  # pragma: no cover - every store in this package is a BaseEventStore
-                yield from store.iter_records(tenant)
 
-    return verify_records(records())
+_WORKER = "from omnihub.events._audit import verify_worker; verify_worker()"
+
+
+def _in_processes(url: str, jobs: list[tuple[str, str, str]]) -> list[tuple[VerifyReport, int]]:
+    """Run each job in a fresh interpreter (not multiprocessing: spawn would re-run the
+    caller's unguarded ``__main__``, and fork would copy a process holding pools and locks)."""
+    package_root = str(Path(__file__).resolve().parents[2])
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", _WORKER],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+        )
+        for _ in jobs
+    ]
+    results = []
+    for worker, job in zip(workers, jobs, strict=True):
+        out, err = worker.communicate(json.dumps([url, *job]).encode())
+        if worker.returncode != 0:
+            tail = err.decode(errors="replace").strip().splitlines()[-1:]
+            raise StoreError(f"audit worker for tenant {job[0]!r} failed: {tail}")
+        found = json.loads(out)
+        broken = found["first_break"]
+        report = VerifyReport(
+            found["events"],
+            found["streams"],
+            found["broken_streams"],
+            None if broken is None else ChainBreak(**broken),
+        )
+        results.append((report, int(found["position"])))
+    return results
+
+
+def verify_worker() -> None:
+    """Entry of one audit worker process: a job as JSON on stdin, its result on stdout."""
+    from omnihub.events._factory import open_event_store
+
+    url, tenant, first, last = json.loads(sys.stdin.read())
+    with open_event_store(url) as store:
+        report, position = _verify(
+            cast(BaseEventStore, store).iter_stream_rows(tenant, first, last)
+        )
+    broken = report.first_break
+    sys.stdout.write(
+        json.dumps(
+            {
+                "events": report.events,
+                "streams": report.streams,
+                "broken_streams": report.broken_streams,
+                "first_break": None if broken is None else dataclasses.asdict(broken),
+                "position": position,
+            }
+        )
+    )
 
 
 def export_line(record: StoredRecord) -> str:

@@ -16,10 +16,13 @@ from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict
 
-from omnihub.events._projection import GoalStatus, count_event, fold_summary
+from omnihub.events._projection import SUMMARY_PAYLOADS, GoalStatus, count_event, fold_summary
 
 __all__ = ["GoalIndexRow", "GoalSummary", "IndexedGoal", "summarize_rows"]
 
+# The stored summary leaves out what every event changes (``event_count``, ``updated_at``):
+# those are read from the stream's last event when goals are listed, so an append whose events
+# change nothing else (most of a saga's) leaves the index row alone and writes no index page.
 _SUMMARY_KEYS = (
     "goal_id",
     "status",
@@ -28,9 +31,7 @@ _SUMMARY_KEYS = (
     "plan_source",
     "error",
     "paused",
-    "event_count",
     "created_at",
-    "updated_at",
     "finished_at",
 )
 
@@ -69,6 +70,18 @@ class GoalIndexRow(NamedTuple):
     created_position: int
     updated_position: int
     summary: str
+    """Summary JSON; ``updated_position`` is the last event that changed it."""
+
+
+_CHANGES_SUMMARY: dict[type, bool] = {}
+
+
+def _changes_summary(kind: type) -> bool:
+    # Once per payload class: isinstance on pydantic models runs Python code every time.
+    known = _CHANGES_SUMMARY.get(kind)
+    if known is None:
+        known = _CHANGES_SUMMARY[kind] = issubclass(kind, SUMMARY_PAYLOADS)
+    return known
 
 
 def summarize_rows(
@@ -77,11 +90,15 @@ def summarize_rows(
     payload_of: Callable[[Sequence[Any]], object],
 ) -> GoalIndexRow | None:
     """The stream's new index row after ``rows`` (stored rows in COLUMNS order, one stream,
-    in version order) on top of ``previous`` (the stored summary JSON, or None)."""
+    in version order) on top of ``previous`` (the stored summary JSON, or None), or None when
+    the stored row stays as it is."""
     if not rows:
         return None
+    if previous is not None and not any(_changes_summary(type(payload_of(row))) for row in rows):
+        return None  # no event here changes a summary field
     state: dict[str, Any] = json.loads(previous) if previous else {}
     created = state.pop("_position", None)
+    before = {key: state[key] for key in _SUMMARY_KEYS if key in state}
     first = rows[0]
     tenant_id, goal_id = str(first[1]), str(first[2])
     for row in rows:
@@ -89,8 +106,10 @@ def summarize_rows(
         count_event(state, goal_id, tenant_id, int(row[3]), at)
         state.setdefault("status", "new")
         fold_summary(state, payload_of(row), at)
-    created = int(first[0]) if created is None else int(created)
     kept = {key: state[key] for key in _SUMMARY_KEYS if key in state}
+    if previous is not None and created is not None and kept == before:
+        return None
+    created = int(first[0]) if created is None else int(created)
     kept["_position"] = created
     return GoalIndexRow(
         tenant_id,
@@ -114,9 +133,11 @@ def rebuild_rows(
     return [row for row in built if row is not None]
 
 
-def indexed(position: int, summary: str) -> IndexedGoal:
-    """An index entry from its stored columns."""
-    return IndexedGoal(int(position), GoalSummary.model_validate_json(summary))
+def indexed(position: int, summary: str, event_count: int, updated_at: str) -> IndexedGoal:
+    """An index entry from its stored columns and the stream's last version and time."""
+    values = json.loads(summary)
+    values.update(event_count=event_count, updated_at=updated_at)
+    return IndexedGoal(int(position), GoalSummary.model_validate(values))
 
 
 def payload_decoder(

@@ -46,6 +46,8 @@ from omnihub.events._store import (
     COLUMNS,
     DEFAULT_MAX_PAYLOAD_BYTES,
     BaseEventStore,
+    Head,
+    HeadCache,
     Pending,
 )
 from omnihub.events._subscription import Waiter
@@ -104,28 +106,43 @@ _PUT_GOAL = (
 )
 
 _SELECT = ", ".join("payload::text" if c == "payload" else c for c in COLUMNS)
-_INSERT = (
-    f"INSERT INTO omnihub_events ({', '.join(COLUMNS)}) VALUES ({', '.join(['%s'] * len(COLUMNS))})"
-)
-# One round trip: assign this transaction's id, queue the commit-time notification, read the
-# stream head and find which idempotency keys / explicit event ids the stream already holds.
+_XID = "(pg_current_xact_id()::text::bigint << 16)"
+# Read the head: assign this transaction's id, queue the commit-time notification, read the
+# stream head and the goal's summary (one round trip, with BEGIN).
 _HEAD = (
-    "SELECT pg_current_xact_id()::text::bigint, h.stream_version, h.hash, "
+    f"SELECT pg_current_xact_id()::text::bigint, h.stream_version, h.hash, "
     f"pg_notify('{CHANNEL}', %(tenant)s), "
-    "(SELECT coalesce(json_object_agg(e.k, e.p), '{}') FROM ("
-    "  SELECT 'k:' || idempotency_key AS k, global_position AS p FROM omnihub_events"
-    "  WHERE tenant_id = %(tenant)s AND stream_id = %(stream)s"
-    "  AND idempotency_key = ANY(%(keys)s::text[])"
-    "  UNION ALL SELECT 'i:' || event_id, global_position FROM omnihub_events"
-    "  WHERE tenant_id = %(tenant)s AND stream_id = %(stream)s"
-    "  AND event_id = ANY(%(ids)s::text[])) AS e), "
     "(SELECT summary FROM omnihub_goals WHERE tenant_id = %(tenant)s AND goal_id = %(stream)s) "
     "FROM (SELECT 1) AS one LEFT JOIN LATERAL (SELECT stream_version, hash FROM omnihub_events "
     "WHERE tenant_id = %(tenant)s AND stream_id = %(stream)s "
     "ORDER BY stream_version DESC LIMIT 1) AS h ON true"
 )
+# Which idempotency keys / explicit event ids the stream already holds: only once an insert
+# hit their unique index (or a stale expected version), so a first append never pays it.
+_EXISTING = (
+    "SELECT coalesce(json_object_agg(e.k, e.p), '{}') FROM ("
+    "  SELECT 'k:' || idempotency_key AS k, global_position AS p FROM omnihub_events"
+    "  WHERE tenant_id = %(tenant)s AND stream_id = %(stream)s"
+    "  AND idempotency_key = ANY(%(keys)s::text[])"
+    "  UNION ALL SELECT 'i:' || event_id, global_position FROM omnihub_events"
+    "  WHERE tenant_id = %(tenant)s AND stream_id = %(stream)s"
+    "  AND event_id = ANY(%(ids)s::text[])) AS e"
+)
 _INSERT = (
     f"INSERT INTO omnihub_events ({', '.join(COLUMNS)}) VALUES ({', '.join(['%s'] * len(COLUMNS))})"
+)
+# With a cached head the positions are not known before the statements are sent: each row
+# carries its index k and the server adds its transaction's id, so the whole append (BEGIN,
+# notify, inserts, goal row, COMMIT) is a single round trip.
+_INSERT_K = (
+    f"INSERT INTO omnihub_events ({', '.join(COLUMNS)}) VALUES ({_XID} + %s, "
+    f"{', '.join(['%s'] * (len(COLUMNS) - 1))})"
+)
+_NOTIFY = f"SELECT pg_current_xact_id()::text::bigint, pg_notify('{CHANNEL}', %s)"
+_PUT_GOAL_K = (
+    f"INSERT INTO omnihub_goals VALUES (%s, %s, %s, %s, {_XID} + %s, %s) "
+    "ON CONFLICT (tenant_id, goal_id) DO UPDATE SET status = excluded.status, "
+    "updated_position = excluded.updated_position, summary = excluded.summary"
 )
 _VISIBLE = "global_position < (pg_snapshot_xmin(pg_current_snapshot())::text::bigint << 16)"
 
@@ -144,7 +161,12 @@ def translate_errors(action: str) -> Iterator[None]:
 
 
 class _Retry(Exception):
-    """A concurrent append won a unique index race; read the head again."""
+    """A concurrent append won a unique index race (read the head again), or the append
+    holds an event the stream already has (``lookup``: find which, then plan again)."""
+
+    def __init__(self, *, lookup: bool = False) -> None:
+        super().__init__()
+        self.lookup = lookup
 
 
 class PostgresEventStore(BaseEventStore):
@@ -161,6 +183,7 @@ class PostgresEventStore(BaseEventStore):
     ) -> None:
         super().__init__(url, max_payload_bytes=max_payload_bytes, registry=registry)
         self._closed = False
+        self._heads = HeadCache()
         with translate_errors("connect to PostgreSQL"):
             self._pool: psycopg_pool.ConnectionPool[psycopg.Connection[Any]] = (
                 psycopg_pool.ConnectionPool(
@@ -212,15 +235,56 @@ class PostgresEventStore(BaseEventStore):
     ) -> list[int]:
         keys, ids = self.lookup_keys(pending)
         self._check_open()
+        lookup = False
         with translate_errors(f"append to stream {stream_id!r}"):
             for _ in range(_RETRIES):
                 try:
+                    head = self._heads.get(tenant_id, stream_id)
+                    if (
+                        not lookup
+                        and head is not None
+                        and head.summary is not None
+                        and expected_version in (None, head.version)
+                    ):
+                        return self._append_known(tenant_id, stream_id, pending, head)
                     return self._append_once(
-                        tenant_id, stream_id, pending, keys, ids, expected_version
+                        tenant_id, stream_id, pending, keys, ids, expected_version, lookup
                     )
-                except _Retry:
-                    continue
+                except _Retry as retry:
+                    self._heads.drop(tenant_id, stream_id)
+                    lookup = lookup or (retry.lookup and bool(keys or ids))
             raise StoreError(f"append to stream {stream_id!r} kept losing races; try again")
+
+    def _append_known(
+        self, tenant_id: str, stream_id: str, pending: Sequence[Pending], head: Head
+    ) -> list[int]:
+        """One round trip, on the head this process wrote last (see HeadCache): a stale head
+        or a duplicate event fails on a unique index and the caller retries the long way."""
+        offsets, rows = self.plan_rows(
+            tenant_id,
+            stream_id,
+            pending,
+            head,
+            expected_version=None,
+            existing={},
+            position_of=lambda k: k,
+        )
+        goal = self.goal_index_row(head.summary, pending, rows)
+        with self._pool.connection() as conn:
+            try:
+                with conn.pipeline(), conn.transaction():
+                    xid_cursor = conn.execute(_NOTIFY, (tenant_id,))
+                    conn.cursor().executemany(_INSERT_K, rows)
+                    if goal is not None:
+                        conn.execute(_PUT_GOAL_K, goal)
+            except pg_errors.UniqueViolation as exc:
+                if exc.diag.constraint_name == "omnihub_events_stream_version":
+                    raise _Retry from exc  # someone else appended: read the head
+                raise _Retry(lookup=True) from exc  # a duplicate event: look it up
+            row = xid_cursor.fetchone()
+        base = int(row[0]) << 16  # type: ignore[index]
+        self._heads.put(tenant_id, stream_id, self.head_after(head, rows, goal))
+        return [base + k for k in offsets]
 
     def _append_once(
         self,
@@ -230,34 +294,45 @@ class PostgresEventStore(BaseEventStore):
         keys: list[str],
         ids: list[str],
         expected_version: int | None,
+        lookup: bool,
     ) -> list[int]:
         with self._pool.connection() as conn:
             try:
                 # Pipeline mode: BEGIN and the head query go in one round trip, the insert and
                 # COMMIT in a second one.
                 with conn.pipeline(), conn.transaction():
-                    head = conn.execute(
-                        _HEAD, {"tenant": tenant_id, "stream": stream_id, "keys": keys, "ids": ids}
-                    ).fetchone()
-                    xid, version, prev_hash, _, existing, summary = head  # type: ignore[misc]
-                    positions, rows = self.plan_rows(
-                        tenant_id,
-                        stream_id,
-                        pending,
-                        version=version or 0,
-                        prev_hash=prev_hash,
-                        expected_version=expected_version,
-                        existing=existing,
-                        position_of=lambda k: (xid << 16) + k,
-                    )
+                    params = {"tenant": tenant_id, "stream": stream_id, "keys": keys, "ids": ids}
+                    found = conn.execute(_EXISTING, params) if lookup else None
+                    xid, version, prev_hash, _, summary = conn.execute(_HEAD, params).fetchone()  # type: ignore[misc]
+                    existing = found.fetchone()[0] if found is not None else {}  # type: ignore[index]
+                    head = Head(version or 0, prev_hash, summary)
+                    try:
+                        positions, rows = self.plan_rows(
+                            tenant_id,
+                            stream_id,
+                            pending,
+                            head,
+                            expected_version=expected_version,
+                            existing=existing,
+                            position_of=lambda k: (xid << 16) + k,
+                        )
+                    except ConcurrencyError:
+                        if lookup or not (keys or ids):
+                            raise
+                        raise _Retry(lookup=True) from None  # maybe a retried append
+                    goal = None
                     if rows:
                         conn.cursor().executemany(_INSERT, rows)
                         goal = self.goal_index_row(summary, pending, rows)
                         if goal is not None:
                             conn.execute(_PUT_GOAL, goal)
+                self._heads.put(tenant_id, stream_id, self.head_after(head, rows, goal))
                 return positions
             except pg_errors.UniqueViolation as exc:
-                if exc.diag.constraint_name == "omnihub_events_event_id":
+                name = exc.diag.constraint_name
+                if name != "omnihub_events_stream_version" and not lookup and (keys or ids):
+                    raise _Retry(lookup=True) from exc  # a duplicate event: look it up
+                if name == "omnihub_events_event_id":
                     raise StoreError(
                         f"cannot append to stream {stream_id!r}: an event id is already used "
                         "by another stream"
@@ -307,6 +382,25 @@ class PostgresEventStore(BaseEventStore):
             (tenant_id, from_position, limit),
         )
 
+    def iter_stream_rows(
+        self, tenant_id: str, first_stream: str, last_stream: str
+    ) -> Iterator[tuple[Any, ...]]:
+        self._check_open()
+        with (
+            translate_errors("read events"),
+            self._pool.connection() as conn,
+            conn.transaction(),
+            # A server-side cursor: rows arrive 5,000 at a time, never all in memory.
+            conn.cursor(name="omnihub_audit") as cursor,
+        ):
+            cursor.itersize = 5000
+            cursor.execute(
+                f"SELECT {_SELECT} FROM omnihub_events WHERE tenant_id = %s "
+                "AND stream_id BETWEEN %s AND %s ORDER BY stream_id, stream_version",
+                (tenant_id, first_stream, last_stream),
+            )
+            yield from cursor
+
     def list_streams(self, tenant_id: str) -> list[str]:
         rows = self._fetch(
             "list streams",
@@ -332,7 +426,7 @@ class PostgresEventStore(BaseEventStore):
         """See :meth:`EventStore.list_goals`."""
         query, params = self.goal_index_query(tenant_id, status, limit, before, "%s")
         rows = self._fetch("list goals", query, params)
-        return [indexed(position, summary) for position, summary in rows]
+        return [indexed(*row) for row in rows]
 
     def _waiter(self) -> Waiter:
         self._check_open()

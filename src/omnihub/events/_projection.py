@@ -18,6 +18,7 @@ from omnihub.events._canonical import canonical_json
 from omnihub.events._envelope import EventEnvelope
 
 __all__ = [
+    "SUMMARY_PAYLOADS",
     "CompensationRecord",
     "GoalState",
     "GoalStatus",
@@ -196,6 +197,21 @@ def count_event(s: dict[str, Any], goal_id: str, tenant_id: str, version: int, a
     s["version"] = version
     s["event_count"] = int(s.get("event_count", 0)) + 1
     s["updated_at"] = at
+
+
+SUMMARY_PAYLOADS: tuple[type[object], ...] = (
+    p.GoalReceived,
+    p.PlanGenerated,
+    p.StepStarted,
+    p.ApprovalGranted,
+    p.ApprovalRequested,
+    p.GoalPaused,
+    p.GoalResumed,
+    p.GoalCompleted,
+    p.GoalFailed,
+    p.GoalCancelled,
+)
+"""The payload types :func:`fold_summary` reacts to (keep the two in step)."""
 
 
 def fold_summary(s: dict[str, Any], payload: object, at: Any) -> None:

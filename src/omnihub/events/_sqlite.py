@@ -22,10 +22,11 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from omnihub.config import parse_backend_url, private_file
 from omnihub.errors import (
+    ConcurrencyError,
     ConfigurationError,
     StoreError,
     StoreUnavailableError,
@@ -37,6 +38,8 @@ from omnihub.events._store import (
     COLUMNS,
     DEFAULT_MAX_PAYLOAD_BYTES,
     BaseEventStore,
+    Head,
+    HeadCache,
     Pending,
 )
 from omnihub.events._subscription import ConditionWaiter, Waiter
@@ -91,23 +94,29 @@ ON CONFLICT (tenant_id, goal_id) DO UPDATE SET
 
 _COLS = ", ".join(COLUMNS)
 # One statement (so one trip through sqlite3 inside the write lock): the last position, the
-# stream head, and which of the given idempotency keys / event ids the stream already holds.
+# stream head and the goal's summary. Skipped when the head cache holds them.
 _HEAD = """
 SELECT
     (SELECT max(global_position) FROM omnihub_events),
-    (SELECT stream_version FROM omnihub_events WHERE tenant_id = :tenant AND stream_id = :stream
-        ORDER BY stream_version DESC LIMIT 1),
-    (SELECT hash FROM omnihub_events WHERE tenant_id = :tenant AND stream_id = :stream
-        ORDER BY stream_version DESC LIMIT 1),
-    (SELECT json_group_object(k, p) FROM (
-        SELECT 'k:' || idempotency_key AS k, global_position AS p FROM omnihub_events
-        WHERE tenant_id = :tenant AND stream_id = :stream
-        AND idempotency_key IN (SELECT value FROM json_each(:keys))
-        UNION ALL
-        SELECT 'i:' || event_id, global_position FROM omnihub_events
-        WHERE tenant_id = :tenant AND stream_id = :stream
-        AND event_id IN (SELECT value FROM json_each(:ids)))),
+    h.stream_version,
+    h.hash,
     (SELECT summary FROM omnihub_goals WHERE tenant_id = :tenant AND goal_id = :stream)
+FROM (SELECT 1) LEFT JOIN (
+    SELECT stream_version, hash FROM omnihub_events WHERE tenant_id = :tenant
+    AND stream_id = :stream ORDER BY stream_version DESC LIMIT 1
+) AS h
+"""
+# Which of the given idempotency keys / event ids the stream already holds: only after the
+# insert hit a unique index (or a stale expected version), so a first append never pays it.
+_EXISTING = """
+SELECT json_group_object(k, p) FROM (
+    SELECT 'k:' || idempotency_key AS k, global_position AS p FROM omnihub_events
+    WHERE tenant_id = :tenant AND stream_id = :stream
+    AND idempotency_key IN (SELECT value FROM json_each(:keys))
+    UNION ALL
+    SELECT 'i:' || event_id, global_position FROM omnihub_events
+    WHERE tenant_id = :tenant AND stream_id = :stream
+    AND event_id IN (SELECT value FROM json_each(:ids)))
 """
 _ROW = "(" + ", ".join("?" * len(COLUMNS)) + ")"
 _ROWS_PER_INSERT = 500  # 15 parameters a row, well under SQLite's 32,766
@@ -162,6 +171,9 @@ class SQLiteEventStore(BaseEventStore):
         self._closed = False
         self._changed = threading.Condition()
         self._generation = 0
+        self._heads = HeadCache()
+        self._last_position: int | None = None
+        self._data_version: int | None = None
         try:
             # 0600 before SQLite opens it: the -wal and -shm files inherit the mode.
             private_file(self.path)
@@ -245,30 +257,68 @@ class SQLiteEventStore(BaseEventStore):
         pending: Sequence[Pending],
         expected_version: int | None,
     ) -> list[int]:
-        keys, ids = self.lookup_keys(pending)
         # The caller (append) holds the write lock.
         with translate_errors(f"append to stream {stream_id!r}"):
             self._check_open()
             conn = self._writer
             conn.execute("BEGIN IMMEDIATE")
             try:
-                last_position, version, prev_hash, found, summary = conn.execute(
-                    _HEAD,
-                    {
-                        "tenant": tenant_id,
-                        "stream": stream_id,
-                        "keys": json.dumps(keys),
-                        "ids": json.dumps(ids),
-                    },
-                ).fetchone()
-                existing = json.loads(found) if found else {}
-                base = last_position or 0
+                # data_version changes only when another connection commits: until then the
+                # heads this connection wrote are the real ones (see HeadCache).
+                stamp = conn.execute("PRAGMA data_version").fetchone()[0]
+                if stamp != self._data_version:
+                    self._heads.clear()
+                    self._last_position = None
+                    self._data_version = stamp
+                head = self._heads.get(tenant_id, stream_id)
+                if head is None or self._last_position is None:
+                    last, version, prev_hash, summary = conn.execute(
+                        _HEAD, {"tenant": tenant_id, "stream": stream_id}
+                    ).fetchone()
+                    head = Head(version or 0, prev_hash, summary)
+                    self._last_position = last or 0
+                positions, rows = self._insert(
+                    conn, tenant_id, stream_id, pending, head, expected_version
+                )
+                goal = self.goal_index_row(head.summary, pending, rows)
+                if goal is not None:
+                    conn.execute(_PUT_GOAL, goal)
+                conn.execute("COMMIT")
+            except BaseException:
+                self._heads.clear()
+                self._last_position = None
+                conn.execute("ROLLBACK")
+                raise
+        if rows:
+            self._heads.put(tenant_id, stream_id, self.head_after(head, rows, goal))
+            self._last_position = cast(int, rows[-1][0])
+            with self._changed:
+                self._generation += 1
+                self._changed.notify_all()
+        return positions
+
+    def _insert(
+        self,
+        conn: sqlite3.Connection,
+        tenant_id: str,
+        stream_id: str,
+        pending: Sequence[Pending],
+        head: Head,
+        expected_version: int | None,
+    ) -> tuple[list[int], list[tuple[object, ...]]]:
+        """Plan and insert the rows, first assuming no event is a duplicate; if the stream
+        already holds one (a unique index or the expected version says so), look the given
+        keys and ids up and plan again."""
+        base = self._last_position or 0
+        existing: dict[str, int] = {}
+        keys, ids = self.lookup_keys(pending)
+        while True:
+            try:
                 positions, rows = self.plan_rows(
                     tenant_id,
                     stream_id,
                     pending,
-                    version=version or 0,
-                    prev_hash=prev_hash,
+                    head,
                     expected_version=expected_version,
                     existing=existing,
                     position_of=lambda k: base + k,
@@ -276,18 +326,24 @@ class SQLiteEventStore(BaseEventStore):
                 for start in range(0, len(rows), _ROWS_PER_INSERT):
                     chunk = rows[start : start + _ROWS_PER_INSERT]
                     conn.execute(_insert_sql(len(chunk)), list(itertools.chain(*chunk)))
-                goal = self.goal_index_row(summary, pending, rows)
-                if goal is not None:
-                    conn.execute(_PUT_GOAL, goal)
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
+            except (sqlite3.IntegrityError, ConcurrencyError):
+                if existing or not (keys or ids):
+                    raise
+                # A failed INSERT statement leaves the transaction as it was.
+                found = conn.execute(
+                    _EXISTING,
+                    {
+                        "tenant": tenant_id,
+                        "stream": stream_id,
+                        "keys": json.dumps(keys),
+                        "ids": json.dumps(ids),
+                    },
+                ).fetchone()[0]
+                existing = json.loads(found) if found else {}
+                if existing:
+                    continue
                 raise
-        if rows:
-            with self._changed:
-                self._generation += 1
-                self._changed.notify_all()
-        return positions
+            return positions, rows
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -332,6 +388,20 @@ class SQLiteEventStore(BaseEventStore):
             )
         return rows
 
+    def iter_stream_rows(
+        self, tenant_id: str, first_stream: str, last_stream: str
+    ) -> Iterator[tuple[Any, ...]]:
+        # A private connection: the cursor stays open while the caller iterates.
+        with contextlib.closing(self._connect()) as conn, translate_errors("read events"):
+            cursor = conn.execute(
+                f"SELECT {_COLS} FROM omnihub_events WHERE tenant_id = ? "
+                "AND stream_id BETWEEN ? AND ? ORDER BY stream_id, stream_version",
+                (tenant_id, first_stream, last_stream),
+            )
+            cursor.arraysize = 5000
+            while rows := cursor.fetchmany():
+                yield from rows
+
     def list_streams(self, tenant_id: str) -> list[str]:
         with translate_errors("list streams"):
             rows = (
@@ -366,7 +436,7 @@ class SQLiteEventStore(BaseEventStore):
         query, params = self.goal_index_query(tenant_id, status, limit, before, "?")
         with translate_errors("list goals"):
             rows = self._reader().execute(query, params).fetchall()
-        return [indexed(position, summary) for position, summary in rows]
+        return [indexed(*row) for row in rows]
 
     def _waiter(self) -> Waiter:
         self._check_open()

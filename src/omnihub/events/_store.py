@@ -7,6 +7,7 @@ backends store byte-identical events.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
@@ -35,6 +36,8 @@ __all__ = [
     "MAX_BATCH",
     "BaseEventStore",
     "EventStore",
+    "Head",
+    "HeadCache",
     "Pending",
     "StoredRecord",
 ]
@@ -184,6 +187,47 @@ class Pending(NamedTuple):
     payload: object = None  # the payload model, for the goal index
 
 
+class Head(NamedTuple):
+    """A stream's head as an append needs it: last version and hash, goal summary JSON."""
+
+    version: int
+    hash: str | None
+    summary: str | None
+
+
+class HeadCache:
+    """Stream heads this process wrote last, so the next append to the same stream (a saga
+    appends to its goal's stream again and again) skips reading them.
+
+    Only a hint: every backend writes under a unique ``(tenant, stream, version)`` index, so a
+    stale head makes the insert fail and the append read the real head and retry; the SQLite
+    store also drops it all as soon as another connection commits. Bounded, oldest out first.
+    """
+
+    def __init__(self, size: int = 4096) -> None:
+        self._size = size
+        self._heads: dict[tuple[str, str], Head] = {}
+        self._lock = threading.Lock()
+
+    def get(self, tenant_id: str, stream_id: str) -> Head | None:
+        return self._heads.get((tenant_id, stream_id))
+
+    def put(self, tenant_id: str, stream_id: str, head: Head) -> None:
+        heads = self._heads
+        key = (tenant_id, stream_id)
+        with self._lock:
+            heads.pop(key, None)
+            if len(heads) >= self._size:
+                del heads[next(iter(heads))]
+            heads[key] = head
+
+    def drop(self, tenant_id: str, stream_id: str) -> None:
+        self._heads.pop((tenant_id, stream_id), None)
+
+    def clear(self) -> None:
+        self._heads.clear()
+
+
 _ENVELOPE_FIELDS = frozenset(EventEnvelope.model_fields)
 _from_iso = datetime.fromisoformat  # the inverse of format_timestamp
 _set = object.__setattr__
@@ -239,6 +283,14 @@ class BaseEventStore:
 
     def _rows_after(self, tenant_id: str, from_position: int, limit: int) -> list[tuple[Any, ...]]:
         """Stored rows (COLUMNS order) of the tenant after ``from_position``, in global order."""
+        raise NotImplementedError
+
+    def iter_stream_rows(
+        self, tenant_id: str, first_stream: str, last_stream: str
+    ) -> Iterator[tuple[Any, ...]]:
+        """Stored rows (COLUMNS order) of the tenant's streams from ``first_stream`` to
+        ``last_stream`` (inclusive), by stream and version, streamed from one cursor (for
+        ``audit verify`` in parallel per stream range)."""
         raise NotImplementedError
 
     def _waiter(self) -> Waiter:
@@ -311,20 +363,36 @@ class BaseEventStore:
         return summarize_rows(previous, rows, lambda row: by_id[row[4]])
 
     @staticmethod
+    def head_after(head: Head, rows: Sequence[Sequence[Any]], goal: GoalIndexRow | None) -> Head:
+        """The stream's head once ``rows`` (COLUMNS order) and ``goal`` are committed."""
+        if not rows:
+            return head
+        last = rows[-1]
+        return Head(int(last[3]), str(last[14]), head.summary if goal is None else goal.summary)
+
+    @staticmethod
     def goal_index_query(
         tenant_id: str, status: str | None, limit: int, before: int | None, mark: str
     ) -> tuple[str, list[Any]]:
         """The SQL (with ``mark`` as parameter placeholder) and parameters of ``list_goals``."""
-        query = f"SELECT created_position, summary FROM omnihub_goals WHERE tenant_id = {mark}"
+        # event_count and updated_at come from the stream's last event (see _goal_index).
+        last = (
+            "FROM omnihub_events AS e WHERE e.tenant_id = g.tenant_id AND e.stream_id = g.goal_id "
+            "ORDER BY e.stream_version DESC LIMIT 1"
+        )
+        query = (
+            f"SELECT g.created_position, g.summary, (SELECT e.stream_version {last}), "
+            f"(SELECT e.occurred_at {last}) FROM omnihub_goals AS g WHERE g.tenant_id = {mark}"
+        )
         params: list[Any] = [tenant_id]
         if status is not None:
-            query += f" AND status = {mark}"
+            query += f" AND g.status = {mark}"
             params.append(status)
         if before is not None:
-            query += f" AND created_position < {mark}"
+            query += f" AND g.created_position < {mark}"
             params.append(before)
         params.append(limit)
-        return query + f" ORDER BY created_position DESC LIMIT {mark}", params
+        return query + f" ORDER BY g.created_position DESC LIMIT {mark}", params
 
     def rebuild_goal_index(self, tenant_rows: Sequence[Sequence[Any]]) -> list[GoalIndexRow]:
         """Index rows folded from stored rows (for events written before the index existed)."""
@@ -342,9 +410,8 @@ class BaseEventStore:
         tenant_id: str,
         stream_id: str,
         pending: Sequence[Pending],
+        head: Head,
         *,
-        version: int,
-        prev_hash: str | None,
         expected_version: int | None,
         existing: dict[str, int],
         position_of: Callable[[int], int],
@@ -360,7 +427,8 @@ class BaseEventStore:
         rows: list[tuple[object, ...]] = []
         seen = dict(existing)
         recorded_at = utc_now()
-        chain = prev_hash or GENESIS_HASH
+        version = head.version
+        chain = head.hash or GENESIS_HASH
         for p in pending:
             duplicate = None
             if p.idempotency_key is not None:
