@@ -47,7 +47,7 @@ def test_wheel_installs_without_extras_and_runs_the_scenario(tmp_path: Path) -> 
         "omnihub/console/templates/base.html",
         "omnihub/console/static/console.js",
         "omnihub/planning/playbooks/travel.yaml",
-        "omnihub/scenario/playbooks/demo.yaml",
+        "omnihub/examples/playbooks/examples.yaml",
         "omnihub/py.typed",
         "omnihub/entities/data/places.txt.gz",
         "omnihub/entities/data/currencies.txt",
