@@ -19,7 +19,7 @@ from omnihub.entities import (
     parameterise,
     words,
 )
-from omnihub.entities._lexicon import wordnet_dir
+from omnihub.entities._data import wordnet
 from omnihub.errors import ConfigurationError
 
 NOW = datetime(2026, 11, 24, 10, tzinfo=UTC)
@@ -137,16 +137,15 @@ def test_lexicon_uses_wordnet_synonyms_and_lemmas() -> None:
     assert is_verb("booking")
     assert not is_verb("the")
     assert words("Don't go, I'd say {DATE}") == ["do", "n't", "go", "i", "'d", "say", "{DATE}"]
-    assert (wordnet_dir() / "index.verb").is_file()
+    assert wordnet().verb_senses["buy"][0] == wordnet().verb_senses["purchase"][0]
     json.dumps(words("can't"))  # plain strings
 
 
-def test_missing_wordnet_package_is_a_configuration_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    import omnihub.entities._lexicon as lexicon
+def test_missing_entity_data_file_is_a_configuration_error() -> None:
+    from omnihub.entities._data import _read
 
-    monkeypatch.setattr(lexicon, "WORDNET_DISTRIBUTION", "omnihub-no-such-package")
-    with pytest.raises(ConfigurationError, match="not installed"):
-        lexicon.wordnet_dir()
+    with pytest.raises(ConfigurationError, match=r"no-such-file\.txt is missing"):
+        _read("no-such-file.txt")
 
 
 BILL_PLAN = {

