@@ -101,9 +101,15 @@ def configure_tracing(service_name: str, environ: Mapping[str, str] | None = Non
     with _lock:
         if _provider is not None:
             return True
-        from opentelemetry.sdk.resources import Resource
-        from opentelemetry.sdk.trace import TracerProvider
-        from opentelemetry.sdk.trace.export import BatchSpanProcessor
+        try:
+            from opentelemetry.sdk.resources import Resource
+            from opentelemetry.sdk.trace import TracerProvider
+            from opentelemetry.sdk.trace.export import BatchSpanProcessor
+        except ImportError as exc:
+            raise ConfigurationError(
+                "OTEL_* asks for tracing, which needs the OpenTelemetry SDK: "
+                "pip install 'omnihub[otlp]'"
+            ) from exc
 
         # OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES win over our default name.
         attributes = {} if env.get("OTEL_SERVICE_NAME") else {"service.name": service_name}
