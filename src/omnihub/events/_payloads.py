@@ -97,6 +97,9 @@ class GoalReceived(EventPayload):
     goal: str = Field(min_length=1)
     user_id: str
     context: JsonObject = Field(default_factory=dict)
+    # guard3: the API key that submitted the goal and its role (the policy's principal).
+    submitter_id: str | None = None
+    submitter_role: str = "operator"
 
 
 @register_event("PlanGenerated", version=1)

@@ -59,7 +59,8 @@ class PlanRequest:
             goal_id=goal.goal_id,
             now=now,
             context=dict(goal.context),
-            user_id=goal.user_id,
+            user_id=goal.submitter_id or goal.user_id,
+            role=goal.submitter_role,
         )
 
 

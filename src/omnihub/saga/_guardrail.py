@@ -29,11 +29,15 @@ from omnihub.saga._approvals import args_hash
 _GOALS_KEPT = 1024
 
 
-def principal_for(tenant_id: str, user_id: str) -> Principal:
-    """Who a goal acts for. The saga knows the submitting user, not the key's role: goals are
-    submitted by operators or admins (viewers cannot submit), so steps are decided as an
-    operator's."""
-    return Principal(id=user_id or "anonymous", tenant=tenant_id, role="operator")
+def principal_for(
+    tenant_id: str, user_id: str, submitter_id: str | None = None, role: str = "operator"
+) -> Principal:
+    """Who a goal acts for: the API key that submitted it, with its role, when the goal was
+    submitted through the API or the console; else (the local CLI, programs) the goal's user
+    as an operator."""
+    if submitter_id:
+        return Principal(id=submitter_id, tenant=tenant_id, role=role, kind="ApiKey")
+    return Principal(id=user_id or "anonymous", tenant=tenant_id, role=role)
 
 
 @dataclass
@@ -41,6 +45,8 @@ class _GoalState:
     version: int = 0
     origin: PlanOrigin | None = None
     user_id: str = ""
+    submitter_id: str | None = None
+    submitter_role: str = "operator"
     plan: Plan | None = None
     grants: set[tuple[str, str, str]] = field(default_factory=set)
 
@@ -55,10 +61,19 @@ class SagaGuard:
         self._goals: OrderedDict[tuple[str, str], _GoalState] = OrderedDict()
 
     def check_plan(
-        self, *, tenant_id: str, user_id: str, goal: str, context: dict[str, Any], plan: Plan
+        self,
+        *,
+        tenant_id: str,
+        user_id: str,
+        goal: str,
+        context: dict[str, Any],
+        plan: Plan,
+        submitter_id: str | None = None,
+        submitter_role: str = "operator",
     ) -> PlanCheck:
         origin = PlanOrigin(goal=goal, context=context)
-        return self.guard.check_plan(principal_for(tenant_id, user_id), plan, origin)
+        principal = principal_for(tenant_id, user_id, submitter_id, submitter_role)
+        return self.guard.check_plan(principal, plan, origin)
 
     def _state(self, tenant_id: str, goal_id: str) -> _GoalState:
         key = (tenant_id, goal_id)
@@ -72,6 +87,8 @@ class SagaGuard:
             if isinstance(payload, GoalReceived):
                 state.origin = PlanOrigin(goal=payload.goal, context=dict(payload.context))
                 state.user_id = payload.user_id
+                state.submitter_id = payload.submitter_id
+                state.submitter_role = payload.submitter_role
             elif isinstance(payload, PlanGenerated):
                 steps = [
                     PlanStep(id=s.step_id, tool=s.tool_name, args=s.args, depends_on=s.depends_on)
@@ -99,7 +116,7 @@ class SagaGuard:
         if (step_id, tool, digest) in state.grants:
             approved.add(step_id)
         return self.guard.check_step(
-            principal_for(tenant_id, state.user_id),
+            principal_for(tenant_id, state.user_id, state.submitter_id, state.submitter_role),
             state.plan,
             state.origin,
             step_id,

@@ -177,7 +177,13 @@ class SagaActivities:
         """Record GoalReceived, obtain and validate the plan, record PlanGenerated, and return
         the policy of every tool the plan (and its compensations) uses."""
         received = goal_event(
-            GoalReceived(goal=input.goal, user_id=input.user_id, context=input.context)
+            GoalReceived(
+                goal=input.goal,
+                user_id=input.user_id,
+                context=input.context,
+                submitter_id=input.submitter_id,  # guard3: the real principal
+                submitter_role=input.submitter_role,
+            )
         )
         await self._append(input.tenant_id, input.goal_id, input.at, [received])
         plan = input.plan
@@ -255,6 +261,8 @@ class SagaActivities:
             goal=input.goal,
             context=dict(input.context),
             plan=plan,
+            submitter_id=input.submitter_id,  # guard3: the real principal
+            submitter_role=input.submitter_role,
         )
 
     async def _check_step(self, input: StepInput) -> StepCheck:
