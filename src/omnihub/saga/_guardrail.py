@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from omnihub.errors import IntegrityError
@@ -70,8 +70,9 @@ class SagaGuard:
         plan: Plan,
         submitter_id: str | None = None,
         submitter_role: str = "operator",
+        outside_texts: list[str] | None = None,
     ) -> PlanCheck:
-        origin = PlanOrigin(goal=goal, context=context)
+        origin = PlanOrigin(goal=goal, context=context, outside_texts=tuple(outside_texts or ()))
         principal = principal_for(tenant_id, user_id, submitter_id, submitter_role)
         return self.guard.check_plan(principal, plan, origin)
 
@@ -95,6 +96,9 @@ class SagaGuard:
                     for s in payload.steps
                 ]
                 state.plan = Plan(steps=steps, reasoning=payload.reasoning)
+                if payload.outside_texts and state.origin is not None:
+                    # The planner read outside text: its plan is tainted (values and tools).
+                    state.origin = replace(state.origin, outside_texts=tuple(payload.outside_texts))
             elif isinstance(payload, ApprovalGranted) and payload.tool_name and payload.args_hash:
                 state.grants.add((payload.step_id, payload.tool_name, payload.args_hash))
             state.version = envelope.stream_version

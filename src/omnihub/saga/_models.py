@@ -261,6 +261,8 @@ class ProvidedPlan(_Model):
     cache: dict[str, Any] | None = None
     cost: float | None = None
     latency_ms: float | None = None
+    # guard3: outside text the planner read (the plan is then tainted for the guard).
+    outside_texts: list[str] = Field(default_factory=list)
 
 
 class PrepareResult(_Model):

@@ -205,7 +205,7 @@ class SagaActivities:
             return PrepareResult(error=f"planning failed: {exc}")
         except OmniHubError as exc:
             return PrepareResult(error=f"planning failed: {exc}")
-        checked = await self._check_plan(input, plan)
+        checked = await self._check_plan(input, plan, made.get("outside_texts") or [])
         decisions = [
             event_spec(c.event("plan"), key=(c.step_id, "PolicyEvaluated", "plan"))
             for c in checked.steps
@@ -252,7 +252,9 @@ class SagaActivities:
         await self._append(input.tenant_id, input.goal_id, input.at, [generated, *decisions])
         return PrepareResult(plan=plan, policies=policies)
 
-    async def _check_plan(self, input: PlanningInput, plan: Plan) -> PlanCheck:
+    async def _check_plan(
+        self, input: PlanningInput, plan: Plan, outside_texts: list[str]
+    ) -> PlanCheck:
         """Decide every step of the plan (the caller records the decisions)."""
         return await asyncio.to_thread(
             self.guard.check_plan,
@@ -263,6 +265,7 @@ class SagaActivities:
             plan=plan,
             submitter_id=input.submitter_id,  # guard3: the real principal
             submitter_role=input.submitter_role,
+            outside_texts=outside_texts,
         )
 
     async def _check_step(self, input: StepInput) -> StepCheck:
