@@ -20,12 +20,15 @@ from omnihub.errors import PolicyDeniedError
 from omnihub.guard import Guard
 from omnihub.planning import (
     CachePlanStore,
+    PlannerResult,
     PlanningService,
     PlanRequest,
     ToolOutput,
+    Usage,
     build_planner,
     planner_cache_version,
 )
+from omnihub.plans import Plan
 from omnihub.tools import ToolContext, ToolRegistry, default_registry, tool
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
@@ -180,3 +183,38 @@ async def test_tainted_plans_are_neither_cached_nor_served_from_the_cache(
     finally:
         cache.close()
         await planner.aclose()
+
+
+async def test_a_cached_plan_the_policy_now_forbids_is_not_served(
+    scripted_llm: ScriptedLLM, tmp_path: Path
+) -> None:
+    settings = load_settings(
+        event_store_url=f"sqlite:///{tmp_path / 'store.db'}",
+        llm_base_url=scripted_llm.base_url,
+        llm_model="gpt-4o",
+        llm_max_retries=0,
+    )
+    registry = _registry()
+    planner = build_planner(settings, registry)
+    cache = CachePlanStore(
+        open_plan_cache(settings, version=planner_cache_version(planner, registry)), registry
+    )
+    goal = "Store the key abc for me"
+    # Stored while no guard planned (or under an older policy): the plan writes api_keys.
+    request = PlanRequest(goal, tenant="acme", now=NOW)
+    cache.lookup(request)
+    cache.store(
+        request,
+        PlannerResult(
+            plan=Plan.model_validate(FORBIDDEN), source="llm", usage=Usage(), latency_ms=1.0
+        ),
+    )
+    assert cache.lookup(request) is not None
+    scripted_llm.script(_reply(ANSWER))
+    service = PlanningService(planner, cache=cache, guard=Guard(registry))
+    try:
+        outcome = await service.plan_goal(request)
+    finally:
+        await service.aclose()
+    assert outcome.source == "llm"  # the forbidden hit was passed over; the model planned
+    assert [s.tool for s in outcome.plan.steps] == ["respond_to_user"]
