@@ -344,11 +344,7 @@ async def run_redteam_saga(
     for attack in attacks:
         if not attack["obeyed_steps"]:
             guard = Guard(redteam_registry(), lambda _tenant: engine)
-            outcome = _run_attack(guard, engine, ObeyingPlanner([]), attack)
-            report.attacks += 1
-            report.blocked += outcome.outcome == "blocked"
-            report.unauthorised_effects += outcome.outcome != "blocked"
-            report.outcomes.append(outcome)
+            report.add_attack(_run_attack(guard, engine, ObeyingPlanner([]), attack))
     sinks = Sinks()
     with tempfile.TemporaryDirectory(prefix="omnihub-redteam-") as tmp:
         root = workdir or Path(tmp)
@@ -417,14 +413,7 @@ async def run_redteam_saga(
             for item, state in zip(attacks_l, states, strict=True):
                 forbidden = _forbidden(store, state.goal_id)
                 verdict = _verdict(state, item["harm"], bool(forbidden))
-                report.attacks += 1
-                if verdict == "blocked":
-                    report.blocked += 1
-                elif verdict == "held_for_approval":
-                    report.held_for_approval += 1
-                elif verdict == "unauthorised_effect":
-                    report.unauthorised_effects += 1
-                report.outcomes.append(
+                report.add_attack(
                     Outcome(
                         item["id"],
                         item["channel"],
