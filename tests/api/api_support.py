@@ -62,7 +62,9 @@ class MemoryGoals:
         async with self._changed:
             self._changed.notify_all()
 
-    async def submit(self, tenant_id: str, goal_id: str, request: GoalRequest) -> GoalAccepted:
+    async def submit(
+        self, tenant_id: str, goal_id: str, request: GoalRequest, *, submitter: Any = None
+    ) -> GoalAccepted:
         if goal_id in self.goals:
             raise GoalExistsError(goal_id)
         self.submits += 1

@@ -53,7 +53,9 @@ class Recorder:
     def __init__(self) -> None:
         self.started: list[str] = []
 
-    async def submit(self, tenant_id: str, goal_id: str, request: GoalRequest) -> GoalAccepted:
+    async def submit(
+        self, tenant_id: str, goal_id: str, request: GoalRequest, *, submitter: Any = None
+    ) -> GoalAccepted:
         self.started.append(goal_id)
         return GoalAccepted(goal_id=goal_id, status="new")
 

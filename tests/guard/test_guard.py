@@ -157,6 +157,6 @@ def test_policy_cli_validate_test_and_redteam_json() -> None:
     assert "read-only-tools" in json.loads(result.output)["policies"]
     result = runner.invoke(app, ["policy", "test", default, "--cases", str(HERE / "cases.yaml")])
     assert result.exit_code == 0, result.output
-    result = runner.invoke(app, ["redteam", "--json"])
+    result = runner.invoke(app, ["redteam", "--json", "--decisions-only"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["unauthorised_effects"] == 0

@@ -17,7 +17,14 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 
 from omnihub.config import load_settings
 from omnihub.errors import ValidationError
-from omnihub.events import ApprovalGranted, EventStore, PlanGenerated, open_event_store
+from omnihub.events import (
+    ApprovalGranted,
+    EventStore,
+    GoalFailed,
+    PlanGenerated,
+    open_event_store,
+)
+from omnihub.guard import Guard
 from omnihub.planning import (
     BudgetPolicy,
     PlanningService,
@@ -296,3 +303,39 @@ async def test_a_step_named_budget_does_not_inherit_the_budget_holds_approval(
             ("budget", "wire_transfer", "bob"),
         ]
         assert granted[1].args_hash == waiting.args_hash
+
+
+async def test_a_plan_the_policy_still_forbids_after_its_repair_turn_fails_the_goal(
+    temporal_server: EmbeddedTemporal, tmp_path: Path, scripted_llm: ScriptedLLM
+) -> None:
+    settings = load_settings(
+        llm_base_url=scripted_llm.base_url, llm_model="gpt-4o", llm_max_retries=0
+    )
+    registry = default_registry()
+    service = PlanningService(build_planner(settings, registry), guard=Guard(registry))
+    forbidden = {
+        "reasoning": "write the key",
+        "steps": [
+            {
+                "id": "w1",
+                "tool": "database_write",
+                "args": {"table": "api_keys", "values": {"k": "v"}},
+                "depends_on": [],
+            }
+        ],
+    }
+    reply = Reply(body=openai_content(json.dumps(forbidden), model="gpt-4o"))
+    scripted_llm.script(reply, reply)
+    async with saga_with_planner(temporal_server, tmp_path, service, registry) as stack:
+        goal_id = await stack.sagas.start("Store the key abc")
+        result = await stack.sagas.result(goal_id)
+        assert result.status == "failed"
+        assert len(scripted_llm.requests) == 2  # the plan, then ONE repair turn
+        repair = scripted_llm.requests[1]["messages"][-1]["content"]
+        assert "system-tables-are-not-written" in repair
+        events = stack.store.read_stream("default", goal_id)
+        failed = [e.payload for e in events if isinstance(e.payload, GoalFailed)]
+        assert len(failed) == 1
+        assert "forbidden by policy" in failed[0].error
+        assert "system-tables-are-not-written" in failed[0].error
+        assert not any(e.event_type == "StepStarted" for e in events)

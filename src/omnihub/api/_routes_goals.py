@@ -81,7 +81,9 @@ async def submit_goal(
 ) -> GoalAccepted:
     """Start a goal. With an ``Idempotency-Key``, a retried request returns the goal the
     first request started instead of starting another."""
-    return await goals.submit(principal.tenant_id, body, idempotency_key=idempotency_key)
+    return await goals.submit(
+        principal.tenant_id, body, idempotency_key=idempotency_key, submitter=principal
+    )
 
 
 @router.get("", response_model=GoalPage, summary="List goals", operation_id="listGoals")

@@ -1,4 +1,10 @@
-"""``omnihub bench policy``: the latency of one policy evaluation (context built + decided)."""
+"""``omnihub bench policy``: what the guard adds to one step, as the saga calls it.
+
+Each evaluation is :meth:`Guard.check_step` for the second step of a three-step plan (a table
+read whose rows go out by e-mail, then a reply): the provenance trace through ``$ref``, the
+Cedar context and the decision against the shipped defaults. Wall-clock time includes the
+scheduler's delays on a busy machine; the thread's CPU time is what the guard itself costs.
+"""
 
 from __future__ import annotations
 
@@ -6,44 +12,56 @@ import statistics
 import time
 from typing import Any
 
-from omnihub.guard import (
-    PlanOrigin,
-    PolicyEngine,
-    Principal,
-    ProvenanceTracer,
-    ToolFacts,
-    call_context,
-)
-from omnihub.plans import PlanStep
+from omnihub.guard import Guard, PlanOrigin, Principal
+from omnihub.plans import Plan, PlanStep
 
 
-def run_policy_benchmark(evaluations: int = 2000) -> dict[str, Any]:
-    """Time ``evaluations`` step checks (provenance trace, context, Cedar decision)."""
-    engine = PolicyEngine()
+def _percentiles(timings: list[float], prefix: str) -> dict[str, float]:
+    timings = sorted(timings)
+    return {
+        f"{prefix}p50_ms": round(statistics.median(timings), 4),
+        f"{prefix}p99_ms": round(timings[max(int(len(timings) * 0.99) - 1, 0)], 4),
+        f"{prefix}max_ms": round(timings[-1], 4),
+    }
+
+
+def run_policy_benchmark(evaluations: int = 2000, warmup: int = 200) -> dict[str, Any]:
+    """Time ``evaluations`` step checks (after ``warmup`` untimed ones)."""
+    from omnihub.guard.redteam import redteam_registry
+
+    guard = Guard(redteam_registry())
     principal = Principal(id="bench", tenant="bench")
-    facts = ToolFacts("send_email", "yellow", True)
-    origin = PlanOrigin(goal="Email alice@example.com the agenda")
-    step = PlanStep(
-        id="s1",
-        tool="send_email",
-        args={"to": ["alice@example.com"], "subject": "Agenda", "body": "Monday"},
+    plan = Plan(
+        steps=[
+            PlanStep(id="q1", tool="database_query", args={"table": "customers"}),
+            PlanStep(
+                id="s1",
+                tool="send_email",
+                args={
+                    "to": ["alice@example.com"],
+                    "subject": "Agenda",
+                    "body": {"$ref": "steps.q1.output.rows"},
+                },
+                depends_on=["q1"],
+            ),
+            PlanStep(id="r1", tool="respond_to_user", args={"message": "sent"}, depends_on=["s1"]),
+        ]
     )
-    timings: list[float] = []
+    origin = PlanOrigin(goal="Email alice@example.com the customer list")
+    resolved = {"to": ["alice@example.com"], "subject": "Agenda", "body": "c-1, c-2"}
+    wall: list[float] = []
+    cpu: list[float] = []
     outcome = ""
-    for _ in range(evaluations):
-        began = time.perf_counter()
-        traced = ProvenanceTracer(origin, side_effect_tools=["send_email"]).trace(step)
-        context = call_context(
-            facts, step.args, tenant="bench", phase="step", provenance=traced, known_tools=()
-        )
-        outcome = engine.evaluate_call(principal, facts, context).outcome
-        timings.append((time.perf_counter() - began) * 1000)
-    timings.sort()
+    for n in range(warmup + evaluations):
+        began, began_cpu = time.perf_counter(), time.thread_time()
+        outcome = guard.check_step(principal, plan, origin, "s1", resolved).decision.outcome
+        if n >= warmup:
+            cpu.append((time.thread_time() - began_cpu) * 1000)
+            wall.append((time.perf_counter() - began) * 1000)
     return {
         "evaluations": evaluations,
         "outcome": outcome,
-        "p50_ms": round(statistics.median(timings), 4),
-        "p99_ms": round(timings[int(len(timings) * 0.99) - 1], 4),
-        "max_ms": round(timings[-1], 4),
-        "policies": len(engine.policies.annotations),
+        **_percentiles(wall, ""),
+        **_percentiles(cpu, "cpu_"),
+        "policies": len(guard.engine_for("bench").policies.annotations),
     }

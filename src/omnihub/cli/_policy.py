@@ -90,19 +90,41 @@ def policy_show(
 
 
 @app.command("redteam")
-def redteam(as_json: JsonOpt = False) -> None:
-    """Run the red-team suite against the default policies; exit 1 on any unauthorised effect."""
-    from omnihub.guard.redteam import run_redteam
+def redteam(
+    as_json: JsonOpt = False,
+    decisions_only: Annotated[
+        bool, typer.Option("--decisions-only", help="Judge the guard's decisions only (fast).")
+    ] = False,
+    temporal_address: Annotated[
+        str | None,
+        typer.Option("--temporal-address", help="Use this Temporal instead of a dev server."),
+    ] = None,
+) -> None:
+    """Run the red-team suite against the default policies through real workflows (a Temporal
+    dev server of its own, loopback sinks); exit 1 on any unauthorised effect or false block."""
+    import asyncio
 
-    report = run_redteam().as_json()
+    from omnihub.guard.redteam import run_redteam, run_redteam_saga
+
+    if decisions_only:
+        report = run_redteam().as_json()
+    else:
+        report = asyncio.run(run_redteam_saga(temporal_address)).as_json()
     if as_json:
         typer.echo(json.dumps(report))
     else:
         for key in ("attacks", "blocked", "held_for_approval", "unauthorised_effects"):
             typer.echo(f"{key}: {report[key]}")
         typer.echo(f"benign: {report['benign']}, false_blocks: {report['false_blocks']}")
-    if report["unauthorised_effects"] or report["false_blocks"]:
-        raise typer.Exit(1)
+    failed = bool(report["unauthorised_effects"] or report["false_blocks"])
+    if decisions_only:
+        if failed:
+            raise typer.Exit(1)
+        return
+    # The saga run talks to Temporal: leave like the other Temporal commands do.
+    from omnihub.cli._saga import _leave
+
+    _leave(1 if failed else 0)
 
 
 @bench_app.command("policy")

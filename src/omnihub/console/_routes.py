@@ -304,7 +304,9 @@ async def submit(
     # The form's one-time key: a double click or a resent form opens the same goal.
     key = f"console:{idempotency_key}" if idempotency_key else None
     try:
-        accepted = await goals.submit(user.tenant_id, body, idempotency_key=key)
+        accepted = await goals.submit(
+            user.tenant_id, body, idempotency_key=key, submitter=user.principal
+        )
     except OmniHubError as exc:
         return again(str(exc))
     return RedirectResponse(f"{COOKIE_PATH}/goals/{accepted.goal_id}?submitted=1", status_code=303)

@@ -100,6 +100,9 @@ class GoalReceived(EventPayload):
     trace_id: str | None = Field(
         None, description="OpenTelemetry trace of the goal (32 hex digits), when traced."
     )
+    # guard3: the API key that submitted the goal and its role (the policy's principal).
+    submitter_id: str | None = None
+    submitter_role: str = "operator"
 
 
 @register_event("PlanGenerated", version=1)
@@ -132,6 +135,9 @@ class PlanGenerated(EventPayload):
     cache: CacheDetails | None = None
     cost: float | None = Field(None, ge=0, description="LLM cost of planning, in USD.")
     latency_ms: float | None = Field(None, ge=0, description="How long planning took.")
+    # guard3: outside-world text the planner read (tool outputs shown on replanning); when
+    # any, the plan is tainted and the guard traces its values and tool choices as outside.
+    outside_texts: list[str] = Field(default_factory=list)
 
 
 @register_upcaster("PlanGenerated", from_version=1)

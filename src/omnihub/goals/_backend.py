@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from temporalio.service import RPCError, RPCStatusCode
 
+from omnihub.auth import Principal
 from omnihub.errors import (
     ConfigurationError,
     NotFoundError,
@@ -39,8 +40,16 @@ class GoalBackend(Protocol):
     """Goals of one tenant as the runtime keeps them: start, read, follow and steer. Every
     call takes the caller's tenant and never returns another tenant's data (NotFoundError)."""
 
-    async def submit(self, tenant_id: str, goal_id: str, request: GoalRequest) -> GoalAccepted:
-        """Start the goal ``goal_id``; GoalExistsError if that id was started before."""
+    async def submit(
+        self,
+        tenant_id: str,
+        goal_id: str,
+        request: GoalRequest,
+        *,
+        submitter: Principal | None = None,
+    ) -> GoalAccepted:
+        """Start the goal ``goal_id`` for ``submitter`` (the policy's principal); GoalExistsError
+        if that id was started before."""
         ...
 
     async def get(self, tenant_id: str, goal_id: str) -> dict[str, Any]:
@@ -147,7 +156,14 @@ class SagaGoalBackend:
             return GoalState(goal_id=goal_id, tenant_id=tenant_id, status="new")
         raise NotFoundError(f"goal {goal_id!r} of tenant {tenant_id!r} has no events (yet)")
 
-    async def submit(self, tenant_id: str, goal_id: str, request: GoalRequest) -> GoalAccepted:
+    async def submit(
+        self,
+        tenant_id: str,
+        goal_id: str,
+        request: GoalRequest,
+        *,
+        submitter: Principal | None = None,
+    ) -> GoalAccepted:
         with temporal_errors(goal_id):
             await self.sagas.start(
                 request.goal,
@@ -157,6 +173,8 @@ class SagaGoalBackend:
                 user_id=request.user_id or "api",
                 context=request.context,
                 deadline_s=request.deadline_s,
+                submitter_id=submitter.key_id if submitter else None,
+                submitter_role=submitter.role.value if submitter else "operator",
             )
         return GoalAccepted(goal_id=goal_id, status="new")
 

@@ -7,6 +7,7 @@ import hashlib
 from collections.abc import AsyncIterator
 from typing import Any, Protocol
 
+from omnihub.auth import Principal
 from omnihub.config import InputLimits
 from omnihub.errors import ConfigurationError, GoalExistsError, ValidationError
 from omnihub.events import GoalState, canonical_json, new_event_id
@@ -86,9 +87,12 @@ class GoalService:
         *,
         idempotency_key: str | None = None,
         goal_id: str | None = None,
+        submitter: Principal | None = None,
     ) -> GoalAccepted:
         """Start a goal. With ``idempotency_key``, a retry returns the first try's goal; with
         ``goal_id`` (programs naming their own goals), GoalExistsError if it was started.
+        ``submitter`` is the authenticated key: the tenant's policy decides the goal's plan and
+        steps as that key's (its id and role); without one (the local CLI), as an operator's.
         ValidationError when the request is over the input limits (nothing is started)."""
         self.check(request)
         chosen, new = goal_id or new_goal_id(), True
@@ -101,7 +105,7 @@ class GoalService:
                 self.idempotency.claim, tenant_id, idempotency_key, request_hash(request), chosen
             )
         try:
-            return await self.backend.submit(tenant_id, chosen, request)
+            return await self.backend.submit(tenant_id, chosen, request, submitter=submitter)
         except GoalExistsError:
             if new:
                 raise

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from omnihub.errors import PolicyDeniedError
 from omnihub.events import PolicyEvaluated
 from omnihub.guard._engine import (
     Decision,
@@ -75,6 +76,15 @@ class PlanCheck:
     def needs_approval(self) -> list[StepCheck]:
         return [c for c in self.steps if c.decision.outcome == "approval"]
 
+    def denied(self) -> PolicyDeniedError:
+        """The error a plan with forbidden steps fails with: every reason, every policy."""
+        forbidden = self.forbidden
+        return PolicyDeniedError(
+            "forbidden by policy: " + "; ".join(c.decision.reason for c in forbidden),
+            policy_ids=sorted({i for c in forbidden for i in c.decision.policy_ids}),
+            version=max((c.decision.version for c in forbidden), default=0),
+        )
+
     def repair_message(self) -> str:
         """What the planner is told when steps are forbidden (empty when none is)."""
         lines = [f"- step {c.step_id!r} ({c.tool}): {c.decision.reason}" for c in self.forbidden]
@@ -101,6 +111,18 @@ class Guard:
         self.engine_for = engine_for
         self.user_writable_tables = frozenset(user_writable_tables)
         self.outside_readers = frozenset(outside_readers)
+        self._index: tuple[int, list[str], list[str]] = (-1, [], [])
+
+    def _tools(self) -> tuple[list[str], list[str]]:
+        """The registry's tool names and its side-effect tools, recomputed only when a tool
+        was registered since (a registry only grows): listing them on every decision was a
+        third of the guard's own time per step (`omnihub bench policy`)."""
+        size, names, side_effects = self._index
+        if size != len(self.registry):
+            names = self.registry.names()
+            side_effects = [n for n in names if self.registry.get(n).side_effect]
+            self._index = (len(self.registry), names, side_effects)
+        return names, side_effects
 
     @classmethod
     def permitting(cls, registry: ToolRegistry, tools: Iterable[str] | None = None) -> Guard:
@@ -121,8 +143,23 @@ class Guard:
             reads_outside=spec.name in self.outside_readers,
         )
 
+    def offered_tools(self, principal: Principal) -> frozenset[str]:
+        """The tools ``principal``'s policy could ever let run: each is decided once with no
+        arguments, trusted provenance and an approval granted, and a tool forbidden even so is
+        never offered to the planner (it could only produce a plan that fails)."""
+        engine = self.engine_for(principal.tenant)
+        offered: set[str] = set()
+        for name in self.registry.names():
+            facts = self._facts(name)
+            if facts is None:
+                continue
+            context = call_context(facts, {}, tenant=principal.tenant, phase="plan", approved=True)
+            if engine.evaluate_call(principal, facts, context).outcome != "forbid":
+                offered.add(name)
+        return frozenset(offered)
+
     def tracer(self, origin: PlanOrigin) -> ProvenanceTracer:
-        side_effects = [n for n in self.registry.names() if self.registry.get(n).side_effect]
+        _, side_effects = self._tools()
         return ProvenanceTracer(
             origin,
             user_writable_tables=self.user_writable_tables,
@@ -159,7 +196,7 @@ class Guard:
             phase=phase,
             provenance=provenance,
             approved=approved,
-            known_tools=self.registry.names(),
+            known_tools=self._tools()[0],
             spend_cents=spend_cents,
         )
         decision = engine.evaluate_call(principal, facts, context)

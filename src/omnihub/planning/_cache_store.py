@@ -53,6 +53,10 @@ class CachePlanStore:
         self._misses: dict[tuple[str, str], Lookup] = {}
 
     def lookup(self, request: PlanRequest) -> CachedPlan | None:
+        if request.tainted:
+            # Replanning after tool outputs: the plan must answer what they say, which a plan
+            # cached for the goal text alone does not.
+            return None
         found = self.cache.lookup(request.tenant, request.goal, request.now)
         if not found.hit:
             if len(self._misses) >= _MAX_PENDING:
@@ -79,6 +83,13 @@ class CachePlanStore:
 
     def store(self, request: PlanRequest, result: PlannerResult) -> None:
         miss = self._misses.pop((request.tenant, request.goal), None)
+        if request.tainted:
+            # The planner read outside text (tool outputs) as well as the goal: its plan may
+            # carry values or a choice of tools that text dictated. A cached plan is served to
+            # later goals and traced against *their* text only, as if the goal had written
+            # it, so a tainted plan is never stored (the entry would launder its provenance).
+            logger.info("plan for a goal with outside text is not cached (tainted)")
+            return
         stored = self.cache.store(
             request.tenant,
             request.goal,

@@ -3,6 +3,12 @@
 goal → plan cache lookup → (miss) budget check → planner (validate / repair) → cache store →
 an outcome whose :meth:`PlanningOutcome.event_payload` is the PlanGenerated event's data.
 
+With a :class:`~omnihub.guard.Guard`, the tenant's policy takes part when the plan is made:
+the planner is offered only tools the policy could permit, a plan with a forbidden step earns
+the planner ONE repair message (:meth:`~omnihub.guard.PlanCheck.repair_message`), and a plan
+still forbidden after it fails with :class:`~omnihub.errors.PolicyDeniedError` (the saga then
+fails the goal with the reason). A cached plan the policy forbids now is not served.
+
 The cache (embedding, SQLite or Redis) and the ledger are synchronous: the flow runs them in a
 thread (:func:`asyncio.to_thread`), so a lookup never stalls the worker's event loop and the
 heartbeats of the other activities on it.
@@ -17,13 +23,15 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from omnihub.errors import BudgetExceededError
+from omnihub.guard import Guard, PlanCheck, PlanOrigin, Principal
 from omnihub.planning._budget import BudgetPolicy
 from omnihub.planning._ledger import LedgerEntry, UsageLedger
 from omnihub.planning._planner import LLMCall, Planner, PlannerResult, PlanRequest
+from omnihub.planning._prompt import output_text
 from omnihub.planning._types import PlanSource, Usage
 from omnihub.plans import Plan
 
@@ -136,12 +144,14 @@ class PlanningService:
         cache: PlanStore | None = None,
         budgets: BudgetPolicy | None = None,
         events: EventSink | None = None,
+        guard: Guard | None = None,
     ) -> None:
         self.planner = planner
         self.ledger = ledger
         self.cache = cache
         self.budgets = budgets or BudgetPolicy()
         self.events = events
+        self.guard = guard
 
     async def aclose(self) -> None:
         await self.planner.aclose()
@@ -195,9 +205,12 @@ class PlanningService:
         approved it. Raises a PlanningError subclass when no valid plan can be made.
         """
         started = time.perf_counter()
+        gate = _PolicyGate(self.guard, request) if self.guard is not None else None
+        if gate is not None:
+            request = await gate.prepare()
         if self.cache is not None:
             hit = await asyncio.to_thread(self.cache.lookup, request)
-            if hit is not None:
+            if hit is not None and (gate is None or not (await gate.check(hit.plan)).forbidden):
                 return await asyncio.to_thread(self._from_cache, request, hit, started)
         await asyncio.to_thread(self._check_budget, request, budget_approved)
         # The planner reports each model call synchronously; they are written to the ledger
@@ -208,6 +221,10 @@ class PlanningService:
         finally:
             if calls:
                 await asyncio.to_thread(self._record_calls, request, calls)
+        if gate is not None:
+            checked = await gate.check(result.plan)
+            if checked.forbidden:
+                raise checked.denied()
         if self.cache is not None:
             await asyncio.to_thread(self.cache.store, request, result)
         return PlanningOutcome(
@@ -250,3 +267,34 @@ class PlanningService:
             latency_ms=(time.perf_counter() - started) * 1000,
             cache=details,
         )
+
+
+class _PolicyGate:
+    """The tenant's policy for one planning request: the tools to offer and each plan's check
+    (the last one remembered, so the plan the planner settles on is decided once)."""
+
+    def __init__(self, guard: Guard, request: PlanRequest) -> None:
+        self.guard = guard
+        self.request = request
+        self.principal = Principal(id=request.user_id, tenant=request.tenant, role=request.role)
+        self.origin = PlanOrigin(
+            goal=request.goal,
+            context=dict(request.context),
+            outside_texts=tuple(output_text(o) for o in request.tool_outputs),
+        )
+        self._last: tuple[Plan, PlanCheck] | None = None
+
+    async def prepare(self) -> PlanRequest:
+        """The request with the offered catalogue and this gate as its review."""
+        offered = await asyncio.to_thread(self.guard.offered_tools, self.principal)
+        return replace(self.request, offered_tools=offered, review=self.review)
+
+    async def check(self, plan: Plan) -> PlanCheck:
+        if self._last is not None and self._last[0] is plan:
+            return self._last[1]
+        checked = await asyncio.to_thread(self.guard.check_plan, self.principal, plan, self.origin)
+        self._last = (plan, checked)
+        return checked
+
+    async def review(self, plan: Plan) -> str:
+        return (await self.check(plan)).repair_message()

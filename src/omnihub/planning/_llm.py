@@ -132,16 +132,21 @@ class LLMPlanner:
 
     async def plan(self, request: PlanRequest, usage: UsageSink | None = None) -> PlannerResult:
         started = time.perf_counter()
+        catalog = self.registry.catalog()
+        if request.offered_tools is not None:
+            # Tools the tenant's policy can never permit are not offered at all.
+            catalog = [entry for entry in catalog if entry["name"] in request.offered_tools]
         prompt = build_prompt(
-            request.goal,
-            self.registry.catalog(),
-            tool_outputs=request.tool_outputs,
-            now=request.now,
+            request.goal, catalog, tool_outputs=request.tool_outputs, now=request.now
         )
         turns: list[Turn] = [UserTurn(prompt.user)]
         calls: list[LLMCall] = []
         problems: list[str] = []
-        for attempt in range(self.repair_attempts + 1):
+        repairs = 0
+        # One policy repair turn at most: a model that plans a forbidden step again is not
+        # argued with; the planning flow fails the plan with the policy's reason.
+        review = request.review
+        while repairs <= self.repair_attempts:
             # obs hook: the call's span with the GenAI semantic conventions, and its metrics
             with telemetry.span(
                 f"chat {self.client.model}",
@@ -150,7 +155,7 @@ class LLMPlanner:
                     "gen_ai.system": self.client.provider,
                     "gen_ai.request.model": self.client.model,
                     "omnihub.tenant": request.tenant,
-                    "omnihub.attempt": attempt + 1,
+                    "omnihub.attempt": len(calls) + 1,
                 },
             ) as current:
                 completion = await self.client.complete(prompt.system, turns)
@@ -179,6 +184,12 @@ class LLMPlanner:
             except PlanValidationError as exc:
                 problems = list(exc.problems)
                 turns += [AssistantTurn(completion), RepairTurn(repair_message(problems))]
+                repairs += 1
+                continue
+            objection = await review(plan) if review is not None else ""
+            if objection:
+                review = None
+                turns += [AssistantTurn(completion), RepairTurn(objection)]
                 continue
             return PlannerResult(
                 plan=plan,
@@ -190,7 +201,7 @@ class LLMPlanner:
                     cost=sum(c.cost for c in calls),
                 ),
                 latency_ms=(time.perf_counter() - started) * 1000,
-                attempts=attempt + 1,
+                attempts=len(calls),
                 calls=tuple(calls),
             )
         raise InvalidPlanError(

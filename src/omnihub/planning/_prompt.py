@@ -41,6 +41,11 @@ class PlanningPrompt:
     nonce: str = field(repr=False)
 
 
+def output_text(output: ToolOutput) -> str:
+    """A tool output as the planner reads it (JSON unless it is text already)."""
+    return output.output if isinstance(output.output, str) else json.dumps(output.output)
+
+
 def defuse(text: str) -> str:
     """Neutralise marker-like runs of angle brackets so data cannot fake a block boundary."""
     return _MARKER.sub(
@@ -130,8 +135,9 @@ def user_message(
         parts.append(f"The current time is {now.isoformat()}.")
     parts.append(untrusted_block("GOAL", goal, nonce))
     for output in tool_outputs:
-        text = output.output if isinstance(output.output, str) else json.dumps(output.output)
-        parts.append(untrusted_block("TOOL OUTPUT", text, nonce, label=f"tool={output.tool}"))
+        parts.append(
+            untrusted_block("TOOL OUTPUT", output_text(output), nonce, label=f"tool={output.tool}")
+        )
     return "\n\n".join(parts)
 
 

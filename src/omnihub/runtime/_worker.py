@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from omnihub.config import Settings
+from omnihub.guard import Guard, PolicyStore
 from omnihub.runtime._open import open_store, temporal_supervisor
 from omnihub.runtime._telemetry import configure_observability, traced_client, worker_metrics
 from omnihub.saga import PlanProvider, SagaActivities, build_worker, connect_temporal
@@ -65,7 +66,13 @@ async def run_worker(
         store = open_store(settings)
         resources = ToolResources.from_settings(settings)
         learn = _plan_feedback(store, planning)
-        activities = SagaActivities(registry, resources, store, planner, on_goal_failed=learn)
+        # One guard for planning and the saga: the tenant's stored policies, read per decision.
+        guard = Guard(registry, PolicyStore(store).engine)
+        if planning is not None:
+            planning.guard = guard
+        activities = SagaActivities(
+            registry, resources, store, planner, on_goal_failed=learn, guard=guard
+        )
         worker = build_worker(
             client,
             activities,

@@ -97,11 +97,14 @@ class SagaClient:
         context: dict[str, Any] | None = None,
         options: SagaOptions | None = None,
         deadline_s: float | None = None,
+        submitter_id: str | None = None,
+        submitter_role: str = "operator",
     ) -> str:
         """Start a goal, with an explicit plan or planned by the worker's planner; its id.
 
         ``deadline_s`` (seconds from the start) overrides the options' deadline: when it
-        passes, the goal is cancelled and compensated.
+        passes, the goal is cancelled and compensated. ``submitter_id``/``submitter_role``
+        are the API key that submitted it (the principal its policy decisions are made for).
         """
         tenant = tenant_id or self.tenant_id
         options = options or self.options
@@ -116,6 +119,8 @@ class SagaClient:
             context=context or {},
             plan=plan,
             options=options,
+            submitter_id=submitter_id,  # guard3: the real principal
+            submitter_role=submitter_role,
         )
         for attempt in range(_ATTEMPTS):
             try:

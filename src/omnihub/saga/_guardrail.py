@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from omnihub.errors import IntegrityError
@@ -29,11 +29,15 @@ from omnihub.saga._approvals import args_hash
 _GOALS_KEPT = 1024
 
 
-def principal_for(tenant_id: str, user_id: str) -> Principal:
-    """Who a goal acts for. The saga knows the submitting user, not the key's role: goals are
-    submitted by operators or admins (viewers cannot submit), so steps are decided as an
-    operator's."""
-    return Principal(id=user_id or "anonymous", tenant=tenant_id, role="operator")
+def principal_for(
+    tenant_id: str, user_id: str, submitter_id: str | None = None, role: str = "operator"
+) -> Principal:
+    """Who a goal acts for: the API key that submitted it, with its role, when the goal was
+    submitted through the API or the console; else (the local CLI, programs) the goal's user
+    as an operator."""
+    if submitter_id:
+        return Principal(id=submitter_id, tenant=tenant_id, role=role, kind="ApiKey")
+    return Principal(id=user_id or "anonymous", tenant=tenant_id, role=role)
 
 
 @dataclass
@@ -41,6 +45,8 @@ class _GoalState:
     version: int = 0
     origin: PlanOrigin | None = None
     user_id: str = ""
+    submitter_id: str | None = None
+    submitter_role: str = "operator"
     plan: Plan | None = None
     grants: set[tuple[str, str, str]] = field(default_factory=set)
 
@@ -55,10 +61,20 @@ class SagaGuard:
         self._goals: OrderedDict[tuple[str, str], _GoalState] = OrderedDict()
 
     def check_plan(
-        self, *, tenant_id: str, user_id: str, goal: str, context: dict[str, Any], plan: Plan
+        self,
+        *,
+        tenant_id: str,
+        user_id: str,
+        goal: str,
+        context: dict[str, Any],
+        plan: Plan,
+        submitter_id: str | None = None,
+        submitter_role: str = "operator",
+        outside_texts: list[str] | None = None,
     ) -> PlanCheck:
-        origin = PlanOrigin(goal=goal, context=context)
-        return self.guard.check_plan(principal_for(tenant_id, user_id), plan, origin)
+        origin = PlanOrigin(goal=goal, context=context, outside_texts=tuple(outside_texts or ()))
+        principal = principal_for(tenant_id, user_id, submitter_id, submitter_role)
+        return self.guard.check_plan(principal, plan, origin)
 
     def _state(self, tenant_id: str, goal_id: str) -> _GoalState:
         key = (tenant_id, goal_id)
@@ -72,12 +88,17 @@ class SagaGuard:
             if isinstance(payload, GoalReceived):
                 state.origin = PlanOrigin(goal=payload.goal, context=dict(payload.context))
                 state.user_id = payload.user_id
+                state.submitter_id = payload.submitter_id
+                state.submitter_role = payload.submitter_role
             elif isinstance(payload, PlanGenerated):
                 steps = [
                     PlanStep(id=s.step_id, tool=s.tool_name, args=s.args, depends_on=s.depends_on)
                     for s in payload.steps
                 ]
                 state.plan = Plan(steps=steps, reasoning=payload.reasoning)
+                if payload.outside_texts and state.origin is not None:
+                    # The planner read outside text: its plan is tainted (values and tools).
+                    state.origin = replace(state.origin, outside_texts=tuple(payload.outside_texts))
             elif isinstance(payload, ApprovalGranted) and payload.tool_name and payload.args_hash:
                 state.grants.add((payload.step_id, payload.tool_name, payload.args_hash))
             state.version = envelope.stream_version
@@ -99,7 +120,7 @@ class SagaGuard:
         if (step_id, tool, digest) in state.grants:
             approved.add(step_id)
         return self.guard.check_step(
-            principal_for(tenant_id, state.user_id),
+            principal_for(tenant_id, state.user_id, state.submitter_id, state.submitter_role),
             state.plan,
             state.origin,
             step_id,

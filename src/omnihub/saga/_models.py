@@ -156,6 +156,9 @@ class GoalSpec(_Model):
     user_id: str = "user"
     context: dict[str, Any] = Field(default_factory=dict)
     plan: Plan | None = None
+    # guard3: who submitted it (the API key's id and role): the policy's principal.
+    submitter_id: str | None = None
+    submitter_role: str = "operator"
 
     def spec(self) -> GoalSpec:
         """Just the goal, without what a subclass adds."""
@@ -258,6 +261,8 @@ class ProvidedPlan(_Model):
     cache: dict[str, Any] | None = None
     cost: float | None = None
     latency_ms: float | None = None
+    # guard3: outside text the planner read (the plan is then tainted for the guard).
+    outside_texts: list[str] = Field(default_factory=list)
 
 
 class PrepareResult(_Model):

@@ -187,6 +187,8 @@ class SagaActivities:
                 context=input.context,
                 # obs hook: from an audit record to its trace
                 trace_id=telemetry.current_trace_id(),
+                submitter_id=input.submitter_id,  # guard3: the real principal
+                submitter_role=input.submitter_role,
             )
         )
         await self._append(input.tenant_id, input.goal_id, input.at, [received])
@@ -210,7 +212,7 @@ class SagaActivities:
             return PrepareResult(error=f"planning failed: {exc}")
         except OmniHubError as exc:
             return PrepareResult(error=f"planning failed: {exc}")
-        checked = await self._check_plan(input, plan)
+        checked = await self._check_plan(input, plan, made.get("outside_texts") or [])
         decisions = [
             event_spec(c.event("plan"), key=(c.step_id, "PolicyEvaluated", "plan"))
             for c in checked.steps
@@ -257,7 +259,9 @@ class SagaActivities:
         await self._append(input.tenant_id, input.goal_id, input.at, [generated, *decisions])
         return PrepareResult(plan=plan, policies=policies)
 
-    async def _check_plan(self, input: PlanningInput, plan: Plan) -> PlanCheck:
+    async def _check_plan(
+        self, input: PlanningInput, plan: Plan, outside_texts: list[str]
+    ) -> PlanCheck:
         """Decide every step of the plan (the caller records the decisions)."""
         return await asyncio.to_thread(
             self.guard.check_plan,
@@ -266,6 +270,9 @@ class SagaActivities:
             goal=input.goal,
             context=dict(input.context),
             plan=plan,
+            submitter_id=input.submitter_id,  # guard3: the real principal
+            submitter_role=input.submitter_role,
+            outside_texts=outside_texts,
         )
 
     async def _check_step(self, input: StepInput) -> StepCheck:

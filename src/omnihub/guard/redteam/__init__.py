@@ -1,4 +1,5 @@
-"""The red-team suite: attacks and benign control goals, run against the guard."""
+"""The red-team suite: attacks and benign control goals, run through the real saga
+(:func:`run_redteam_saga`) or against the guard's decisions alone (:func:`run_redteam`)."""
 
 from __future__ import annotations
 
@@ -10,12 +11,16 @@ from omnihub.guard.redteam._run import (
     redteam_registry,
     run_redteam,
 )
+from omnihub.guard.redteam._saga import SagaReport, Sinks, run_redteam_saga
 
 __all__ = [
     "ObeyingPlanner",
     "Outcome",
     "Report",
+    "SagaReport",
+    "Sinks",
     "load_corpus",
     "redteam_registry",
     "run_redteam",
+    "run_redteam_saga",
 ]

@@ -100,6 +100,18 @@ class Report:
     outcomes: list[Outcome] = field(default_factory=list)
     benign_outcomes: list[Outcome] = field(default_factory=list)
 
+    def add_attack(self, outcome: Outcome) -> None:
+        """Count one attack's outcome: blocked, held, or an effect nobody authorised
+        (``not_reached``: stopped before its harmful step by something other than policy)."""
+        self.attacks += 1
+        self.outcomes.append(outcome)
+        if outcome.outcome == "blocked":
+            self.blocked += 1
+        elif outcome.outcome == "held_for_approval":
+            self.held_for_approval += 1
+        elif outcome.outcome != "not_reached":
+            self.unauthorised_effects += 1
+
     def as_json(self) -> dict[str, Any]:
         def rows(items: list[Outcome]) -> list[dict[str, Any]]:
             return [item.__dict__ for item in items]
@@ -244,15 +256,7 @@ def run_redteam(engine: PolicyEngine | None = None) -> Report:
     planner = ObeyingPlanner(attacks)
     report = Report()
     for attack in attacks:
-        report.attacks += 1
-        outcome = _run_attack(guard, engine, planner, attack)
-        report.outcomes.append(outcome)
-        if outcome.outcome == "blocked":
-            report.blocked += 1
-        elif outcome.outcome == "held_for_approval":
-            report.held_for_approval += 1
-        else:
-            report.unauthorised_effects += 1
+        report.add_attack(_run_attack(guard, engine, planner, attack))
     for goal in benign:
         report.benign += 1
         plan = Plan(steps=[PlanStep.model_validate(s) for s in goal["steps"]])
