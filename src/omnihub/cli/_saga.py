@@ -13,6 +13,7 @@ import os
 import signal
 import sys
 import tempfile
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -21,7 +22,7 @@ import typer
 from pydantic import ValidationError as PydanticValidationError
 
 from omnihub.cli._app import app, bench_app, state
-from omnihub.errors import ConfigurationError, OmniHubError, ValidationError
+from omnihub.errors import ConfigurationError, OmniHubError, StoreError, ValidationError
 from omnihub.plans import Plan
 
 saga_app = typer.Typer(
@@ -67,16 +68,31 @@ def worker(
         list[str] | None,
         typer.Option("--tools", help="Extra tools as module:attribute (repeatable)."),
     ] = None,
+    example: Annotated[
+        bool,
+        typer.Option(
+            "--example",
+            help="Also run the example set: its tools, playbooks and tables (created if missing).",
+        ),
+    ] = False,
 ) -> None:
     """Run a saga worker (task queue and concurrency from the configuration) until stopped.
 
     Goals started without a plan are planned by the configured planner behind the plan cache.
+    With --example, the worker runs the goals of `omnihub up --example` (start every worker of
+    a deployment with it, so whichever worker takes a goal knows its tools and playbooks).
     """
     from omnihub.runtime import run_worker
     from omnihub.tools import default_registry
 
     settings = state(ctx).settings
     extra = [spec for name in tools or [] for spec in load_tools(name)]
+    if example:
+        from omnihub.examples import example_settings, example_tools
+
+        settings = example_settings(settings)
+        extra = [*example_tools(), *extra]
+        _create_example_tables(settings)
     registry = default_registry(extra)
 
     async def main() -> None:
@@ -93,6 +109,18 @@ def worker(
 
     _run(main())
     _leave(0)
+
+
+def _create_example_tables(settings: Any) -> None:
+    """Create the example tables; once more after a moment if that failed, because workers
+    started together race on PostgreSQL's CREATE TABLE IF NOT EXISTS (not atomic there)."""
+    from omnihub.examples import create_example_tables
+
+    try:
+        create_example_tables(settings)
+    except StoreError:
+        time.sleep(0.5)
+        create_example_tables(settings)
 
 
 def _read_plan(path: Path) -> Plan:
