@@ -22,6 +22,7 @@ import typer
 from pydantic import ValidationError as PydanticValidationError
 
 from omnihub.cli._app import app, bench_app, state
+from omnihub.config import Settings
 from omnihub.errors import ConfigurationError, OmniHubError, StoreError, ValidationError
 from omnihub.plans import Plan
 
@@ -111,7 +112,7 @@ def worker(
     _leave(0)
 
 
-def _create_example_tables(settings: Any) -> None:
+def _create_example_tables(settings: Settings) -> None:
     """Create the example tables; once more after a moment if that failed, because workers
     started together race on PostgreSQL's CREATE TABLE IF NOT EXISTS (not atomic there)."""
     from omnihub.examples import create_example_tables
