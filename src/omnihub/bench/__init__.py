@@ -9,6 +9,7 @@ from omnihub.bench._events import BenchConfig, goal_workload, run_events_benchma
 from omnihub.bench._planning import planning_goals, run_planning_benchmark
 from omnihub.bench._policy import run_policy_benchmark
 from omnihub.bench._saga import parse_sizes, run_saga_benchmark, saga_bench_tools
+from omnihub.bench._saga_workers import run_saga_workers_benchmark
 
 __all__ = [
     "BenchConfig",
@@ -21,5 +22,6 @@ __all__ = [
     "run_planning_benchmark",
     "run_policy_benchmark",
     "run_saga_benchmark",
+    "run_saga_workers_benchmark",
     "saga_bench_tools",
 ]

@@ -241,15 +241,30 @@ def bench_saga(
             help="Sweep goal counts, e.g. 100,300,1000: baseline and saga interleaved per size.",
         ),
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Run each side on this many worker processes, on PostgreSQL "
+            "(no recovery probe, no sweep); default: workers in this process, on SQLite.",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Goals through AgentSaga against bare Temporal with the same activity, same run."""
-    from omnihub.bench import parse_sizes, run_saga_benchmark
+    from omnihub.bench import parse_sizes, run_saga_benchmark, run_saga_workers_benchmark
 
     sweep = parse_sizes(sizes) if sizes else ()
     with tempfile.TemporaryDirectory(prefix="omnihub-bench-saga-") as scratch:
-        report = _run(
-            run_saga_benchmark(goals, steps, rate, Path(scratch), recovery=recovery, sizes=sweep)
-        )
+        if workers is not None:
+            report = _run(
+                run_saga_workers_benchmark(goals, steps, workers, Path(scratch), rate=rate)
+            )
+        else:
+            report = _run(
+                run_saga_benchmark(
+                    goals, steps, rate, Path(scratch), recovery=recovery, sizes=sweep
+                )
+            )
     typer.echo(json.dumps(report, sort_keys=True) if as_json else json.dumps(report, indent=2))
     _leave(0)
