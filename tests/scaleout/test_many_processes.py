@@ -204,6 +204,7 @@ def test_two_apis_and_three_workers_share_goals_cache_and_survive_kills(
     # the clients retry at B with the same key.
     answered: dict[int, tuple[str, str]] = {}  # index → (api that answered, goal id)
     a_dead = threading.Event()
+    moved = Counter[str]()  # requests A never answered, sent again to B
 
     def submit(index: int) -> None:
         body = {"goal": _trip(index + 1)}
@@ -216,7 +217,9 @@ def test_two_apis_and_three_workers_share_goals_cache_and_survive_kills(
                     answered[index] = ("a", answer.json()["goal_id"])
                     return
             except httpx.TransportError:
-                pass  # API A died under this request: retry at B, same key
+                moved["in flight"] += 1  # API A died under this request: retry at B, same key
+        elif base == a:
+            moved["after"] += 1
         answer = httpx.post(f"{b}/v1/goals", json=body, headers=headers, timeout=60)
         assert answer.status_code == 202, answer.text
         answered[index] = ("b", answer.json()["goal_id"])
@@ -250,7 +253,10 @@ def test_two_apis_and_three_workers_share_goals_cache_and_survive_kills(
     assert finished, (Counter(t[-1][0] for t in streams.values()), processes.logs())
     assert Counter(types[-1][0] for types in streams.values()) == {"GoalCompleted": GOALS + 2}
     elapsed = time.monotonic() - began
-    print(f"{GOALS + 2} goals ended {elapsed:.1f} s after the processes were ready")
+    print(
+        f"{GOALS + 2} goals ended {elapsed:.1f} s after the processes were ready; "
+        f"requests moved from A to B: {dict(moved)}"
+    )
 
     # Every key A answered before it died, retried at B after the goals ended: the same goal,
     # never a second one, and no goal runs again.
@@ -284,6 +290,7 @@ def test_two_apis_and_three_workers_share_goals_cache_and_survive_kills(
     identities = asyncio.run(
         _planned_by(shared_env["OMNIHUB_TEMPORAL_ADDRESS"], sorted(everything))
     )
+    assert set(identities) == everything
     names = {f"{w.popen.pid}@": w.name for w in workers}
 
     def worker_of(goal_id: str) -> str:

@@ -28,9 +28,9 @@ from temporalio.worker import Worker
 from omnihub.bench._saga import (
     _RPC_TIMEOUT,
     _TABLES,
-    _chain,
     _create_tables,
-    _drive,
+    _drive_bare,
+    _drive_sagas,
     _duplicates,
 )
 from omnihub.bench._saga_baseline import BareBenchmark, BareEffects
@@ -125,29 +125,12 @@ async def run_saga_workers_benchmark(
         log = work_dir / "workers.log"
 
         bare_queue = f"bare-{uuid.uuid4().hex[:6]}"
-
-        async def bare() -> dict[str, Any]:
-            async def start(index: int) -> Any:
-                goal = f"bare-{index}-{uuid.uuid4().hex[:6]}"
-                return await client.start_workflow(
-                    BareBenchmark.run,
-                    args=[goal, steps],
-                    id=goal,
-                    task_queue=bare_queue,
-                    rpc_timeout=_RPC_TIMEOUT,
-                )
-
-            async def finish(handle: Any) -> bool:
-                return bool(await handle.result(rpc_timeout=_RPC_TIMEOUT) == steps)
-
-            return await _drive(goals, rate, start, finish)
-
         baseline = await _with_workers(
             workers,
             ["-m", "omnihub.bench._saga_workers", bare_queue, db_url],
             env,
             log,
-            bare,
+            lambda: _drive_bare(client, bare_queue, goals, steps, rate),
         )
         baseline["duplicate_side_effects"] = _duplicates(database, "baseline_effects")
 
@@ -155,23 +138,12 @@ async def run_saga_workers_benchmark(
         sagas = SagaClient(
             client, task_queue=saga_queue, tenant_id="bench", rpc_timeout=_RPC_TIMEOUT
         )
-        plan = _chain("bench_effect", steps)
-
-        async def saga_run() -> dict[str, Any]:
-            async def start(index: int) -> str:
-                return await sagas.start(f"benchmark goal {index}", plan)
-
-            async def finish(goal_id: str) -> bool:
-                return (await sagas.result(goal_id)).status == "completed"
-
-            return await _drive(goals, rate, start, finish)
-
         saga = await _with_workers(
             workers,
             ["-m", "omnihub", "worker", "--tools", "omnihub.bench:saga_bench_tools"],
             {**env, "OMNIHUB_TASK_QUEUE": saga_queue},
             log,
-            saga_run,
+            lambda: _drive_sagas(sagas, goals, steps, rate),
         )
         saga["duplicate_side_effects"] = _duplicates(database, "bench_effects")
         database.close()

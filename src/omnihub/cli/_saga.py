@@ -33,6 +33,15 @@ app.add_typer(saga_app, name="saga")
 
 _T = TypeVar("_T")
 
+ExampleFlag = Annotated[
+    bool,
+    typer.Option(
+        "--example",
+        help="Also run the example set: its tools, playbooks and tables (created if missing).",
+    ),
+]
+"""``--example`` of ``omnihub up`` and ``omnihub worker``: one switch, one meaning."""
+
 
 def _leave(status: int = 0) -> None:
     """End the command: a hard exit in the real ``omnihub`` process, a normal one otherwise."""
@@ -69,13 +78,7 @@ def worker(
         list[str] | None,
         typer.Option("--tools", help="Extra tools as module:attribute (repeatable)."),
     ] = None,
-    example: Annotated[
-        bool,
-        typer.Option(
-            "--example",
-            help="Also run the example set: its tools, playbooks and tables (created if missing).",
-        ),
-    ] = False,
+    example: ExampleFlag = False,
 ) -> None:
     """Run a saga worker (task queue and concurrency from the configuration) until stopped.
 
