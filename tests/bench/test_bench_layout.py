@@ -28,6 +28,7 @@ def test_bench_public_names() -> None:
         "run_planning_replay",
         "run_policy_benchmark",
         "run_saga_benchmark",
+        "run_saga_workers_benchmark",
         "saga_bench_tools",
     ]
     for name in omnihub.bench.__all__:

@@ -11,6 +11,7 @@ from omnihub.bench._planning_memory import run_planning_memory_benchmark
 from omnihub.bench._planning_replay import replay_traffic, run_planning_replay
 from omnihub.bench._policy import run_policy_benchmark
 from omnihub.bench._saga import parse_sizes, run_saga_benchmark, saga_bench_tools
+from omnihub.bench._saga_workers import run_saga_workers_benchmark
 
 __all__ = [
     "BenchConfig",
@@ -26,5 +27,6 @@ __all__ = [
     "run_planning_replay",
     "run_policy_benchmark",
     "run_saga_benchmark",
+    "run_saga_workers_benchmark",
     "saga_bench_tools",
 ]

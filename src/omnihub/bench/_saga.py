@@ -209,23 +209,45 @@ async def _baseline(
         max_concurrent_activities=100,
         max_concurrent_workflow_tasks=100,
     ):
-
-        async def start(index: int) -> Any:
-            goal = f"bare-{index}-{uuid.uuid4().hex[:6]}"
-            return await client.start_workflow(
-                BareBenchmark.run,
-                args=[goal, steps],
-                id=goal,
-                task_queue=queue,
-                rpc_timeout=_RPC_TIMEOUT,
-            )
-
-        async def finish(handle: Any) -> bool:
-            return bool(await handle.result(rpc_timeout=_RPC_TIMEOUT) == steps)
-
-        figures = await _drive(goals, rate, start, finish)
+        figures = await _drive_bare(client, queue, goals, steps, rate)
     figures["duplicate_side_effects"] = _duplicates(database, "baseline_effects")
     return figures
+
+
+async def _drive_bare(
+    client: Client, queue: str, goals: int, steps: int, rate: float | None
+) -> dict[str, Any]:
+    """Run ``goals`` bare workflows on ``queue`` (whose workers poll elsewhere), timed."""
+
+    async def start(index: int) -> Any:
+        goal = f"bare-{index}-{uuid.uuid4().hex[:6]}"
+        return await client.start_workflow(
+            BareBenchmark.run,
+            args=[goal, steps],
+            id=goal,
+            task_queue=queue,
+            rpc_timeout=_RPC_TIMEOUT,
+        )
+
+    async def finish(handle: Any) -> bool:
+        return bool(await handle.result(rpc_timeout=_RPC_TIMEOUT) == steps)
+
+    return await _drive(goals, rate, start, finish)
+
+
+async def _drive_sagas(
+    sagas: SagaClient, goals: int, steps: int, rate: float | None
+) -> dict[str, Any]:
+    """Run ``goals`` goals of ``steps`` chained effects through ``sagas``' queue, timed."""
+    plan = _chain("bench_effect", steps)
+
+    async def start(index: int) -> str:
+        return await sagas.start(f"benchmark goal {index}", plan)
+
+    async def finish(goal_id: str) -> bool:
+        return (await sagas.result(goal_id)).status == "completed"
+
+    return await _drive(goals, rate, start, finish)
 
 
 def _chain(tool_name: str, steps: int) -> Plan:
@@ -256,16 +278,8 @@ async def _saga(
     sagas = SagaClient(
         client, task_queue=queue, tenant_id="bench", options=SagaOptions(), rpc_timeout=_RPC_TIMEOUT
     )
-    plan = _chain("bench_effect", steps)
     async with build_worker(client, activities, task_queue=queue):
-
-        async def start(index: int) -> str:
-            return await sagas.start(f"benchmark goal {index}", plan)
-
-        async def finish(goal_id: str) -> bool:
-            return (await sagas.result(goal_id)).status == "completed"
-
-        figures = await _drive(goals, rate, start, finish)
+        figures = await _drive_sagas(sagas, goals, steps, rate)
     figures["duplicate_side_effects"] = _duplicates(resources.database, "bench_effects")
     return figures
 

@@ -22,7 +22,7 @@ from rich.table import Table
 from rich.text import Text
 
 from omnihub.cli._app import app, state
-from omnihub.cli._saga import _leave
+from omnihub.cli._saga import ExampleFlag, _leave
 from omnihub.config import Settings
 from omnihub.errors import NotFoundError
 from omnihub.events import GoalState
@@ -52,13 +52,7 @@ def up(
     ctx: typer.Context,
     host: Annotated[str | None, typer.Option(help="API address (default 127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option(help="API port (default 8700).")] = None,
-    example: Annotated[
-        bool,
-        typer.Option(
-            "--example",
-            help="Also run the example set: its tools, playbooks and tables (created if missing).",
-        ),
-    ] = False,
+    example: ExampleFlag = False,
 ) -> None:
     """Start the whole embedded stack: Temporal dev server, a worker and the API.
 

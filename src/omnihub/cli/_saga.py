@@ -13,6 +13,7 @@ import os
 import signal
 import sys
 import tempfile
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -21,7 +22,8 @@ import typer
 from pydantic import ValidationError as PydanticValidationError
 
 from omnihub.cli._app import app, bench_app, state
-from omnihub.errors import ConfigurationError, OmniHubError, ValidationError
+from omnihub.config import Settings
+from omnihub.errors import ConfigurationError, OmniHubError, StoreError, ValidationError
 from omnihub.plans import Plan
 
 saga_app = typer.Typer(
@@ -30,6 +32,15 @@ saga_app = typer.Typer(
 app.add_typer(saga_app, name="saga")
 
 _T = TypeVar("_T")
+
+ExampleFlag = Annotated[
+    bool,
+    typer.Option(
+        "--example",
+        help="Also run the example set: its tools, playbooks and tables (created if missing).",
+    ),
+]
+"""``--example`` of ``omnihub up`` and ``omnihub worker``: one switch, one meaning."""
 
 
 def _leave(status: int = 0) -> None:
@@ -67,16 +78,25 @@ def worker(
         list[str] | None,
         typer.Option("--tools", help="Extra tools as module:attribute (repeatable)."),
     ] = None,
+    example: ExampleFlag = False,
 ) -> None:
     """Run a saga worker (task queue and concurrency from the configuration) until stopped.
 
     Goals started without a plan are planned by the configured planner behind the plan cache.
+    With --example, the worker runs the goals of `omnihub up --example` (start every worker of
+    a deployment with it, so whichever worker takes a goal knows its tools and playbooks).
     """
     from omnihub.runtime import run_worker
     from omnihub.tools import default_registry
 
     settings = state(ctx).settings
     extra = [spec for name in tools or [] for spec in load_tools(name)]
+    if example:
+        from omnihub.examples import example_settings, example_tools
+
+        settings = example_settings(settings)
+        extra = [*example_tools(), *extra]
+        _create_example_tables(settings)
     registry = default_registry(extra)
 
     async def main() -> None:
@@ -93,6 +113,18 @@ def worker(
 
     _run(main())
     _leave(0)
+
+
+def _create_example_tables(settings: Settings) -> None:
+    """Create the example tables; once more after a moment if that failed, because workers
+    started together race on PostgreSQL's CREATE TABLE IF NOT EXISTS (not atomic there)."""
+    from omnihub.examples import create_example_tables
+
+    try:
+        create_example_tables(settings)
+    except StoreError:
+        time.sleep(0.5)
+        create_example_tables(settings)
 
 
 def _read_plan(path: Path) -> Plan:
@@ -215,17 +247,36 @@ def bench_saga(
     tracing: Annotated[
         bool, typer.Option("--tracing", help="Also run the saga with tracing off, then on.")
     ] = False,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Run each side on this many worker processes, on PostgreSQL "
+            "(no recovery probe, no sweep); default: workers in this process, on SQLite.",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Goals through AgentSaga against bare Temporal with the same activity, same run."""
-    from omnihub.bench import parse_sizes, run_saga_benchmark
+    from omnihub.bench import parse_sizes, run_saga_benchmark, run_saga_workers_benchmark
 
     sweep = parse_sizes(sizes) if sizes else ()
     with tempfile.TemporaryDirectory(prefix="omnihub-bench-saga-") as scratch:
-        report = _run(
-            run_saga_benchmark(
-                goals, steps, rate, Path(scratch), recovery=recovery, sizes=sweep, tracing=tracing
+        if workers is not None:
+            report = _run(
+                run_saga_workers_benchmark(goals, steps, workers, Path(scratch), rate=rate)
             )
-        )
+        else:
+            report = _run(
+                run_saga_benchmark(
+                    goals,
+                    steps,
+                    rate,
+                    Path(scratch),
+                    recovery=recovery,
+                    sizes=sweep,
+                    tracing=tracing,
+                )
+            )
     typer.echo(json.dumps(report, sort_keys=True) if as_json else json.dumps(report, indent=2))
     _leave(0)

@@ -12,7 +12,7 @@ from temporalio.client import (
     WorkflowHandle,
     WorkflowUpdateFailedError,
 )
-from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -136,6 +136,9 @@ class SagaClient:
                         if attempt
                         else WorkflowIDConflictPolicy.FAIL
                     ),
+                    # A goal id runs once, ever: a retry that comes after the goal ended
+                    # (an idempotent resubmission) must not start the saga again.
+                    id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 )
                 return goal_id
             except WorkflowAlreadyStartedError as exc:
