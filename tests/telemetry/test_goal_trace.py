@@ -60,7 +60,10 @@ def stack_env(
     import sqlite3
 
     with sqlite3.connect(omnihub_home / "events.db") as db:
-        db.execute("CREATE TABLE bookings (id TEXT PRIMARY KEY, name TEXT)")
+        db.execute(
+            "CREATE TABLE bookings (id TEXT NOT NULL, tenant_id TEXT NOT NULL, name TEXT,"
+            " PRIMARY KEY (tenant_id, id))"
+        )
     return {
         **os.environ,
         "OMNIHUB_HOME": str(omnihub_home),
@@ -75,6 +78,8 @@ def stack_env(
         "OMNIHUB_WORKER_METRICS_PORT": str(free_port()),
         "OMNIHUB_TEMPORAL_METRICS_PORT": str(free_port()),
         "OMNIHUB_LOG_FORMAT": "json",
+        # Prometheus scrapes the API without a key here (it needs an admin key by default).
+        "OMNIHUB_API_METRICS_PUBLIC": "true",
         "OMNIHUB_LOG_LEVEL": "INFO",
         "OTEL_EXPORTER_OTLP_ENDPOINT": otlp_receiver.endpoint,
         "OTEL_BSP_SCHEDULE_DELAY": "100",
