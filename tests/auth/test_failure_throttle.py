@@ -25,19 +25,12 @@ from omnihub.servers import free_port
 Opener = Callable[..., FailureThrottle]
 
 
-@pytest.fixture(params=["memory", "redis"])
-def throttle_url(request: pytest.FixtureRequest) -> str:
-    if request.param == "memory":
-        return "memory://"
-    return str(request.getfixturevalue("redis_url"))
-
-
 @pytest.fixture
-async def opener(throttle_url: str) -> AsyncIterator[Opener]:
+async def opener(kv_url: str) -> AsyncIterator[Opener]:
     opened: list[FailureThrottle] = []
 
     def open_throttle(**options: Any) -> FailureThrottle:
-        throttle = open_failure_throttle(throttle_url, **options)
+        throttle = open_failure_throttle(kv_url, **options)
         opened.append(throttle)
         return throttle
 
@@ -55,9 +48,9 @@ async def wait_of(throttle: FailureThrottle, address: str) -> float:
     return 0.0
 
 
-async def test_the_factory_builds_each_backend(throttle_url: str, opener: Opener) -> None:
+async def test_the_factory_builds_each_backend(kv_url: str, opener: Opener) -> None:
     throttle = opener()
-    expected = MemoryFailureThrottle if throttle_url == "memory://" else RedisFailureThrottle
+    expected = MemoryFailureThrottle if kv_url == "memory://" else RedisFailureThrottle
     assert isinstance(throttle, expected)
     await throttle.ping()
 
