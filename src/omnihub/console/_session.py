@@ -42,25 +42,25 @@ def csrf_token_for(token: str) -> str:
 class ConsoleUser:
     """The signed-in caller of one console request."""
 
-    session: BrowserSession
+    principal: Principal
     csrf_token: str
 
     @property
     def tenant_id(self) -> str:
-        return self.session.tenant_id
+        return self.principal.tenant_id
 
     @property
     def role(self) -> Role:
-        return self.session.role
+        return self.principal.role
 
     @property
     def can_operate(self) -> bool:
         """Operators and admins may submit goals and decide approvals; viewers only read."""
-        return self.session.role.allows(Role.OPERATOR)
+        return self.principal.role.allows(Role.OPERATOR)
 
     @property
     def actor(self) -> str:
-        return f"key:{self.session.key_id}"
+        return f"key:{self.principal.key_id}"
 
 
 def services_of(request: Request) -> Services:
@@ -116,7 +116,10 @@ async def current_user(request: Request) -> ConsoleUser:
     request.state.tenant_id = session.tenant_id
     share: float = request.app.state.settings.api_rate_limit_key_share
     await acquire_for_key(services.rate_limiter, session, share)
-    return ConsoleUser(session, csrf_token_for(token))
+    # A console key never signs (check_key refuses one that must), so the session store
+    # keeps no signing secret and the principal carries none.
+    principal = Principal(session.key_id, session.tenant_id, session.role, False, b"")
+    return ConsoleUser(principal, csrf_token_for(token))
 
 
 def check_csrf(user: ConsoleUser, token: str) -> None:
