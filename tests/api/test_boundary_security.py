@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from api_support import Api, ApiFactory
 
-from omnihub.auth import FailureThrottle, Role
+from omnihub.auth import MemoryFailureThrottle, Role
 from omnihub.errors import RateLimitedError
 
 
@@ -43,21 +43,21 @@ async def test_wrong_keys_from_one_address_are_throttled_with_backoff(
     assert (await api.client.get("/healthz")).status_code == 200
 
 
-def test_the_backoff_doubles_and_a_success_clears_it() -> None:
+async def test_the_backoff_doubles_and_a_success_clears_it() -> None:
     now = [0.0]
-    throttle = FailureThrottle(free=2, base=1.0, ceiling=8.0, clock=lambda: now[0])
+    throttle = MemoryFailureThrottle(free=2, base=1.0, ceiling=8.0, clock=lambda: now[0])
     waits = []
     for _ in range(7):
-        throttle.failed("10.0.0.1")
+        await throttle.failed("10.0.0.1")
         try:
-            throttle.check("10.0.0.1")
+            await throttle.check("10.0.0.1")
             waits.append(0.0)
         except RateLimitedError as exc:
             waits.append(exc.retry_after)
     assert waits == [0.0, 0.0, 1.0, 2.0, 4.0, 8.0, 8.0]
-    throttle.check("10.0.0.2")  # other addresses are not affected
-    throttle.succeeded("10.0.0.1")
-    throttle.check("10.0.0.1")
+    await throttle.check("10.0.0.2")  # other addresses are not affected
+    await throttle.succeeded("10.0.0.1")
+    await throttle.check("10.0.0.1")
 
 
 async def test_metrics_need_an_admin_key_and_show_no_tenant_names(api: Api) -> None:

@@ -100,13 +100,6 @@ def test_concurrent_claims_through_separate_stores_bind_one_goal(idempotency_url
     assert sum(new for _, new in results) == 1
 
 
-@pytest.fixture(params=["memory", "redis"])
-def kv_url(request: pytest.FixtureRequest) -> str:
-    if request.param == "memory":
-        return "memory://"
-    return str(request.getfixturevalue("redis_url"))
-
-
 @pytest.fixture
 async def nonces(kv_url: str) -> AsyncIterator[NonceStore]:
     store = open_nonce_store(kv_url)

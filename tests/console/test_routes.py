@@ -4,6 +4,7 @@ submitting and deciding, the SSE timeline, static files."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -20,11 +21,12 @@ from omnihub.goals import StreamEvent
 from omnihub.servers import EmbeddedTemporal
 
 
-def signed_in(stack: Stack, key: str) -> httpx.AsyncClient:
+@contextlib.asynccontextmanager
+async def signed_in(stack: Stack, key: str) -> AsyncIterator[httpx.AsyncClient]:
     """A client with a console session of ``key`` (as the login form would open it)."""
-    token = stack.app.state.console.sessions.open(stack.services.keys.authenticate(key))
-    client = httpx.AsyncClient(base_url=stack.base_url, cookies={COOKIE_NAME: token})
-    return client
+    token = await stack.services.sessions.open(stack.services.keys.authenticate(key))
+    async with httpx.AsyncClient(base_url=stack.base_url, cookies={COOKIE_NAME: token}) as client:
+        yield client
 
 
 async def login(
@@ -87,7 +89,7 @@ async def test_keys_that_must_sign_and_revoked_keys_cannot_sign_in(stack: Stack)
     assert refused.status_code == 401
     assert "must sign its requests" in refused.text
     created = stack.services.keys.create("acme", Role.VIEWER)
-    stack.app.state.console.sessions.recheck = 0.0
+    stack.services.sessions.recheck = 0.0
     async with signed_in(stack, created.key) as client:
         assert (await client.get("/console/goals")).status_code == 200
         stack.services.keys.revoke(created.key_id)  # by another process, like the CLI

@@ -240,6 +240,38 @@ def test_every_omnihub_variable_the_artifacts_set_is_a_setting() -> None:
         assert omnihub <= known, f"{artifact}: not OmniHub settings: {sorted(omnihub - known)}"
 
 
+def _otlp_settings() -> dict[str, dict[str, str]]:
+    """The OTLP endpoint and protocol each artifact sets (the protocol may be unset)."""
+    found: dict[str, dict[str, str]] = {}
+    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+    for name, service in compose["services"].items():
+        found[f"compose:{name}"] = dict(service.get("environment", {}))
+    for doc in _manifests():
+        if doc["kind"] == "ConfigMap":
+            found[f"k8s:{doc['metadata']['name']}"] = dict(doc["data"])
+    terraform = (DEPLOY / "terraform" / "main.tf").read_text()
+    found["terraform"] = dict(re.findall(r"\b(OTEL_[A-Z_]+)\s*=\s*\"([^\"]*)\"", terraform))
+    return {k: v for k, v in found.items() if "OTEL_EXPORTER_OTLP_ENDPOINT" in v}
+
+
+def test_otlp_endpoints_use_the_port_of_the_protocol_the_image_speaks() -> None:
+    dockerfile = (DEPLOY / "Dockerfile").read_text()
+    extras = re.search(r"pip install [^\n]*\"\.\[([a-z0-9,-]+)\]\"", dockerfile)
+    assert extras, "the Dockerfile installs no extras"
+    installed = set(extras.group(1).split(","))
+    assert "otlp" in installed
+    settings = _otlp_settings()
+    assert {k.split(":")[0] for k in settings} >= {"compose", "k8s"}
+    for artifact, env in settings.items():
+        protocol = env.get("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
+        port = env["OTEL_EXPORTER_OTLP_ENDPOINT"].rsplit(":", 1)[-1].rstrip("/")
+        if protocol == "grpc":
+            assert "otlp-grpc" in installed, f"{artifact}: gRPC without the otlp-grpc extra"
+        assert (protocol, port) in {("http/protobuf", "4318"), ("grpc", "4317")}, (
+            f"{artifact}: OTLP {protocol} to port {port}"
+        )
+
+
 def _checkov() -> Path:
     """checkov lives in its own venv (it pins packaging<24): `make deploy-tools` builds it."""
     explicit = os.environ.get("CHECKOV")

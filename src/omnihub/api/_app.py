@@ -19,7 +19,7 @@ from omnihub.api._routes_policy import router as policy_router
 from omnihub.api._routes_system import router as system_router
 from omnihub.api._routes_system import stats_router
 from omnihub.api._security import SecurityHeadersMiddleware
-from omnihub.auth import FailureThrottle, SignatureVerifier
+from omnihub.auth import SignatureVerifier
 from omnihub.config import Settings
 from omnihub.console import mount_console
 from omnihub.runtime import Services, open_services
@@ -67,7 +67,6 @@ def create_app(
     )
     app.state.settings = settings
     app.state.metrics = ApiMetrics(tenant_labels=settings.api_metrics_tenant_labels)
-    app.state.auth_throttle = FailureThrottle(free=settings.api_auth_free_failures)
     app.state.sse_keepalive_seconds = sse_keepalive_seconds
     app.state.services = services
     if services is not None:

@@ -10,7 +10,6 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from omnihub.api._metrics import ApiMetrics
 from omnihub.auth import (
-    FailureThrottle,
     Principal,
     Role,
     SignatureVerifier,
@@ -72,9 +71,9 @@ async def authenticate(
     buckets. An address with too many failed keys is refused (429) before any lookup."""
     services = services_of(request)
     metrics = metrics_of(request)
-    throttle: FailureThrottle = request.app.state.auth_throttle
+    throttle = services.throttle
     address = client_address(request)
-    throttle.check(address)
+    await throttle.check(address)
     try:
         if credentials is None or credentials.scheme.lower() != "bearer":
             raise AuthenticationError("missing API key: send 'Authorization: Bearer KEY'")
@@ -91,12 +90,12 @@ async def authenticate(
                     headers=request.headers,
                 )
         except AuthenticationError:
-            throttle.failed(address)  # a wrong key or signature; a missing one costs nothing
+            await throttle.failed(address)  # a wrong key or signature; a missing one costs nothing
             raise
     except AuthenticationError as exc:
         metrics.auth_failures.labels(type(exc).__name__).inc()
         raise
-    throttle.succeeded(address)
+    await throttle.succeeded(address)
     request.state.tenant_id = principal.tenant_id
     try:
         await acquire_for_key(

@@ -119,12 +119,12 @@ async def revoke_key(
 ) -> None:
     """Revoke a key of the admin's tenant; its console sessions end at once. Another
     tenant's key is 404, as if it did not exist."""
-    keys = services_of(request).keys
-    mine = await asyncio.to_thread(keys.list, principal.tenant_id)
+    services = services_of(request)
+    mine = await asyncio.to_thread(services.keys.list, principal.tenant_id)
     if not any(k.key_id == key_id and k.revoked_at is None for k in mine):
         raise NotFoundError(f"no active API key {key_id!r} in this tenant")
-    await asyncio.to_thread(keys.revoke, key_id)
-    request.app.state.console.sessions.revoke_key(key_id)
+    await asyncio.to_thread(services.keys.revoke, key_id)
+    await services.sessions.revoke_key(key_id)
     await _record(
         request,
         principal,

@@ -2,7 +2,8 @@
 request signing with replay checks, per-tenant rate limits and Idempotency-Key records.
 
 Every store is built from a URL: keys and idempotency records on SQLite (embedded) or
-PostgreSQL, nonces and rate limits in memory or Redis, so API processes hold no state.
+PostgreSQL, console sessions on SQLite, PostgreSQL or Redis, nonces, rate limits and the
+failed-sign-in throttle in memory or Redis, so API processes hold no state.
 """
 
 from omnihub.auth._cipher import SecretCipher
@@ -35,6 +36,15 @@ from omnihub.auth._ratelimit import (
     RedisRateLimiter,
     open_rate_limiter,
 )
+from omnihub.auth._sessions import (
+    BrowserSession,
+    PostgresSessionStore,
+    RedisSessionStore,
+    SessionStore,
+    SQLiteSessionStore,
+    SqlSessionStore,
+    open_session_store,
+)
 from omnihub.auth._signing import (
     NONCE_HEADER,
     SIGNATURE_HEADER,
@@ -45,43 +55,60 @@ from omnihub.auth._signing import (
     sign_request,
 )
 from omnihub.auth._storage import redis_client
-from omnihub.auth._throttle import AuthThrottledError, FailureThrottle, acquire_for_key
+from omnihub.auth._throttle import (
+    AuthThrottledError,
+    FailureThrottle,
+    MemoryFailureThrottle,
+    RedisFailureThrottle,
+    acquire_for_key,
+    open_failure_throttle,
+)
 
 __all__ = [
     "NONCE_HEADER",
     "SIGNATURE_HEADER",
     "TIMESTAMP_HEADER",
     "AuthThrottledError",
+    "BrowserSession",
     "CreatedKey",
     "FailureThrottle",
     "IdempotencyKeyReusedError",
     "IdempotencyStore",
     "KeyInfo",
     "KeyStore",
+    "MemoryFailureThrottle",
     "MemoryNonceStore",
     "MemoryRateLimiter",
     "NonceStore",
     "PostgresIdempotencyStore",
     "PostgresKeyStore",
+    "PostgresSessionStore",
     "Principal",
     "RateDecision",
     "RateLimiter",
+    "RedisFailureThrottle",
     "RedisNonceStore",
     "RedisRateLimiter",
+    "RedisSessionStore",
     "Role",
     "SQLiteIdempotencyStore",
     "SQLiteKeyStore",
+    "SQLiteSessionStore",
     "SecretCipher",
+    "SessionStore",
     "SignatureVerifier",
     "SqlIdempotencyStore",
     "SqlKeyStore",
+    "SqlSessionStore",
     "acquire_for_key",
     "canonical_request",
     "has_signature",
+    "open_failure_throttle",
     "open_idempotency_store",
     "open_key_store",
     "open_nonce_store",
     "open_rate_limiter",
+    "open_session_store",
     "redis_client",
     "request_hash",
     "sign_request",

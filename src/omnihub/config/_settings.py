@@ -29,6 +29,8 @@ _URL_KINDS: dict[str, tuple[BackendKind, ...]] = {
     "api_idempotency_url": _SQL,
     "api_nonces_url": _KV,
     "api_rate_limit_url": _KV,
+    "api_sessions_url": ("sqlite", "postgresql", "redis"),
+    "api_throttle_url": _KV,
     "api_redis_url": ("redis",),
     "cache_url": ("sqlite", "memory", "redis"),
     "cache_redis_url": ("redis",),
@@ -240,10 +242,21 @@ class Settings(BaseSettings):
         description="Rate-limit buckets: memory:// or redis(s)://... "
         "(default: api_redis_url, else memory://).",
     )
+    api_sessions_url: str | None = Field(
+        None,
+        description="Console sessions: sqlite:///PATH, postgresql://... or redis(s)://... "
+        "(default: the API key store's URL).",
+    )
+    api_throttle_url: str | None = Field(
+        None,
+        description="Failed sign-ins per client address: memory:// or redis(s)://... "
+        "(default: api_redis_url, else memory://).",
+    )
     api_redis_url: str | None = Field(
         None,
-        description="Shorthand: one Redis (redis(s)://...) for both rate limits and signature "
-        "nonces, shared by several API processes; unset keeps them in memory.",
+        description="Shorthand: one Redis (redis(s)://...) for rate limits, signature nonces "
+        "and the failed-sign-in throttle, shared by several API processes; unset keeps them "
+        "in memory.",
     )
     api_rate_limit_per_second: float = Field(
         20.0, gt=0, description="Requests per second each tenant may make (token refill rate)."
@@ -452,6 +465,17 @@ class Settings(BaseSettings):
     def resolved_api_rate_limit_url(self) -> str:
         """The rate limiter URL: ``api_rate_limit_url``, else ``api_redis_url``, else memory."""
         return self.api_rate_limit_url or self.api_redis_url or "memory://"
+
+    @property
+    def resolved_api_sessions_url(self) -> str:
+        """The console session store URL, defaulting to the API key store's."""
+        return self.api_sessions_url or self.resolved_api_keys_url
+
+    @property
+    def resolved_api_throttle_url(self) -> str:
+        """The failed-sign-in throttle URL: ``api_throttle_url``, else ``api_redis_url``,
+        else memory."""
+        return self.api_throttle_url or self.api_redis_url or "memory://"
 
     @property
     def resolved_api_keys_secret_file(self) -> Path:

@@ -12,7 +12,6 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from omnihub.config import Settings
-from omnihub.console._session import ConsoleSessions
 from omnihub.console._views import format_age
 from omnihub.events import EventStore, open_event_store
 
@@ -72,8 +71,8 @@ def static_files() -> dict[str, Path]:
 
 
 class Console:
-    """What every console route shares: settings, the event store it reads, templates, and
-    the signed-in sessions.
+    """What every console route shares: settings, the event store it reads, and templates
+    (sign-in sessions live in the services' session store, shared by every API process).
 
     The store is opened on first use from ``settings`` (unless one is passed in) and closed by
     :meth:`close`; SQLite in WAL mode lets it read while workers write.
@@ -86,7 +85,6 @@ class Console:
         self._lock = threading.Lock()
         self.templates = build_templates()
         self.static = static_files()
-        self.sessions = ConsoleSessions()
 
     @property
     def store(self) -> EventStore:

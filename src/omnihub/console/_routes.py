@@ -27,16 +27,16 @@ from fastapi.responses import (
 )
 from pydantic import ValidationError as PydanticValidationError
 
-from omnihub.auth import AuthThrottledError, FailureThrottle
+from omnihub.auth import AuthThrottledError
 from omnihub.console._console import STATIC_TYPES, Console
 from omnihub.console._session import (
     COOKIE_NAME,
     COOKIE_PATH,
     LOGIN_COOKIE_NAME,
-    SESSION_SECONDS,
     ConsoleUser,
     check_csrf,
     check_key,
+    csrf_token_for,
     current_user,
     safe_next,
     services_of,
@@ -191,21 +191,23 @@ async def login(
         return _login_page(
             console, request, next, "the sign-in form has expired; please try again", 403
         )
-    throttle: FailureThrottle = request.app.state.auth_throttle
+    services = services_of(request)
+    throttle = services.throttle
     address = request.client.host if request.client else "-"
     try:
-        throttle.check(address)
-        principal = check_key(services_of(request), api_key)
+        await throttle.check(address)
+        principal = check_key(services, api_key)
     except AuthThrottledError as exc:
         page = _login_page(console, request, next, str(exc), 429)
         page.headers["Retry-After"] = str(max(1, round(exc.retry_after)))
         return page
     except AuthenticationError as exc:
-        throttle.failed(address)
+        await throttle.failed(address)
         return _login_page(console, request, next, str(exc), 401)
-    throttle.succeeded(address)
+    await throttle.succeeded(address)
     response = RedirectResponse(safe_next(next), status_code=303)
-    _cookie(response, request, COOKIE_NAME, sessions_of(request).open(principal), SESSION_SECONDS)
+    token = await services.sessions.open(principal)
+    _cookie(response, request, COOKIE_NAME, token, int(services.sessions.lifetime))
     response.delete_cookie(LOGIN_COOKIE_NAME, path=COOKIE_PATH)
     return response
 
@@ -217,11 +219,11 @@ async def logout(
     session's CSRF token, so another site cannot sign the user out."""
     sessions = sessions_of(request)
     token = request.cookies.get(COOKIE_NAME)
-    session = sessions.get(token) if token else None
+    session = await sessions.get(token) if token else None
     if session is not None and token is not None:
-        if not hmac.compare_digest(session.csrf_token, csrf_token):
+        if not hmac.compare_digest(csrf_token_for(token), csrf_token):
             raise HTTPException(403, "the form has expired; reload the page and try again")
-        sessions.close(token)
+        await sessions.close(token)
     response = RedirectResponse(f"{COOKIE_PATH}/login", status_code=303)
     response.delete_cookie(COOKIE_NAME, path=COOKIE_PATH)
     return response

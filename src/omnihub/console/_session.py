@@ -2,11 +2,13 @@
 
 The API key is typed once into the login form and never stored in the browser: the cookie
 (HttpOnly, SameSite Strict, scoped to ``/console``) holds only a session token, which signing
-out, the session's end, or revoking the key (admin route) makes worthless. Every console
-request goes through the same key checks and per-key rate limit as the API. The login form
-carries a token that must match a cookie set with the form (another site can neither read
-nor set it), and every form that changes something, sign-out included, carries the session's
-CSRF token.
+out, the session's end, or revoking the key (admin route) makes worthless. Sessions live in
+the services' session store (``OMNIHUB_API_SESSIONS_URL``: beside the API keys by default,
+or Redis), so every API process sharing it honours a sign-in or a sign-out made through any
+of them. Every console request goes through the same key checks and per-key rate limit as
+the API. The login form carries a token that must match a cookie set with the form (another
+site can neither read nor set it), and every form that changes something, sign-out included,
+carries the session's CSRF token.
 """
 
 from __future__ import annotations
@@ -14,97 +16,26 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import secrets
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import quote
 
 from fastapi import HTTPException, Request
 
-from omnihub.auth import Principal, Role, acquire_for_key
+from omnihub.auth import BrowserSession, Principal, Role, SessionStore, acquire_for_key
 from omnihub.errors import AuthenticationError, ConfigurationError
 from omnihub.runtime import Services
 
 COOKIE_NAME = "omnihub_console"
 LOGIN_COOKIE_NAME = "omnihub_console_login"
 COOKIE_PATH = "/console"
-SESSION_SECONDS = 8 * 3600
-# How often a session re-reads its key's state, so a key revoked by another process (the
-# CLI, another API replica) ends the session within this many seconds.
-RECHECK_SECONDS = 30.0
+_CSRF_CONTEXT = b"omnihub-console-csrf-v1"
 
 
-@dataclass
-class ConsoleSession:
-    """One signed-in browser: its principal, CSRF token, end, and last key check."""
-
-    principal: Principal
-    csrf_token: str
-    expires_at: float
-    checked_at: float
-
-
-class ConsoleSessions:
-    """Console sessions in this process's memory, keyed by the SHA-256 of their token (a
-    memory dump shows no usable cookie). Several API replicas need sticky sessions."""
-
-    def __init__(
-        self,
-        *,
-        lifetime: float = SESSION_SECONDS,
-        max_sessions: int = 100_000,
-        recheck: float = RECHECK_SECONDS,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.lifetime = lifetime
-        self.max_sessions = max_sessions
-        self.recheck = recheck
-        self._clock = clock
-        self._sessions: dict[str, ConsoleSession] = {}
-
-    @staticmethod
-    def _id(token: str) -> str:
-        return hashlib.sha256(token.encode()).hexdigest()
-
-    def open(self, principal: Principal) -> str:
-        """A new session for ``principal``; returns the token for the cookie."""
-        now = self._clock()
-        if len(self._sessions) >= self.max_sessions:
-            self._sessions = {k: v for k, v in self._sessions.items() if v.expires_at > now}
-        token = secrets.token_urlsafe(32)
-        self._sessions[self._id(token)] = ConsoleSession(
-            principal, secrets.token_hex(32), now + self.lifetime, now
-        )
-        return token
-
-    def get(self, token: str) -> ConsoleSession | None:
-        """The live session of ``token``, or None (unknown, ended or expired)."""
-        key = self._id(token)
-        session = self._sessions.get(key)
-        if session is not None and session.expires_at <= self._clock():
-            del self._sessions[key]
-            return None
-        return session
-
-    def due_for_check(self, session: ConsoleSession) -> bool:
-        """Whether the session's key should be checked again (and marks it checked)."""
-        now = self._clock()
-        if now - session.checked_at < self.recheck:
-            return False
-        session.checked_at = now
-        return True
-
-    def close(self, token: str) -> None:
-        """End the session of ``token`` (sign-out)."""
-        self._sessions.pop(self._id(token), None)
-
-    def revoke_key(self, key_id: str) -> int:
-        """End every session signed in with the key ``key_id``; how many ended."""
-        ended = [k for k, v in self._sessions.items() if v.principal.key_id == key_id]
-        for k in ended:
-            del self._sessions[k]
-        return len(ended)
+def csrf_token_for(token: str) -> str:
+    """The CSRF token of the session named by ``token``: derived from it (one-way), so no
+    store keeps it, every API process computes the same one, and it reveals nothing of the
+    cookie it is bound to."""
+    return hmac.new(token.encode(), _CSRF_CONTEXT, hashlib.sha256).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -161,33 +92,34 @@ def login_redirect(request: Request) -> HTTPException:
     return HTTPException(303, "sign in first", headers={"Location": location})
 
 
-def sessions_of(request: Request) -> ConsoleSessions:
-    sessions: ConsoleSessions = request.state.console.sessions
-    return sessions
+def sessions_of(request: Request) -> SessionStore:
+    return services_of(request).sessions
 
 
-async def _key_still_valid(services: Services, principal: Principal) -> bool:
-    keys = await asyncio.to_thread(services.keys.list, principal.tenant_id)
-    return any(k.key_id == principal.key_id and k.revoked_at is None for k in keys)
+async def _key_still_valid(services: Services, session: BrowserSession) -> bool:
+    keys = await asyncio.to_thread(services.keys.list, session.tenant_id)
+    return any(k.key_id == session.key_id and k.revoked_at is None for k in keys)
 
 
 async def current_user(request: Request) -> ConsoleUser:
     """The signed-in user of the session cookie, after the same checks as an API request
     (a key that is still valid, the key's and the tenant's rate limits)."""
     services = services_of(request)
-    sessions = sessions_of(request)
+    sessions = services.sessions
     token = request.cookies.get(COOKIE_NAME)
-    session = sessions.get(token) if token else None
+    session = await sessions.get(token) if token else None
     if session is None or token is None:
         raise login_redirect(request)
-    if sessions.due_for_check(session) and not await _key_still_valid(services, session.principal):
-        sessions.close(token)
+    if await sessions.due_for_check(token) and not await _key_still_valid(services, session):
+        await sessions.close(token)
         raise login_redirect(request)
-    principal = session.principal
-    request.state.tenant_id = principal.tenant_id
+    request.state.tenant_id = session.tenant_id
     share: float = request.app.state.settings.api_rate_limit_key_share
-    await acquire_for_key(services.rate_limiter, principal, share)
-    return ConsoleUser(principal, session.csrf_token)
+    await acquire_for_key(services.rate_limiter, session, share)
+    # A console key never signs (check_key refuses one that must), so the session store
+    # keeps no signing secret and the principal carries none.
+    principal = Principal(session.key_id, session.tenant_id, session.role, False, b"")
+    return ConsoleUser(principal, csrf_token_for(token))
 
 
 def check_csrf(user: ConsoleUser, token: str) -> None:

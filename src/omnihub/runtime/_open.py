@@ -16,10 +16,12 @@ from omnihub.events import EventStore, open_event_store
 from omnihub.goals import GoalService, SagaGoalBackend, StoreCacheStats
 from omnihub.runtime._services import Services
 from omnihub.runtime._stores import (
+    open_failure_throttle,
     open_idempotency_store,
     open_key_store,
     open_nonce_store,
     open_rate_limiter,
+    open_session_store,
 )
 from omnihub.runtime._telemetry import traced_client
 from omnihub.saga import SagaClient, TemporalSupervisor, connect_temporal
@@ -65,29 +67,45 @@ async def open_temporal(settings: Settings, *, start: bool = True) -> Temporal:
 
 
 async def open_core_services(settings: Settings) -> Services:
-    """The API's own services (keys, rate limits, nonces, idempotency), without goals; close
-    with ``aclose()``."""
+    """The API's own services (keys, rate limits, nonces, idempotency, console sessions, the
+    failed-sign-in throttle), without goals; close with ``aclose()``."""
     keys = await asyncio.to_thread(open_key_store, settings)
     idempotency = await asyncio.to_thread(open_idempotency_store, settings)
+    sessions = await asyncio.to_thread(open_session_store, settings)
     limiter = open_rate_limiter(settings)
     nonces = open_nonce_store(settings)
-    services = Services(keys=keys, rate_limiter=limiter, nonces=nonces, idempotency=idempotency)
+    throttle = open_failure_throttle(settings)
+    services = Services(
+        keys=keys,
+        rate_limiter=limiter,
+        nonces=nonces,
+        idempotency=idempotency,
+        sessions=sessions,
+        throttle=throttle,
+    )
 
     async def close_local() -> None:
         keys.close()
         idempotency.close()
+        await sessions.aclose()
         await limiter.aclose()
         await nonces.aclose()
+        await throttle.aclose()
 
     async def check_keys() -> None:
         await asyncio.to_thread(keys.ping)
 
     services.closers.append(close_local)
     services.checks["keys"] = check_keys
-    if settings.resolved_api_rate_limit_url != "memory://":
-        services.checks["redis"] = limiter.ping
-    elif settings.resolved_api_nonces_url != "memory://":
-        services.checks["redis"] = nonces.ping
+    for url, ping in (
+        (settings.resolved_api_rate_limit_url, limiter.ping),
+        (settings.resolved_api_nonces_url, nonces.ping),
+        (settings.resolved_api_throttle_url, throttle.ping),
+    ):
+        if url != "memory://":
+            services.checks.setdefault("redis", ping)
+    if settings.resolved_api_sessions_url != settings.resolved_api_keys_url:
+        services.checks["sessions"] = sessions.ping
     return services
 
 

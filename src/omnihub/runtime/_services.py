@@ -5,7 +5,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from omnihub.auth import IdempotencyStore, KeyStore, NonceStore, RateLimiter
+from omnihub.auth import (
+    FailureThrottle,
+    IdempotencyStore,
+    KeyStore,
+    NonceStore,
+    RateLimiter,
+    SessionStore,
+)
 from omnihub.events import EventStore
 from omnihub.goals import CacheStatsSource, GoalService, UsageSource
 from omnihub.saga import SagaClient
@@ -23,6 +30,8 @@ class Services:
     rate_limiter: RateLimiter
     nonces: NonceStore
     idempotency: IdempotencyStore
+    sessions: SessionStore
+    throttle: FailureThrottle
     goals: GoalService | None = None
     cache_stats: CacheStatsSource | None = None
     usage: UsageSource | None = None

@@ -1,4 +1,5 @@
-"""The API's stateful parts (keys, idempotency records, nonces, rate limits), each built by
+"""The API's stateful parts (keys, idempotency records, console sessions, nonces, rate limits,
+the failed-sign-in throttle), each built by
 one small function from the settings: the one place that chooses their backends.
 
 Each is named by a URL; with PostgreSQL and Redis URLs an API process keeps no state of its own.
@@ -7,7 +8,15 @@ Each is named by a URL; with PostgreSQL and Redis URLs an API process keeps no s
 from __future__ import annotations
 
 from omnihub import auth
-from omnihub.auth import IdempotencyStore, KeyStore, NonceStore, RateLimiter, SecretCipher
+from omnihub.auth import (
+    FailureThrottle,
+    IdempotencyStore,
+    KeyStore,
+    NonceStore,
+    RateLimiter,
+    SecretCipher,
+    SessionStore,
+)
 from omnihub.config import Settings
 
 
@@ -35,3 +44,15 @@ def open_rate_limiter(settings: Settings) -> RateLimiter:
 def open_nonce_store(settings: Settings) -> NonceStore:
     """In memory, or in Redis (``api_nonces_url``, or ``api_redis_url``)."""
     return auth.open_nonce_store(settings.resolved_api_nonces_url)
+
+
+def open_session_store(settings: Settings) -> SessionStore:
+    """Console sessions at ``api_sessions_url`` (default: beside the API keys)."""
+    return auth.open_session_store(settings.resolved_api_sessions_url)
+
+
+def open_failure_throttle(settings: Settings) -> FailureThrottle:
+    """In memory, or in Redis (``api_throttle_url``, or ``api_redis_url``)."""
+    return auth.open_failure_throttle(
+        settings.resolved_api_throttle_url, free=settings.api_auth_free_failures
+    )
