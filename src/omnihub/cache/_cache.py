@@ -26,6 +26,7 @@ from omnihub.cache._guards import (
 )
 from omnihub.cache._index import CacheEntry, Candidate, PlanIndex, Vector
 from omnihub.cache._metrics import CacheMetrics
+from omnihub.cache._vectors import VECTOR_MEMO_SIZE, VectorMemo
 from omnihub.embeddings import Embedder
 from omnihub.entities import (
     Entity,
@@ -106,6 +107,9 @@ class Lookup:
     entities: list[Entity] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     vector: Vector | None = None
+    #: Whether the embedding model ran for this lookup (False: exact path, or the template's
+    #: vector was remembered from an earlier request).
+    embedded: bool = False
 
 
 #: Why an entry was evicted (recorded with the eviction).
@@ -173,7 +177,9 @@ class _LocalFlights:
 class PlanCache:
     """Reuse plans for requests that differ only in their values.
 
-    ``version`` is the tag from :func:`cache_version`; ``threshold`` a cosine similarity.
+    ``version`` is the tag from :func:`cache_version`; ``threshold`` a cosine similarity;
+    ``vector_memo_size`` template embeddings are remembered (requests differing only in their
+    values share a template, and the model is most of a lookup's time; 0 remembers none).
     Index failures never fail the caller: a lookup answers "miss" (reason ``unavailable``)
     and a store is skipped, both logged and counted.
     """
@@ -192,6 +198,7 @@ class PlanCache:
         clock: Callable[[], float] = time.time,
         flight_ttl_ms: int = 60_000,
         max_plan_failures: int = 2,
+        vector_memo_size: int = VECTOR_MEMO_SIZE,
     ) -> None:
         if not 0.0 <= threshold <= 1.0:
             raise ValidationError(
@@ -211,6 +218,7 @@ class PlanCache:
         self._clock = clock
         self._flight_ttl_ms = flight_ttl_ms
         self._local = _LocalFlights()
+        self._vectors = VectorMemo(vector_memo_size)
 
     # -- lookup ----------------------------------------------------------------------
     def _check(
@@ -280,7 +288,9 @@ class PlanCache:
         timings["guards"] += time.perf_counter() - tick
         if chosen is None:
             tick = time.perf_counter()
-            result.vector = self.embedder.embed_one(template.text)
+            result.vector, result.embedded = self._vectors.get(
+                template.text, self.embedder.embed_one
+            )
             timings["embed"] = time.perf_counter() - tick
             tick = time.perf_counter()
             found = self.index.search(tenant, result.vector, self.neighbours, now)
@@ -389,7 +399,7 @@ class PlanCache:
                     entry = replace(entry, bound=same)
             vector = lookup.vector if lookup is not None and lookup.vector is not None else None
             if vector is None:
-                vector = self.embedder.embed_one(template.text)
+                vector, _ = self._vectors.get(template.text, self.embedder.embed_one)
             self.index.add(entry, vector)
         except (StoreError, OSError) as exc:
             log.warning("plan cache unavailable, plan not stored: %s", exc)
