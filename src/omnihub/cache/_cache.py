@@ -280,21 +280,35 @@ class PlanCache:
         today: str,
     ) -> None:
         now = self._clock()
+        # A template seen before has its vector remembered: the exact path and the neighbour
+        # search then go to the index together (one round trip on Redis). Otherwise the exact
+        # path goes first, and an exact hit never pays for the model.
+        remembered = self._vectors.peek(template.text)
+        found: list[Candidate] | None = None
         tick = time.perf_counter()
-        exact = [Candidate(e, 1.0) for e in self.index.by_key(tenant, template.key, now)]
+        if remembered is None:
+            keyed = self.index.by_key(tenant, template.key, now)
+        else:
+            keyed, found = self.index.by_key_and_search(
+                tenant, template.key, remembered, self.neighbours, now
+            )
+        exact = [Candidate(e, 1.0) for e in keyed]
         timings["search"] += time.perf_counter() - tick
         tick = time.perf_counter()
         chosen, reason = self._first_passing(entities, template, exact, today)
         timings["guards"] += time.perf_counter() - tick
         if chosen is None:
-            tick = time.perf_counter()
-            result.vector, result.embedded = self._vectors.get(
-                template.text, self.embedder.embed_one
-            )
-            timings["embed"] = time.perf_counter() - tick
-            tick = time.perf_counter()
-            found = self.index.search(tenant, result.vector, self.neighbours, now)
-            timings["search"] += time.perf_counter() - tick
+            result.vector = remembered
+            if result.vector is None:
+                tick = time.perf_counter()
+                result.vector, result.embedded = self._vectors.get(
+                    template.text, self.embedder.embed_one
+                )
+                timings["embed"] = time.perf_counter() - tick
+            if found is None:
+                tick = time.perf_counter()
+                found = self.index.search(tenant, result.vector, self.neighbours, now)
+                timings["search"] += time.perf_counter() - tick
             seen = {c.entry.id for c in exact}  # already judged on the exact path
             close = [c for c in found if c.similarity >= self.threshold and c.entry.id not in seen]
             tick = time.perf_counter()

@@ -26,13 +26,19 @@ class VectorMemo:
         self._vectors: OrderedDict[str, Vector] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, text: str, embed: Callable[[str], Vector]) -> tuple[Vector, bool]:
-        """``(vector, computed)``: ``computed`` is True when the model ran for this call."""
+    def peek(self, text: str) -> Vector | None:
+        """The remembered vector of ``text``, or None (without running the model)."""
         with self._lock:
             vector = self._vectors.get(text)
             if vector is not None:
                 self._vectors.move_to_end(text)
-                return vector, False
+            return vector
+
+    def get(self, text: str, embed: Callable[[str], Vector]) -> tuple[Vector, bool]:
+        """``(vector, computed)``: ``computed`` is True when the model ran for this call."""
+        vector = self.peek(text)
+        if vector is not None:
+            return vector, False
         vector = embed(text)
         vector.setflags(write=False)  # shared by every later caller: nobody may change it
         if self._size > 0:
