@@ -36,6 +36,22 @@ def test_exact_key_lookup(index: PlanIndex, make_entry: Make) -> None:
     assert index.by_key("acme", "key-b", time.time()) == []
 
 
+def test_key_and_search_together_match_the_two_calls(index: PlanIndex, make_entry: Make) -> None:
+    keyed, other = make_entry("acme", "key-a"), make_entry("acme", "key-b")
+    index.add(keyed, unit(11))
+    index.add(other, unit(12))
+    now = time.time()
+    exact, near = index.by_key_and_search("acme", "key-a", unit(12), 2, now)
+    assert exact == [keyed]
+    # The in-process index skips the search when an exact entry exists; Redis answers both.
+    assert near is None or near == index.search("acme", unit(12), 2, now)
+    exact, near = index.by_key_and_search("acme", "key-c", unit(12), 2, now)
+    assert exact == []
+    assert near is not None
+    assert [c.entry for c in near] == [other, keyed]
+    assert index.by_key_and_search("globex", "key-a", unit(11), 2, now) == ([], [])
+
+
 def test_tenants_never_see_each_other(index: PlanIndex, make_entry: Make) -> None:
     index.add(make_entry("acme", "k"), unit(4))
     assert index.search("globex", unit(4), 5, time.time()) == []

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 import omnihub.cache
-from omnihub.cache import CacheInputError, PlanCache, PlanIndex, cache_version
+from omnihub.cache import CacheInputError, MemoryPlanIndex, PlanCache, PlanIndex, cache_version
 from omnihub.embeddings import Embedder
 from omnihub.errors import ValidationError
 
@@ -290,3 +290,45 @@ def test_a_reported_wrong_plan_is_evicted_and_counted_as_a_false_hit(cache: Plan
     assert cache.metrics.snapshot()["false_hit_reports"] == 2
     with pytest.raises(ValidationError):
         PlanCache(cache.index, cache.embedder, version="v1", max_plan_failures=0)
+
+
+class CountingEmbedder:
+    """The real model, counting the texts it is asked to embed one at a time."""
+
+    def __init__(self, inner: Embedder) -> None:
+        self.inner = inner
+        self.name, self.dimensions = inner.name, inner.dimensions
+        self.calls: list[str] = []
+
+    def embed(self, texts: Any) -> Any:
+        return self.inner.embed(texts)
+
+    def embed_one(self, text: str) -> Any:
+        self.calls.append(text)
+        return self.inner.embed_one(text)
+
+
+def test_requests_sharing_a_template_run_the_model_once(embedder: Embedder) -> None:
+    counting = CountingEmbedder(embedder)
+    cache = PlanCache(MemoryPlanIndex(), counting, version="v1", vector_memo_size=2)
+    first = cache.lookup("acme", "Book a train from Lyon to Nice on 3 March", NOW)
+    second = cache.lookup("acme", "Book a train from Turin to Bern on 4 May", NOW)
+    assert (first.embedded, second.embedded) == (True, False)
+    assert first.template is not None
+    assert first.template == second.template
+    assert counting.calls == [first.template.text]
+    assert first.vector is second.vector
+    assert first.vector is not None
+    assert not first.vector.flags.writeable  # shared by every lookup: read-only
+    assert cache.store("acme", "Book a train from Oslo to Rome on 5 May", TRAIN, now=NOW).stored
+    assert len(counting.calls) == 1  # the store found the template's vector remembered too
+    # Least recently used templates are dropped beyond the memo's size (2 here).
+    cache.lookup("acme", "Cancel my order ORD-12345", NOW)
+    cache.lookup("acme", "Delete the account ACC-12345", NOW)
+    again = cache.lookup("globex", "Book a train from Lyon to Nice on 3 March", NOW)
+    assert again.embedded
+    assert len(counting.calls) == 4
+    unremembered = PlanCache(MemoryPlanIndex(), counting, version="v1", vector_memo_size=0)
+    for _ in range(2):
+        assert unremembered.lookup("acme", "Cancel my order ORD-12345", NOW).embedded
+    assert len(counting.calls) == 6

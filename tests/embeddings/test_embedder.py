@@ -54,3 +54,27 @@ def test_unknown_backend_and_missing_extra_are_configuration_errors() -> None:
     else:  # pragma: no cover - only where the torch extra is installed
         vector = open_embedder("sentence-transformers", shared=False).embed_one("hello")
         assert vector.shape == (384,)
+
+
+def test_single_text_path_matches_the_batched_path_within_1e_5() -> None:
+    # embed_one skips padding and the mask; the batched path pads and masks. Same vectors.
+    embedder = open_embedder("onnx")
+    two_threads = open_embedder("onnx", threads=2)
+    assert two_threads is not embedder
+    texts = [
+        "Book a train from {LOCATION:origin} to {LOCATION:destination} on {DATE}",
+        "Transfer {MONEY} to {EMAIL:payee}",
+        "don't cancel",
+        "a " * 400,  # truncated to the model's 256 tokens on both paths
+    ]
+    batched = embedder.embed(texts)
+    for text, row in zip(texts, batched, strict=True):
+        for single in (embedder.embed_one(text), two_threads.embed_one(text)):
+            assert single.shape == (384,)
+            assert single.dtype == np.float32
+            assert float(single @ row) >= 1 - 1e-5
+
+
+def test_thread_count_below_one_is_a_configuration_error() -> None:
+    with pytest.raises(ConfigurationError, match="threads"):
+        open_embedder("onnx", threads=0)

@@ -27,6 +27,7 @@ from omnihub.cache._guards import (
 )
 from omnihub.cache._index import CacheEntry, Candidate, PlanIndex, Vector
 from omnihub.cache._metrics import CacheMetrics
+from omnihub.cache._vectors import VECTOR_MEMO_SIZE, VectorMemo
 from omnihub.embeddings import Embedder
 from omnihub.entities import (
     Entity,
@@ -107,6 +108,9 @@ class Lookup:
     entities: list[Entity] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     vector: Vector | None = None
+    #: Whether the embedding model ran for this lookup (False: exact path, or the template's
+    #: vector was remembered from an earlier request).
+    embedded: bool = False
 
 
 #: Why an entry was evicted (recorded with the eviction).
@@ -174,7 +178,9 @@ class _LocalFlights:
 class PlanCache:
     """Reuse plans for requests that differ only in their values.
 
-    ``version`` is the tag from :func:`cache_version`; ``threshold`` a cosine similarity.
+    ``version`` is the tag from :func:`cache_version`; ``threshold`` a cosine similarity;
+    ``vector_memo_size`` template embeddings are remembered (requests differing only in their
+    values share a template, and the model is most of a lookup's time; 0 remembers none).
     Index failures never fail the caller: a lookup answers "miss" (reason ``unavailable``)
     and a store is skipped, both logged and counted.
     """
@@ -193,6 +199,7 @@ class PlanCache:
         clock: Callable[[], float] = time.time,
         flight_ttl_ms: int = 60_000,
         max_plan_failures: int = 2,
+        vector_memo_size: int = VECTOR_MEMO_SIZE,
     ) -> None:
         if not 0.0 <= threshold <= 1.0:
             raise ValidationError(
@@ -212,6 +219,7 @@ class PlanCache:
         self._clock = clock
         self._flight_ttl_ms = flight_ttl_ms
         self._local = _LocalFlights()
+        self._vectors = VectorMemo(vector_memo_size)
 
     # -- lookup ----------------------------------------------------------------------
     def _check(
@@ -288,19 +296,35 @@ class PlanCache:
         today: str,
     ) -> None:
         now = self._clock()
+        # A template seen before has its vector remembered: the exact path and the neighbour
+        # search then go to the index together (one round trip on Redis). Otherwise the exact
+        # path goes first, and an exact hit never pays for the model.
+        remembered = self._vectors.peek(template.text)
+        found: list[Candidate] | None = None
         tick = time.perf_counter()
-        exact = [Candidate(e, 1.0) for e in self.index.by_key(tenant, template.key, now)]
+        if remembered is None:
+            keyed = self.index.by_key(tenant, template.key, now)
+        else:
+            keyed, found = self.index.by_key_and_search(
+                tenant, template.key, remembered, self.neighbours, now
+            )
+        exact = [Candidate(e, 1.0) for e in keyed]
         timings["search"] += time.perf_counter() - tick
         tick = time.perf_counter()
         chosen, reason = self._first_passing(entities, template, exact, today)
         timings["guards"] += time.perf_counter() - tick
         if chosen is None:
-            tick = time.perf_counter()
-            result.vector = self.embedder.embed_one(template.text)
-            timings["embed"] = time.perf_counter() - tick
-            tick = time.perf_counter()
-            found = self.index.search(tenant, result.vector, self.neighbours, now)
-            timings["search"] += time.perf_counter() - tick
+            result.vector = remembered
+            if result.vector is None:
+                tick = time.perf_counter()
+                result.vector, result.embedded = self._vectors.get(
+                    template.text, self.embedder.embed_one
+                )
+                timings["embed"] = time.perf_counter() - tick
+            if found is None:
+                tick = time.perf_counter()
+                found = self.index.search(tenant, result.vector, self.neighbours, now)
+                timings["search"] += time.perf_counter() - tick
             seen = {c.entry.id for c in exact}  # already judged on the exact path
             close = [c for c in found if c.similarity >= self.threshold and c.entry.id not in seen]
             tick = time.perf_counter()
@@ -405,7 +429,7 @@ class PlanCache:
                     entry = replace(entry, bound=same)
             vector = lookup.vector if lookup is not None and lookup.vector is not None else None
             if vector is None:
-                vector = self.embedder.embed_one(template.text)
+                vector, _ = self._vectors.get(template.text, self.embedder.embed_one)
             self.index.add(entry, vector)
         except (StoreError, OSError) as exc:
             log.warning("plan cache unavailable, plan not stored: %s", exc)

@@ -62,6 +62,13 @@ def _content(template_text: str) -> tuple[Counter[str], int]:
 
 def wording_guard(request_template: str, cached_template: str) -> str | None:
     """Reject when the two templates differ in polarity, action or other content words."""
+    return _wording(request_template, cached_template)
+
+
+# A lookup judges up to 8 neighbours, and requests sharing a template meet the same ones:
+# the verdict is a pure function of the two texts, so it is remembered (bounded).
+@lru_cache(maxsize=65536)
+def _wording(request_template: str, cached_template: str) -> str | None:
     mine, my_negations = _content(request_template)
     theirs, their_negations = _content(cached_template)
     if my_negations % 2 != their_negations % 2:

@@ -104,6 +104,14 @@ class PlanIndex(Protocol):
         """Live entries whose canonical template hash is ``key`` (the exact fast path)."""
         ...
 
+    def by_key_and_search(
+        self, tenant: str, key: str, vector: Vector, k: int, now: float
+    ) -> tuple[list[CacheEntry], list[Candidate] | None]:
+        """:meth:`by_key` and :meth:`search` at once, for a lookup whose vector is already
+        known: one round trip where the index is remote. An index for which a search is not
+        free may skip it when exact entries exist, and answer ``None`` for the neighbours."""
+        ...
+
     def touch(self, tenant: str, entry_id: str) -> None:
         """Record a hit (LRU order); never extends the entry's lifetime."""
         ...

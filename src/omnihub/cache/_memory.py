@@ -260,6 +260,13 @@ class MemoryPlanIndex:
             self._expire(tenant, expired)
             return [partition.entries[lb] for lb in labels if lb not in expired]
 
+    def by_key_and_search(
+        self, tenant: str, key: str, vector: Vector, k: int, now: float
+    ) -> tuple[list[CacheEntry], list[Candidate] | None]:
+        # In process nothing is saved by doing both: search only when no exact entry exists.
+        exact = self.by_key(tenant, key, now)
+        return exact, None if exact else self.search(tenant, vector, k, now)
+
     def touch(self, tenant: str, entry_id: str) -> None:
         with self._lock:
             partition = self._partitions.get(tenant)

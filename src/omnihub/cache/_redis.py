@@ -328,27 +328,34 @@ class RedisPlanIndex:
             out.append((CacheEntry.from_row(row), distance))
         return out
 
-    def search(self, tenant: str, vector: Vector, k: int, now: float) -> list[Candidate]:
+    def _knn(self, tenant: str, vector: Vector, k: int) -> list[Any]:
+        """The FT.SEARCH command of a KNN query (EF_RUNTIME set on every query)."""
         query = f"*=>[KNN {int(k)} @vector $vec EF_RUNTIME {self._ef_runtime} AS dist]"
         blob = np.asarray(vector, dtype=np.float32).tobytes()
-        reply = self._search(
-            tenant, query, "PARAMS", "2", "vec", blob,
+        return [
+            "FT.SEARCH", self._index_name(tenant), query, "PARAMS", "2", "vec", blob,
             "SORTBY", "dist", "RETURN", str(len(ENTRY_FIELDS) + 1), *ENTRY_FIELDS, "dist",
             "LIMIT", "0", str(int(k)), "DIALECT", "2",
-        )  # fmt: skip
+        ]  # fmt: skip
+
+    def _candidates(self, reply: Any, now: float) -> list[Candidate]:
         return [
             Candidate(entry, similarity_from_distance(distance))
             for entry, distance in self._entries(reply, with_score=True)
             if entry.expires_at > now
         ]
 
-    def by_key(self, tenant: str, key: str, now: float) -> list[CacheEntry]:
+    def search(self, tenant: str, vector: Vector, k: int, now: float) -> list[Candidate]:
+        return self._candidates(self._search(tenant, *self._knn(tenant, vector, k)[2:]), now)
+
+    def _keyed(self, tenant: str, ids: Any, now: float) -> list[CacheEntry]:
+        """The live entries among ``ids`` (one pipelined HMGET each), oldest first."""
+        if not ids:
+            return []
+
         def fetch() -> list[list[Any]]:
-            ids = sorted(self._client.smembers(self._keyset(tenant, key)))
-            if not ids:
-                return []
             pipe = self._client.pipeline(transaction=False)
-            for entry_id in ids:
+            for entry_id in sorted(ids):
                 pipe.hmget(f"{self._prefix(tenant)}{_text(entry_id)}", list(ENTRY_FIELDS))
             return list(pipe.execute())
 
@@ -360,6 +367,28 @@ class RedisPlanIndex:
             if values and values[0] is not None  # None: the entry expired or was dropped
         ]
         return sorted((e for e in entries if e.expires_at > now), key=lambda e: e.created_at)
+
+    def by_key(self, tenant: str, key: str, now: float) -> list[CacheEntry]:
+        ids = self._call(lambda: self._client.smembers(self._keyset(tenant, key)))
+        return self._keyed(tenant, ids, now)
+
+    def by_key_and_search(
+        self, tenant: str, key: str, vector: Vector, k: int, now: float
+    ) -> tuple[list[CacheEntry], list[Candidate] | None]:
+        """The exact-template set and the KNN query in one pipelined round trip (a second one
+        only to read exact entries, when there are any)."""
+        if self._cluster:  # FT commands are sent to the slot owner by hand: no shared pipeline
+            return self.by_key(tenant, key, now), self.search(tenant, vector, k, now)
+        self._ensure_index(tenant)
+
+        def both() -> list[Any]:
+            pipe = self._client.pipeline(transaction=False)
+            pipe.smembers(self._keyset(tenant, key))
+            pipe.execute_command(*self._knn(tenant, vector, k))
+            return list(pipe.execute())
+
+        ids, reply = self._call(both)
+        return self._keyed(tenant, ids, now), self._candidates(reply, now)
 
     def touch(self, tenant: str, entry_id: str) -> None:
         """Nothing to do: Redis entries live until their absolute expiry (no LRU here;

@@ -119,12 +119,15 @@ def bench_command(
     queries: Annotated[
         int, typer.Option("--queries", min=1, help="Timed lookups, each of a distinct text.")
     ] = 1000,
+    threads: Annotated[
+        int, typer.Option("--threads", min=1, help="ONNX Runtime intra-op threads per query.")
+    ] = 1,
     as_json: JsonOption = False,
 ) -> None:
     """Fill an index with synthetic entries and time real lookups (p50/p99 per stage)."""
     from omnihub.bench import run_cache_benchmark
 
-    embedder = open_embedder("onnx")
+    embedder = open_embedder("onnx", threads=threads)
     with _scratch_index(backend, redis_url) as index:
         report = run_cache_benchmark(
             index, embedder, entries=entries, backend=backend, queries=queries
