@@ -19,7 +19,7 @@ SRC = Path(omnihub.__file__).parent
 # layer below, never one above.
 LAYERS: list[set[str]] = [
     # adapters, harnesses
-    {"cli", "api", "console", "client", "scenario", "bench", "chaos", "__main__"},
+    {"cli", "api", "console", "client", "scenario", "bench", "chaos", "redteam", "__main__"},
     {"runtime"},  # the composition root
     {"goals"},  # the application layer
     {"guard", "planning", "saga", "examples", "audit"},  # domain services (examples: a tool set)

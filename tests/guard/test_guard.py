@@ -23,8 +23,8 @@ from omnihub.guard import (
     default_policy_text,
 )
 from omnihub.guard._cases import load_cases, run_cases
-from omnihub.guard.redteam import redteam_registry, run_redteam
 from omnihub.plans import Plan, PlanStep
+from omnihub.redteam import redteam_registry, run_redteam
 
 HERE = Path(__file__).parent
 ALICE = Principal(id="alice", tenant="acme")

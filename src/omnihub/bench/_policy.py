@@ -27,7 +27,7 @@ def _percentiles(timings: list[float], prefix: str) -> dict[str, float]:
 
 def run_policy_benchmark(evaluations: int = 2000, warmup: int = 200) -> dict[str, Any]:
     """Time ``evaluations`` step checks (after ``warmup`` untimed ones)."""
-    from omnihub.guard.redteam import redteam_registry
+    from omnihub.redteam import redteam_registry
 
     guard = Guard(redteam_registry())
     principal = Principal(id="bench", tenant="bench")

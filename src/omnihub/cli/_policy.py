@@ -104,7 +104,7 @@ def redteam(
     dev server of its own, loopback sinks); exit 1 on any unauthorised effect or false block."""
     import asyncio
 
-    from omnihub.guard.redteam import run_redteam, run_redteam_saga
+    from omnihub.redteam import run_redteam, run_redteam_saga
 
     if decisions_only:
         report = run_redteam().as_json()

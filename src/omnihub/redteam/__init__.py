@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from omnihub.guard.redteam._run import (
+from omnihub.redteam._run import (
     ObeyingPlanner,
     Outcome,
     Report,
@@ -11,7 +11,7 @@ from omnihub.guard.redteam._run import (
     redteam_registry,
     run_redteam,
 )
-from omnihub.guard.redteam._saga import SagaReport, Sinks, run_redteam_saga
+from omnihub.redteam._saga import SagaReport, Sinks, run_redteam_saga
 
 __all__ = [
     "ObeyingPlanner",

@@ -29,9 +29,9 @@ import httpx
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from omnihub.guard._engine import PolicyEngine
-from omnihub.guard._guard import Guard
-from omnihub.guard.redteam._run import (
+from omnihub.guard import Guard, PolicyEngine
+from omnihub.plans import Plan, PlanStep
+from omnihub.redteam._run import (
     ObeyingPlanner,
     Outcome,
     Report,
@@ -39,7 +39,6 @@ from omnihub.guard.redteam._run import (
     load_corpus,
     redteam_registry,
 )
-from omnihub.plans import Plan, PlanStep
 from omnihub.saga import (
     PlanningInput,
     ProvidedPlan,

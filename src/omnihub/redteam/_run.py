@@ -25,9 +25,7 @@ import httpx
 import yaml
 from pydantic import BaseModel
 
-from omnihub.guard._engine import PolicyEngine, Principal
-from omnihub.guard._guard import Guard
-from omnihub.guard._provenance import PlanOrigin
+from omnihub.guard import Guard, PlanOrigin, PolicyEngine, Principal
 from omnihub.plans import Plan, PlanStep
 from omnihub.plans._refs import resolve_refs
 from omnihub.tools import ToolContext, ToolRegistry, ToolSpec, tool
