@@ -41,7 +41,7 @@ def embedder() -> Embedder:
 
 
 def _events(goal_id: str, entry_id: str, failure: str) -> list[EventSpec]:
-    steps = [{"step_id": "s1", "tool_name": "database_write", "args": {}, "depends_on": []}]
+    steps = [{"id": "s1", "tool": "database_write", "args": {}, "depends_on": []}]
     specs = [
         EventSpec(
             event_type="GoalReceived",

@@ -277,20 +277,19 @@ def goal_detail(
     if not events:
         return None
     state = project_goal(events, goal_id)
-    plan = [step.model_dump(mode="json") for step in state.plan]
     by_id = {s.step_id: s for s in state.steps}
     inputs = _step_inputs(events)
     steps = []
-    for planned in plan:
-        step_id = str(planned["step_id"])
+    for planned in state.plan:
+        step_id = planned.id
         known = by_id.get(step_id)
         steps.append(
             StepView(
                 step_id=step_id,
-                tool_name=str(planned.get("tool_name", "")),
+                tool_name=planned.tool,
                 status=known.status if known else "pending",
-                depends_on=tuple(planned.get("depends_on") or ()),
-                input=inputs.get(step_id, planned.get("args", {})),
+                depends_on=tuple(planned.depends_on),
+                input=inputs.get(step_id, planned.args),
                 output=known.result if known else None,
                 attempts=known.attempts if known else 0,
                 duration_ms=known.duration_ms if known else 0.0,
@@ -303,7 +302,7 @@ def goal_detail(
         summary=summarize(state, events),
         state=state,
         steps=tuple(steps),
-        dag=layout_dag(dag_steps(plan, statuses)),
+        dag=layout_dag(dag_steps(state.plan, statuses)),
         timeline=tuple(timeline_entry(e) for e in events),
         trace_id=next(
             (

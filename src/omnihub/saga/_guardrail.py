@@ -22,7 +22,7 @@ from omnihub.events import (
     PlanGenerated,
 )
 from omnihub.guard import Guard, PlanCheck, PlanOrigin, Principal, StepCheck
-from omnihub.plans import Plan, PlanStep
+from omnihub.plans import Plan
 from omnihub.saga._approvals import args_hash
 
 #: How many goals' streams a worker keeps decoded for step checks.
@@ -73,11 +73,8 @@ class SagaGuard:
                 state.origin = PlanOrigin(goal=payload.goal, context=dict(payload.context))
                 state.user_id = payload.user_id
             elif isinstance(payload, PlanGenerated):
-                steps = [
-                    PlanStep(id=s.step_id, tool=s.tool_name, args=s.args, depends_on=s.depends_on)
-                    for s in payload.steps
-                ]
-                state.plan = Plan(steps=steps, reasoning=payload.reasoning)
+                # PlanGenerated v3 (contracts2): its steps are plans.PlanStep already.
+                state.plan = Plan(steps=payload.steps, reasoning=payload.reasoning)
             elif isinstance(payload, ApprovalGranted) and payload.tool_name and payload.args_hash:
                 state.grants.add((payload.step_id, payload.tool_name, payload.args_hash))
             state.version = envelope.stream_version
