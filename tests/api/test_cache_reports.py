@@ -1,4 +1,5 @@
-"""POST /v1/cache/reports: a wrong plan is evicted from the caller's tenant's cache."""
+"""POST /v1/cache/reports: a wrong plan is evicted from the caller's tenant's cache and
+recorded as an event, so every API process counts the same false hits."""
 
 from __future__ import annotations
 
@@ -10,6 +11,9 @@ from api_support import Api, ApiFactory
 
 from omnihub.auth import Role
 from omnihub.cache import CacheEntry, open_index
+from omnihub.events import PLAN_CACHE_STREAM, PlanReportedWrong, open_event_store
+from omnihub.goals import StoreCacheStats
+from omnihub.planning import open_ledger
 
 
 def _remember(api: Api, tenant: str) -> str:
@@ -33,8 +37,24 @@ def _remember(api: Api, tenant: str) -> str:
     return entry.id
 
 
+async def _with_store(api: Api) -> Api:
+    """Give ``api`` (one API process) its own connection to the shared event store."""
+    url = api.settings.resolved_event_store_url
+    store, ledger = open_event_store(url), open_ledger(url)
+
+    async def close() -> None:
+        store.close()
+        ledger.close()
+
+    api.services.closers.append(close)
+    api.services.store = store
+    api.services.cache_stats = StoreCacheStats(store, ledger)
+    return api
+
+
 async def test_a_reported_wrong_plan_is_evicted_and_counted(api_factory: ApiFactory) -> None:
-    api = await api_factory()
+    api = await _with_store(await api_factory())
+    other_process = await _with_store(await api_factory())
     entry_id = _remember(api, "acme")
     body = {"entry_id": entry_id, "reason": "booked the wrong day", "goal_id": "g-1"}
     viewer = await api.client.post(
@@ -60,3 +80,26 @@ async def test_a_reported_wrong_plan_is_evicted_and_counted(api_factory: ApiFact
     index.close()
     again = await api.client.post("/v1/cache/reports", json=body, headers=api.auth(api.key()))
     assert again.status_code == 404
+    assert api.services.store is not None
+    recorded = api.services.store.read_stream("acme", PLAN_CACHE_STREAM)
+    assert [e.payload for e in recorded] == [
+        PlanReportedWrong(
+            entry_id=entry_id,
+            reason="booked the wrong day",
+            goal_id="g-1",
+            by=recorded[0].payload.by,
+        )
+    ]
+    # Both processes report the same figure, folded from the events (not kept in memory).
+    for process in (api, other_process):
+        stats = await process.client.get(
+            "/v1/cache/stats", headers=process.auth(process.key("acme", Role.VIEWER))
+        )
+        assert stats.status_code == 200, stats.text
+        assert stats.json()["false_hit_reports"] == 1
+        assert stats.json()["evicted_after_failures"] == 0
+    second = _remember(api, "acme")
+    reply = await other_process.client.post(
+        "/v1/cache/reports", json={"entry_id": second}, headers=api.auth(api.key())
+    )
+    assert reply.json()["false_hit_reports"] == 2

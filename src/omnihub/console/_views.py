@@ -89,6 +89,8 @@ class GoalDetail:
     audit: AuditStatus
     # obs: the goal's OpenTelemetry trace (from GoalReceived), to go from audit to trace.
     trace_id: str | None = None
+    # The plan-cache entry that planned the goal (a cache hit), for "report a wrong plan".
+    cache_entry_id: str | None = None
 
     @property
     def finished(self) -> bool:
@@ -298,7 +300,13 @@ def goal_detail(
             )
         )
     statuses = {s.step_id: s.status for s in steps}
+    made = _plan_event(events)
     return GoalDetail(
+        cache_entry_id=(
+            made.cache.entry_id
+            if made is not None and made.source == "cache" and made.cache is not None
+            else None
+        ),
         summary=summarize(state, events),
         state=state,
         steps=tuple(steps),

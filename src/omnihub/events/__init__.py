@@ -19,6 +19,7 @@ from omnihub.events._factory import open_event_store
 from omnihub.events._goal_index import GoalSummary, IndexedGoal
 from omnihub.events._ids import deterministic_event_id, new_event_id, validate_event_id
 from omnihub.events._payloads import (
+    PLAN_CACHE_STREAM,
     AdminAuditExported,
     AdminCacheInvalidated,
     AdminKeyCreated,
@@ -30,6 +31,7 @@ from omnihub.events._payloads import (
     ApprovalRejectedV1,
     ApprovalRequested,
     CacheDetails,
+    CachedPlanEvicted,
     CompensationExecuted,
     CompensationFailed,
     GoalCancelled,
@@ -41,6 +43,7 @@ from omnihub.events._payloads import (
     PlanGenerated,
     PlanGeneratedV1,
     PlanGeneratedV2,
+    PlanReportedWrong,
     PlanStepV1,
     PolicyEvaluated,
     PolicySetApplied,
@@ -85,6 +88,7 @@ __all__ = [
     "DEFAULT_MAX_PAYLOAD_BYTES",
     "GENESIS_HASH",
     "JSON_VALUE_SCHEMA",
+    "PLAN_CACHE_STREAM",
     "AdminAuditExported",
     "AdminCacheInvalidated",
     "AdminKeyCreated",
@@ -97,6 +101,7 @@ __all__ = [
     "ApprovalRequested",
     "AuditExportLine",
     "CacheDetails",
+    "CachedPlanEvicted",
     "ChainBreak",
     "CompensationExecuted",
     "CompensationFailed",
@@ -119,6 +124,7 @@ __all__ = [
     "PlanGenerated",
     "PlanGeneratedV1",
     "PlanGeneratedV2",
+    "PlanReportedWrong",
     "PlanStepV1",
     "PolicyEvaluated",
     "PolicySetApplied",

@@ -19,6 +19,7 @@ from omnihub.events._registry import EventPayload, register_event, register_upca
 from omnihub.plans import PlanStep
 
 __all__ = [
+    "PLAN_CACHE_STREAM",
     "AdminAuditExported",
     "AdminCacheInvalidated",
     "AdminKeyCreated",
@@ -30,6 +31,7 @@ __all__ = [
     "ApprovalRejectedV1",
     "ApprovalRequested",
     "CacheDetails",
+    "CachedPlanEvicted",
     "CompensationExecuted",
     "CompensationFailed",
     "GoalCancelled",
@@ -41,6 +43,7 @@ __all__ = [
     "PlanGenerated",
     "PlanGeneratedV1",
     "PlanGeneratedV2",
+    "PlanReportedWrong",
     "PlanStepV1",
     "PolicyEvaluated",
     "PolicySetApplied",
@@ -424,3 +427,31 @@ class AdminAuditExported(EventPayload):
 
     tenant_id: str = Field(min_length=1)
     by: str = Field(min_length=1)
+
+
+#: The tenant's stream of plan-cache events (wrong-plan reports, evictions after failures):
+#: in the tenant's own events, so every process folds the same figures from the store.
+PLAN_CACHE_STREAM = "plan-cache"
+
+
+@register_event("PlanReportedWrong")
+class PlanReportedWrong(EventPayload):
+    """A user or operator reported that a plan-cache entry served a wrong plan: the entry was
+    evicted and the report counts as a false hit."""
+
+    entry_id: str = Field(min_length=1)
+    reason: str = Field(min_length=1)
+    goal_id: str | None = Field(None, description="The goal the wrong plan was served to.")
+    by: str = Field(min_length=1)
+
+
+@register_event("CachedPlanEvicted")
+class CachedPlanEvicted(EventPayload):
+    """A plan-cache entry was evicted because goals it planned failed because of the plan
+    ``failures`` times (``reason`` ``plan_failures``; ``cause`` the last failure's)."""
+
+    entry_id: str = Field(min_length=1)
+    reason: str = Field(min_length=1)
+    cause: str | None = None
+    failures: int = Field(ge=0)
+    goal_id: str | None = Field(None, description="The goal whose failure evicted it.")
