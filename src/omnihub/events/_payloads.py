@@ -30,6 +30,7 @@ __all__ = [
     "ApprovalRejected",
     "ApprovalRejectedV1",
     "ApprovalRequested",
+    "BudgetExceeded",
     "CacheDetails",
     "CachedPlanEvicted",
     "CompensationExecuted",
@@ -187,6 +188,22 @@ def _plan_generated_v2_to_v3(data: dict[str, Any]) -> dict[str, Any]:
         if old.get("compensation") is not None:
             compensations[str(step_id)] = old["compensation"]
     return {**data, "steps": steps, "compensations": compensations}
+
+
+@register_event("BudgetExceeded")
+class BudgetExceeded(EventPayload):
+    """A goal was rejected or held for approval because its tenant is over today's budget."""
+
+    tenant: str = Field(min_length=1)
+    action: Literal["reject", "hold"]
+    reason: str
+    period: Literal["day"] = "day"
+    period_start: str = Field(description="ISO 8601 start (UTC) of the budget period.")
+    spent_tokens: int = Field(ge=0)
+    spent_cost: float = Field(ge=0)
+    limit_tokens: int | None = None
+    limit_cost: float | None = None
+    goal_id: str | None = None
 
 
 @register_event("StepStarted")

@@ -11,9 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Iterator
-from typing import Any, Protocol
-
-from temporalio.service import RPCError, RPCStatusCode
+from typing import TYPE_CHECKING, Any, Protocol
 
 from omnihub.errors import (
     ConfigurationError,
@@ -36,7 +34,11 @@ from omnihub.goals._models import (
     GoalRequest,
     StreamEvent,
 )
-from omnihub.saga import ApprovalDecision, ControlRequest, SagaClient
+
+# The saga (and Temporal's SDK) is imported where a goal is started or steered, not with the
+# package: the goal models and the official client import this package and stay light.
+if TYPE_CHECKING:
+    from omnihub.saga import SagaClient
 
 TERMINAL_EVENTS = frozenset({"GoalCompleted", "GoalFailed", "GoalCancelled"})
 
@@ -88,6 +90,8 @@ class GoalBackend(Protocol):
 def temporal_errors(goal_id: str) -> Iterator[None]:
     """Translate a Temporal RPC error that got past the saga client's retries into a typed
     error the adapters answer with a clear 4xx or 503 (never a 500)."""
+    from temporalio.service import RPCError, RPCStatusCode
+
     try:
         yield
     except RPCError as exc:
@@ -262,6 +266,8 @@ class SagaGoalBackend:
     async def decide(
         self, tenant_id: str, goal_id: str, step_id: str, decision: GoalDecision, actor: str
     ) -> dict[str, Any]:
+        from omnihub.saga import ApprovalDecision
+
         with temporal_errors(goal_id):
             await self.sagas.decide(
                 goal_id,
@@ -278,6 +284,8 @@ class SagaGoalBackend:
     async def control(
         self, tenant_id: str, goal_id: str, action: ControlAction, reason: str | None, actor: str
     ) -> GoalAccepted:
+        from omnihub.saga import ControlRequest
+
         request = ControlRequest(by=actor, reason=reason)
         with temporal_errors(goal_id):
             if action == "cancel":

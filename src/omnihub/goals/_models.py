@@ -10,7 +10,6 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from omnihub.events import GoalStatus, GoalSummary
-from omnihub.planning import UsageRow
 from omnihub.plans import Plan
 
 ControlAction = Literal["cancel", "pause", "resume"]
@@ -137,6 +136,21 @@ class WrongPlanReported(_Body):
 class UsageTotals(_Body):
     """A tenant's LLM calls, spend and savings, summed over its usage rows."""
 
+    calls: int
+    prompt_tokens: int
+    completion_tokens: int
+    cost: float
+    cache_hits: int
+    saved_tokens: int
+    saved_cost: float
+
+
+class UsageRow(_Body):
+    """One day and model of a tenant's LLM usage: calls, spend and savings (the usage
+    ledger's :class:`omnihub.planning.UsageRow`, as the API sends it)."""
+
+    day: str
+    model: str
     calls: int
     prompt_tokens: int
     completion_tokens: int

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 
-from omnihub.cache import open_index, report_wrong_plan
 from omnihub.config import Settings
 from omnihub.errors import NotFoundError
 from omnihub.events import PLAN_CACHE_STREAM, EventStore, NewEvent, PlanReportedWrong
@@ -32,6 +31,9 @@ class PlanReports:
         return await asyncio.to_thread(self._report, tenant_id, body, actor)
 
     def _report(self, tenant_id: str, body: WrongPlanReport, actor: str) -> WrongPlanReported:
+        # Imported here: the package's import (the client's) stays free of the cache's.
+        from omnihub.cache import open_index, report_wrong_plan
+
         settings = self.settings
         index = open_index(
             settings.cache_backend,

@@ -14,10 +14,12 @@ import threading
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from omnihub.events import CachedPlanEvicted, EventStore, PlanGenerated, PlanReportedWrong
-from omnihub.planning import UsageLedger
+
+if TYPE_CHECKING:  # a type only: the goal models' import stays free of planning
+    from omnihub.planning import UsageLedger
 
 _TOP_TEMPLATES = 10
 
