@@ -126,12 +126,10 @@ class PlanGeneratedV1(EventPayload):
     latency_ms: float | None = Field(None, ge=0, description="How long planning took.")
 
 
-@register_event("PlanGenerated", version=2)
-class PlanGeneratedV2(EventPayload):
-    """Version 2 of PlanGenerated (superseded): steps as ``{step_id, tool_name, ...}``."""
+class _PlanMade(EventPayload):
+    """How a plan was made: the fields PlanGenerated versions 2 and 3 share (not registered)."""
 
     plan_id: str = Field(min_length=1)
-    steps: list[PlanStepV1]
     reasoning: str = ""
     source: Literal["llm", "cache", "playbook", "client"]
     model: str | None = None
@@ -141,24 +139,23 @@ class PlanGeneratedV2(EventPayload):
     latency_ms: float | None = Field(None, ge=0, description="How long planning took.")
 
 
+@register_event("PlanGenerated", version=2)
+class PlanGeneratedV2(_PlanMade):
+    """Version 2 of PlanGenerated (superseded): steps as ``{step_id, tool_name, ...}``."""
+
+    steps: list[PlanStepV1]
+
+
 @register_event("PlanGenerated", version=3)
-class PlanGenerated(EventPayload):
+class PlanGenerated(_PlanMade):
     """A plan was produced: by an LLM, from the plan cache, from a playbook, or given by the
     client with the goal (``client``)."""
 
-    plan_id: str = Field(min_length=1)
     steps: list[PlanStep]
     compensations: dict[str, str] = Field(
         default_factory=dict,
         description="Step id -> the tool that undoes that step, for the steps that have one.",
     )
-    reasoning: str = ""
-    source: Literal["llm", "cache", "playbook", "client"]
-    model: str | None = None
-    token_usage: TokenUsage | None = None
-    cache: CacheDetails | None = None
-    cost: float | None = Field(None, ge=0, description="LLM cost of planning, in USD.")
-    latency_ms: float | None = Field(None, ge=0, description="How long planning took.")
 
 
 @register_upcaster("PlanGenerated", from_version=1)

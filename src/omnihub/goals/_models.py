@@ -145,19 +145,12 @@ class UsageTotals(_Body):
     saved_cost: float
 
 
-class UsageRow(_Body):
+class UsageRow(UsageTotals):
     """One day and model of a tenant's LLM usage: calls, spend and savings (the usage
     ledger's :class:`omnihub.planning.UsageRow`, as the API sends it)."""
 
     day: str
     model: str
-    calls: int
-    prompt_tokens: int
-    completion_tokens: int
-    cost: float
-    cache_hits: int
-    saved_tokens: int
-    saved_cost: float
 
 
 class UsageReport(_Body):

@@ -35,12 +35,7 @@ class PlanReports:
         from omnihub.cache import open_index, report_wrong_plan
 
         settings = self.settings
-        index = open_index(
-            settings.cache_backend,
-            settings=settings,
-            path=str(settings.resolved_cache_path),
-            max_entries=settings.cache_max_entries,
-        )
+        index = open_index(settings.resolved_cache_url, max_entries=settings.cache_max_entries)
         try:
             cause = f"{body.reason} (goal {body.goal_id})" if body.goal_id else body.reason
             result = report_wrong_plan(index, tenant_id, body.entry_id, cause)

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from omnihub.cache import Demotion
 from omnihub.errors import OmniHubError
-from omnihub.events import PLAN_CACHE_STREAM, CachedPlanEvicted, NewEvent
+from omnihub.events import PLAN_CACHE_STREAM, CachedPlanEvicted, EventStore, NewEvent
 
 logger = logging.getLogger(__name__)
 
@@ -34,21 +34,6 @@ class DemotingStore(Protocol):
     """What the learner needs from the plan cache (:class:`CachePlanStore`)."""
 
     def demote(self, tenant: str, entry_id: str, cause: str) -> Demotion: ...
-
-
-class EventReader(Protocol):
-    """What the learner needs from the event store: the goal's events, and where to record
-    an eviction."""
-
-    def read_stream(self, tenant_id: str, stream_id: str, from_version: int = 1) -> list[Any]: ...
-
-    def append(
-        self,
-        tenant_id: str,
-        stream_id: str,
-        events: Sequence[NewEvent],
-        expected_version: int | None = None,
-    ) -> list[int]: ...
 
 
 def plan_failure(events: Sequence[Any]) -> tuple[str, str] | None:
@@ -83,7 +68,7 @@ class PlanFeedback:
     failure twice); the memory of reviewed goals is bounded.
     """
 
-    def __init__(self, store: EventReader, cache: DemotingStore) -> None:
+    def __init__(self, store: EventStore, cache: DemotingStore) -> None:
         self.store = store
         self.cache = cache
         self._reviewed: OrderedDict[tuple[str, str], None] = OrderedDict()
