@@ -3,38 +3,14 @@ recorded as an event, so every API process counts the same false hits."""
 
 from __future__ import annotations
 
-import time
-import uuid
-
-import numpy as np
 from api_support import Api, ApiFactory
 
+from cache_entries import remember_entry
 from omnihub.auth import Role
-from omnihub.cache import CacheEntry, open_index
+from omnihub.cache import open_index
 from omnihub.events import PLAN_CACHE_STREAM, PlanReportedWrong, open_event_store
 from omnihub.goals import StoreCacheStats
 from omnihub.planning import open_ledger
-
-
-def _remember(api: Api, tenant: str) -> str:
-    settings = api.settings
-    index = open_index("memory", path=str(settings.resolved_cache_path))
-    now = time.time()
-    entry = CacheEntry(
-        id=uuid.uuid4().hex,
-        tenant=tenant,
-        key="k",
-        template="book a train from LOCATION to LOCATION",
-        signature=("LOCATION", "LOCATION"),
-        plan=[{"tool": "book_train", "args": {}}],
-        version="v1",
-        tools=("book_train",),
-        created_at=now,
-        expires_at=now + 60,
-    )
-    index.add(entry, np.ones(384, dtype=np.float32) / np.sqrt(384))
-    index.close()
-    return entry.id
 
 
 async def _with_store(api: Api) -> Api:
@@ -55,7 +31,7 @@ async def _with_store(api: Api) -> Api:
 async def test_a_reported_wrong_plan_is_evicted_and_counted(api_factory: ApiFactory) -> None:
     api = await _with_store(await api_factory())
     other_process = await _with_store(await api_factory())
-    entry_id = _remember(api, "acme")
+    entry_id = remember_entry(api.settings, "acme")
     body = {"entry_id": entry_id, "reason": "booked the wrong day", "goal_id": "g-1"}
     viewer = await api.client.post(
         "/v1/cache/reports", json=body, headers=api.auth(api.key("acme", Role.VIEWER))
@@ -98,7 +74,7 @@ async def test_a_reported_wrong_plan_is_evicted_and_counted(api_factory: ApiFact
         assert stats.status_code == 200, stats.text
         assert stats.json()["false_hit_reports"] == 1
         assert stats.json()["evicted_after_failures"] == 0
-    second = _remember(api, "acme")
+    second = remember_entry(api.settings, "acme")
     reply = await other_process.client.post(
         "/v1/cache/reports", json={"entry_id": second}, headers=api.auth(api.key())
     )

@@ -3,15 +3,14 @@ with the form's CSRF token; the entry is evicted and the report recorded and cou
 
 from __future__ import annotations
 
-import time
 import uuid
 
-import numpy as np
 from consolekit import Stack
 from test_routes import csrf, signed_in
 
+from cache_entries import remember_entry
 from omnihub.auth import Role
-from omnihub.cache import CacheEntry, open_index
+from omnihub.cache import open_index
 from omnihub.events import (
     PLAN_CACHE_STREAM,
     CacheDetails,
@@ -25,32 +24,17 @@ from omnihub.plans import PlanStep
 
 def _cached_goal(stack: Stack) -> tuple[str, str]:
     """A goal whose plan came from a real plan-cache entry: (goal id, entry id)."""
-    index = open_index("memory", path=str(stack.settings.resolved_cache_path))
-    now = time.time()
-    entry = CacheEntry(
-        id=uuid.uuid4().hex,
-        tenant="acme",
-        key="k",
-        template="book a train from LOCATION to LOCATION",
-        signature=("LOCATION", "LOCATION"),
-        plan=[{"tool": "book_train", "args": {}}],
-        version="v1",
-        tools=("book_train",),
-        created_at=now,
-        expires_at=now + 600,
-    )
-    index.add(entry, np.ones(384, dtype=np.float32) / np.sqrt(384))
-    index.close()
+    entry_id = remember_entry(stack.settings, "acme")
     goal_id = f"g-{uuid.uuid4().hex[:8]}"
     plan = PlanGenerated(
         plan_id="p",
         steps=[PlanStep(id="s1", tool="book_train")],
         source="cache",
-        cache=CacheDetails(entry_id=entry.id, similarity=0.97),
+        cache=CacheDetails(entry_id=entry_id, similarity=0.97),
     )
     events = [GoalReceived(goal="book a train from Lyon to Nice", user_id="u"), plan]
     stack.store.append("acme", goal_id, [NewEvent(payload=e) for e in events])
-    return goal_id, entry.id
+    return goal_id, entry_id
 
 
 async def test_an_operator_reports_a_wrong_plan_from_the_goal_page(stack: Stack) -> None:
