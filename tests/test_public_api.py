@@ -121,6 +121,7 @@ def test_goals_public_names() -> None:
         "GoalRequest",
         "GoalService",
         "IdempotencyRecords",
+        "PlanReports",
         "SagaGoalBackend",
         "StoreCacheStats",
         "StreamEvent",
@@ -128,6 +129,8 @@ def test_goals_public_names() -> None:
         "UsageReport",
         "UsageSource",
         "UsageTotals",
+        "WrongPlanReport",
+        "WrongPlanReported",
         "new_goal_id",
         "request_hash",
     ]

@@ -1,41 +1,37 @@
-"""POST /v1/cache/reports: a wrong plan is evicted from the caller's tenant's cache."""
+"""POST /v1/cache/reports: a wrong plan is evicted from the caller's tenant's cache and
+recorded as an event, so every API process counts the same false hits."""
 
 from __future__ import annotations
 
-import time
-import uuid
-
-import numpy as np
 from api_support import Api, ApiFactory
 
+from cache_entries import remember_entry
 from omnihub.auth import Role
-from omnihub.cache import CacheEntry, open_index
+from omnihub.cache import open_index
+from omnihub.events import PLAN_CACHE_STREAM, PlanReportedWrong, open_event_store
+from omnihub.goals import StoreCacheStats
+from omnihub.planning import open_ledger
 
 
-def _remember(api: Api, tenant: str) -> str:
-    settings = api.settings
-    index = open_index("memory", path=str(settings.resolved_cache_path))
-    now = time.time()
-    entry = CacheEntry(
-        id=uuid.uuid4().hex,
-        tenant=tenant,
-        key="k",
-        template="book a train from LOCATION to LOCATION",
-        signature=("LOCATION", "LOCATION"),
-        plan=[{"tool": "book_train", "args": {}}],
-        version="v1",
-        tools=("book_train",),
-        created_at=now,
-        expires_at=now + 60,
-    )
-    index.add(entry, np.ones(384, dtype=np.float32) / np.sqrt(384))
-    index.close()
-    return entry.id
+async def _with_store(api: Api) -> Api:
+    """Give ``api`` (one API process) its own connection to the shared event store."""
+    url = api.settings.resolved_event_store_url
+    store, ledger = open_event_store(url), open_ledger(url)
+
+    async def close() -> None:
+        store.close()
+        ledger.close()
+
+    api.services.closers.append(close)
+    api.services.store = store
+    api.services.cache_stats = StoreCacheStats(store, ledger)
+    return api
 
 
 async def test_a_reported_wrong_plan_is_evicted_and_counted(api_factory: ApiFactory) -> None:
-    api = await api_factory()
-    entry_id = _remember(api, "acme")
+    api = await _with_store(await api_factory())
+    other_process = await _with_store(await api_factory())
+    entry_id = remember_entry(api.settings, "acme")
     body = {"entry_id": entry_id, "reason": "booked the wrong day", "goal_id": "g-1"}
     viewer = await api.client.post(
         "/v1/cache/reports", json=body, headers=api.auth(api.key("acme", Role.VIEWER))
@@ -60,3 +56,26 @@ async def test_a_reported_wrong_plan_is_evicted_and_counted(api_factory: ApiFact
     index.close()
     again = await api.client.post("/v1/cache/reports", json=body, headers=api.auth(api.key()))
     assert again.status_code == 404
+    assert api.services.store is not None
+    recorded = api.services.store.read_stream("acme", PLAN_CACHE_STREAM)
+    assert [e.payload for e in recorded] == [
+        PlanReportedWrong(
+            entry_id=entry_id,
+            reason="booked the wrong day",
+            goal_id="g-1",
+            by=recorded[0].payload.by,
+        )
+    ]
+    # Both processes report the same figure, folded from the events (not kept in memory).
+    for process in (api, other_process):
+        stats = await process.client.get(
+            "/v1/cache/stats", headers=process.auth(process.key("acme", Role.VIEWER))
+        )
+        assert stats.status_code == 200, stats.text
+        assert stats.json()["false_hit_reports"] == 1
+        assert stats.json()["evicted_after_failures"] == 0
+    second = remember_entry(api.settings, "acme")
+    reply = await other_process.client.post(
+        "/v1/cache/reports", json={"entry_id": second}, headers=api.auth(api.key())
+    )
+    assert reply.json()["false_hit_reports"] == 2

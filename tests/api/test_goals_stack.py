@@ -252,6 +252,14 @@ async def test_goal_runs_and_its_state_events_and_stream_come_from_the_store(
             if line.startswith("id: ")
         ]
     assert ids == [str(v) for v in range(3, len(events) + 1)]
+    # Opened after the goal's final event, the stream ends at once (it used to wait for ever).
+    ended = {**stack.auth("viewer"), "Last-Event-ID": str(len(events))}
+    async with (
+        asyncio.timeout(10),
+        stack.client.stream("GET", f"/v1/goals/{goal_id}/stream", headers=ended) as response,
+    ):
+        lines = [line async for line in response.aiter_lines() if line.startswith("id: ")]
+    assert (response.status_code, lines) == (200, [])
 
     listed = (
         await stack.client.get("/v1/goals?status=completed", headers=stack.auth("viewer"))

@@ -28,17 +28,12 @@ def _event(event_type: str, payload: dict[str, Any], key: str) -> NewEvent:
 def _goal(url: str, goal_id: str, *, undo_order: list[str], end: str | None = "GoalFailed") -> None:
     """A goal of two undoable steps that completed s0 then s1, then compensated in
     ``undo_order`` and ended with ``end`` (None: still running)."""
-    steps = [
-        {"step_id": s, "tool_name": "chaos_reserve", "compensation": "chaos_release"}
-        for s in ("s0", "s1")
-    ]
+    steps = [{"id": s, "tool": "chaos_reserve"} for s in ("s0", "s1")]
+    undo = dict.fromkeys(("s0", "s1"), "chaos_release")
+    plan = {"plan_id": f"{goal_id}/plan", "steps": steps, "compensations": undo}
     events = [
         _event("GoalReceived", {"goal": "g", "user_id": "u", "context": {}}, "received"),
-        _event(
-            "PlanGenerated",
-            {"plan_id": f"{goal_id}/plan", "steps": steps, "source": "playbook"},
-            "plan",
-        ),
+        _event("PlanGenerated", {**plan, "source": "playbook"}, "plan"),
         _event("StepCompleted", {"step_id": "s0", "result": {}}, "s0/done"),
         _event("StepCompleted", {"step_id": "s1", "result": {}}, "s1/done"),
     ]

@@ -10,7 +10,9 @@ from typer.testing import CliRunner
 
 from omnihub.cache import MemoryPlanIndex, PlanCache, RedisPlanIndex
 from omnihub.cli import app
+from omnihub.config import load_settings
 from omnihub.embeddings import Embedder
+from omnihub.events import PLAN_CACHE_STREAM, PlanReportedWrong, open_event_store
 
 NOW = datetime(2026, 11, 24, tzinfo=UTC)
 PLAN = [{"tool": "pay", "args": {"to": "ana@x.io", "amount": 11, "currency": "EUR"}}]
@@ -32,6 +34,12 @@ def test_report_wrong_evicts_the_entry(
     reopened = MemoryPlanIndex(omnihub_home / "plan_cache.db")
     assert reopened.count("acme") == 0
     reopened.close()
+    # Recorded as the API and the console record it: every process's stats count it.
+    with open_event_store(load_settings().resolved_event_store_url) as store:
+        recorded = [e.payload for e in store.read_stream("acme", PLAN_CACHE_STREAM)]
+    assert recorded == [
+        PlanReportedWrong(entry_id=stored.entry_id, reason="paid the wrong person", by="cli")
+    ]
     again = CliRunner().invoke(app, args)
     assert again.exit_code == 1  # nothing to evict: said, not silently accepted
     assert json.loads(again.output)["evicted"] is False

@@ -59,7 +59,7 @@ async def test_async_client_follows_a_goal_through_an_approval_and_resumes_its_s
         assert [e.stream_version for e in seen] == list(range(1, len(seen) + 1))
         plan_event = next(e for e in seen if e.event_type == "PlanGenerated")
         assert isinstance(plan_event.payload, PlanGenerated)
-        assert [s.step_id for s in plan_event.payload.steps] == ["s1", "s2", "s3"]
+        assert [s.id for s in plan_event.payload.steps] == ["s1", "s2", "s3"]
         final = await client.wait(accepted.goal_id, timeout=30)
         assert final.status == "completed"
         # Resuming after version 3 sends exactly the rest, as the stored list has it.

@@ -14,7 +14,7 @@ from playwright.async_api import Browser, Locator, Page, async_playwright, expec
 
 from omnihub.auth import Role
 from omnihub.events import CacheDetails, GoalReceived, NewEvent, PlanGenerated
-from omnihub.events import PlanStep as EventPlanStep
+from omnihub.plans import PlanStep
 
 CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = [
@@ -174,7 +174,7 @@ async def test_operator_submits_watches_approves_and_sees_the_goal_finish(
                     payload=PlanGenerated(
                         plan_id=f"p{n}",
                         source="cache",
-                        steps=[EventPlanStep(step_id="s", tool_name="respond_to_user")],
+                        steps=[PlanStep(id="s", tool="respond_to_user")],
                         cache=CacheDetails(template=template, similarity=0.95, saved_tokens=420),  # type: ignore[call-arg]
                     )
                 ),

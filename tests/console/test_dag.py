@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from omnihub.console import DagStep, layout_dag
 from omnihub.console._dag import NODE_HEIGHT, NODE_WIDTH, dag_steps
+from omnihub.plans import PlanStep
 
 
 def step(step_id: str, *deps: str, status: str = "pending") -> DagStep:
@@ -43,15 +44,12 @@ def test_cycles_unknown_and_self_dependencies_still_draw() -> None:
     assert layout_dag([]).nodes == ()
 
 
-def test_dag_steps_take_statuses_and_tolerate_missing_fields() -> None:
+def test_dag_steps_take_plan_steps_and_statuses() -> None:
     steps = dag_steps(
-        [
-            {"step_id": "a", "tool_name": "t", "depends_on": []},
-            {"step_id": "b", "depends_on": "not-a-list"},
-        ],
+        [PlanStep(id="a", tool="t"), PlanStep(id="b", tool="u", depends_on=["a"])],
         {"a": "completed"},
     )
     assert [(s.step_id, s.tool_name, s.depends_on, s.status) for s in steps] == [
         ("a", "t", (), "completed"),
-        ("b", "", (), "pending"),
+        ("b", "u", ("a",), "pending"),
     ]

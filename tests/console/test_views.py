@@ -29,7 +29,6 @@ from omnihub.events import (
     GoalReceived,
     NewEvent,
     PlanGenerated,
-    PlanStep,
     StepCompleted,
     StepFailed,
     StepStarted,
@@ -37,6 +36,7 @@ from omnihub.events import (
     ToolExecuted,
     open_event_store,
 )
+from omnihub.plans import PlanStep
 
 T0 = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 
@@ -64,8 +64,8 @@ def plan(source: str, *, cache: CacheDetails | None = None, tokens: int = 0) -> 
     return PlanGenerated(
         plan_id="p",
         steps=[
-            PlanStep(step_id="book", tool_name="database_write", args={"sku": "x"}),
-            PlanStep(step_id="pay", tool_name="charge", depends_on=["book"]),
+            PlanStep(id="book", tool="database_write", args={"sku": "x"}),
+            PlanStep(id="pay", tool="charge", depends_on=["book"]),
         ],
         source=source,  # type: ignore[arg-type]
         cache=cache,

@@ -25,7 +25,6 @@ from omnihub.events import (
     GoalResumed,
     NewEvent,
     PlanGenerated,
-    PlanStep,
     StepCompleted,
     StepFailed,
     StepStarted,
@@ -36,6 +35,7 @@ from omnihub.events import (
     open_event_store,
     project_goal,
 )
+from omnihub.plans import PlanStep
 
 Clock = Callable[[float], datetime]
 
@@ -43,8 +43,8 @@ PLAN = PlanGenerated(
     plan_id="p-1",
     source="playbook",
     steps=[
-        PlanStep(step_id="book", tool_name="hotel.book", args={"nights": 2}),
-        PlanStep(step_id="pay", tool_name="card.charge", depends_on=["book"], risk="high"),
+        PlanStep(id="book", tool="hotel.book", args={"nights": 2}),
+        PlanStep(id="pay", tool="card.charge", depends_on=["book"]),
     ],
 )
 

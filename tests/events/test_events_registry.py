@@ -16,12 +16,17 @@ from omnihub.events import (
     EventRegistry,
     EventStore,
     NewEvent,
+    PlanGenerated,
+    PlanGeneratedV1,
+    PlanGeneratedV2,
+    PlanStepV1,
     ToolExecuted,
     ToolExecutedV1,
     default_registry,
     register_event,
     register_upcaster,
 )
+from omnihub.plans import PlanStep
 
 
 def test_tool_executed_v1_is_upcast_to_v2_on_read(store: EventStore) -> None:
@@ -49,6 +54,40 @@ def test_approval_decisions_v1_are_upcast_to_v2_without_inventing_a_binding(
         step_id="pay", tool_name=None, args_hash=None, decided_by="ann"
     )
     assert second.payload == ApprovalRejected(step_id="pay", decided_by="bob", timed_out=True)
+
+
+@pytest.mark.parametrize("old_model", [PlanGeneratedV1, PlanGeneratedV2])
+def test_plan_generated_v1_and_v2_are_upcast_to_the_one_plan_step_shape(
+    store: EventStore, old_model: type[PlanGeneratedV1] | type[PlanGeneratedV2]
+) -> None:
+    old = old_model(
+        plan_id="p",
+        source="playbook",
+        steps=[
+            PlanStepV1(step_id="book", tool_name="hotel.book", args={"n": 2}),
+            PlanStepV1(
+                step_id="pay",
+                tool_name="card.charge",
+                depends_on=["book"],
+                compensation="card.refund",
+                description="charge the card",
+            ),
+        ],
+    )
+    store.append("acme", "g", [NewEvent(payload=old)])
+    record = next(iter(store.iter_records("acme")))
+    assert json.loads(record.payload)["steps"][0]["step_id"] == "book"  # stored as written
+    event = store.read_stream("acme", "g")[0]
+    assert event.schema_version == 3
+    assert event.payload == PlanGenerated(
+        plan_id="p",
+        source="playbook",
+        steps=[
+            PlanStep(id="book", tool="hotel.book", args={"n": 2}),
+            PlanStep(id="pay", tool="card.charge", depends_on=["book"]),
+        ],
+        compensations={"pay": "card.refund"},
+    )
 
 
 def test_current_version_is_the_highest_registered() -> None:

@@ -13,7 +13,7 @@ import pytest
 
 from omnihub.cache import MemoryPlanIndex, PlanCache
 from omnihub.embeddings import Embedder, open_embedder
-from omnihub.events import open_event_store
+from omnihub.events import PLAN_CACHE_STREAM, CachedPlanEvicted, open_event_store
 from omnihub.planning import (
     CachedPlan,
     CachePlanStore,
@@ -41,7 +41,7 @@ def embedder() -> Embedder:
 
 
 def _events(goal_id: str, entry_id: str, failure: str) -> list[EventSpec]:
-    steps = [{"step_id": "s1", "tool_name": "database_write", "args": {}, "depends_on": []}]
+    steps = [{"id": "s1", "tool": "database_write", "args": {}, "depends_on": []}]
     specs = [
         EventSpec(
             event_type="GoalReceived",
@@ -131,6 +131,17 @@ async def test_a_cached_plan_that_fails_its_goals_is_demoted_then_evicted(
     assert cache.metrics.plan_failures == 2
     assert cache.metrics.evictions["plan_failures"] == 1
     assert cache.index.count("acme") == 0
+    # The eviction is an event of the tenant's plan-cache stream, saying why.
+    recorded = [e.payload for e in store.read_stream("acme", PLAN_CACHE_STREAM)]
+    assert recorded == [
+        CachedPlanEvicted(
+            entry_id=entry_id,
+            reason="plan_failures",
+            cause=CAUSE_COMPENSATION,
+            failures=2,
+            goal_id="g-comp",
+        )
+    ]
     again = await service.plan_goal(
         PlanRequest(TRAIN.replace("Lyon", "Bern"), tenant="acme", now=AT)
     )

@@ -247,7 +247,7 @@ async def test_plan_generated_payload_and_cli_json_shapes(
     assert generated.token_usage is not None
     assert generated.token_usage.total_tokens == 120
     assert generated.reasoning == "answer"
-    assert [s.tool_name for s in generated.steps] == ["respond_to_user"]
+    assert [s.tool for s in generated.steps] == ["respond_to_user"]
     assert generated.cache is None
     assert one.latency_ms > 0
     steps = [s.model_dump(mode="json") for s in one.plan.steps]

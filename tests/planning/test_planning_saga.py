@@ -116,7 +116,7 @@ async def test_playbook_planner_plans_a_goal_inside_the_saga(
         assert [e.event_type for e in events][:2] == ["GoalReceived", "PlanGenerated"]
         generated = events[1].payload
         assert isinstance(generated, PlanGenerated)
-        assert [s.tool_name for s in generated.steps] == ["database_write", "respond_to_user"]
+        assert [s.tool for s in generated.steps] == ["database_write", "respond_to_user"]
         assert generated.source == "playbook"
         assert generated.latency_ms is not None
         outcome = stack.provider.outcomes[goal_id]

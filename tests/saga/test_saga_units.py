@@ -73,7 +73,7 @@ def _record_goal(
     activities: SagaActivities, steps: dict[str, tuple[str, dict[str, object]]]
 ) -> None:
     """What prepare_goal records before any step runs: the step check reads its goal and plan."""
-    plan = [{"step_id": s, "tool_name": t, "args": a} for s, (t, a) in steps.items()]
+    plan = [{"id": s, "tool": t, "args": a} for s, (t, a) in steps.items()]
     events = [
         GoalReceived(goal="unit", user_id="u"),
         PlanGenerated.model_validate({"plan_id": "p", "steps": plan, "source": "client"}),

@@ -90,8 +90,8 @@ def _merge_output_twins(schema: dict[str, Any]) -> dict[str, Any]:
     for name in twins:
         del schemas[name]
     renames = {name: name.removesuffix("-Output") for name in twins}
-    # What is left is one class name with two shapes (``plans.PlanStep`` in requests,
-    # ``events.PlanStep`` in events): generators drop the suffix and collide, so it joins.
+    # What is left is one class name with two shapes (a model whose input and output schemas
+    # differ): generators drop the suffix and collide, so it joins.
     for name in list(schemas):
         base, dash, side = name.rpartition("-")
         if dash and side in ("Input", "Output"):

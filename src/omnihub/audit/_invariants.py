@@ -90,7 +90,7 @@ def goal_facts(tenant_id: str, goal_id: str, events: Iterable[EventEnvelope]) ->
             facts.is_goal = True
             facts.status = "received"
         elif isinstance(payload, p.PlanGenerated):
-            facts.compensable = {s.step_id: s.compensation for s in payload.steps}
+            facts.compensable = {s.id: payload.compensations.get(s.id) for s in payload.steps}
             facts.status = "running"
         elif isinstance(payload, p.StepCompleted):
             facts.completed.append(payload.step_id)

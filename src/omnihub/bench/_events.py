@@ -27,7 +27,6 @@ from omnihub.events import (
     GoalReceived,
     NewEvent,
     PlanGenerated,
-    PlanStep,
     StepCompleted,
     StepStarted,
     ToolExecuted,
@@ -36,6 +35,7 @@ from omnihub.events import (
     verify_store,
 )
 from omnihub.events._store import COLUMNS
+from omnihub.plans import PlanStep
 
 __all__ = ["BenchConfig", "goal_workload", "run_events_benchmark"]
 
@@ -58,7 +58,7 @@ def goal_workload(goal_no: int) -> list[NewEvent]:
     """One goal's twelve events: received, planned, three steps of three events, completed."""
     goal_id = f"goal-{goal_no}"
     steps = [
-        PlanStep(step_id=f"s{i}", tool_name=tool, args={"query": f"{goal_id} {tool}", "n": i})
+        PlanStep(id=f"s{i}", tool=tool, args={"query": f"{goal_id} {tool}", "n": i})
         for i, tool in enumerate(("flights.search", "hotels.search", "calendar.add"), start=1)
     ]
     payloads: list[Any] = [
@@ -71,17 +71,17 @@ def goal_workload(goal_no: int) -> list[NewEvent]:
     ]
     for step in steps:
         payloads += [
-            StepStarted(step_id=step.step_id, tool_name=step.tool_name),
+            StepStarted(step_id=step.id, tool_name=step.tool),
             ToolExecuted(
-                tool_name=step.tool_name,
-                step_id=step.step_id,
+                tool_name=step.tool,
+                step_id=step.id,
                 input=step.args,
-                output={"status": 200, "items": [{"id": f"{step.step_id}-1", "price": 129.5}]},
+                output={"status": 200, "items": [{"id": f"{step.id}-1", "price": 129.5}]},
                 duration_ms=41.25,
             ),
-            StepCompleted(step_id=step.step_id, result={"chosen": f"{step.step_id}-1"}),
+            StepCompleted(step_id=step.id, result={"chosen": f"{step.id}-1"}),
         ]
-    payloads.append(GoalCompleted(result={"itinerary": [s.step_id for s in steps]}))
+    payloads.append(GoalCompleted(result={"itinerary": [s.id for s in steps]}))
     return [
         NewEvent(payload=payload, idempotency_key=f"{goal_id}:{n}")
         for n, payload in enumerate(payloads)

@@ -19,12 +19,11 @@ from omnihub.cache import (
     evaluate,
     load_dataset,
     open_index,
-    report_wrong_plan,
 )
 from omnihub.cache._factory import INDEX_BACKENDS
 from omnihub.cli._app import app, state
 from omnihub.embeddings import open_embedder
-from omnihub.errors import ConfigurationError, StoreError, ValidationError
+from omnihub.errors import ConfigurationError, NotFoundError, StoreError, ValidationError
 
 cache_app = typer.Typer(help="The semantic plan cache.", no_args_is_help=True)
 app.add_typer(cache_app, name="cache")
@@ -186,21 +185,24 @@ def report_wrong_command(
     ] = None,
     redis_url: Annotated[str | None, typer.Option("--redis-url", help="Redis URL.")] = None,
 ) -> None:
-    """Report a cached plan as wrong: the entry is evicted and counted as a false hit."""
-    index = _configured_index(ctx, backend, redis_url)
-    try:
-        result = report_wrong_plan(index, tenant, entry, reason)
-    finally:
-        index.close()
-    typer.echo(
-        json.dumps(
-            {
-                "tenant": result.tenant,
-                "entry": result.entry_id,
-                "evicted": result.evicted,
-                "reason": result.reason,
-            }
+    """Report a cached plan as wrong: the entry is evicted, and the report recorded (a
+    PlanReportedWrong event) and counted as a false hit, as the API and the console do."""
+    from omnihub.events import open_event_store
+    from omnihub.goals import PlanReports, WrongPlanReport
+
+    settings = state(ctx).settings
+    body = WrongPlanReport(entry_id=entry, reason=reason)
+    url = settings.resolved_event_store_url
+    with open_event_store(url, max_payload_bytes=settings.max_payload_bytes) as store:
+        reports = PlanReports(
+            store, settings, index=lambda: _configured_index(ctx, backend, redis_url)
         )
-    )
-    if not result.evicted:
+        try:
+            done = reports.report_now(tenant, body, "cli")
+        except NotFoundError:
+            evicted, why = False, None
+        else:
+            evicted, why = done.evicted, done.reason
+    typer.echo(json.dumps({"tenant": tenant, "entry": entry, "evicted": evicted, "reason": why}))
+    if not evicted:
         raise typer.Exit(1)

@@ -23,7 +23,6 @@ from omnihub.events import (
     GoalReceived,
     NewEvent,
     PlanGenerated,
-    PlanStep,
     StepCompleted,
     StepStarted,
     ToolExecuted,
@@ -33,24 +32,24 @@ from omnihub.events import (
     project_goal,
     verify_store,
 )
+from omnihub.plans import PlanStep
 
 TENANT = "demo"
 
 
 def _goal_events(goal_id: str, start: datetime) -> list[NewEvent]:
     steps = [
-        PlanStep(step_id="find", tool_name="restaurants.search", args={"city": "Lyon"}),
-        PlanStep(
-            step_id="book",
-            tool_name="restaurants.book",
-            args={"party": 2},
-            depends_on=["find"],
-            compensation="restaurants.cancel",
-        ),
+        PlanStep(id="find", tool="restaurants.search", args={"city": "Lyon"}),
+        PlanStep(id="book", tool="restaurants.book", args={"party": 2}, depends_on=["find"]),
     ]
     payloads = [
         GoalReceived(goal="Book a table for two in Lyon tonight", user_id="alice"),
-        PlanGenerated(plan_id=f"{goal_id}-plan", steps=steps, source="playbook"),
+        PlanGenerated(
+            plan_id=f"{goal_id}-plan",
+            steps=steps,
+            compensations={"book": "restaurants.cancel"},
+            source="playbook",
+        ),
         StepStarted(step_id="find", tool_name="restaurants.search"),
         ToolExecuted(
             tool_name="restaurants.search",

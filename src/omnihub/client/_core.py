@@ -88,21 +88,13 @@ def _model(model: type[BaseModel]) -> Callable[[httpx.Response], Any]:
     return lambda response: model.model_validate_json(response.content)
 
 
-def _registered() -> None:
-    # Planning registers event types of its own (BudgetExceeded): import it so the typed
-    # union has every type the server can send.
-    import omnihub.planning  # noqa: F401
-
-
 def parse_events(data: str | bytes) -> list[EventEnvelope]:
     """A JSON array of events as their typed models."""
-    _registered()
     return event_list_adapter().validate_json(data)
 
 
 def parse_event(data: str | bytes) -> EventEnvelope:
     """One event (an SSE frame's ``data``) as its typed model."""
-    _registered()
     return event_adapter().validate_json(data)
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from omnihub.plans import PlanStep
+
 NODE_WIDTH = 168
 NODE_HEIGHT = 58
 COLUMN_GAP = 40
@@ -115,18 +117,14 @@ def layout_dag(steps: Sequence[DagStep]) -> DagLayout:
     return DagLayout(tuple(nodes.values()), tuple(edges), width - COLUMN_GAP, height - ROW_GAP)
 
 
-def dag_steps(plan: Sequence[Mapping[str, object]], statuses: Mapping[str, str]) -> list[DagStep]:
-    """DagSteps from a plan's step dicts (``step_id``, ``tool_name``, ``depends_on``)."""
-    result = []
-    for step in plan:
-        step_id = str(step.get("step_id", ""))
-        depends = step.get("depends_on") or []
-        result.append(
-            DagStep(
-                step_id=step_id,
-                tool_name=str(step.get("tool_name", "")),
-                depends_on=tuple(str(d) for d in depends) if isinstance(depends, list) else (),
-                status=statuses.get(step_id, "pending"),
-            )
+def dag_steps(plan: Sequence[PlanStep], statuses: Mapping[str, str]) -> list[DagStep]:
+    """DagSteps from a plan's steps, each with its status (``pending`` when unknown)."""
+    return [
+        DagStep(
+            step_id=step.id,
+            tool_name=step.tool,
+            depends_on=tuple(step.depends_on),
+            status=statuses.get(step.id, "pending"),
         )
-    return result
+        for step in plan
+    ]

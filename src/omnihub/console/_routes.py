@@ -51,7 +51,14 @@ from omnihub.console._views import (
 )
 from omnihub.errors import AuthenticationError, NotFoundError, OmniHubError
 from omnihub.events import EventStore, GoalStatus
-from omnihub.goals import GoalDecision, GoalRequest, GoalService, new_goal_id
+from omnihub.goals import (
+    GoalDecision,
+    GoalRequest,
+    GoalService,
+    PlanReports,
+    WrongPlanReport,
+    new_goal_id,
+)
 from omnihub.runtime import goals_of
 
 User = Annotated[ConsoleUser, Depends(current_user)]
@@ -318,11 +325,47 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
+# What the goal page says after a wrong-plan report (fixed texts: nothing from the request).
+_REPORTED = {
+    "1": "Reported: the cached plan was evicted and counted as a false hit.",
+    "gone": "That plan is no longer in the plan cache (already reported or evicted).",
+}
+
+
 async def goal_page(
-    console: Shared, user: User, goal_id: str, submitted: bool = False
+    console: Shared, user: User, goal_id: str, submitted: bool = False, reported: str = ""
 ) -> HTMLResponse:
     found = await _detail(console, user, _check_id(goal_id), SUBMIT_WAIT_S if submitted else 0.0)
-    return _page(console, "goal.html", user=user, d=found, nav="goals")
+    notice = _REPORTED.get(reported)
+    return _page(console, "goal.html", user=user, d=found, nav="goals", reported=notice)
+
+
+async def report_wrong_plan(
+    console: Shared,
+    user: User,
+    goal_id: str,
+    reason: Annotated[str, Form(max_length=500)] = "",
+    csrf_token: Annotated[str, Form(max_length=128)] = "",
+) -> Response:
+    """The goal page's "report wrong plan" button: the same use case as the API's
+    ``POST /v1/cache/reports``, for the entry that planned this goal."""
+    check_csrf(user, csrf_token)
+    _require_operator(user)
+    goal_id = _check_id(goal_id)
+    found = await _detail(console, user, goal_id)
+    if found.cache_entry_id is None:
+        raise HTTPException(409, "this goal's plan did not come from the plan cache")
+    body = WrongPlanReport(
+        entry_id=found.cache_entry_id,
+        reason=reason.strip() or "reported in the console",
+        goal_id=goal_id,
+    )
+    outcome = "1"
+    try:
+        await PlanReports(console.store, console.settings).report(user.tenant_id, body, user.actor)
+    except NotFoundError:
+        outcome = "gone"
+    return RedirectResponse(f"{COOKIE_PATH}/goals/{goal_id}?reported={outcome}", status_code=303)
 
 
 async def goal_live(console: Shared, user: User, goal_id: str) -> HTMLResponse:
@@ -434,6 +477,7 @@ _PAGES: list[tuple[str, str, Any]] = [
     ("GET", "/goals/{goal_id}", goal_page),
     ("GET", "/goals/{goal_id}/live", goal_live),
     ("GET", "/goals/{goal_id}/stream", goal_stream),
+    ("POST", "/goals/{goal_id}/report-wrong-plan", report_wrong_plan),
     ("GET", "/approvals", approvals_page),
     ("GET", "/approvals/list", approvals_list),
     ("POST", "/goals/{goal_id}/approvals/{step_id}", decide),

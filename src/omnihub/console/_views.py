@@ -89,6 +89,8 @@ class GoalDetail:
     audit: AuditStatus
     # obs: the goal's OpenTelemetry trace (from GoalReceived), to go from audit to trace.
     trace_id: str | None = None
+    # The plan-cache entry that planned the goal (a cache hit), for "report a wrong plan".
+    cache_entry_id: str | None = None
 
     @property
     def finished(self) -> bool:
@@ -277,20 +279,19 @@ def goal_detail(
     if not events:
         return None
     state = project_goal(events, goal_id)
-    plan = [step.model_dump(mode="json") for step in state.plan]
     by_id = {s.step_id: s for s in state.steps}
     inputs = _step_inputs(events)
     steps = []
-    for planned in plan:
-        step_id = str(planned["step_id"])
+    for planned in state.plan:
+        step_id = planned.id
         known = by_id.get(step_id)
         steps.append(
             StepView(
                 step_id=step_id,
-                tool_name=str(planned.get("tool_name", "")),
+                tool_name=planned.tool,
                 status=known.status if known else "pending",
-                depends_on=tuple(planned.get("depends_on") or ()),
-                input=inputs.get(step_id, planned.get("args", {})),
+                depends_on=tuple(planned.depends_on),
+                input=inputs.get(step_id, planned.args),
                 output=known.result if known else None,
                 attempts=known.attempts if known else 0,
                 duration_ms=known.duration_ms if known else 0.0,
@@ -299,11 +300,17 @@ def goal_detail(
             )
         )
     statuses = {s.step_id: s.status for s in steps}
+    made = _plan_event(events)
     return GoalDetail(
+        cache_entry_id=(
+            made.cache.entry_id
+            if made is not None and made.source == "cache" and made.cache is not None
+            else None
+        ),
         summary=summarize(state, events),
         state=state,
         steps=tuple(steps),
-        dag=layout_dag(dag_steps(plan, statuses)),
+        dag=layout_dag(dag_steps(state.plan, statuses)),
         timeline=tuple(timeline_entry(e) for e in events),
         trace_id=next(
             (

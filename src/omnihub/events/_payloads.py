@@ -3,8 +3,10 @@
 Each model is frozen and strict and registered under ``(event_type, schema_version)``.
 ``ToolExecuted`` shows schema evolution: version 1 measured ``duration_s``; version 2 measures
 ``duration_ms`` and adds ``attempt`` and ``step_id``; stored version-1 events are upcast on read.
-PlanGenerated version 2 adds the ``client`` source; ApprovalGranted and ApprovalRejected
-version 2 record what an approval binds (tool, args hash).
+PlanGenerated version 2 adds the ``client`` source; version 3 records its steps in the one plan
+step shape (:class:`omnihub.plans.PlanStep`, ``{id, tool, args, depends_on}``) and the undo tools
+beside them. ApprovalGranted and ApprovalRejected version 2 record what an approval binds (tool,
+args hash).
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ from typing import Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue
 
 from omnihub.events._registry import EventPayload, register_event, register_upcaster
+from omnihub.plans import PlanStep
 
 __all__ = [
+    "PLAN_CACHE_STREAM",
     "AdminAuditExported",
     "AdminCacheInvalidated",
     "AdminKeyCreated",
@@ -26,7 +30,9 @@ __all__ = [
     "ApprovalRejected",
     "ApprovalRejectedV1",
     "ApprovalRequested",
+    "BudgetExceeded",
     "CacheDetails",
+    "CachedPlanEvicted",
     "CompensationExecuted",
     "CompensationFailed",
     "GoalCancelled",
@@ -37,7 +43,9 @@ __all__ = [
     "GoalResumed",
     "PlanGenerated",
     "PlanGeneratedV1",
-    "PlanStep",
+    "PlanGeneratedV2",
+    "PlanReportedWrong",
+    "PlanStepV1",
     "PolicyEvaluated",
     "PolicySetApplied",
     "StepCompleted",
@@ -55,11 +63,11 @@ class _Part(BaseModel):
     model_config = ConfigDict(frozen=True, strict=True, extra="forbid")
 
 
-class PlanStep(_Part):
-    """One step of a plan: a tool call with its arguments and the steps it waits for.
+class PlanStepV1(_Part):
+    """A plan step as PlanGenerated versions 1 and 2 recorded it (superseded by
+    :class:`omnihub.plans.PlanStep`, the one shape requests, events and goal state share).
 
-    Extra fields are kept (planners may record more, e.g. a risk lane), so the CDM does not
-    have to change for each planner detail.
+    Extra fields are kept (planners may record more, e.g. a risk lane).
     """
 
     model_config = ConfigDict(extra="allow")
@@ -111,7 +119,7 @@ class PlanGeneratedV1(EventPayload):
     ``playbook``."""
 
     plan_id: str = Field(min_length=1)
-    steps: list[PlanStep]
+    steps: list[PlanStepV1]
     reasoning: str = ""
     source: Literal["llm", "cache", "playbook"]
     model: str | None = None
@@ -121,13 +129,10 @@ class PlanGeneratedV1(EventPayload):
     latency_ms: float | None = Field(None, ge=0, description="How long planning took.")
 
 
-@register_event("PlanGenerated", version=2)
-class PlanGenerated(EventPayload):
-    """A plan was produced: by an LLM, from the plan cache, from a playbook, or given by the
-    client with the goal (``client``)."""
+class _PlanMade(EventPayload):
+    """How a plan was made: the fields PlanGenerated versions 2 and 3 share (not registered)."""
 
     plan_id: str = Field(min_length=1)
-    steps: list[PlanStep]
     reasoning: str = ""
     source: Literal["llm", "cache", "playbook", "client"]
     model: str | None = None
@@ -140,10 +145,68 @@ class PlanGenerated(EventPayload):
     outside_texts: list[str] = Field(default_factory=list)
 
 
+@register_event("PlanGenerated", version=2)
+class PlanGeneratedV2(_PlanMade):
+    """Version 2 of PlanGenerated (superseded): steps as ``{step_id, tool_name, ...}``."""
+
+    steps: list[PlanStepV1]
+
+
+@register_event("PlanGenerated", version=3)
+class PlanGenerated(_PlanMade):
+    """A plan was produced: by an LLM, from the plan cache, from a playbook, or given by the
+    client with the goal (``client``)."""
+
+    steps: list[PlanStep]
+    compensations: dict[str, str] = Field(
+        default_factory=dict,
+        description="Step id -> the tool that undoes that step, for the steps that have one.",
+    )
+
+
 @register_upcaster("PlanGenerated", from_version=1)
 def _plan_generated_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
     # Version 2 only adds the "client" source; what version 1 called a plan stays as it was.
     return data
+
+
+@register_upcaster("PlanGenerated", from_version=2)
+def _plan_generated_v2_to_v3(data: dict[str, Any]) -> dict[str, Any]:
+    # Version 3 names a step's fields as plans.PlanStep does ({id, tool, args, depends_on})
+    # and moves each step's undo tool into one map beside the steps. What else a step carried
+    # (a description, a planner's extra detail) has no place in the one shape: it stays in the
+    # stored bytes (the hash chain covers those), not in the upcast payload.
+    steps: list[dict[str, Any]] = []
+    compensations: dict[str, str] = {}
+    for old in data.get("steps", []):
+        step_id = old.get("step_id")
+        steps.append(
+            {
+                "id": step_id,
+                "tool": old.get("tool_name"),
+                "args": old.get("args", {}),
+                "depends_on": old.get("depends_on", []),
+            }
+        )
+        if old.get("compensation") is not None:
+            compensations[str(step_id)] = old["compensation"]
+    return {**data, "steps": steps, "compensations": compensations}
+
+
+@register_event("BudgetExceeded")
+class BudgetExceeded(EventPayload):
+    """A goal was rejected or held for approval because its tenant is over today's budget."""
+
+    tenant: str = Field(min_length=1)
+    action: Literal["reject", "hold"]
+    reason: str
+    period: Literal["day"] = "day"
+    period_start: str = Field(description="ISO 8601 start (UTC) of the budget period.")
+    spent_tokens: int = Field(ge=0)
+    spent_cost: float = Field(ge=0)
+    limit_tokens: int | None = None
+    limit_cost: float | None = None
+    goal_id: str | None = None
 
 
 @register_event("StepStarted")
@@ -384,3 +447,31 @@ class AdminAuditExported(EventPayload):
 
     tenant_id: str = Field(min_length=1)
     by: str = Field(min_length=1)
+
+
+#: The tenant's stream of plan-cache events (wrong-plan reports, evictions after failures):
+#: in the tenant's own events, so every process folds the same figures from the store.
+PLAN_CACHE_STREAM = "plan-cache"
+
+
+@register_event("PlanReportedWrong")
+class PlanReportedWrong(EventPayload):
+    """A user or operator reported that a plan-cache entry served a wrong plan: the entry was
+    evicted and the report counts as a false hit."""
+
+    entry_id: str = Field(min_length=1)
+    reason: str = Field(min_length=1)
+    goal_id: str | None = Field(None, description="The goal the wrong plan was served to.")
+    by: str = Field(min_length=1)
+
+
+@register_event("CachedPlanEvicted")
+class CachedPlanEvicted(EventPayload):
+    """A plan-cache entry was evicted because goals it planned failed because of the plan
+    ``failures`` times (``reason`` ``plan_failures``; ``cause`` the last failure's)."""
+
+    entry_id: str = Field(min_length=1)
+    reason: str = Field(min_length=1)
+    cause: str | None = None
+    failures: int = Field(ge=0)
+    goal_id: str | None = Field(None, description="The goal whose failure evicted it.")

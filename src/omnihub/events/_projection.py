@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue
 from omnihub.events import _payloads as p
 from omnihub.events._canonical import canonical_json
 from omnihub.events._envelope import EventEnvelope
+from omnihub.plans import PlanStep
 
 __all__ = [
     "SUMMARY_PAYLOADS",
@@ -56,6 +57,10 @@ class _State(BaseModel):
 
 
 class StepState(_State):
+    """What has happened to one step so far (its *state*, not the plan step: that is
+    :class:`omnihub.plans.PlanStep`, in :attr:`GoalState.plan`). ``step_id`` and ``tool_name``
+    are named as the step events name them."""
+
     step_id: str
     tool_name: str | None = None
     status: StepStatus = "pending"
@@ -90,7 +95,7 @@ class GoalState(_State):
     context: dict[str, JsonValue] = Field(default_factory=dict)
     plan_id: str | None = None
     plan_source: str | None = None
-    plan: list[p.PlanStep] = Field(default_factory=list)
+    plan: list[PlanStep] = Field(default_factory=list)
     steps: list[StepState] = Field(default_factory=list)
     compensations: list[CompensationRecord] = Field(default_factory=list)
     result: JsonValue = None
@@ -138,7 +143,7 @@ class _Fold:
         elif isinstance(payload, p.PlanGenerated):
             s.update(plan_id=payload.plan_id, plan=payload.steps)
             for planned in payload.steps:
-                self.step(planned.step_id, planned.tool_name)
+                self.step(planned.id, planned.tool)
         elif isinstance(payload, p.StepStarted):
             step = self.step(payload.step_id, payload.tool_name)
             step.update(status="running", started_at=at, error=None)

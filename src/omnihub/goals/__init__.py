@@ -14,7 +14,10 @@ from omnihub.goals._models import (
     TemplateHits,
     UsageReport,
     UsageTotals,
+    WrongPlanReport,
+    WrongPlanReported,
 )
+from omnihub.goals._reports import PlanReports
 from omnihub.goals._service import GoalService, IdempotencyRecords, new_goal_id, request_hash
 from omnihub.goals._stats import CacheStatsSource, StoreCacheStats, UsageSource
 
@@ -31,6 +34,7 @@ __all__ = [
     "GoalRequest",
     "GoalService",
     "IdempotencyRecords",
+    "PlanReports",
     "SagaGoalBackend",
     "StoreCacheStats",
     "StreamEvent",
@@ -38,6 +42,8 @@ __all__ = [
     "UsageReport",
     "UsageSource",
     "UsageTotals",
+    "WrongPlanReport",
+    "WrongPlanReported",
     "new_goal_id",
     "request_hash",
 ]

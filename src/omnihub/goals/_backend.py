@@ -11,9 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Iterator
-from typing import Any, Protocol
-
-from temporalio.service import RPCError, RPCStatusCode
+from typing import TYPE_CHECKING, Any, Protocol
 
 from omnihub.auth import Principal
 from omnihub.errors import (
@@ -22,7 +20,13 @@ from omnihub.errors import (
     StoreUnavailableError,
     ValidationError,
 )
-from omnihub.events import EventEnvelope, EventStore, GoalState, project_goal
+from omnihub.events import (
+    EventEnvelope,
+    EventStore,
+    GoalState,
+    SQLiteEventStore,
+    project_goal,
+)
 from omnihub.goals._models import (
     ControlAction,
     GoalAccepted,
@@ -31,7 +35,11 @@ from omnihub.goals._models import (
     GoalRequest,
     StreamEvent,
 )
-from omnihub.saga import ApprovalDecision, ControlRequest, SagaClient
+
+# The saga (and Temporal's SDK) is imported where a goal is started or steered, not with the
+# package: the goal models and the official client import this package and stay light.
+if TYPE_CHECKING:
+    from omnihub.saga import SagaClient
 
 TERMINAL_EVENTS = frozenset({"GoalCompleted", "GoalFailed", "GoalCancelled"})
 
@@ -91,6 +99,8 @@ class GoalBackend(Protocol):
 def temporal_errors(goal_id: str) -> Iterator[None]:
     """Translate a Temporal RPC error that got past the saga client's retries into a typed
     error the adapters answer with a clear 4xx or 503 (never a 500)."""
+    from temporalio.service import RPCError, RPCStatusCode
+
     try:
         yield
     except RPCError as exc:
@@ -116,17 +126,29 @@ def _event_json(event: EventEnvelope) -> dict[str, Any]:
 class SagaGoalBackend:
     """:class:`GoalBackend` on the event store and the AgentSaga workflow.
 
-    The store's calls are synchronous, so they run in worker threads. Live streams poll the
-    goal's stream (an indexed read) every ``poll_interval`` seconds, which works the same
-    whether the worker appending the events is in this process or on another machine.
+    The store's calls are synchronous, so they run in worker threads. Live streams follow the
+    store's subscription where its notifications cross processes (PostgreSQL's LISTEN/NOTIFY:
+    the worker appending the events may be on another machine); on SQLite, whose
+    notifications stay inside one process, they poll the goal's stream (an indexed read)
+    every ``poll_interval`` seconds. ``notified`` overrides that choice.
     """
 
     def __init__(
-        self, store: EventStore, sagas: SagaClient | None, *, poll_interval: float = 0.2
+        self,
+        store: EventStore,
+        sagas: SagaClient | None,
+        *,
+        poll_interval: float = 0.2,
+        notified: bool | None = None,
+        wait_s: float = 1.0,
     ) -> None:
         self.store = store
         self._sagas = sagas
         self.poll_interval = poll_interval
+        self.notified = not isinstance(store, SQLiteEventStore) if notified is None else notified
+        # How long one wait for a notification lasts: a closed stream's waiting thread
+        # ends within it.
+        self.wait_s = wait_s
 
     @property
     def sagas(self) -> SagaClient:
@@ -205,18 +227,65 @@ class SagaGoalBackend:
     async def stream(
         self, tenant_id: str, goal_id: str, *, after_version: int
     ) -> AsyncIterator[StreamEvent]:
+        # One full read first: it says whether the goal has ended (a stream opened after the
+        # final event sends what is left and ends, instead of waiting for events that will
+        # never come) and where the goal stands in the tenant's global order.
+        events = await self._read(tenant_id, goal_id)
         sent = after_version
+        for event in events:
+            if event.stream_version > sent:
+                sent = event.stream_version
+                yield StreamEvent(sent, event.event_type, _event_json(event))
+        if any(event.event_type in TERMINAL_EVENTS for event in events):
+            return
+        live = self._follow if self.notified else self._poll
+        position = events[-1].global_position if events else None
+        async for item in live(tenant_id, goal_id, sent, position):
+            yield item
+
+    async def _poll(
+        self, tenant_id: str, goal_id: str, sent: int, position: int | None
+    ) -> AsyncIterator[StreamEvent]:
+        """Live events by reading the goal's stream (an indexed read) every poll interval."""
         while True:
+            await asyncio.sleep(self.poll_interval)
             for event in await self._read(tenant_id, goal_id, sent + 1):
                 sent = event.stream_version
                 yield StreamEvent(sent, event.event_type, _event_json(event))
                 if event.event_type in TERMINAL_EVENTS:
                     return
+
+    async def _follow(
+        self, tenant_id: str, goal_id: str, sent: int, position: int | None
+    ) -> AsyncIterator[StreamEvent]:
+        """Live events from the store's subscription: it wakes on the store's notification
+        (LISTEN/NOTIFY on PostgreSQL) from any process, instead of polling."""
+        while position is None:  # started, nothing recorded yet: wait for the first event
             await asyncio.sleep(self.poll_interval)
+            first = await self._read(tenant_id, goal_id)
+            position = first[0].global_position - 1 if first else None
+        subscription = await asyncio.to_thread(
+            self.store.subscribe, tenant_id, position, poll_interval=self.wait_s
+        )
+        try:
+            while True:
+                batch = await asyncio.to_thread(subscription.poll, self.wait_s)
+                for event in batch:
+                    if event.stream_id != goal_id or event.stream_version <= sent:
+                        continue
+                    sent = event.stream_version
+                    yield StreamEvent(sent, event.event_type, _event_json(event))
+                    if event.event_type in TERMINAL_EVENTS:
+                        return
+        finally:
+            subscription.stop()
+            await asyncio.to_thread(subscription.close)
 
     async def decide(
         self, tenant_id: str, goal_id: str, step_id: str, decision: GoalDecision, actor: str
     ) -> dict[str, Any]:
+        from omnihub.saga import ApprovalDecision
+
         with temporal_errors(goal_id):
             await self.sagas.decide(
                 goal_id,
@@ -233,6 +302,8 @@ class SagaGoalBackend:
     async def control(
         self, tenant_id: str, goal_id: str, action: ControlAction, reason: str | None, actor: str
     ) -> GoalAccepted:
+        from omnihub.saga import ControlRequest
+
         request = ControlRequest(by=actor, reason=reason)
         with temporal_errors(goal_id):
             if action == "cancel":

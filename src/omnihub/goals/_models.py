@@ -10,7 +10,6 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from omnihub.events import GoalStatus, GoalSummary
-from omnihub.planning import UsageRow
 from omnihub.plans import Plan
 
 ControlAction = Literal["cancel", "pause", "resume"]
@@ -99,9 +98,39 @@ class CacheStats(_Body):
     by_source: dict[str, int] = Field(description="Plans by source (cache, llm, playbook...).")
     mean_hit_similarity: float | None
     top_templates: list[TemplateHits]
+    false_hit_reports: int = Field(
+        description="Cache hits reported as wrong plans (PlanReportedWrong events)."
+    )
+    false_hit_rate: float = Field(ge=0, description="false_hit_reports / hits (0 without hits).")
+    evicted_after_failures: int = Field(
+        description="Entries evicted because goals they planned kept failing."
+    )
     ledger_cache_hits: int
     tokens_saved: int
     cost_saved: float = Field(description="LLM cost the cache hits saved, in USD.")
+
+
+class WrongPlanReport(_Body):
+    """A plan-cache entry that served a wrong plan (its id is in the goal's PlanGenerated
+    event, ``cache.entry_id``)."""
+
+    entry_id: str = Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_-]+$")
+    reason: str = Field("reported by a user", min_length=1, max_length=500)
+    goal_id: str | None = Field(None, max_length=200, description="The goal that was served.")
+
+
+class WrongPlanReported(_Body):
+    """A wrong-plan report, recorded: the entry is evicted and the report counted."""
+
+    tenant: str
+    entry_id: str
+    evicted: bool
+    reason: str | None = Field(description="Why the entry was dropped: reported_wrong.")
+    cause: str | None
+    false_hit_reports: int = Field(
+        description="The tenant's wrong-plan reports so far, from its events (the same figure "
+        "in every API process)."
+    )
 
 
 class UsageTotals(_Body):
@@ -114,6 +143,14 @@ class UsageTotals(_Body):
     cache_hits: int
     saved_tokens: int
     saved_cost: float
+
+
+class UsageRow(UsageTotals):
+    """One day and model of a tenant's LLM usage: calls, spend and savings (the usage
+    ledger's :class:`omnihub.planning.UsageRow`, as the API sends it)."""
+
+    day: str
+    model: str
 
 
 class UsageReport(_Body):

@@ -143,8 +143,9 @@ class GoalService:
     async def stream(
         self, tenant_id: str, goal_id: str, *, after_version: int = 0
     ) -> AsyncIterator[StreamEvent]:
-        """The goal's events after ``after_version``, then live ones until it ends; checks the
-        goal exists first (NotFoundError), so an unknown goal is never an empty stream."""
+        """The goal's events after ``after_version``, then live ones until it ends (a goal
+        that has ended already gets what is left, then the stream ends); checks the goal
+        exists first (NotFoundError), so an unknown goal is never an empty stream."""
         await self.backend.get(tenant_id, goal_id)
         return self.backend.stream(tenant_id, goal_id, after_version=after_version)
 

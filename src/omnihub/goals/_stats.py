@@ -1,8 +1,9 @@
 """``/v1/cache/stats`` and ``/v1/usage`` from durable records, so any API process can answer.
 
 Cache statistics are folded from the tenant's PlanGenerated events (every plan says whether it
-came from the cache, a playbook or an LLM, and a hit carries its template and similarity),
-incrementally: each call reads only the events recorded since the last one. Savings and spend
+came from the cache, a playbook or an LLM, and a hit carries its template and similarity) and
+its plan-cache events (wrong-plan reports, evictions after failures), incrementally: each call
+reads only the events recorded since the last one. Savings and spend
 come from the planning ledger in the store's database.
 """
 
@@ -13,10 +14,12 @@ import threading
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from omnihub.events import EventStore, PlanGenerated
-from omnihub.planning import UsageLedger
+from omnihub.events import CachedPlanEvicted, EventStore, PlanGenerated, PlanReportedWrong
+
+if TYPE_CHECKING:  # a type only: the goal models' import stays free of planning
+    from omnihub.planning import UsageLedger
 
 _TOP_TEMPLATES = 10
 
@@ -40,6 +43,8 @@ class _Fold:
     templates: Counter[str] = field(default_factory=Counter)
     similarity_sum: float = 0.0
     similarity_count: int = 0
+    false_hit_reports: int = 0
+    evicted_after_failures: int = 0
 
 
 class StoreCacheStats:
@@ -60,6 +65,10 @@ class StoreCacheStats:
                 for event in events:
                     fold.position = event.global_position
                     payload = event.payload
+                    if isinstance(payload, PlanReportedWrong):
+                        fold.false_hit_reports += 1
+                    elif isinstance(payload, CachedPlanEvicted):
+                        fold.evicted_after_failures += 1
                     if not isinstance(payload, PlanGenerated):
                         continue
                     fold.by_source[payload.source] += 1
@@ -84,6 +93,9 @@ class StoreCacheStats:
                     if fold.similarity_count
                     else None
                 ),
+                "false_hit_reports": fold.false_hit_reports,
+                "false_hit_rate": round(fold.false_hit_reports / hits, 4) if hits else 0.0,
+                "evicted_after_failures": fold.evicted_after_failures,
                 "top_templates": [
                     {"template": t, "hits": n}
                     for t, n in fold.templates.most_common(_TOP_TEMPLATES)

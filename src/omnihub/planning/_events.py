@@ -2,28 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import Field
-
-from omnihub.events import EventPayload, EventStore, NewEvent, default_registry, register_event
+# The payload lives with the other CDM payloads (so a client decodes it without importing
+# planning); planning re-exports it as the event it raises.
+from omnihub.events import BudgetExceeded, EventStore, NewEvent, default_registry
 from omnihub.planning._flow import EventSink
 
-
-@register_event("BudgetExceeded")
-class BudgetExceeded(EventPayload):
-    """A goal was rejected or held for approval because its tenant is over today's budget."""
-
-    tenant: str = Field(min_length=1)
-    action: Literal["reject", "hold"]
-    reason: str
-    period: Literal["day"] = "day"
-    period_start: str = Field(description="ISO 8601 start (UTC) of the budget period.")
-    spent_tokens: int = Field(ge=0)
-    spent_cost: float = Field(ge=0)
-    limit_tokens: int | None = None
-    limit_cost: float | None = None
-    goal_id: str | None = None
+__all__ = ["BudgetExceeded", "event_store_sink"]
 
 
 def event_store_sink(store: EventStore) -> EventSink:

@@ -4,7 +4,8 @@ A goal's events say what happened: a ``PlanGenerated`` from the cache names the 
 failure is the plan's when a tool rejected the arguments it was given ("invalid arguments") or
 the saga had to compensate. Failures of the world (a timeout, a provider outage) are not the
 plan's and demote nothing. A cached plan that no longer validates is demoted where it is found
-(:class:`CachePlanStore`).
+(:class:`CachePlanStore`). An entry evicted after its N-th failure is recorded as a
+``CachedPlanEvicted`` event in the tenant's plan-cache stream, with why.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+from omnihub.cache import Demotion
 from omnihub.errors import OmniHubError
+from omnihub.events import PLAN_CACHE_STREAM, CachedPlanEvicted, EventStore, NewEvent
 
 logger = logging.getLogger(__name__)
 
@@ -30,13 +33,7 @@ _REMEMBERED = 10_000
 class DemotingStore(Protocol):
     """What the learner needs from the plan cache (:class:`CachePlanStore`)."""
 
-    def demote(self, tenant: str, entry_id: str, cause: str) -> Any: ...
-
-
-class EventReader(Protocol):
-    """What the learner needs from the event store."""
-
-    def read_stream(self, tenant_id: str, stream_id: str, from_version: int = 1) -> list[Any]: ...
+    def demote(self, tenant: str, entry_id: str, cause: str) -> Demotion: ...
 
 
 def plan_failure(events: Sequence[Any]) -> tuple[str, str] | None:
@@ -71,7 +68,7 @@ class PlanFeedback:
     failure twice); the memory of reviewed goals is bounded.
     """
 
-    def __init__(self, store: EventReader, cache: DemotingStore) -> None:
+    def __init__(self, store: EventStore, cache: DemotingStore) -> None:
         self.store = store
         self.cache = cache
         self._reviewed: OrderedDict[tuple[str, str], None] = OrderedDict()
@@ -89,8 +86,24 @@ class PlanFeedback:
             events = await asyncio.to_thread(self.store.read_stream, tenant_id, goal_id)
             found = plan_failure(events)
             if found is not None:
-                await asyncio.to_thread(self.cache.demote, tenant_id, *found)
+                demotion = await asyncio.to_thread(self.cache.demote, tenant_id, *found)
+                if demotion.evicted:
+                    await asyncio.to_thread(self._record_eviction, demotion, goal_id)
         except OmniHubError as exc:
             logger.warning("could not learn from failed goal %s: %s", goal_id, exc)
             return None
         return found
+
+    def _record_eviction(self, demotion: Demotion, goal_id: str) -> None:
+        evicted = CachedPlanEvicted(
+            entry_id=demotion.entry_id,
+            reason=demotion.reason or "plan_failures",
+            cause=demotion.cause,
+            failures=demotion.failures,
+            goal_id=goal_id,
+        )
+        # Keyed by the entry: an entry is evicted once, and a retried review records nothing.
+        key = f"evicted:{demotion.entry_id}"
+        self.store.append(
+            demotion.tenant, PLAN_CACHE_STREAM, [NewEvent(payload=evicted, idempotency_key=key)]
+        )

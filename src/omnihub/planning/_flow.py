@@ -94,18 +94,9 @@ class PlanningOutcome:
                 "completion_tokens": self.usage.completion_tokens,
                 "total_tokens": self.usage.total_tokens,
             }
-        steps = [
-            {
-                "step_id": step.id,
-                "tool_name": step.tool,
-                "args": step.args,
-                "depends_on": list(step.depends_on),
-            }
-            for step in self.plan.steps
-        ]
         return {
             "plan_id": self.plan_id,
-            "steps": steps,
+            "steps": self.steps_json(),
             "reasoning": self.plan.reasoning,
             "source": self.source,
             "model": self.usage.model,

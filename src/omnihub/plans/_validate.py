@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pydantic
 
 from omnihub.errors import PlanValidationError, ValidationError
 from omnihub.plans._models import Plan, is_reserved_step_id
 from omnihub.plans._refs import iter_refs, parse_ref
-from omnihub.tools import ToolRegistry
+
+if TYPE_CHECKING:  # only a type here: plans (and events, which record plan steps) stay light
+    from omnihub.tools import ToolRegistry
 
 
 def _topological_order(deps: dict[str, list[str]]) -> list[str] | None:

@@ -22,7 +22,7 @@ from omnihub.events import (
     PlanGenerated,
 )
 from omnihub.guard import Guard, PlanCheck, PlanOrigin, Principal, StepCheck
-from omnihub.plans import Plan, PlanStep
+from omnihub.plans import Plan
 from omnihub.saga._approvals import args_hash
 
 #: How many goals' streams a worker keeps decoded for step checks.
@@ -91,11 +91,8 @@ class SagaGuard:
                 state.submitter_id = payload.submitter_id
                 state.submitter_role = payload.submitter_role
             elif isinstance(payload, PlanGenerated):
-                steps = [
-                    PlanStep(id=s.step_id, tool=s.tool_name, args=s.args, depends_on=s.depends_on)
-                    for s in payload.steps
-                ]
-                state.plan = Plan(steps=steps, reasoning=payload.reasoning)
+                # PlanGenerated v3 (contracts2): its steps are plans.PlanStep already.
+                state.plan = Plan(steps=payload.steps, reasoning=payload.reasoning)
                 if payload.outside_texts and state.origin is not None:
                     # The planner read outside text: its plan is tainted (values and tools).
                     state.origin = replace(state.origin, outside_texts=tuple(payload.outside_texts))

@@ -238,19 +238,16 @@ class SagaActivities:
             if spec.compensation and spec.compensation.tool in self.registry:
                 undo = self.registry.get(spec.compensation.tool)
                 policies[undo.name] = step_policy(undo)
-        steps = [
-            {
-                "step_id": step.id,
-                "tool_name": step.tool,
-                "args": step.args,
-                "depends_on": step.depends_on,
-                "compensation": policies[step.tool].compensation_tool,
-            }
-            for step in plan.steps
-        ]
+        # PlanGenerated v3 (contracts2): the steps as the plan has them, undo tools beside.
+        undo_tools = {s.id: policies[s.tool].compensation_tool for s in plan.steps}
         generated = goal_event(
             PlanGenerated.model_validate(
-                {"plan_id": f"{input.goal_id}/plan", "steps": steps, "reasoning": plan.reasoning}
+                {
+                    "plan_id": f"{input.goal_id}/plan",
+                    "steps": plan.steps,
+                    "compensations": {k: v for k, v in undo_tools.items() if v is not None},
+                    "reasoning": plan.reasoning,
+                }
                 | made,
                 strict=False,
             )

@@ -8,6 +8,8 @@ import type {
   GoalCompletedEvent,
   JsonValue,
   OmniHubCanonicalDataModelCDMEvent as CdmEvent,
+  PlanGeneratedEvent,
+  PlanGeneratedV2Event,
   ToolExecutedEvent,
   ToolExecutedV1Event,
 } from "./cdm";
@@ -44,6 +46,16 @@ export function durationMs(event: ApiEvent): number | null {
   }
   return null;
 }
+
+// One plan step shape: what a client sends is what goal state (and the events) record.
+type PlanStep = Schemas["PlanStep"];
+export const sent: PlanStep = { id: "s1", tool: "respond_to_user", args: {}, depends_on: [] };
+export function toolsOf(goal: GoalState): string[] {
+  return (goal.plan ?? []).map((step: PlanStep) => step.tool);
+}
+export const request: Schemas["GoalRequest"] = { goal: "hi", plan: { steps: [sent], reasoning: "" } };
+// @ts-expect-error: the old event names are not a plan step
+export const oldStep: PlanStep = { step_id: "s1", tool_name: "respond_to_user" };
 
 // Operations are named; the optional Idempotency-Key header is a plain string.
 type Accepted = operations["submitGoal"]["responses"][202]["content"]["application/json"];
@@ -100,7 +112,25 @@ export const old: ToolExecutedV1Event = {
   schema_version: 1,
   payload: { tool_name: "sum", input: {}, output: { total: 3 }, duration_s: 1.5 },
 };
-export const events: CdmEvent[] = [tool, done, old];
+// PlanGenerated v3 records steps in the one shape; v2 (historic) as step_id/tool_name.
+export const planned: PlanGeneratedEvent = {
+  ...envelope,
+  event_type: "PlanGenerated",
+  schema_version: 3,
+  payload: {
+    plan_id: "p-1",
+    source: "client",
+    steps: [{ id: "s1", tool: "database_write", args: {}, depends_on: [] }],
+    compensations: { s1: "database_delete" },
+  },
+};
+export const plannedV2: PlanGeneratedV2Event = {
+  ...envelope,
+  event_type: "PlanGenerated",
+  schema_version: 2,
+  payload: { plan_id: "p-1", source: "client", steps: [{ step_id: "s1", tool_name: "x" }] },
+};
+export const events: CdmEvent[] = [tool, done, old, planned, plannedV2];
 export const typo: ToolExecutedEvent = {
   ...envelope,
   event_type: "ToolExecuted",
