@@ -20,7 +20,7 @@ def _decide(tmp_path: Path, received: GoalReceived) -> tuple[str, tuple[str, ...
     plan = PlanGenerated.model_validate(
         {
             "plan_id": "g/plan",
-            "steps": [{"step_id": "s1", "tool_name": "send_email", "args": ARGS}],
+            "steps": [{"id": "s1", "tool": "send_email", "args": ARGS}],
             "source": "client",
         }
     )
