@@ -109,7 +109,13 @@ def saga_bench_tools() -> list[ToolSpec]:
     """The benchmark's tools: a row insert guarded by the ledger, a heartbeating sleep, and a
     row insert that then holds the step open (the recovery probe kills a worker there)."""
 
-    @tool(name="bench_effect", side_effect=True, description="Insert one benchmark row.")
+    # A row insert is short: declared so (a few seconds at most), it runs as a local step.
+    @tool(
+        name="bench_effect",
+        side_effect=True,
+        start_to_close_timeout_s=5.0,
+        description="Insert one benchmark row.",
+    )
     async def bench_effect(args: EffectInput, ctx: ToolContext) -> EffectOutput:
         return await _insert_once(ctx, args.step)
 
@@ -254,7 +260,12 @@ async def _saga(
     registry = default_registry(saga_bench_tools())
     activities = SagaActivities(registry, resources, store, guard=Guard.permitting(registry))
     sagas = SagaClient(
-        client, task_queue=queue, tenant_id="bench", options=SagaOptions(), rpc_timeout=_RPC_TIMEOUT
+        client,
+        task_queue=queue,
+        tenant_id="bench",
+        options=SagaOptions(),
+        rpc_timeout=_RPC_TIMEOUT,
+        eager_start=True,  # the worker runs in this process, on this client
     )
     plan = _chain("bench_effect", steps)
     async with build_worker(client, activities, task_queue=queue):
