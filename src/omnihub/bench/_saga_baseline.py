@@ -47,3 +47,20 @@ class BareBenchmark:
                 start_to_close_timeout=timedelta(seconds=30),
             )
         return steps
+
+
+@workflow.defn(name="BareLocalBenchmark")
+class BareLocalBenchmark:
+    """The floor: S local activities in sequence (started eagerly by the benchmark), the
+    design choices AgentSaga makes for short steps, with nothing else."""
+
+    @workflow.run
+    async def run(self, goal: str, steps: int) -> int:
+        for step in range(steps):
+            await workflow.execute_local_activity(
+                "bare_effect",
+                args=[goal, step],
+                result_type=str,
+                start_to_close_timeout=timedelta(seconds=30),
+            )
+        return steps

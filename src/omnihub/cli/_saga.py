@@ -212,6 +212,10 @@ def bench_saga(
             help="Sweep goal counts, e.g. 100,300,1000: baseline and saga interleaved per size.",
         ),
     ] = None,
+    compare: Annotated[
+        str | None,
+        typer.Option("--compare", help="Also run a peer runtime (dbos) and kill each side."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Goals through AgentSaga against bare Temporal with the same activity, same run."""
@@ -220,7 +224,9 @@ def bench_saga(
     sweep = parse_sizes(sizes) if sizes else ()
     with tempfile.TemporaryDirectory(prefix="omnihub-bench-saga-") as scratch:
         report = _run(
-            run_saga_benchmark(goals, steps, rate, Path(scratch), recovery=recovery, sizes=sweep)
+            run_saga_benchmark(
+                goals, steps, rate, Path(scratch), recovery=recovery, sizes=sweep, compare=compare
+            )
         )
     typer.echo(json.dumps(report, sort_keys=True) if as_json else json.dumps(report, indent=2))
     _leave(0)
