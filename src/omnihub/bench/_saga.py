@@ -530,6 +530,9 @@ async def run_saga_benchmark(
     # stored policies: the bench tools are permitted as an operator would permit them.
     permit = defaults_permitting(tool.name for tool in saga_bench_tools())
     PolicyStore(store).apply("bench", permit.text, applied_by="bench", reason="bench tools")
+    if compare:
+        # PostgreSQL runs as its own user: it must get through the scratch directory.
+        work_dir.chmod(0o711)
     postgres = EmbeddedPostgres(work_dir / "pgdata").start() if compare else None
     try:
         peer_url = postgres.create_database("dbos_bench") if postgres else None

@@ -189,19 +189,28 @@ class SagaActivities:
         received = goal_event(
             GoalReceived(goal=input.goal, user_id=input.user_id, context=input.context)
         )
-        await self._append(input.tenant_id, input.goal_id, input.at, [received])
+        # With a plan given, nothing slow runs before the plan is recorded: GoalReceived goes
+        # first in that same append (one transaction less per goal). A planner may take long
+        # or fail, so with one the goal is recorded as received before planning starts.
+        head = [received]
+        if input.plan is None:
+            await self._append(input.tenant_id, input.goal_id, input.at, head)
+            head = []
         plan = input.plan
         # An explicit plan came with the goal: the client made it, no planner did.
         made: dict[str, Any] = {"source": "client"}
         try:
             if plan is None:
                 if self.planner is None:
-                    return PrepareResult(error="the goal has no plan and no planner is configured")
+                    error = "the goal has no plan and no planner is configured"
+                    return PrepareResult(error=error)
                 provided = await self.planner.plan(input)
                 plan = provided.plan
                 made = provided.model_dump(exclude={"plan"})
             validate_plan(plan, self.registry)
         except PlanValidationError as exc:
+            if head:  # a given plan that does not validate: the goal was still received
+                await self._append(input.tenant_id, input.goal_id, input.at, head)
             return PrepareResult(error=str(exc))
         except BudgetExceededError as exc:
             if exc.action == "hold" and not input.budget_approved:
@@ -215,7 +224,7 @@ class SagaActivities:
             for c in checked.steps
         ]
         if checked.forbidden:
-            await self._append(input.tenant_id, input.goal_id, input.at, decisions)
+            await self._append(input.tenant_id, input.goal_id, input.at, [*head, *decisions])
             reasons = "; ".join(c.decision.reason for c in checked.forbidden)
             return PrepareResult(error=f"forbidden by policy: {reasons}")
         # A tool whose every step here needs a person waits before its activity starts, like
@@ -253,7 +262,15 @@ class SagaActivities:
             )
         )
         # The plan first, then the decisions on its steps (as a forbidden plan has no plan).
-        await self._append(input.tenant_id, input.goal_id, input.at, [generated, *decisions])
+        try:
+            await self._append(
+                input.tenant_id, input.goal_id, input.at, [*head, generated, *decisions]
+            )
+        except ApplicationError as exc:
+            # The plan's events refused for good (too large): the goal was still received.
+            if head and exc.non_retryable:
+                await self._append(input.tenant_id, input.goal_id, input.at, head)
+            raise
         return PrepareResult(plan=plan, policies=policies)
 
     async def _check_plan(self, input: PlanningInput, plan: Plan) -> PlanCheck:
