@@ -80,6 +80,15 @@ class PlanProvider(Protocol):
 LOCAL_STEP_MAX_S = 5.0
 
 
+def runs_locally(spec: ToolSpec) -> bool:
+    """Whether a step of ``spec`` runs as a local activity: short, no approval, and no
+    heartbeat due before its own timeout (a local activity cannot heartbeat, so a tool that
+    relies on heartbeats to be found dead sooner stays a regular activity)."""
+    timeout = spec.start_to_close_timeout_s
+    beats = spec.heartbeat_timeout_s is not None and spec.heartbeat_timeout_s < timeout
+    return timeout <= LOCAL_STEP_MAX_S and not spec.requires_approval and not beats
+
+
 def step_policy(spec: ToolSpec) -> StepPolicy:
     """How the workflow must run ``spec``: retries, timeouts, approval, compensation."""
     retry = spec.retry
@@ -98,7 +107,7 @@ def step_policy(spec: ToolSpec) -> StepPolicy:
         start_to_close_timeout_s=spec.start_to_close_timeout_s,
         heartbeat_timeout_s=spec.heartbeat_timeout_s,
         compensation_tool=spec.compensation.tool if spec.compensation else None,
-        local=spec.start_to_close_timeout_s <= LOCAL_STEP_MAX_S and not spec.requires_approval,
+        local=runs_locally(spec),
     )
 
 
