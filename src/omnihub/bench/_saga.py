@@ -28,7 +28,7 @@ from pydantic import BaseModel
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from omnihub.bench._saga_baseline import BareBenchmark, BareEffects, BareLocalBenchmark
+from omnihub.bench._saga_baseline import BareBenchmark, BareEffects
 from omnihub.config import load_settings
 from omnihub.crypto import encrypted_data_converter, load_key_ring
 from omnihub.errors import ServerError, ValidationError
@@ -215,11 +215,10 @@ async def _baseline(
     (the same design choices as AgentSaga's short steps, with no OmniHub layer)."""
     effects = BareEffects(database)
     queue = f"bare-{uuid.uuid4().hex[:6]}"
-    workflow = BareLocalBenchmark if floor else BareBenchmark
     async with Worker(
         client,
         task_queue=queue,
-        workflows=[workflow],
+        workflows=[BareBenchmark],
         activities=[effects.bare_effect],
         workflow_runner=workflow_runner(),
         max_concurrent_activities=100,
@@ -229,8 +228,8 @@ async def _baseline(
         async def start(index: int) -> Any:
             goal = f"bare-{index}-{uuid.uuid4().hex[:6]}"
             return await client.start_workflow(
-                workflow.run,
-                args=[goal, steps],
+                BareBenchmark.run,
+                args=[goal, steps, floor],
                 id=goal,
                 task_queue=queue,
                 rpc_timeout=_RPC_TIMEOUT,
@@ -314,6 +313,19 @@ def _spawn_worker(address: str, db_url: str, queue: str) -> tuple[subprocess.Pop
     return proc, time.monotonic() - began
 
 
+def _stop(*procs: subprocess.Popen[bytes] | None) -> None:
+    """End the worker processes a probe spawned (those still running) and close their pipes."""
+    for proc in procs:
+        if proc is None:
+            continue
+        if proc.poll() is None:
+            proc.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(10)
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
 def _effects_of(database: SqlDatabase, goal_id: str) -> dict[str, int]:
     """Rows in ``bench_effects`` per step of one goal."""
     with database.transaction() as cursor:
@@ -379,15 +391,7 @@ async def _recovery(
             "missing_side_effects": sum(1 for step in ("0", "1", "2") if step not in effects),
         }
     finally:
-        for proc in (first, second):
-            if proc is None:
-                continue
-            if proc.poll() is None:
-                proc.terminate()
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    proc.wait(10)
-            if proc.stdout is not None:
-                proc.stdout.close()
+        _stop(first, second)
 
 
 async def _pair(
@@ -486,15 +490,7 @@ async def _kill_burst(
             "missing_side_effects": goals * steps - len(done),
         }
     finally:
-        for proc in (first, second):
-            if proc is None:
-                continue
-            if proc.poll() is None:
-                proc.terminate()
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    proc.wait(10)
-            if proc.stdout is not None:
-                proc.stdout.close()
+        _stop(first, second)
 
 
 async def run_saga_benchmark(
