@@ -52,7 +52,7 @@ def test_no_runtime_package_imports_benchmark_code_or_dev_dependencies() -> None
         if package in {"bench", "cli"}:  # the command line is the benchmarks' only caller
             continue
         for name in _imported_modules(path):
-            if name.startswith(("omnihub.bench", "eventsourcing")) or "_bench" in name:
+            if name.startswith(("omnihub.bench", "eventsourcing", "dbos")) or "_bench" in name:
                 offenders.append(f"{path.relative_to(SRC)} imports {name}")
     assert offenders == []
     assert not [p.name for p in SRC.rglob("_bench*.py")]
@@ -61,9 +61,10 @@ def test_no_runtime_package_imports_benchmark_code_or_dev_dependencies() -> None
 def test_the_peer_library_is_imported_only_when_asked_for() -> None:
     probe = (
         "import sys, omnihub.bench, omnihub.cli; "
-        "print('eventsourcing' in sys.modules, 'omnihub.bench._events_peer' in sys.modules)"
+        "print('eventsourcing' in sys.modules, 'omnihub.bench._events_peer' in sys.modules, "
+        "'dbos' in sys.modules, 'omnihub.bench._saga_peer' in sys.modules)"
     )
     out = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
     ).stdout
-    assert out.split() == ["False", "False"]
+    assert out.split() == ["False", "False", "False", "False"]

@@ -34,6 +34,9 @@ def test_bench_saga_prints_the_issue_keys_with_a_baseline_and_recovery() -> None
     assert set(report["baseline"]) >= ISSUE_KEYS
     assert report["completed"] == report["baseline"]["completed"] == 4
     assert report["duplicate_side_effects"] == report["baseline"]["duplicate_side_effects"] == 0
+    # The floor: bare Temporal with the saga's design choices (local activities, eager start).
+    assert report["floor"]["completed"] == 4
+    assert report["floor"]["design"] == "local activities, eager start"
     assert report["overhead_ratio"] == pytest.approx(
         report["baseline"]["goals_per_s"] / report["goals_per_s"], rel=0.01
     )
@@ -61,6 +64,28 @@ def test_bench_saga_sweeps_sizes_with_a_baseline_at_each() -> None:
         assert run["completed"] == run["baseline"]["completed"] == run["goals"]
     assert report["goals"] == 3
     assert "recovery" not in report
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_bench_saga_compares_with_dbos_and_kills_each_side() -> None:
+    args = "bench saga --goals 3 --steps 2 --no-recovery --compare dbos --json"
+    result = CliRunner().invoke(app, args.split())
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    dbos = report["peers"]["dbos"]
+    assert set(dbos) >= ISSUE_KEYS
+    assert dbos["completed"] == report["completed"] == 3
+    assert dbos["duplicate_side_effects"] == 0  # nothing was killed in the timed run
+    assert report["ratio"]["dbos"]["goals_per_s"] == pytest.approx(
+        report["goals_per_s"] / dbos["goals_per_s"], rel=0.02
+    )
+    ours, theirs = report["kill"]["omnihub"], report["kill"]["dbos"]
+    assert ours["completed"] == 3
+    # OmniHub's ledger keeps every effect once across the SIGKILL; DBOS's rows are counted.
+    assert (ours["duplicate_side_effects"], ours["missing_side_effects"]) == (0, 0)
+    assert theirs["missing_side_effects"] == 0
+    assert theirs["rows"] == 6 + theirs["duplicate_side_effects"]
 
 
 def test_bench_saga_rejects_bad_sizes() -> None:

@@ -31,12 +31,12 @@ from temporalio.worker import Worker
 from omnihub.bench._saga_baseline import BareBenchmark, BareEffects
 from omnihub.config import load_settings
 from omnihub.crypto import encrypted_data_converter, load_key_ring
-from omnihub.errors import ValidationError
+from omnihub.errors import ServerError, ValidationError
 from omnihub.events import EventStore, open_event_store
-from omnihub.guard import Guard
+from omnihub.guard import PolicyStore, defaults_permitting
 from omnihub.plans import Plan, PlanStep
 from omnihub.saga import SagaActivities, SagaClient, SagaOptions, build_worker, workflow_runner
-from omnihub.servers import EmbeddedTemporal
+from omnihub.servers import EmbeddedPostgres, EmbeddedTemporal
 from omnihub.tools import (
     IdempotencyLedger,
     SqlDatabase,
@@ -109,7 +109,14 @@ def saga_bench_tools() -> list[ToolSpec]:
     """The benchmark's tools: a row insert guarded by the ledger, a heartbeating sleep, and a
     row insert that then holds the step open (the recovery probe kills a worker there)."""
 
-    @tool(name="bench_effect", side_effect=True, description="Insert one benchmark row.")
+    # A row insert is short and needs no heartbeat: declared so, it runs as a local step.
+    @tool(
+        name="bench_effect",
+        side_effect=True,
+        start_to_close_timeout_s=5.0,
+        heartbeat_timeout_s=None,
+        description="Insert one benchmark row.",
+    )
     async def bench_effect(args: EffectInput, ctx: ToolContext) -> EffectOutput:
         return await _insert_once(ctx, args.step)
 
@@ -196,8 +203,16 @@ async def _drive(
 
 
 async def _baseline(
-    client: Client, database: SqlDatabase, goals: int, steps: int, rate: float | None
+    client: Client,
+    database: SqlDatabase,
+    goals: int,
+    steps: int,
+    rate: float | None,
+    *,
+    floor: bool = False,
 ) -> dict[str, Any]:
+    """Bare Temporal: regular activities, or with ``floor`` local activities started eagerly
+    (the same design choices as AgentSaga's short steps, with no OmniHub layer)."""
     effects = BareEffects(database)
     queue = f"bare-{uuid.uuid4().hex[:6]}"
     async with Worker(
@@ -209,24 +224,32 @@ async def _baseline(
         max_concurrent_activities=100,
         max_concurrent_workflow_tasks=100,
     ):
-        figures = await _drive_bare(client, queue, goals, steps, rate)
+        figures = await _drive_bare(client, queue, goals, steps, rate, floor=floor)
     figures["duplicate_side_effects"] = _duplicates(database, "baseline_effects")
     return figures
 
 
 async def _drive_bare(
-    client: Client, queue: str, goals: int, steps: int, rate: float | None
+    client: Client,
+    queue: str,
+    goals: int,
+    steps: int,
+    rate: float | None,
+    *,
+    floor: bool = False,
 ) -> dict[str, Any]:
-    """Run ``goals`` bare workflows on ``queue`` (whose workers poll elsewhere), timed."""
+    """Run ``goals`` bare workflows on ``queue``, timed; with ``floor``, local activities
+    started eagerly (which needs the workers in this process)."""
 
     async def start(index: int) -> Any:
         goal = f"bare-{index}-{uuid.uuid4().hex[:6]}"
         return await client.start_workflow(
             BareBenchmark.run,
-            args=[goal, steps],
+            args=[goal, steps, floor],
             id=goal,
             task_queue=queue,
             rpc_timeout=_RPC_TIMEOUT,
+            request_eager_start=floor,
         )
 
     async def finish(handle: Any) -> bool:
@@ -274,9 +297,15 @@ async def _saga(
 ) -> dict[str, Any]:
     queue = f"saga-{uuid.uuid4().hex[:6]}"
     registry = default_registry(saga_bench_tools())
-    activities = SagaActivities(registry, resources, store, guard=Guard.permitting(registry))
+    # The worker's own guard: the tenant's stored policy set, read as a worker reads it.
+    activities = SagaActivities(registry, resources, store)
     sagas = SagaClient(
-        client, task_queue=queue, tenant_id="bench", options=SagaOptions(), rpc_timeout=_RPC_TIMEOUT
+        client,
+        task_queue=queue,
+        tenant_id="bench",
+        options=SagaOptions(),
+        rpc_timeout=_RPC_TIMEOUT,
+        eager_start=True,  # the worker runs in this process, on this client
     )
     async with build_worker(client, activities, task_queue=queue):
         figures = await _drive_sagas(sagas, goals, steps, rate)
@@ -303,6 +332,19 @@ def _spawn_worker(address: str, db_url: str, queue: str) -> tuple[subprocess.Pop
     assert proc.stdout is not None
     proc.stdout.readline()  # "worker ready …"
     return proc, time.monotonic() - began
+
+
+def _stop(*procs: subprocess.Popen[bytes] | None) -> None:
+    """End the worker processes a probe spawned (those still running) and close their pipes."""
+    for proc in procs:
+        if proc is None:
+            continue
+        if proc.poll() is None:
+            proc.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(10)
+        if proc.stdout is not None:
+            proc.stdout.close()
 
 
 def _effects_of(database: SqlDatabase, goal_id: str) -> dict[str, int]:
@@ -370,15 +412,7 @@ async def _recovery(
             "missing_side_effects": sum(1 for step in ("0", "1", "2") if step not in effects),
         }
     finally:
-        for proc in (first, second):
-            if proc is None:
-                continue
-            if proc.poll() is None:
-                proc.terminate()
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    proc.wait(10)
-            if proc.stdout is not None:
-                proc.stdout.close()
+        _stop(first, second)
 
 
 async def _pair(
@@ -390,20 +424,94 @@ async def _pair(
     rate: float | None,
     *,
     saga_first: bool,
+    peer_url: str | None = None,
 ) -> dict[str, Any]:
-    """The bare baseline and AgentSaga at one size, back to back (in the given order)."""
-    if saga_first:
-        saga = await _saga(client, store, resources, goals, steps, rate)
-        baseline = await _baseline(client, resources.database, goals, steps, rate)
-    else:
-        baseline = await _baseline(client, resources.database, goals, steps, rate)
-        saga = await _saga(client, store, resources, goals, steps, rate)
-    report: dict[str, Any] = {"goals": goals, "steps": steps, "rate": rate, **saga}
-    report["baseline"] = {"goals": goals, "steps": steps, "rate": rate, **baseline}
+    """The bare baseline, the floor, AgentSaga (and DBOS on ``peer_url``) at one size, back
+    to back: in this order, or reversed with ``saga_first``."""
+    parts: dict[str, Callable[[], Awaitable[dict[str, Any]]]] = {
+        "baseline": lambda: _baseline(client, resources.database, goals, steps, rate),
+        "floor": lambda: _baseline(client, resources.database, goals, steps, rate, floor=True),
+        "saga": lambda: _saga(client, store, resources, goals, steps, rate),
+    }
+    if peer_url is not None:
+        # The peer imports DBOS, a dev-only dependency, in child processes: only when asked.
+        from omnihub.bench._saga_peer import run_dbos
+
+        parts["dbos"] = lambda: asyncio.to_thread(run_dbos, peer_url, goals, steps, rate)
+    order = list(parts)
+    figures = {name: await parts[name]() for name in (order[::-1] if saga_first else order)}
+    saga = figures["saga"]
+    shape = {"goals": goals, "steps": steps, "rate": rate}
+    report: dict[str, Any] = {**shape, **saga}
+    report["baseline"] = {**shape, **figures["baseline"]}
+    report["floor"] = {**shape, **figures["floor"], "design": "local activities, eager start"}
     report["overhead_ratio"] = (
-        round(baseline["goals_per_s"] / saga["goals_per_s"], 3) if saga["goals_per_s"] else None
+        round(figures["baseline"]["goals_per_s"] / saga["goals_per_s"], 3)
+        if saga["goals_per_s"]
+        else None
     )
+    if "dbos" in figures:
+        peer = figures["dbos"]
+        report["peers"] = {"dbos": peer}
+        report["ratio"] = {
+            "dbos": {
+                "goals_per_s": round(saga["goals_per_s"] / peer["goals_per_s"], 2)
+                if peer["goals_per_s"]
+                else None,
+                "e2e_p99": round(saga["e2e_latency_ms"]["p99"] / peer["e2e_latency_ms"]["p99"], 2)
+                if peer["e2e_latency_ms"]["p99"]
+                else None,
+            }
+        }
     return report
+
+
+async def _kill_burst(
+    client: Client, database: SqlDatabase, address: str, db_url: str, goals: int, steps: int
+) -> dict[str, Any]:
+    """The crash half of ``--compare``: ``goals`` goals on an ``omnihub worker`` process
+    killed with SIGKILL once a third of their effects committed, then finished by a new
+    worker; the effects that happened twice (or never)."""
+    queue = f"kill-{uuid.uuid4().hex[:6]}"
+    sagas = SagaClient(client, task_queue=queue, tenant_id="bench", rpc_timeout=_RPC_TIMEOUT)
+    plan = _chain("bench_effect", steps)
+    kill_after = goals * steps // 3
+
+    def rows(goal_ids: set[str]) -> list[tuple[str, str]]:
+        with database.transaction() as cursor:
+            cursor.execute("SELECT goal, step FROM bench_effects")
+            return [(r["goal"], r["step"]) for r in cursor.fetchall() if r["goal"] in goal_ids]
+
+    first, _ = await asyncio.to_thread(_spawn_worker, address, db_url, queue)
+    second = None
+    try:
+        ids = set(
+            await asyncio.gather(*(sagas.start(f"kill probe {i}", plan) for i in range(goals)))
+        )
+        deadline = time.monotonic() + 300
+        while len(await asyncio.to_thread(rows, ids)) < kill_after:
+            if first.poll() is not None or time.monotonic() > deadline:
+                raise ServerError("the kill probe's worker never reached a third of its rows")
+            await asyncio.sleep(0.02)
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+        killed_at = len(await asyncio.to_thread(rows, ids))
+        second, _ = await asyncio.to_thread(_spawn_worker, address, db_url, queue)
+        began = time.perf_counter()
+        results = await asyncio.gather(*(sagas.result(goal_id) for goal_id in ids))
+        done = Counter(await asyncio.to_thread(rows, ids))
+        return {
+            "goals": goals,
+            "steps": steps,
+            "killed_after_rows": killed_at,
+            "recovered_s": round(time.perf_counter() - began, 2),
+            "completed": sum(1 for r in results if r.status == "completed"),
+            "rows": sum(done.values()),
+            "duplicate_side_effects": sum(n - 1 for n in done.values()),
+            "missing_side_effects": goals * steps - len(done),
+        }
+    finally:
+        _stop(first, second)
 
 
 async def run_saga_benchmark(
@@ -415,6 +523,7 @@ async def run_saga_benchmark(
     recovery: bool = True,
     sizes: Sequence[int] = (),
     tracing: bool = False,
+    compare: str | None = None,
 ) -> dict[str, Any]:
     """Run the benchmark in ``work_dir``; the JSON-ready result.
 
@@ -422,7 +531,12 @@ async def run_saga_benchmark(
     alternates from size to size, so neither side always runs on a warmer server), each
     reported under ``sweep``; the top-level figures are then those of the last size.
     With ``tracing``, the saga runs again with tracing off then on (under ``tracing``).
+
+    ``compare="dbos"`` also runs DBOS on an embedded PostgreSQL at each size (``peers``,
+    ``ratio``) and kills each side mid-burst (``kill``: the effects that happened twice).
     """
+    if compare not in (None, "dbos"):
+        raise ValidationError(f"--compare {compare!r}: the peer runtime is dbos")
     server = EmbeddedTemporal(work_dir / "temporal").start()
     db_url = f"sqlite:///{work_dir / 'events.db'}"
     store = open_event_store(db_url)
@@ -433,19 +547,36 @@ async def run_saga_benchmark(
         database=database,
         allowed_tables=frozenset(_TABLES),
     )
+    # Every worker here, in this process or an `omnihub worker`, decides by the tenant's
+    # stored policies: the bench tools are permitted as an operator would permit them.
+    permit = defaults_permitting(tool.name for tool in saga_bench_tools())
+    PolicyStore(store).apply("bench", permit.text, applied_by="bench", reason="bench tools")
+    postgres = EmbeddedPostgres(work_dir / "pgdata").start() if compare else None
     try:
+        peer_url = postgres.create_database("dbos_bench") if postgres else None
         # The recovery probe's `omnihub worker` processes encrypt payloads with the home's
         # codec keys (connect_temporal); this client must use the same keys.
         ring = await asyncio.to_thread(load_key_ring, load_settings())
         client = await Client.connect(server.address, data_converter=encrypted_data_converter(ring))
         if sizes:
             sweep = [
-                await _pair(client, store, resources, size, steps, rate, saga_first=bool(i % 2))
+                await _pair(
+                    client,
+                    store,
+                    resources,
+                    size,
+                    steps,
+                    rate,
+                    saga_first=bool(i % 2),
+                    peer_url=peer_url,
+                )
                 for i, size in enumerate(sizes)
             ]
             report = {**sweep[-1], "sweep": sweep}
         else:
-            report = await _pair(client, store, resources, goals, steps, rate, saga_first=False)
+            report = await _pair(
+                client, store, resources, goals, steps, rate, saga_first=False, peer_url=peer_url
+            )
         if tracing:
             from omnihub.bench._tracing import compare_tracing
 
@@ -454,11 +585,29 @@ async def run_saga_benchmark(
             )
         if recovery:
             report["recovery"] = await _recovery(client, store, database, server.address, db_url)
+        if postgres is not None:
+            from omnihub.bench._saga_peer import kill_dbos
+
+            kill_goals = min(goals, 200)
+            report["kill"] = {
+                "omnihub": await _kill_burst(
+                    client, database, server.address, db_url, kill_goals, steps
+                ),
+                "dbos": await asyncio.to_thread(
+                    kill_dbos,
+                    postgres.create_database("dbos_kill"),
+                    kill_goals,
+                    steps,
+                    kill_goals * steps // 3,
+                ),
+            }
         return report
     finally:
         resources.close()
         store.close()
         server.stop()
+        if postgres is not None:
+            postgres.stop()
 
 
 def parse_sizes(text: str) -> tuple[int, ...]:

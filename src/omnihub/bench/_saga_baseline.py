@@ -35,12 +35,14 @@ class BareEffects:
 
 @workflow.defn(name="BareBenchmark")
 class BareBenchmark:
-    """S activities in sequence, nothing else."""
+    """S activities in sequence, nothing else; with ``local``, S local activities: the floor,
+    the design choices AgentSaga makes for short steps (the benchmark also starts it eagerly)."""
 
     @workflow.run
-    async def run(self, goal: str, steps: int) -> int:
+    async def run(self, goal: str, steps: int, local: bool = False) -> int:
+        call = workflow.execute_local_activity if local else workflow.execute_activity
         for step in range(steps):
-            await workflow.execute_activity(
+            await call(
                 "bare_effect",
                 args=[goal, step],
                 result_type=str,

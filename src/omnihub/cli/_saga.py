@@ -255,6 +255,10 @@ def bench_saga(
             "(no recovery probe, no sweep); default: workers in this process, on SQLite.",
         ),
     ] = None,
+    compare: Annotated[
+        str | None,
+        typer.Option("--compare", help="Also run a peer runtime (dbos) and kill each side."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Goals through AgentSaga against bare Temporal with the same activity, same run."""
@@ -276,6 +280,7 @@ def bench_saga(
                     recovery=recovery,
                     sizes=sweep,
                     tracing=tracing,
+                    compare=compare,
                 )
             )
     typer.echo(json.dumps(report, sort_keys=True) if as_json else json.dumps(report, indent=2))

@@ -55,7 +55,13 @@ def goal_workflow_id(tenant_id: str, goal_id: str) -> str:
 
 class SagaClient:
     """Start goals and decide, cancel, pause, resume and query them. ``rpc_timeout`` bounds
-    each call to Temporal (its default is short for a burst of thousands of starts)."""
+    each call to Temporal (its default is short for a burst of thousands of starts).
+
+    ``eager_start``: for a process that runs a worker on the queue through the same client,
+    the server hands each goal's first workflow task back in the start's answer (one round
+    trip less). The goal then runs on this process's worker, so leave it off where starts
+    should spread over a pool of workers.
+    """
 
     def __init__(
         self,
@@ -65,8 +71,10 @@ class SagaClient:
         tenant_id: str = "default",
         options: SagaOptions | None = None,
         rpc_timeout: timedelta | None = None,
+        eager_start: bool = False,
     ) -> None:
         self.client = client
+        self.eager_start = eager_start
         self.rpc_timeout = rpc_timeout
         self.task_queue = task_queue
         self.tenant_id = tenant_id
@@ -139,6 +147,7 @@ class SagaClient:
                     # A goal id runs once, ever: a retry that comes after the goal ended
                     # (an idempotent resubmission) must not start the saga again.
                     id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                    request_eager_start=self.eager_start and not attempt,
                 )
                 return goal_id
             except WorkflowAlreadyStartedError as exc:

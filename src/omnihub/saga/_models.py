@@ -50,6 +50,9 @@ class StepPolicy(_Model):
     start_to_close_timeout_s: float
     heartbeat_timeout_s: float | None
     compensation_tool: str | None = None
+    # Run as a local activity (in the workflow task, no round trip through the server): a
+    # short tool that needs no approval. Absent in goals started before it (regular).
+    local: bool = False
 
 
 class CompensationEntry(_Model):

@@ -10,6 +10,7 @@ from typing import Any
 
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import TimeoutError as TemporalTimeoutError
 
 from omnihub.saga._models import RetryPolicyModel, StepPolicy
 
@@ -73,6 +74,9 @@ def failure_message(exc: BaseException) -> str:
         exc = exc.cause
     if isinstance(exc, ApplicationError) and exc.type:
         return f"{exc.type}: {exc.message}"
+    if isinstance(exc, TemporalTimeoutError) and "timeout" not in exc.message.lower():
+        # A local step's timeout says only "Activity timed out": name which timeout fired.
+        return f"{exc.message} ({exc.type.name if exc.type else 'unknown'} timeout)"
     return str(exc) or type(exc).__name__
 
 

@@ -76,6 +76,20 @@ class PlanProvider(Protocol):
     async def plan(self, request: PlanningInput) -> ProvidedPlan: ...
 
 
+# A tool that declares it finishes within this many seconds runs as a local activity: under
+# the workflow task timeout (10 s), so a local step never holds its workflow task open long.
+LOCAL_STEP_MAX_S = 5.0
+
+
+def runs_locally(spec: ToolSpec) -> bool:
+    """Whether a step of ``spec`` runs as a local activity: short, no approval, and no
+    heartbeat due before its own timeout (a local activity cannot heartbeat, so a tool that
+    relies on heartbeats to be found dead sooner stays a regular activity)."""
+    timeout = spec.start_to_close_timeout_s
+    beats = spec.heartbeat_timeout_s is not None and spec.heartbeat_timeout_s < timeout
+    return timeout <= LOCAL_STEP_MAX_S and not spec.requires_approval and not beats
+
+
 def step_policy(spec: ToolSpec) -> StepPolicy:
     """How the workflow must run ``spec``: retries, timeouts, approval, compensation."""
     retry = spec.retry
@@ -94,6 +108,7 @@ def step_policy(spec: ToolSpec) -> StepPolicy:
         start_to_close_timeout_s=spec.start_to_close_timeout_s,
         heartbeat_timeout_s=spec.heartbeat_timeout_s,
         compensation_tool=spec.compensation.tool if spec.compensation else None,
+        local=runs_locally(spec),
     )
 
 
@@ -114,6 +129,10 @@ def _store_failure(doing: str, exc: OmniHubError) -> ApplicationError:
     if isinstance(exc, StoreError):
         return ApplicationError(f"{doing}: {exc}", type="StoreError")
     return ApplicationError(f"{doing}: {exc}", type=type(exc).__name__, non_retryable=True)
+
+
+def _no_heartbeat(*_details: Any) -> None:
+    """A tool's heartbeat in a local activity, which has none to send."""
 
 
 class SagaActivities:
@@ -191,19 +210,28 @@ class SagaActivities:
                 submitter_role=input.submitter_role,
             )
         )
-        await self._append(input.tenant_id, input.goal_id, input.at, [received])
+        # With a plan given, nothing slow runs before the plan is recorded: GoalReceived goes
+        # first in that same append (one transaction less per goal). A planner may take long
+        # or fail, so with one the goal is recorded as received before planning starts.
+        head = [received]
+        if input.plan is None:
+            await self._append(input.tenant_id, input.goal_id, input.at, head)
+            head = []
         plan = input.plan
         # An explicit plan came with the goal: the client made it, no planner did.
         made: dict[str, Any] = {"source": "client"}
         try:
             if plan is None:
                 if self.planner is None:
-                    return PrepareResult(error="the goal has no plan and no planner is configured")
+                    error = "the goal has no plan and no planner is configured"
+                    return PrepareResult(error=error)
                 provided = await self.planner.plan(input)
                 plan = provided.plan
                 made = provided.model_dump(exclude={"plan"})
             validate_plan(plan, self.registry)
         except PlanValidationError as exc:
+            if head:  # a given plan that does not validate: the goal was still received
+                await self._append(input.tenant_id, input.goal_id, input.at, head)
             return PrepareResult(error=str(exc))
         except BudgetExceededError as exc:
             telemetry.record_budget_exceeded(input.tenant_id, exc.action)  # obs hook
@@ -218,7 +246,7 @@ class SagaActivities:
             for c in checked.steps
         ]
         if checked.forbidden:
-            await self._append(input.tenant_id, input.goal_id, input.at, decisions)
+            await self._append(input.tenant_id, input.goal_id, input.at, [*head, *decisions])
             reasons = "; ".join(c.decision.reason for c in checked.forbidden)
             return PrepareResult(error=f"forbidden by policy: {reasons}")
         # A tool whose every step here needs a person waits before its activity starts, like
@@ -233,7 +261,7 @@ class SagaActivities:
             policies[spec.name] = step_policy(spec)
             if spec.name in held:
                 policies[spec.name] = policies[spec.name].model_copy(
-                    update={"requires_approval": True}
+                    update={"requires_approval": True, "local": False}
                 )
             if spec.compensation and spec.compensation.tool in self.registry:
                 undo = self.registry.get(spec.compensation.tool)
@@ -253,7 +281,15 @@ class SagaActivities:
             )
         )
         # The plan first, then the decisions on its steps (as a forbidden plan has no plan).
-        await self._append(input.tenant_id, input.goal_id, input.at, [generated, *decisions])
+        try:
+            await self._append(
+                input.tenant_id, input.goal_id, input.at, [*head, generated, *decisions]
+            )
+        except ApplicationError as exc:
+            # The plan's events refused for good (too large): the goal was still received.
+            if head and exc.non_retryable:
+                await self._append(input.tenant_id, input.goal_id, input.at, head)
+            raise
         return PrepareResult(plan=plan, policies=policies)
 
     async def _check_plan(
@@ -272,9 +308,10 @@ class SagaActivities:
             outside_texts=outside_texts,
         )
 
-    async def _check_step(self, input: StepInput) -> StepCheck:
-        """Decide one step with its resolved arguments, record the decision, and raise a
-        non-retryable PolicyDeniedError when it is forbidden."""
+    async def _check_step(self, input: StepInput) -> tuple[StepCheck, EventSpec]:
+        """Decide one step with its resolved arguments and raise a non-retryable
+        PolicyDeniedError (after recording the decision) when it is forbidden; otherwise the
+        decision's event, for the caller to record before the tool runs."""
         try:
             check = await asyncio.to_thread(
                 self.guard.check_step,
@@ -292,8 +329,8 @@ class SagaActivities:
         decided = event_spec(
             check.event("step"), key=(input.step_id, "PolicyEvaluated", "step", outcome)
         )
-        await self._append(input.tenant_id, input.goal_id, input.at, [decided])
         if check.decision.outcome == "forbid":
+            await self._append(input.tenant_id, input.goal_id, input.at, [decided])
             denied = PolicyDeniedError(
                 check.decision.reason,
                 policy_ids=list(check.decision.policy_ids),
@@ -302,7 +339,7 @@ class SagaActivities:
             raise ApplicationError(
                 str(denied), type="PolicyDeniedError", non_retryable=True
             ) from denied
-        return check
+        return check, decided
 
     async def _run_tool(
         self, spec: ToolSpec, args: dict[str, Any], ctx: ToolContext, kind: str = "do"
@@ -315,9 +352,10 @@ class SagaActivities:
                 await asyncio.sleep(every)
                 activity.heartbeat()
 
+        # A local activity cannot heartbeat: its workflow task's timeout notices a dead worker.
         beating = (
             asyncio.create_task(beat(spec.heartbeat_timeout_s / 3))
-            if spec.heartbeat_timeout_s
+            if spec.heartbeat_timeout_s and not activity.info().is_local
             else None
         )
         try:
@@ -347,7 +385,7 @@ class SagaActivities:
             idempotency_key=idempotency_key(tenant_id, goal_id, step_id, kind),
             attempt=activity.info().attempt,
             resources=self.resources,
-            heartbeat=activity.heartbeat,
+            heartbeat=_no_heartbeat if activity.info().is_local else activity.heartbeat,
         )
 
     @activity.defn(name="execute_step")
@@ -357,17 +395,19 @@ class SagaActivities:
         ctx = self._context(input.tenant_id, input.goal_id, input.step_id, "do")
         spec = self.registry.get(input.tool)
         step = input.step_id
-        check = await self._check_step(input)
+        check, decided = await self._check_step(input)
         if check.decision.outcome == "approval":
             # Only known now (a value through $ref): the workflow asks a person, then runs
             # the step again with the grant.
+            await self._append(input.tenant_id, input.goal_id, input.at, [decided])
             return StepResult(output={}, attempt=ctx.attempt, needs_approval=check.decision.reason)
-        # One StepStarted per attempt: each attempt is a new start.
+        # One StepStarted per attempt: each attempt is a new start. The decision and the start
+        # go in one append (one transaction, in this order), both before the tool runs.
         started = event_spec(
             StepStarted(step_id=step, tool_name=spec.name),
             key=(step, "StepStarted", str(ctx.attempt)),
         )
-        await self._append(input.tenant_id, input.goal_id, input.at, [started])
+        await self._append(input.tenant_id, input.goal_id, input.at, [decided, started])
         began = time.perf_counter()
         output = await self._run_tool(spec, input.args, ctx)
         duration_ms = (time.perf_counter() - began) * 1000

@@ -267,7 +267,7 @@ class AgentSaga:
                         return
                     result = await run()
                 # guard2 (end)
-            except ActivityError as exc:
+            except LOCAL_FAILURES as exc:  # a local step's failure may arrive unwrapped
                 self._progress.attempts += attempts_spent(exc, policy)
                 await self._fail_step(
                     step_id, failure_message(exc), retryable=retryable(exc, policy)

