@@ -265,7 +265,25 @@ class RedisPlanIndex:
         """FT.SEARCH on the tenant's own index (created on first use: an empty index is cheap,
         and every worker can then query a tenant it has never written)."""
         self._ensure_index(tenant)
-        return self._call(lambda: self._ft(tenant, "FT.SEARCH", self._index_name(tenant), *args))
+
+        def search() -> Any:
+            return self._call(
+                lambda: self._ft(tenant, "FT.SEARCH", self._index_name(tenant), *args)
+            )
+
+        try:
+            return search()
+        except StoreUnavailableError:
+            raise
+        except StoreError as exc:
+            if "no such index" not in str(exc).lower():
+                raise
+            # chaos2: a Redis restarted without persistence lost the index this process made
+            # (remembered in _ready), which made every search fail until a restart: make it
+            # again; entries written since are indexed by FT.CREATE from their key prefix.
+            self._ready.discard(tenant)
+            self._ensure_index(tenant)
+            return search()
 
     # -- PlanIndex -------------------------------------------------------------------
     def add(self, entry: CacheEntry, vector: Vector) -> None:
