@@ -258,9 +258,9 @@ class ChaosRun:
 
     def _plan_kills(self, schedule: Schedule) -> None:
         """When each kill fires (goals ended) and which goals wait for it: a kill fires after
-        ``threshold`` goals ended, and goals from ``threshold + window`` on start only once it
-        fired, so that every kill lands while goals run and finds goals left to recover,
-        however fast the goals before it end (and however small the run)."""
+        ``threshold`` goals ended, and goals from ``threshold + window`` on start only when it
+        fires, so that every kill lands while goals run and leaves goals to recover, however
+        fast the goals before it end (and however small the run)."""
         total = len(schedule.goals)
         self._window = max(PHASE_GOALS, min(self.options.concurrency, total // 5))
         latest = max(0, total - 2 * self._window)
@@ -395,10 +395,10 @@ class ChaosRun:
                 await asyncio.sleep(0.1)
             if self.done.is_set():
                 return
-            try:
-                await self._fire(kill, workers, database, temporal, postgres, redis, rng)
-            finally:
-                fired.set()
+            # The goals held back start now, so they run while the kill lands (a targeted
+            # worker kill needs steps in flight to aim at).
+            fired.set()
+            await self._fire(kill, workers, database, temporal, postgres, redis, rng)
 
     async def _fire(
         self,
