@@ -25,6 +25,21 @@ def test_the_same_seed_gives_the_same_schedule() -> None:
     assert draw(7) != draw(8)
 
 
+def test_a_redis_kill_brings_planner_made_goals_around_it() -> None:
+    plain = make_schedule(3, 40, fault_rate=0.1, http_url="http://127.0.0.1:1/e")
+    assert all(g.plan is not None and g.cache_phase is None for g in plain.goals)
+    made = make_schedule(3, 40, fault_rate=0.1, http_url="http://127.0.0.1:1/e", kill_redis=1)
+    phases = [(g.index, g.cache_phase) for g in made.goals if g.kind == "planned"]
+    # A few early goals before the kill; the last five while Redis is down, then after.
+    before = [(0, "before"), (5, "before"), (10, "before")]
+    during = [(35, "during"), (36, "during")]
+    after = [(37, "after"), (38, "after"), (39, "after")]
+    assert phases == before + during + after
+    planned = [g for g in made.goals if g.kind == "planned"]
+    assert all(g.plan is None and g.text.startswith("Hold two chaos reservations") for g in planned)
+    assert len({g.text for g in planned}) == len(planned)  # one holder each: injected values
+
+
 def _chaos(work: Path, home: Path, *options: str) -> tuple[dict[str, Any], str, int]:
     """Run ``omnihub chaos`` as a user does: the real executable, its JSON and exit status."""
     proc = subprocess.run(
