@@ -110,7 +110,7 @@ async def test_an_idempotency_key_starts_one_goal_however_often_it_is_sent(
     tries = await asyncio.gather(
         *(stack.client.post("/v1/goals", json=body, headers=headers) for _ in range(5))
     )
-    assert {r.status_code for r in tries} == {202}
+    assert {r.status_code for r in tries} == {202}, [r.text for r in tries]
     goal_ids = {r.json()["goal_id"] for r in tries}
     assert len(goal_ids) == 1
     goal_id = goal_ids.pop()
