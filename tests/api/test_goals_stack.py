@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -25,7 +25,7 @@ from omnihub.config import Settings, load_settings
 from omnihub.planning import SagaPlanProvider, build_planning_service
 from omnihub.runtime import run_worker
 from omnihub.servers import EmbeddedTemporal, free_port
-from omnihub.tools import Compensation, default_registry, open_database, tool
+from omnihub.tools import Compensation, ToolSpec, default_registry, open_database, tool
 
 WRITE = default_registry().get("database_write")
 GUARDED = tool(
@@ -104,8 +104,11 @@ class Stack:
 
 
 @asynccontextmanager
-async def run_stack(temporal_server: EmbeddedTemporal, *, planner: bool) -> AsyncIterator[Stack]:
-    """Worker (with the playbook planner and plan cache when ``planner``) and API server."""
+async def run_stack(
+    temporal_server: EmbeddedTemporal, *, planner: bool, tools: Sequence[ToolSpec] = ()
+) -> AsyncIterator[Stack]:
+    """Worker (with the playbook planner and plan cache when ``planner``, and ``tools``
+    besides the built-in ones) and API server."""
     settings = load_settings(
         temporal_address=temporal_server.address,
         task_queue=f"api-{uuid.uuid4().hex[:8]}",
@@ -128,7 +131,7 @@ async def run_stack(temporal_server: EmbeddedTemporal, *, planner: bool) -> Asyn
         "other": store.create("globex", Role.ADMIN).key,
     }
     store.close()
-    registry = default_registry([GUARDED])
+    registry = default_registry([GUARDED, *tools])
     planning = build_planning_service(settings, registry) if planner else None
     stop = asyncio.Event()
     worker = asyncio.create_task(

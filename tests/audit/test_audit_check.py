@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -63,8 +62,12 @@ def _check(url: str) -> Any:
     return asyncio.run(main())
 
 
-@pytest.fixture
-def url(tmp_path: Path) -> str:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh store of each backend: the checker reads any deployment's."""
+    if request.param == "postgresql":
+        fresh: str = request.getfixturevalue("postgres_url")
+        return fresh
     return f"sqlite:///{tmp_path / 'events.db'}"
 
 
@@ -115,13 +118,21 @@ def test_running_goals_are_unverified_without_temporal(url: str) -> None:
     assert report.unverified == [f"{TENANT}/live"]
 
 
-def test_a_tampered_event_breaks_the_chain(url: str, tmp_path: Path) -> None:
+def test_a_tampered_event_breaks_the_chain(url: str) -> None:
     _goal(url, "good", undo_order=["s1", "s0"])
-    with sqlite3.connect(tmp_path / "events.db") as conn:
-        conn.execute(
-            "UPDATE omnihub_events SET payload = replace(payload, 'boom', 'fine') "
-            "WHERE event_type = 'GoalFailed'"
-        )
+    # Behind the store's back, as someone with write access to the database would.
+    database = open_database(url)
+    payload = "payload" if url.startswith("sqlite") else "payload::text"
+    cast = "" if url.startswith("sqlite") else "::json"
+    try:
+        with database.transaction() as cursor:
+            changed = cursor.execute(
+                f"UPDATE omnihub_events SET payload = replace({payload}, 'boom', 'fine'){cast} "
+                "WHERE event_type = 'GoalFailed'"
+            )
+    finally:
+        database.close()
+    assert changed == 1
     report = _check(url)
     assert not report.chain_intact
     assert [v.invariant for v in report.violations] == ["chain"]

@@ -129,6 +129,10 @@ def _tag(value: str) -> str:
     return _TAG_SPECIAL.sub(r"\\\1", value)
 
 
+# RediSearch's answer about an index that is not there (e.g. after a restart without data).
+_INDEX_LOST = "no such index"
+
+
 class RedisPlanIndex:
     """Entries as Redis hashes under ``{namespace}:e:{hex(tenant)}:{id}``, indexed by the
     tenant's search index ``{namespace}:idx:{hex(tenant)}``; a separate namespace is a separate
@@ -191,6 +195,12 @@ class RedisPlanIndex:
         except self._unavailable as exc:
             raise StoreUnavailableError(f"Redis is unavailable: {exc}") from exc
         except self._redis_errors as exc:
+            if _INDEX_LOST in str(exc).lower():
+                # chaos2: a Redis restarted without persistence lost the indexes this process
+                # made; forget them so that the next call makes them again (FT.CREATE indexes
+                # the entries written since from their key prefix). Remembering them forever
+                # failed every search until the process restarted.
+                self._ready.clear()
             raise StoreError(f"Redis plan cache error: {exc}") from exc
 
     def _ft(self, tenant: str, *args: Any) -> Any:
@@ -265,7 +275,21 @@ class RedisPlanIndex:
         """FT.SEARCH on the tenant's own index (created on first use: an empty index is cheap,
         and every worker can then query a tenant it has never written)."""
         self._ensure_index(tenant)
-        return self._call(lambda: self._ft(tenant, "FT.SEARCH", self._index_name(tenant), *args))
+
+        def search() -> Any:
+            return self._call(
+                lambda: self._ft(tenant, "FT.SEARCH", self._index_name(tenant), *args)
+            )
+
+        try:
+            return search()
+        except StoreUnavailableError:
+            raise
+        except StoreError as exc:
+            if _INDEX_LOST not in str(exc).lower():
+                raise
+            self._ensure_index(tenant)  # lost with a restart (see _call): once more
+            return search()
 
     # -- PlanIndex -------------------------------------------------------------------
     def add(self, entry: CacheEntry, vector: Vector) -> None:

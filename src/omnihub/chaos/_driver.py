@@ -18,20 +18,28 @@ import subprocess
 import sys
 import time
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from temporalio.client import Client
 
 from omnihub.audit import TemporalWorkflows, check_deployment
-from omnihub.chaos._schedule import GoalPlan, Kill, Schedule, make_schedule
+from omnihub.chaos._schedule import PHASE_GOALS, GoalPlan, Kill, Schedule, make_schedule
 from omnihub.chaos._sinks import HttpSink, SmtpSink
-from omnihub.chaos._tools import EFFECTS_TABLE, LOG_TABLE, create_tables
+from omnihub.chaos._tools import (
+    EFFECTS_TABLE,
+    LOG_TABLE,
+    chaos_tools,
+    create_tables,
+    playbook_dir,
+)
 from omnihub.crypto import KeyRing, encrypted_data_converter
-from omnihub.errors import OmniHubError, StoreError, ValidationError
+from omnihub.errors import OmniHubError, StoreError, StoreUnavailableError, ValidationError
 from omnihub.events import EventStore, open_event_store
+from omnihub.guard import PolicyStore, defaults_permitting
 from omnihub.saga import ApprovalDecision, ControlRequest, SagaClient, SagaOptions
 from omnihub.servers import EmbeddedPostgres, EmbeddedRedis, EmbeddedTemporal
 from omnihub.tools import IdempotencyLedger, SqlDatabase, open_database
@@ -49,6 +57,11 @@ _TERMINAL = {"GoalCompleted": "completed", "GoalFailed": "failed", "GoalCancelle
 _RPC_TIMEOUT = timedelta(seconds=30)
 # How long a targeted worker kill waits for its moment before it takes any worker.
 _TARGET_WAIT_S = 30.0
+# How long the driver's own reads wait for a restarting PostgreSQL.
+_DB_WAIT_S = 60.0
+# How long the Redis kill waits for planner-made goals to plan before (and while) it is down.
+_PHASE_WAIT_S = 60.0
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -73,6 +86,8 @@ class _Goal:
     status: str | None = None
     rejected: bool = False
     ended: asyncio.Event = field(default_factory=asyncio.Event)
+    # Where its plan came from (PlanGenerated's source): planner-made goals' cache outcome.
+    source: str | None = None
 
 
 @dataclass
@@ -145,6 +160,12 @@ class ChaosRun:
         self.ended = 0
         self.done = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._window = 0
+        self._thresholds: list[int] = []
+        self._fired: list[asyncio.Event] = []
+        # The first Redis kill: down (planner-made "during" goals may plan), back up.
+        self._redis_down = asyncio.Event()
+        self._redis_up = asyncio.Event()
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -152,6 +173,20 @@ class ChaosRun:
         task = asyncio.create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    async def _db(self, call: Callable[..., _T], *args: Any) -> _T:
+        """Run a sync database call in a thread, again while PostgreSQL restarts: a pool's
+        connections from before an immediate restart fail once each, then new ones work."""
+        delay = 0.2
+        deadline = time.monotonic() + _DB_WAIT_S
+        while True:
+            try:
+                return await asyncio.to_thread(call, *args)
+            except StoreUnavailableError:
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
 
     async def _retrying(self, call: Any) -> Any:
         """Call Temporal until it answers (it may be down for a restart)."""
@@ -186,6 +221,8 @@ class ChaosRun:
                 if goal is None:
                     continue
                 step = getattr(event.payload, "step_id", None)
+                if event.event_type == "PlanGenerated":
+                    goal.source = str(getattr(event.payload, "source", ""))
                 goal.events.append((event.event_type, event.recorded_at.timestamp(), step))
                 self._react(goal, event.event_type, step, sagas)
             if not events:
@@ -219,16 +256,56 @@ class ChaosRun:
 
     # -- goals -----------------------------------------------------------------------------
 
+    def _plan_kills(self, schedule: Schedule) -> None:
+        """When each kill fires (goals ended) and which goals wait for it: a kill fires after
+        ``threshold`` goals ended, and goals from ``threshold + window`` on start only when it
+        fires, so that every kill lands while goals run and leaves goals to recover, however
+        fast the goals before it end (and however small the run)."""
+        total = len(schedule.goals)
+        self._window = max(PHASE_GOALS, min(self.options.concurrency, total // 5))
+        latest = max(0, total - 2 * self._window)
+        self._thresholds = [min(int(k.at_progress * total), latest) for k in schedule.kills]
+        self._fired = [asyncio.Event() for _ in schedule.kills]
+
+    async def _after_kills(self, index: int) -> None:
+        for threshold, fired in zip(self._thresholds, self._fired, strict=True):
+            if threshold + self._window <= index:
+                await fired.wait()
+
+    async def _until(self, ready: Callable[[], bool], cap_s: float = _PHASE_WAIT_S) -> None:
+        deadline = time.monotonic() + cap_s
+        # Conditions on what the tail records; polling them is simplest.
+        while not ready() and time.monotonic() < deadline and not self.done.is_set():  # noqa: ASYNC110
+            await asyncio.sleep(0.1)
+
+    def _phase(self, phase: str) -> list[_Goal]:
+        return [g for g in self.goals.values() if g.plan.cache_phase == phase]
+
+    async def _in_phase(self, goal: _Goal) -> None:
+        """Hold a planner-made goal until its phase of the Redis kill, and until the goal
+        before it in that phase has planned: a hit needs a plan stored first."""
+        phase = goal.plan.cache_phase
+        if phase == "during":
+            await self._redis_down.wait()
+        elif phase == "after":
+            await self._redis_up.wait()
+        earlier = [g for g in self._phase(str(phase)) if g.plan.index < goal.plan.index]
+        if earlier:
+            await self._until(lambda: earlier[-1].source is not None)
+
     async def _run_goal(self, sagas: SagaClient, goal: _Goal, slots: asyncio.Semaphore) -> None:
+        # Planner-made goals keep their own order around the Redis kill, not the kills'.
+        if goal.plan.cache_phase is None:
+            await self._after_kills(goal.plan.index)
+        else:
+            await self._in_phase(goal)
         async with slots:
             plan = goal.plan
 
             async def start() -> None:
                 # "exists already": an earlier try started it before its answer was lost.
                 with contextlib.suppress(ValidationError):
-                    await sagas.start(
-                        f"chaos goal {plan.index} ({plan.kind})", plan.plan, goal_id=plan.goal_id
-                    )
+                    await sagas.start(plan.text, plan.plan, goal_id=plan.goal_id)
 
             await self._retrying(start)
             await goal.ended.wait()
@@ -275,7 +352,7 @@ class ChaosRun:
                 live = workers.pids()
                 try:
                     flying = await asyncio.to_thread(self._in_flight, database, tool, phase)
-                except StoreError:
+                except StoreUnavailableError:
                     flying = []
                 hits = [(g, p) for g, p in flying if p in live]
                 if hits:
@@ -286,7 +363,7 @@ class ChaosRun:
                 target = "random"
         if pid is None:
             pid = rng.choice(sorted(workers.pids()))
-        affected = await asyncio.to_thread(self._affected_by_pid, database, pid)
+        affected = await self._db(self._affected_by_pid, database, pid)
         workers.kill(pid)
         self.kills.append(_KillRecord("worker", time.time(), affected))
         self.faults[f"worker_kill_{target}"] += 1
@@ -310,33 +387,57 @@ class ChaosRun:
         redis: EmbeddedRedis | None,
     ) -> None:
         rng = random.Random(schedule.seed + 1)
-        total = len(schedule.goals)
-        for kill in schedule.kills:
+        for kill, threshold, fired in zip(
+            schedule.kills, self._thresholds, self._fired, strict=True
+        ):
             # Progress is a count the tail updates; polling it is simplest.
-            while self.ended < kill.at_progress * total and not self.done.is_set():  # noqa: ASYNC110
+            while self.ended < threshold and not self.done.is_set():  # noqa: ASYNC110
                 await asyncio.sleep(0.1)
             if self.done.is_set():
                 return
-            if kill.kind == "worker":
-                await self._kill_worker(kill, workers, database, rng)
-            elif kill.kind == "temporal":
-                affected = self._running_goals()
-                await asyncio.to_thread(temporal.stop, kill=True)
-                self.kills.append(_KillRecord("temporal", time.time(), affected))
-                self.faults["temporal_kill"] += 1
-                await asyncio.to_thread(temporal.start)
-            elif kill.kind == "postgres" and postgres is not None:
-                affected = self._running_goals()
-                self.kills.append(_KillRecord("postgres", time.time(), affected))
-                await asyncio.to_thread(postgres.restart_immediate)
-                self.faults["postgres_restart"] += 1
-            elif kill.kind == "redis" and redis is not None:
-                affected = self._running_goals()
-                await asyncio.to_thread(redis.stop, kill=True)
-                self.kills.append(_KillRecord("redis", time.time(), affected))
-                self.faults["redis_kill"] += 1
+            # The goals held back start now, so they run while the kill lands (a targeted
+            # worker kill needs steps in flight to aim at).
+            fired.set()
+            await self._fire(kill, workers, database, temporal, postgres, redis, rng)
+
+    async def _fire(
+        self,
+        kill: Kill,
+        workers: _Workers,
+        database: SqlDatabase,
+        temporal: EmbeddedTemporal,
+        postgres: EmbeddedPostgres | None,
+        redis: EmbeddedRedis | None,
+        rng: random.Random,
+    ) -> None:
+        if kill.kind == "worker":
+            await self._kill_worker(kill, workers, database, rng)
+        elif kill.kind == "temporal":
+            affected = self._running_goals()
+            await asyncio.to_thread(temporal.stop, kill=True)
+            self.kills.append(_KillRecord("temporal", time.time(), affected))
+            self.faults["temporal_kill"] += 1
+            await asyncio.to_thread(temporal.start)
+        elif kill.kind == "postgres" and postgres is not None:
+            affected = self._running_goals()
+            self.kills.append(_KillRecord("postgres", time.time(), affected))
+            await asyncio.to_thread(postgres.restart_immediate)
+            self.faults["postgres_restart"] += 1
+        elif kill.kind == "redis" and redis is not None:
+            first = not self._redis_down.is_set()
+            if first:  # the cache has served hits before it goes
+                await self._until(lambda: all(g.source for g in self._phase("before")))
+            affected = self._running_goals()
+            await asyncio.to_thread(redis.stop, kill=True)
+            self.kills.append(_KillRecord("redis", time.time(), affected))
+            self.faults["redis_kill"] += 1
+            if first:  # lookups while it is down
+                self._redis_down.set()
+                await self._until(lambda: all(g.source for g in self._phase("during")))
+            else:
                 await asyncio.sleep(1.0)
-                await asyncio.to_thread(redis.start)
+            await asyncio.to_thread(redis.start)
+            self._redis_up.set()
 
     # -- results ---------------------------------------------------------------------------
 
@@ -388,8 +489,10 @@ class ChaosRun:
 
     def _tool_faults(self, database: SqlDatabase) -> Counter[str]:
         with database.transaction() as cursor:
+            # A parameter, not a literal: psycopg reads a '%' in the text as a placeholder.
             cursor.execute(
-                f"SELECT DISTINCT goal, step, phase FROM {LOG_TABLE} WHERE phase LIKE 'fault:%'"
+                f"SELECT DISTINCT goal, step, phase FROM {LOG_TABLE} WHERE phase LIKE ?",
+                ("fault:%",),
             )
             return Counter(str(r["phase"]).removeprefix("fault:") for r in cursor.fetchall())
 
@@ -421,6 +524,9 @@ class ChaosRun:
             with database.transaction() as cursor:
                 create_tables(cursor)
             IdempotencyLedger(database).ensure_schema()
+            # Policy fails closed: the tenant's set must permit the chaos tools' side effects.
+            permits = defaults_permitting(spec.name for spec in chaos_tools())
+            PolicyStore(store).apply(TENANT, permits.text, applied_by="chaos", reason="chaos run")
             schedule = make_schedule(
                 options.seed,
                 options.goals,
@@ -432,6 +538,7 @@ class ChaosRun:
                 kill_redis=options.kill_redis,
             )
             self.goals = {g.goal_id: _Goal(g) for g in schedule.goals}
+            self._plan_kills(schedule)
             # Workers and this driver encrypt Temporal payloads with one shared ring.
             ring = KeyRing.generate()
             env = {
@@ -447,7 +554,13 @@ class ChaosRun:
                 "OMNIHUB_SMTP_PORT": str(smtp.port),
             }
             if redis is not None:
-                env |= {"OMNIHUB_CACHE_URL": redis.url}
+                # Planner-made goals: the playbook planner behind the plan cache on Redis.
+                env |= {
+                    "OMNIHUB_CACHE_URL": redis.url,
+                    "OMNIHUB_PLANNER": "playbook",
+                    "OMNIHUB_PLAYBOOK_DIRS": json.dumps([str(playbook_dir())]),
+                    "OMNIHUB_PLAYBOOK_DEFAULTS": "false",
+                }
             workers = _Workers(env, work / "logs")
             procs = [workers.spawn() for _ in range(options.workers)]
             await asyncio.gather(*(asyncio.to_thread(workers.wait_ready, p) for p in procs))
@@ -483,11 +596,17 @@ class ChaosRun:
             await tail
             duration = time.monotonic() - run_began
             workers.stop()
+            # The checker reads as an operator would after an incident: through connections
+            # of its own, not the driver's pools that lived through a PostgreSQL restart.
+            store.close()
+            database.close()
+            store = await self._db(open_event_store, url)
+            database = await self._db(open_database, url)
             audit = await check_deployment(
                 store, database, tenant_id=TENANT, workflows=TemporalWorkflows(client)
             )
-            sinks = await asyncio.to_thread(self._sink_counts, database, http, smtp)
-            self.faults.update(await asyncio.to_thread(self._tool_faults, database))
+            sinks = await self._db(self._sink_counts, database, http, smtp)
+            self.faults.update(await self._db(self._tool_faults, database))
             return self._report(audit, sinks, duration, time.monotonic() - began)
         finally:
             for task in list(self._tasks):
@@ -505,6 +624,24 @@ class ChaosRun:
                 redis.stop()
             if postgres is not None:
                 postgres.stop()
+
+    def _cache_report(self) -> dict[str, int] | None:
+        """Planner-made goals' plan sources around the first Redis kill (None without)."""
+        phases = {p: self._phase(p) for p in ("before", "during", "after")}
+        if not any(phases.values()):
+            return None
+
+        def hits(goals: list[_Goal]) -> int:
+            return sum(1 for g in goals if g.source == "cache")
+
+        return {
+            "hits_before": hits(phases["before"]),
+            "misses_during": sum(1 for g in phases["during"] if g.source not in (None, "cache")),
+            "hits_after": hits(phases["after"]),
+            "planned_before": len(phases["before"]),
+            "planned_during": len(phases["during"]),
+            "planned_after": len(phases["after"]),
+        }
 
     def _report(
         self, audit: Any, sinks: dict[str, int], duration: float, total: float
@@ -542,6 +679,7 @@ class ChaosRun:
             "recovery_s": stats(worker),
             "recovery_by_kind_s": {k: stats(v) for k, v in sorted(recoveries.items())},
             "redelivered_requests": sinks["redelivered"],
+            "cache": self._cache_report(),
             "audit": {
                 "ok": audit.ok,
                 "first_violation": audit.to_json()["first_violation"],

@@ -11,7 +11,11 @@ from typing import Any, Literal
 
 from omnihub.plans import Plan, PlanStep
 
-GoalKind = Literal["complete", "fail_late", "approve", "reject", "cancel"]
+GoalKind = Literal["complete", "fail_late", "approve", "reject", "cancel", "planned"]
+# When a planner-made goal plans, around the run's first Redis kill: before it (the cache
+# serves hits), while Redis is down (lookups degrade to misses) or after its restart (the
+# cache comes back: hits again once the first goal after it stored its plan).
+CachePhase = Literal["before", "during", "after"]
 KillKind = Literal["worker", "temporal", "postgres", "redis"]
 # Where a worker kill aims: a step between its commit and its completion, a compensation,
 # or whichever worker comes first.
@@ -32,10 +36,17 @@ class GoalPlan:
     index: int
     goal_id: str
     kind: GoalKind
-    plan: Plan
+    plan: Plan | None
     # The step whose completion triggers the cancel (cancel goals).
     cancel_after: str | None = None
     tool_faults: dict[str, int] = field(default_factory=dict)
+    # Planner-made goals only (``plan`` is None): the goal's text and its cache phase.
+    goal_text: str | None = None
+    cache_phase: CachePhase | None = None
+
+    @property
+    def text(self) -> str:
+        return self.goal_text or f"chaos goal {self.index} ({self.kind})"
 
 
 @dataclass(frozen=True)
@@ -144,9 +155,13 @@ def make_schedule(
     restart_postgres: int = 0,
     kill_redis: int = 0,
 ) -> Schedule:
-    """The goals and the kills of a run with ``seed``."""
+    """The goals and the kills of a run with ``seed``. With a Redis kill, some goals are
+    planner-made (see :data:`CachePhase`): a few of the first goals plan before the kill,
+    and the last :data:`PHASE_GOALS` plan during the outage and after the restart."""
     rng = random.Random(seed)
     made = [_goal(index, rng, fault_rate, http_url) for index in range(goals)]
+    if kill_redis:
+        made = _with_planned_goals(made)
     planned: dict[str, int] = {}
     for goal in made:
         for kind, n in goal.tool_faults.items():
@@ -161,3 +176,27 @@ def make_schedule(
     kills += [Kill("redis", rng.uniform(0.2, 0.7)) for _ in range(kill_redis)]
     kills.sort(key=lambda k: k.at_progress)
     return Schedule(seed, made, kills, planned)
+
+
+#: Planner-made goals that plan while Redis is down, then after its restart.
+DURING_GOALS = 2
+AFTER_GOALS = 3
+PHASE_GOALS = DURING_GOALS + AFTER_GOALS
+
+
+def _planned(index: int, phase: CachePhase) -> GoalPlan:
+    text = f"Hold two chaos reservations for holder{index}@example.test"
+    return GoalPlan(index, f"chaos-{index:05d}", "planned", None, goal_text=text, cache_phase=phase)
+
+
+def _with_planned_goals(made: list[GoalPlan]) -> list[GoalPlan]:
+    """Every fifth of the first goals (at least three) plans before the Redis kill; the
+    last goals plan during the outage and after the restart (the driver holds them back)."""
+    total = len(made)
+    before = list(range(0, max(total - PHASE_GOALS, 0), 5))[: max(3, total // 50)]
+    out = list(made)
+    for i in before:
+        out[i] = _planned(i, "before")
+    for n, i in enumerate(range(max(total - PHASE_GOALS, 0), total)):
+        out[i] = _planned(i, "during" if n < DURING_GOALS else "after")
+    return out

@@ -10,6 +10,7 @@ import asyncio
 import os
 import time
 import uuid
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -33,6 +34,11 @@ FaultKind = Literal["none", "retryable", "non_retryable", "timeout", "slow"]
 _RETRY = RetrySpec(initial_interval_s=0.2, backoff=2.0, max_interval_s=2.0, max_attempts=6)
 _TIMEOUT_S = 3.0
 _HEARTBEAT_S = 1.5
+
+
+def playbook_dir() -> Path:
+    """The chaos playbooks (``OMNIHUB_PLAYBOOK_DIRS`` of chaos workers)."""
+    return Path(__file__).parent / "playbooks"
 
 
 def create_tables(cursor: SqlCursor) -> None:
@@ -87,6 +93,7 @@ class FaultOutput(BaseModel):
 
 
 class ReserveInput(BaseModel):
+    holder: str = Field("", description="Whom the reservation is for (planner-made goals).")
     linger_s: float = Field(0.0, ge=0, description="Work on after the commit, heartbeating.")
     release_failures: int = Field(0, ge=0, description="Attempts of the undo that fail first.")
 

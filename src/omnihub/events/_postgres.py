@@ -148,13 +148,19 @@ _VISIBLE = "global_position < (pg_snapshot_xmin(pg_current_snapshot())::text::bi
 
 
 @contextlib.contextmanager
-def translate_errors(action: str) -> Iterator[None]:
+def translate_errors(
+    action: str, pool: psycopg_pool.ConnectionPool[Any] | None = None
+) -> Iterator[None]:
     """Turn psycopg and pool errors into OmniHub's store errors."""
     try:
         yield
     except psycopg_pool.PoolTimeout as exc:
         raise StoreUnavailableError(f"cannot {action}: no database connection ({exc})") from exc
     except psycopg.OperationalError as exc:
+        if pool is not None:
+            # chaos2: after a server restart every idle pooled connection is dead and would
+            # fail one call each (burning a step's retries); drop them all now, not one by one.
+            pool.check()
         raise StoreUnavailableError(f"cannot {action}: {exc}") from exc
     except psycopg.Error as exc:
         raise StoreError(f"cannot {action}: {exc}") from exc
@@ -236,7 +242,7 @@ class PostgresEventStore(BaseEventStore):
         keys, ids = self.lookup_keys(pending)
         self._check_open()
         lookup = False
-        with translate_errors(f"append to stream {stream_id!r}"):
+        with translate_errors(f"append to stream {stream_id!r}", self._pool):
             for _ in range(_RETRIES):
                 try:
                     head = self._heads.get(tenant_id, stream_id)
@@ -351,7 +357,7 @@ class PostgresEventStore(BaseEventStore):
 
     def _fetch(self, action: str, query: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         self._check_open()
-        with translate_errors(action), self._pool.connection() as conn:
+        with translate_errors(action, self._pool), self._pool.connection() as conn:
             return conn.execute(query, params).fetchall()
 
     def read_stream(
@@ -387,7 +393,7 @@ class PostgresEventStore(BaseEventStore):
     ) -> Iterator[tuple[Any, ...]]:
         self._check_open()
         with (
-            translate_errors("read events"),
+            translate_errors("read events", self._pool),
             self._pool.connection() as conn,
             conn.transaction(),
             # A server-side cursor: rows arrive 5,000 at a time, never all in memory.

@@ -107,7 +107,10 @@ class GoalService:
         try:
             return await self.backend.submit(tenant_id, chosen, request, submitter=submitter)
         except GoalExistsError:
-            if new:
+            # chaos2: with a key, a fresh id that exists was started by a concurrent try of
+            # the same request (whichever reached Temporal first), not by another goal: the
+            # claim's winner may lose that race. Only a goal id the caller named is a clash.
+            if idempotency_key is None or (new and goal_id is not None):
                 raise
             # A retried request whose first try started the goal: answer with that goal.
             state = await self.backend.get(tenant_id, chosen)

@@ -159,6 +159,9 @@ class PostgresDatabase:
             with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cursor:
                 yield _PostgresCursor(cursor)
         except psycopg.OperationalError as exc:
+            # chaos2: after a server restart every idle pooled connection is dead and would
+            # fail one call each (burning a step's retries); drop them all now, not one by one.
+            self._pool.check()
             raise StoreUnavailableError(f"PostgreSQL: {exc}") from exc
         except psycopg.Error as exc:
             raise StoreError(f"PostgreSQL: {exc}") from exc
