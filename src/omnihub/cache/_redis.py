@@ -411,7 +411,15 @@ class RedisPlanIndex:
             pipe.execute_command(*self._knn(tenant, vector, k))
             return list(pipe.execute())
 
-        ids, reply = self._call(both)
+        try:
+            ids, reply = self._call(both)
+        except StoreUnavailableError:
+            raise
+        except StoreError as exc:
+            if _INDEX_LOST not in str(exc).lower():
+                raise
+            self._ensure_index(tenant)  # lost with a restart (see _call): once more
+            ids, reply = self._call(both)
         return self._keyed(tenant, ids, now), self._candidates(reply, now)
 
     def touch(self, tenant: str, entry_id: str) -> None:
