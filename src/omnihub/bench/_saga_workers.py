@@ -32,9 +32,12 @@ from omnihub.bench._saga import (
     _drive_bare,
     _drive_sagas,
     _duplicates,
+    saga_bench_tools,
 )
 from omnihub.bench._saga_baseline import BareBenchmark, BareEffects
 from omnihub.crypto import KeyRing, encrypted_data_converter
+from omnihub.events import open_event_store
+from omnihub.guard import PolicyStore, defaults_permitting
 from omnihub.saga import SagaClient, workflow_runner
 from omnihub.servers import EmbeddedPostgres, EmbeddedTemporal
 from omnihub.tools import open_database
@@ -134,6 +137,11 @@ async def run_saga_workers_benchmark(
         )
         baseline["duplicate_side_effects"] = _duplicates(database, "baseline_effects")
 
+        # Workers decide by the tenant's stored policy set (fail closed): permit the bench tools,
+        # as an operator would for tools of their own.
+        permit = defaults_permitting(tool.name for tool in saga_bench_tools())
+        with open_event_store(db_url) as store:
+            PolicyStore(store).apply("bench", permit.text, applied_by="bench", reason="bench tools")
         saga_queue = f"saga-{uuid.uuid4().hex[:6]}"
         sagas = SagaClient(
             client, task_queue=saga_queue, tenant_id="bench", rpc_timeout=_RPC_TIMEOUT

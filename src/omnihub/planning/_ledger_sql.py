@@ -103,6 +103,10 @@ class SqlUsageLedger:
         self._closed = False
         try:
             with database.transaction() as cursor:
+                if database.dialect == "postgresql":
+                    # Workers and APIs starting together would race on PostgreSQL's catalog
+                    # (CREATE TABLE IF NOT EXISTS is not atomic): one at a time.
+                    cursor.execute("SELECT pg_advisory_xact_lock(hashtext('omnihub_usage_ledger'))")
                 for statement in dialect.schema():
                     cursor.execute(statement)
         except StoreError as exc:
