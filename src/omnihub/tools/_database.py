@@ -19,6 +19,7 @@ import asyncio
 import re
 import threading
 import uuid
+import weakref
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -36,7 +37,9 @@ _ID_NAMESPACE = uuid.UUID("6f1d8a0e-7a57-4c38-9a35-0b5a4f7f0c11")
 TENANT_COLUMN = "tenant_id"
 TENANT_ROLE = "omnihub_tenant"
 _TENANT_SETTING = "omnihub.tenant_id"
-_secured: set[tuple[int, str]] = set()
+# Tables already secured, per database object. Weak keys, not id(): a new database object can
+# reuse a collected one's id, and would then skip the GRANT its own database still needs.
+_secured: weakref.WeakKeyDictionary[SqlDatabase, set[str]] = weakref.WeakKeyDictionary()
 _secured_lock = threading.Lock()
 
 
@@ -93,7 +96,7 @@ def secure_table(database: SqlDatabase, table: str) -> None:
     may use it, and a forced row-level security policy limits every statement to the tenant
     set for the transaction. Needs the table's owner; on SQLite the tool's filter is all.
     Done once per table and database object."""
-    if database.dialect != "postgresql" or (id(database), table) in _secured:
+    if database.dialect != "postgresql" or table in _secured.get(database, ()):
         return
     quoted = _quoted(table, "table")
     check = f"{TENANT_COLUMN} = current_setting('{_TENANT_SETTING}', true)"
@@ -114,7 +117,7 @@ def secure_table(database: SqlDatabase, table: str) -> None:
                 f"CREATE POLICY omnihub_tenant_rows ON {quoted} USING ({check}) "
                 f"WITH CHECK ({check})"
             )
-        _secured.add((id(database), table))
+        _secured.setdefault(database, set()).add(table)
 
 
 def _as_tenant(ctx: ToolContext, cursor: SqlCursor) -> None:
