@@ -155,6 +155,13 @@ class Settings(BaseSettings):
     saga_max_parallel_steps: int = Field(
         4, gt=0, description="Ready steps of one goal that run at the same time."
     )
+    saga_workflow_task_timeout_s: float = Field(
+        5.0,
+        ge=1,
+        le=120,
+        description="Seconds a worker may hold a goal's workflow task; after a worker crash "
+        "its goals move to another worker after this long (Temporal's default is 10).",
+    )
     saga_approval_timeout_s: float = Field(
         86400.0, gt=0, description="Seconds an approval may wait before it counts as rejected."
     )

@@ -32,6 +32,11 @@ from omnihub.saga.workflows import AgentSaga
 
 _T = TypeVar("_T")
 _ATTEMPTS = 5
+# How long a worker may hold a goal's workflow task before the server hands it to another.
+# Temporal's default is 10 s: a worker killed while it holds a task (our event appends run
+# as local activities inside workflow tasks, so one usually does) left its goals idle for
+# those 10 s. Local activities longer than this are fine: the SDK heartbeats the task.
+DEFAULT_WORKFLOW_TASK_TIMEOUT = timedelta(seconds=5)
 # The server was too busy or the connection dropped: the call may be tried again.
 _TRANSIENT = {
     RPCStatusCode.DEADLINE_EXCEEDED,
@@ -72,8 +77,10 @@ class SagaClient:
         options: SagaOptions | None = None,
         rpc_timeout: timedelta | None = None,
         eager_start: bool = False,
+        workflow_task_timeout: timedelta = DEFAULT_WORKFLOW_TASK_TIMEOUT,
     ) -> None:
         self.client = client
+        self.workflow_task_timeout = workflow_task_timeout
         self.eager_start = eager_start
         self.rpc_timeout = rpc_timeout
         self.task_queue = task_queue
@@ -92,6 +99,7 @@ class SagaClient:
                 continue_as_new_after_steps=settings.saga_continue_as_new_steps,
                 deadline_s=settings.saga_goal_deadline_s,
             ),
+            workflow_task_timeout=timedelta(seconds=settings.saga_workflow_task_timeout_s),
         )
 
     async def start(
@@ -137,6 +145,7 @@ class SagaClient:
                     saga_input,
                     id=goal_workflow_id(tenant, goal_id),
                     task_queue=self.task_queue,
+                    task_timeout=self.workflow_task_timeout,
                     rpc_timeout=self.rpc_timeout,
                     # A retry after a lost answer finds the goal its first try started.
                     id_conflict_policy=(
