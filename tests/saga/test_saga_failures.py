@@ -1,8 +1,13 @@
 from __future__ import annotations
 
-from sagakit import SagaStack
+from pathlib import Path
+
+from pydantic import BaseModel
+from sagakit import SagaStack, saga_stack
 
 from omnihub.plans import Plan, PlanStep
+from omnihub.servers import EmbeddedTemporal
+from omnihub.tools import Compensation, ToolContext, ToolSpec, tool
 
 
 def _chain(*steps: tuple[str, str]) -> Plan:
@@ -143,3 +148,55 @@ async def test_a_bad_reference_at_run_time_fails_the_step(stack: SagaStack) -> N
     assert result.failed_step == "s2"
     assert result.error is not None
     assert "no field 'deeper'" in result.error
+
+
+class _HoldInput(BaseModel):
+    room: str
+    nights: int = 2  # the plan leaves it out: the undo must still see 2
+
+
+class _Hold(BaseModel):
+    hold_id: str
+
+
+class _ReleaseInput(BaseModel):
+    hold_id: str
+    nights: int
+
+
+def _tools_with_a_defaulted_undo_argument(released: list[dict[str, object]]) -> list[ToolSpec]:
+    async def release_room(args: _ReleaseInput, ctx: ToolContext) -> _Hold:
+        released.append(args.model_dump())
+        return _Hold(hold_id=args.hold_id)
+
+    async def hold_room(args: _HoldInput, ctx: ToolContext) -> _Hold:
+        return _Hold(hold_id=f"hold-{args.room}")
+
+    undo = Compensation("release_room", {"hold_id": "output.hold_id", "nights": "input.nights"})
+    return [
+        tool(name="release_room", side_effect=True)(release_room),
+        tool(name="hold_room", side_effect=True, compensation=undo)(hold_room),
+    ]
+
+
+async def test_an_undo_sees_the_arguments_the_step_ran_with_defaults_included(
+    temporal_server: EmbeddedTemporal, tmp_path: Path
+) -> None:
+    released: list[dict[str, object]] = []
+    plan = Plan(
+        steps=[
+            PlanStep(id="s1", tool="hold_room", args={"room": "101"}),
+            PlanStep(id="s2", tool="always_fails", args={}, depends_on=["s1"]),
+        ]
+    )
+    extra = _tools_with_a_defaulted_undo_argument(released)
+    async with saga_stack(temporal_server, tmp_path, extra) as stack, stack.worker():
+        goal_id = await stack.sagas.start("hold a room, then fail", plan)
+        result = await stack.sagas.result(goal_id)
+    assert result.status == "failed"
+    # Before: resolving "input.nights" from the plan's raw arguments failed the step after
+    # its effect had happened, so the hold was never released.
+    assert [(r.step_id, r.tool, r.status) for r in result.compensations] == [
+        ("s1", "release_room", "executed")
+    ]
+    assert released == [{"hold_id": "hold-101", "nights": 2}]

@@ -414,7 +414,10 @@ class SagaActivities:
         compensation = None
         if spec.side_effect and spec.compensation is not None:
             try:
-                undo_args = spec.compensation.resolve(input.args, output)
+                # The undo sees the arguments the tool ran with, defaults included: a mapped
+                # argument the plan left to its default is not "missing" after the effect.
+                ran_with = spec.input_model.model_validate(input.args).model_dump(mode="json")
+                undo_args = spec.compensation.resolve(ran_with, output)
             except ToolError as exc:
                 raise _application_error(exc, spec, ctx.attempt) from exc
             compensation = CompensationEntry(
