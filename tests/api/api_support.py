@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from omnihub.auth import Role
+from omnihub.auth import Principal, Role
 from omnihub.config import Settings
 from omnihub.errors import GoalExistsError, NotFoundError, ValidationError
 from omnihub.goals import (
@@ -117,7 +117,14 @@ class MemoryGoals:
                     return
 
     async def decide(
-        self, tenant_id: str, goal_id: str, step_id: str, decision: GoalDecision, actor: str
+        self,
+        tenant_id: str,
+        goal_id: str,
+        step_id: str,
+        decision: GoalDecision,
+        actor: str,
+        *,
+        approver: Principal | None = None,
     ) -> dict[str, Any]:
         self._goal(tenant_id, goal_id)
         if step_id != "approve-me":

@@ -159,7 +159,7 @@ async def test_a_stream_resumed_with_last_event_id_misses_and_repeats_nothing(
     approved = await stack.client.post(
         f"/v1/goals/{goal_id}/approvals/s2",
         json={"decision": "approve"},
-        headers=stack.auth("operator"),
+        headers=stack.auth("approver"),
     )
     assert approved.status_code == 200
     last = str(first[-1][0])

@@ -127,6 +127,8 @@ async def run_stack(
     store = open_key_store(settings.resolved_api_keys_url)
     keys = {
         "operator": store.create("acme", Role.OPERATOR).key,
+        # A second operator: nobody approves the steps of a goal they submitted.
+        "approver": store.create("acme", Role.OPERATOR).key,
         "viewer": store.create("acme", Role.VIEWER).key,
         "other": store.create("globex", Role.ADMIN).key,
     }
@@ -290,7 +292,7 @@ async def test_live_stream_follows_a_goal_to_its_end(stack: Stack) -> None:
     approved = await stack.client.post(
         f"/v1/goals/{goal_id}/approvals/s2",
         json={"decision": "approve", "reason": "ok"},
-        headers=stack.auth("operator"),
+        headers=stack.auth("approver"),
     )
     assert approved.status_code == 200
     seen = await asyncio.wait_for(following, 30)
@@ -309,10 +311,16 @@ async def test_approvals_need_an_operator_of_the_goals_tenant(stack: Stack) -> N
     other = await stack.client.post(url, json=body, headers=stack.auth("other"))
     assert other.status_code == 404
     wrong_step = await stack.client.post(
-        f"/v1/goals/{goal_id}/approvals/s1", json=body, headers=stack.auth("operator")
+        f"/v1/goals/{goal_id}/approvals/s1", json=body, headers=stack.auth("approver")
     )
     assert wrong_step.status_code == 422
-    approved = await stack.client.post(url, json=body, headers=stack.auth("operator"))
+    # The key that submitted the goal may not approve its steps (the default policy's
+    # no-self-approval), and its refused approval leaves the goal waiting.
+    own = await stack.client.post(url, json=body, headers=stack.auth("operator"))
+    assert own.status_code == 403, own.text
+    assert "no-self-approval" in own.json()["error"]["message"]
+    assert (await stack.wait_status(goal_id, "awaiting_approval"))["status"] == "awaiting_approval"
+    approved = await stack.client.post(url, json=body, headers=stack.auth("approver"))
     assert approved.status_code == 200
     step = next(s for s in approved.json()["steps"] if s["step_id"] == "s2")
     assert step["approval_decided_by"].startswith("key:")

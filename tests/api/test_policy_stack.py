@@ -67,7 +67,7 @@ async def test_a_policy_applied_through_the_api_decides_the_next_step_of_a_runni
     approved = await stack.client.post(
         f"/v1/goals/{goal_id}/approvals/s1",
         json={"decision": "approve"},
-        headers=stack.auth("operator"),
+        headers=stack.auth("approver"),
     )
     assert approved.status_code == 200, approved.text
 

@@ -167,10 +167,11 @@ async def test_approval_from_the_inbox_finishes_the_goal_and_viewers_only_read(
     stack: Stack,
 ) -> None:
     async with (
+        signed_in(stack, stack.key()) as submitter,
         signed_in(stack, stack.key()) as operator,
         signed_in(stack, stack.key(role=Role.VIEWER)) as viewer,
     ):
-        sent = await submit(operator, "buy and approve the payment")
+        sent = await submit(submitter, "buy and approve the payment")
         goal_id = sent.headers["location"].rsplit("/", 1)[1].split("?")[0]
         await stack.wait_for(lambda: stack.state("acme", goal_id).status == "awaiting_approval")
 
@@ -185,6 +186,13 @@ async def test_approval_from_the_inbox_finishes_the_goal_and_viewers_only_read(
             data={"decision": "approve", "csrf_token": token},
         )
         assert refused.status_code == 403
+        # The operator who submitted the goal may not approve it (no-self-approval).
+        own = await submitter.post(
+            f"/console/goals/{goal_id}/approvals/pay",
+            data={"decision": "approve", "csrf_token": await csrf(submitter)},
+        )
+        assert "no-self-approval" in own.text
+        assert stack.state("acme", goal_id).status == "awaiting_approval"
 
         inbox = await operator.get("/console/approvals/list")
         assert "Approve</button>" in inbox.text

@@ -156,6 +156,12 @@ def test_two_apis_and_three_workers_share_goals_cache_and_survive_kills(
     )
     assert created.returncode == 0, created.stderr
     auth = {"Authorization": f"Bearer {json.loads(created.stdout)['key']}"}
+    # A second operator approves: nobody approves the steps of a goal they submitted.
+    second = run_omnihub(
+        cli_env, "keys", "create", "--tenant", TENANT, "--role", "operator", "--json"
+    )
+    assert second.returncode == 0, second.stderr
+    approver = {"Authorization": f"Bearer {json.loads(second.stdout)['key']}"}
 
     ports = [free_port(), free_port()]
     apis = [
@@ -203,7 +209,7 @@ def test_two_apis_and_three_workers_share_goals_cache_and_survive_kills(
     decided = httpx.post(
         f"{b}/v1/goals/{wire_id}/approvals/wire",
         json={"decision": "approve", "reason": "known supplier"},
-        headers=auth,
+        headers=approver,
         timeout=60,
     )
     assert decided.status_code == 200, decided.text

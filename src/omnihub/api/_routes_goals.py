@@ -238,7 +238,9 @@ async def decide(
 ) -> dict[str, Any]:
     """Record a decision; answers with the goal's new state once the workflow accepted it."""
     actor = f"key:{principal.key_id}"
-    return await goals.decide(principal.tenant_id, goal_id, step_id, body, actor)
+    return await goals.decide(
+        principal.tenant_id, goal_id, step_id, body, actor, approver=principal
+    )
 
 
 async def _control(

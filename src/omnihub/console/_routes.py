@@ -417,7 +417,9 @@ async def decide(
     goal_id, step_id = _check_id(goal_id), _check_id(step_id)
     try:
         body = GoalDecision.model_validate({"decision": decision, "reason": reason.strip() or None})
-        await goals.decide(user.tenant_id, goal_id, step_id, body, user.actor)
+        await goals.decide(
+            user.tenant_id, goal_id, step_id, body, user.actor, approver=user.principal
+        )
     except (OmniHubError, PydanticValidationError) as exc:
         message = (
             "choose approve or reject" if isinstance(exc, PydanticValidationError) else str(exc)

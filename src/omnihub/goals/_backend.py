@@ -11,12 +11,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from omnihub.auth import Principal
 from omnihub.errors import (
     ConfigurationError,
     NotFoundError,
+    PermissionDeniedError,
     StoreUnavailableError,
     ValidationError,
 )
@@ -83,9 +85,18 @@ class GoalBackend(Protocol):
         ...
 
     async def decide(
-        self, tenant_id: str, goal_id: str, step_id: str, decision: GoalDecision, actor: str
+        self,
+        tenant_id: str,
+        goal_id: str,
+        step_id: str,
+        decision: GoalDecision,
+        actor: str,
+        *,
+        approver: Principal | None = None,
     ) -> dict[str, Any]:
-        """Approve or reject a waiting step; returns the state once the workflow accepted it."""
+        """Approve or reject a waiting step; returns the state once the workflow accepted it.
+        An approval by the API key ``approver`` is judged by the tenant's ``approve`` policy
+        first (PermissionDeniedError: by default nobody approves their own goal's steps)."""
         ...
 
     async def control(
@@ -116,6 +127,37 @@ def temporal_errors(goal_id: str) -> Iterator[None]:
         raise StoreUnavailableError(
             f"Temporal is not answering ({status.name if status else 'unknown'}); try again shortly"
         ) from exc
+
+
+def _approval_decision(
+    store: EventStore, tenant_id: str, goal_id: str, approver: Principal
+) -> tuple[bool, str]:
+    """Whether the tenant's policies let ``approver`` approve a step of ``goal_id``, and why."""
+    from omnihub.guard import PolicyStore
+    from omnihub.guard import Principal as PolicyPrincipal
+
+    events = store.read_stream(tenant_id, goal_id)
+    if not events:
+        raise NotFoundError(f"goal {goal_id} not found")
+    submitter = getattr(events[0].payload, "submitter_id", None)
+    decision = (
+        PolicyStore(store)
+        .engine(tenant_id)
+        .evaluate(
+            # The same principal the worker's policy checks use for the goal's submitter.
+            PolicyPrincipal(
+                id=approver.key_id, tenant=tenant_id, role=approver.role.value, kind="ApiKey"
+            ),
+            "approve",
+            ("Goal", goal_id),
+            {
+                "tenant": tenant_id,
+                "is_submitter": submitter is not None and submitter == approver.key_id,
+                "hour": datetime.now(UTC).hour,
+            },
+        )
+    )
+    return decision.outcome == "permit", decision.reason
 
 
 def _event_json(event: EventEnvelope) -> dict[str, Any]:
@@ -149,6 +191,11 @@ class SagaGoalBackend:
         # How long one wait for a notification lasts: a closed stream's waiting thread
         # ends within it.
         self.wait_s = wait_s
+
+    def _check_approver(self, tenant_id: str, goal_id: str, approver: Principal) -> None:
+        allowed, why = _approval_decision(self.store, tenant_id, goal_id, approver)
+        if not allowed:
+            raise PermissionDeniedError(why)
 
     @property
     def sagas(self) -> SagaClient:
@@ -282,10 +329,19 @@ class SagaGoalBackend:
             await asyncio.to_thread(subscription.close)
 
     async def decide(
-        self, tenant_id: str, goal_id: str, step_id: str, decision: GoalDecision, actor: str
+        self,
+        tenant_id: str,
+        goal_id: str,
+        step_id: str,
+        decision: GoalDecision,
+        actor: str,
+        *,
+        approver: Principal | None = None,
     ) -> dict[str, Any]:
         from omnihub.saga import ApprovalDecision
 
+        if approver is not None and decision.decision == "approve":
+            await asyncio.to_thread(self._check_approver, tenant_id, goal_id, approver)
         with temporal_errors(goal_id):
             await self.sagas.decide(
                 goal_id,

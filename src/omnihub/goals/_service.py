@@ -153,10 +153,22 @@ class GoalService:
         return self.backend.stream(tenant_id, goal_id, after_version=after_version)
 
     async def decide(
-        self, tenant_id: str, goal_id: str, step_id: str, decision: GoalDecision, actor: str
+        self,
+        tenant_id: str,
+        goal_id: str,
+        step_id: str,
+        decision: GoalDecision,
+        actor: str,
+        *,
+        approver: Principal | None = None,
     ) -> dict[str, Any]:
-        """Approve or reject a waiting step; the goal's state once the workflow took it."""
-        return await self.backend.decide(tenant_id, goal_id, step_id, decision, actor)
+        """Approve or reject a waiting step; the goal's state once the workflow took it.
+        ``approver`` is the API key deciding (the API and the console pass it): its approval
+        must be permitted by the tenant's ``approve`` policy, which by default refuses the
+        key that submitted the goal (no self-approval). A local operator (the CLI) has none."""
+        return await self.backend.decide(
+            tenant_id, goal_id, step_id, decision, actor, approver=approver
+        )
 
     async def control(
         self,

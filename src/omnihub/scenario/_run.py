@@ -81,9 +81,11 @@ def _decline_next_charge(settings: Settings, reason: str) -> None:
 class _Driver:
     """Submits goals through the API and waits for them."""
 
-    def __init__(self, api: httpx.AsyncClient, outcomes: dict[str, Any]) -> None:
+    def __init__(self, api: httpx.AsyncClient, outcomes: dict[str, Any], approver_key: str) -> None:
         self.api = api
         self.outcomes = outcomes
+        # A second person's key: nobody approves their own goal's steps.
+        self.approver = {"Authorization": f"Bearer {approver_key}"}
 
     async def submit(self, run: GoalRun) -> None:
         response = await self.api.post("/v1/goals", json={"goal": run.goal})
@@ -133,6 +135,7 @@ async def run_scenario(settings: Settings, console: Console) -> ScenarioReport:
     keys = open_key_store(settings)
     try:
         operator = keys.create(settings.tenant_id, Role.OPERATOR).key
+        approver = keys.create(settings.tenant_id, Role.OPERATOR).key
     finally:
         keys.close()
     provider, planning = open_planner(settings, registry)
@@ -159,7 +162,7 @@ async def run_scenario(settings: Settings, console: Console) -> ScenarioReport:
         console.print(f"stack up: API {info.api_url}, Temporal {info.temporal_address}")
         headers = {"Authorization": f"Bearer {operator}"}
         async with httpx.AsyncClient(base_url=info.api_url, headers=headers, timeout=60) as api:
-            runs = await _drive(_Driver(api, provider.outcomes), settings, console)
+            runs = await _drive(_Driver(api, provider.outcomes, approver), settings, console)
             cache_stats = (await api.get("/v1/cache/stats")).json()
             usage = (await api.get("/v1/usage")).json()
     finally:
@@ -196,9 +199,11 @@ async def _drive(driver: _Driver, settings: Settings, console: Console) -> list[
     console.print(f"[bold]{wire.label}[/]: {wire.goal}", highlight=False)
     await driver.submit(wire)
     await driver.wait(wire, "awaiting_approval")
-    console.print("  waiting for approval; approving step 'wire' through the API")
+    console.print("  waiting for approval; a second operator approves step 'wire' (API)")
     decision = {"decision": "approve", "reason": "supplier invoice checked"}
-    approved = await driver.api.post(f"/v1/goals/{wire.goal_id}/approvals/wire", json=decision)
+    approved = await driver.api.post(
+        f"/v1/goals/{wire.goal_id}/approvals/wire", json=decision, headers=driver.approver
+    )
     approved.raise_for_status()
     await driver.wait(wire, "completed", "failed", "cancelled")
     runs.append(wire)
