@@ -12,7 +12,7 @@ import contextlib
 import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from temporalio import activity
@@ -51,10 +51,12 @@ from omnihub.saga._models import (
     ProvidedPlan,
     RecordEventsInput,
     RetryPolicyModel,
+    SagaMetrics,
     StepInput,
     StepPolicy,
     StepResult,
 )
+from omnihub.saga._outcome import completed_answer, final_event
 from omnihub.saga._recording import event_spec, goal_event, step_event
 from omnihub.tools import (
     ToolContext,
@@ -430,12 +432,49 @@ class SagaActivities:
         )
         completed = StepCompleted(step_id=step, result=output)
         recorded = [step_event(executed, step_id=step), step_event(completed, step_id=step)]
+        positions, ended = await self._complete(input, recorded, output, ctx.attempt)
         # saga2: the StepCompleted's position (the same on a retry: appends are idempotent)
         # orders the workflow's compensation stack as the store recorded the completions.
-        positions = await self._append(input.tenant_id, input.goal_id, input.at, recorded)
         return StepResult(
-            output=output, attempt=ctx.attempt, compensation=compensation, position=positions[-1]
+            output=output,
+            attempt=ctx.attempt,
+            compensation=compensation,
+            position=positions[1],
+            ended=ended,
         )
+
+    async def _complete(
+        self, input: StepInput, recorded: list[EventSpec], output: dict[str, Any], attempt: int
+    ) -> tuple[list[int], SagaMetrics | None]:
+        """Append a step's completion; for the goal's last step (``input.finish``) with
+        GoalCompleted in the same append, and the metrics it recorded. An end the store refuses
+        for good (too large) leaves the step's events appended alone: the workflow then
+        records the end itself and handles the refusal as it always has."""
+        finish = input.finish
+        if finish is not None:
+            outputs = {**finish.outputs, input.step_id: output}
+            metrics = SagaMetrics(
+                duration_s=(datetime.now(UTC) - finish.started_at).total_seconds(),
+                steps=finish.steps + 1,
+                attempts=finish.attempts + attempt,
+                runs=finish.runs,
+            )
+            end = final_event(
+                "completed",
+                outputs=outputs,
+                answer=completed_answer(finish.answer_step, outputs),
+                metrics=metrics,
+                error=None,
+                cancel=None,
+                reports=(),
+            )
+            try:
+                events = [*recorded, end]
+                return await self._append(input.tenant_id, input.goal_id, input.at, events), metrics
+            except ApplicationError as exc:
+                if not exc.non_retryable:
+                    raise
+        return await self._append(input.tenant_id, input.goal_id, input.at, recorded), None
 
     @activity.defn(name="compensate_step")
     async def compensate_step(self, input: CompensateInput) -> dict[str, Any]:
