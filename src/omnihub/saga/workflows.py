@@ -426,7 +426,10 @@ class AgentSaga:
 
     @workflow.signal
     async def cancel(self, request: ControlRequest) -> None:
-        """Stop starting steps, let running ones end, compensate, and end as cancelled."""
+        """Stop starting steps, let running ones end, compensate, and end as cancelled.
+
+        Too late once the goal's last step runs (its activity records the goal's end with
+        it): the goal then completes."""
         if self._cancel is None and self._status not in ("completed", "failed", "cancelled"):
             self._cancel = request
             self._wake = True
