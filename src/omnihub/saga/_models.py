@@ -7,8 +7,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
+from omnihub.events import EventPayload
 from omnihub.plans import Plan
 
 
@@ -228,6 +229,23 @@ class EventSpec(_Model):
     event_type: str
     payload: dict[str, Any]
     key_parts: list[str]
+    # The validated model ``payload`` was dumped from, when built in this process (not
+    # serialised): an activity appends it without validating the dump again.
+    _model: EventPayload | None = PrivateAttr(default=None)
+
+    @classmethod
+    def of(cls, payload: EventPayload, key_parts: list[str]) -> EventSpec:
+        spec = cls(
+            event_type=payload.event_type,
+            payload=payload.model_dump(mode="json"),
+            key_parts=key_parts,
+        )
+        spec._model = payload
+        return spec
+
+    def model(self) -> EventPayload | None:
+        """The payload's validated model, if this spec was built in this process."""
+        return self._model
 
 
 class RecordEventsInput(_Model):
