@@ -80,3 +80,22 @@ async def test_a_temporal_cancellation_also_unwinds_the_goal(stack: SagaStack) -
     assert [r.step_id for r in result.compensations] == ["s1"]
     assert stack.rows() == []
     assert stack.events(goal_id)[-1].payload.model_dump()["cancelled_by"] == "temporal"
+
+
+async def test_a_cancel_during_the_last_step_comes_too_late_and_the_goal_completes(
+    stack: SagaStack,
+) -> None:
+    # The last step's activity records the goal's end with the step: once it runs, nothing
+    # is left to stop, and the goal completes with its effects kept.
+    plan = Plan(steps=_slow_plan().steps[:2])
+    goal_id = await stack.sagas.start("cancelled too late", plan)
+    await wait_for(lambda: _started(stack, goal_id, "s2"))
+    await stack.sagas.cancel(goal_id, ControlRequest(by="ann", reason="too late"))
+    result = await stack.sagas.result(goal_id)
+    assert result.status == "completed"
+    assert result.compensations == []
+    assert len(stack.rows()) == 1
+    types = stack.event_types(goal_id)
+    assert types[-3:] == ["ToolExecuted", "StepCompleted", "GoalCompleted"]
+    assert "GoalCancelled" not in types
+    assert "CompensationExecuted" not in types

@@ -14,7 +14,14 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, RetryState
 
 with workflow.unsafe.imports_passed_through():
-    from omnihub.saga._models import PlanningInput, PrepareResult, StepInput, StepPolicy, StepResult
+    from omnihub.saga._models import (
+        PlanningInput,
+        PrepareResult,
+        StepFinish,
+        StepInput,
+        StepPolicy,
+        StepResult,
+    )
     from omnihub.saga._policy import LOCAL_TIMEOUT, RECORD_RETRY, activity_options, retry_policy
 
 # Patch id: a short step runs as a local activity (histories from before ran all as regular).
@@ -44,6 +51,7 @@ async def execute_step(
     tool: str,
     args: dict[str, Any],
     policy: StepPolicy,
+    finish: StepFinish | None = None,
 ) -> StepResult:
     """Run one step's tool with its policy (the ``execute_step`` activity); ActivityError when
     it finally fails.
@@ -53,6 +61,9 @@ async def execute_step(
     times out and runs again elsewhere) acts once through the idempotency ledger, with its
     events appended once under their keys. Long, heartbeating and approved steps stay
     regular activities, whose heartbeats notice a dead worker sooner.
+
+    ``finish`` (the goal's last step): the activity records GoalCompleted in the same append
+    as the step's completion and says so in ``StepResult.ended``.
     """
     step = StepInput(
         tenant_id=tenant_id,
@@ -61,6 +72,7 @@ async def execute_step(
         tool=tool,
         args=args,
         at=workflow.now(),
+        finish=finish,
     )
     if policy.local and workflow.patched(LOCAL_STEPS):
         local: StepResult = await workflow.execute_local_activity(

@@ -7,8 +7,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
+from omnihub.events import EventPayload
 from omnihub.plans import Plan
 
 
@@ -228,6 +229,23 @@ class EventSpec(_Model):
     event_type: str
     payload: dict[str, Any]
     key_parts: list[str]
+    # The validated model ``payload`` was dumped from, when built in this process (not
+    # serialised): an activity appends it without validating the dump again.
+    _model: EventPayload | None = PrivateAttr(default=None)
+
+    @classmethod
+    def of(cls, payload: EventPayload, key_parts: list[str]) -> EventSpec:
+        spec = cls(
+            event_type=payload.event_type,
+            payload=payload.model_dump(mode="json"),
+            key_parts=key_parts,
+        )
+        spec._model = payload
+        return spec
+
+    def model(self) -> EventPayload | None:
+        """The payload's validated model, if this spec was built in this process."""
+        return self._model
 
 
 class RecordEventsInput(_Model):
@@ -278,6 +296,19 @@ class PrepareResult(_Model):
     held: str | None = None
 
 
+class StepFinish(_Model):
+    """What the activity of a goal's last step needs to record the goal's end (GoalCompleted)
+    in the same append as the step's completion: the workflow's progress before that step."""
+
+    outputs: dict[str, dict[str, Any]]
+    # The plan's last respond_to_user step: its message is the goal's answer.
+    answer_step: str | None = None
+    started_at: datetime
+    steps: int
+    attempts: int
+    runs: int
+
+
 class StepInput(_Model):
     tenant_id: str
     goal_id: str
@@ -285,6 +316,8 @@ class StepInput(_Model):
     tool: str
     args: dict[str, Any]
     at: datetime
+    # Set for the goal's last step (nothing else running, the goal not stopping).
+    finish: StepFinish | None = None
 
 
 class StepResult(_Model):
@@ -297,6 +330,9 @@ class StepResult(_Model):
     # Set when the tenant's policy holds this call for a person (decided with the resolved
     # arguments): the tool did not run; the workflow asks for approval, then runs it again.
     needs_approval: str | None = None
+    # Set when the activity recorded the goal's end with the step (``StepInput.finish``): the
+    # metrics GoalCompleted carries. None from an activity of an older release.
+    ended: SagaMetrics | None = None
 
 
 class CompensateInput(_Model):

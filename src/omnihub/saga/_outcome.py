@@ -18,6 +18,20 @@ with workflow.unsafe.imports_passed_through():
     from omnihub.saga._recording import goal_event
 
 
+def answer_step(plan: Plan | None) -> str | None:
+    """The plan's last ``respond_to_user`` step: its message is the answer once every step ran."""
+    last = None
+    for step in plan.steps if plan else ():
+        if step.tool == "respond_to_user":
+            last = step.id
+    return last
+
+
+def completed_answer(step_id: str | None, outputs: dict[str, dict[str, Any]]) -> str | None:
+    """The answer of a goal whose every step ran: the message of ``step_id`` (answer_step)."""
+    return None if step_id is None else str(outputs[step_id].get("message"))
+
+
 def answer_of(plan: Plan | None, outputs: dict[str, dict[str, Any]]) -> str | None:
     """The message of the plan's last ``respond_to_user`` step that ran, if any."""
     answer = None

@@ -24,11 +24,7 @@ def event_spec(payload: EventPayload, *, key: Sequence[str]) -> EventSpec:
     ``key`` feeds the event's deterministic id and idempotency key, so it must stay the same
     for the same event across retries, replays and releases.
     """
-    return EventSpec(
-        event_type=payload.event_type,
-        payload=payload.model_dump(mode="json"),
-        key_parts=list(key),
-    )
+    return EventSpec.of(payload, list(key))
 
 
 def step_event(payload: EventPayload, *, step_id: str) -> EventSpec:

@@ -12,7 +12,7 @@ import contextlib
 import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from temporalio import activity
@@ -51,10 +51,12 @@ from omnihub.saga._models import (
     ProvidedPlan,
     RecordEventsInput,
     RetryPolicyModel,
+    SagaMetrics,
     StepInput,
     StepPolicy,
     StepResult,
 )
+from omnihub.saga._outcome import completed_answer, final_event
 from omnihub.saga._recording import event_spec, goal_event, step_event
 from omnihub.tools import (
     ToolContext,
@@ -166,12 +168,20 @@ class SagaActivities:
     async def _append(
         self, tenant_id: str, goal_id: str, at: datetime, specs: Sequence[EventSpec]
     ) -> list[int]:
+        positions = await asyncio.to_thread(self._store, tenant_id, goal_id, at, specs)
+        self._observe(tenant_id, goal_id, specs)
+        return positions
+
+    def _store(
+        self, tenant_id: str, goal_id: str, at: datetime, specs: Sequence[EventSpec]
+    ) -> list[int]:
+        """Append ``specs`` (blocking I/O: run it in a thread), each at most once."""
         registry = event_registry
+        # A spec built here carries its validated model; one from the workflow is validated.
         events = [
             NewEvent(
-                payload=registry.model_for(spec.event_type).model_validate(
-                    spec.payload, strict=False
-                ),
+                payload=spec.model()
+                or registry.model_for(spec.event_type).model_validate(spec.payload, strict=False),
                 event_id=deterministic_event_id(at, goal_id, *spec.key_parts),
                 idempotency_key="/".join(spec.key_parts),
                 correlation_id=goal_id,
@@ -179,14 +189,16 @@ class SagaActivities:
             for spec in specs
         ]
         try:
-            positions = await asyncio.to_thread(self.store.append, tenant_id, goal_id, events)
+            return self.store.append(tenant_id, goal_id, events)
         except StoreError as exc:
             raise ApplicationError(f"cannot record events: {exc}", type="StoreError") from exc
         except OmniHubError as exc:
             raise _store_failure("cannot record events", exc) from exc
+
+    @staticmethod
+    def _observe(tenant_id: str, goal_id: str, specs: Sequence[EventSpec]) -> None:
         for spec in specs:  # obs hook: goal, compensation and approval metrics and log lines
             telemetry.observe_event(tenant_id, goal_id, spec.event_type, spec.payload)
-        return positions
 
     @activity.defn(name="record_events")
     async def record_events(self, input: RecordEventsInput) -> None:
@@ -308,13 +320,28 @@ class SagaActivities:
             outside_texts=outside_texts,
         )
 
-    async def _check_step(self, input: StepInput) -> tuple[StepCheck, EventSpec]:
-        """Decide one step with its resolved arguments and raise a non-retryable
-        PolicyDeniedError (after recording the decision) when it is forbidden; otherwise the
-        decision's event, for the caller to record before the tool runs."""
+    async def _check_step(self, input: StepInput, started: EventSpec) -> StepCheck:
+        """Decide one step with its resolved arguments and record the decision, with
+        ``started`` after it when the tool may run (one thread hop and one transaction, both
+        before the tool runs). Raise a non-retryable PolicyDeniedError when it is forbidden."""
+        check, recorded = await asyncio.to_thread(self._decide_step, input, started)
+        self._observe(input.tenant_id, input.goal_id, recorded)
+        if check.decision.outcome == "forbid":
+            denied = PolicyDeniedError(
+                check.decision.reason,
+                policy_ids=list(check.decision.policy_ids),
+                version=check.decision.version,
+            )
+            raise ApplicationError(
+                str(denied), type="PolicyDeniedError", non_retryable=True
+            ) from denied
+        return check
+
+    def _decide_step(
+        self, input: StepInput, started: EventSpec
+    ) -> tuple[StepCheck, list[EventSpec]]:
         try:
-            check = await asyncio.to_thread(
-                self.guard.check_step,
+            check = self.guard.check_step(
                 tenant_id=input.tenant_id,
                 goal_id=input.goal_id,
                 step_id=input.step_id,
@@ -329,17 +356,11 @@ class SagaActivities:
         decided = event_spec(
             check.event("step"), key=(input.step_id, "PolicyEvaluated", "step", outcome)
         )
-        if check.decision.outcome == "forbid":
-            await self._append(input.tenant_id, input.goal_id, input.at, [decided])
-            denied = PolicyDeniedError(
-                check.decision.reason,
-                policy_ids=list(check.decision.policy_ids),
-                version=check.decision.version,
-            )
-            raise ApplicationError(
-                str(denied), type="PolicyDeniedError", non_retryable=True
-            ) from denied
-        return check, decided
+        # Forbidden, or held for a person (known only now, from a value through $ref): the
+        # tool does not run, and no StepStarted is recorded.
+        recorded = [decided] if outcome in ("forbid", "approval") else [decided, started]
+        self._store(input.tenant_id, input.goal_id, input.at, recorded)
+        return check, recorded
 
     async def _run_tool(
         self, spec: ToolSpec, args: dict[str, Any], ctx: ToolContext, kind: str = "do"
@@ -395,19 +416,17 @@ class SagaActivities:
         ctx = self._context(input.tenant_id, input.goal_id, input.step_id, "do")
         spec = self.registry.get(input.tool)
         step = input.step_id
-        check, decided = await self._check_step(input)
-        if check.decision.outcome == "approval":
-            # Only known now (a value through $ref): the workflow asks a person, then runs
-            # the step again with the grant.
-            await self._append(input.tenant_id, input.goal_id, input.at, [decided])
-            return StepResult(output={}, attempt=ctx.attempt, needs_approval=check.decision.reason)
         # One StepStarted per attempt: each attempt is a new start. The decision and the start
         # go in one append (one transaction, in this order), both before the tool runs.
         started = event_spec(
             StepStarted(step_id=step, tool_name=spec.name),
             key=(step, "StepStarted", str(ctx.attempt)),
         )
-        await self._append(input.tenant_id, input.goal_id, input.at, [decided, started])
+        check = await self._check_step(input, started)
+        if check.decision.outcome == "approval":
+            # Only known now (a value through $ref): the workflow asks a person, then runs
+            # the step again with the grant.
+            return StepResult(output={}, attempt=ctx.attempt, needs_approval=check.decision.reason)
         began = time.perf_counter()
         output = await self._run_tool(spec, input.args, ctx)
         duration_ms = (time.perf_counter() - began) * 1000
@@ -433,12 +452,49 @@ class SagaActivities:
         )
         completed = StepCompleted(step_id=step, result=output)
         recorded = [step_event(executed, step_id=step), step_event(completed, step_id=step)]
+        positions, ended = await self._complete(input, recorded, output, ctx.attempt)
         # saga2: the StepCompleted's position (the same on a retry: appends are idempotent)
         # orders the workflow's compensation stack as the store recorded the completions.
-        positions = await self._append(input.tenant_id, input.goal_id, input.at, recorded)
         return StepResult(
-            output=output, attempt=ctx.attempt, compensation=compensation, position=positions[-1]
+            output=output,
+            attempt=ctx.attempt,
+            compensation=compensation,
+            position=positions[1],
+            ended=ended,
         )
+
+    async def _complete(
+        self, input: StepInput, recorded: list[EventSpec], output: dict[str, Any], attempt: int
+    ) -> tuple[list[int], SagaMetrics | None]:
+        """Append a step's completion; for the goal's last step (``input.finish``) with
+        GoalCompleted in the same append, and the metrics it recorded. An end the store refuses
+        for good (too large) leaves the step's events appended alone: the workflow then
+        records the end itself and handles the refusal as it always has."""
+        finish = input.finish
+        if finish is not None:
+            outputs = {**finish.outputs, input.step_id: output}
+            metrics = SagaMetrics(
+                duration_s=(datetime.now(UTC) - finish.started_at).total_seconds(),
+                steps=finish.steps + 1,
+                attempts=finish.attempts + attempt,
+                runs=finish.runs,
+            )
+            end = final_event(
+                "completed",
+                outputs=outputs,
+                answer=completed_answer(finish.answer_step, outputs),
+                metrics=metrics,
+                error=None,
+                cancel=None,
+                reports=(),
+            )
+            try:
+                events = [*recorded, end]
+                return await self._append(input.tenant_id, input.goal_id, input.at, events), metrics
+            except ApplicationError as exc:
+                if not exc.non_retryable:
+                    raise
+        return await self._append(input.tenant_id, input.goal_id, input.at, recorded), None
 
     @activity.defn(name="compensate_step")
     async def compensate_step(self, input: CompensateInput) -> dict[str, Any]:

@@ -9,7 +9,6 @@ retry policies and timeouts in ``_policy``.
 from __future__ import annotations
 
 import asyncio
-import functools
 from datetime import timedelta
 from typing import Any
 
@@ -33,11 +32,14 @@ with workflow.unsafe.imports_passed_through():
         PlanningInput,
         PrepareResult,
         SagaInput,
+        SagaMetrics,
         SagaResult,
         SagaState,
+        StepFinish,
         StepPolicy,
+        StepResult,
     )
-    from omnihub.saga._outcome import answer_of, final_event
+    from omnihub.saga._outcome import answer_of, answer_step, final_event
     from omnihub.saga._policy import (
         bounded_retry,
         default_policy,
@@ -92,6 +94,8 @@ class AgentSaga:
         self._status = "running" if carry else "starting"
         self._wake = False
         self._deadline: asyncio.Task[None] | None = None
+        # The metrics of the goal's end once the last step's activity recorded it.
+        self._ended: SagaMetrics | None = None
 
     # -- the run ---------------------------------------------------------------------------
 
@@ -138,6 +142,10 @@ class AgentSaga:
                 )
         # A step failed or the goal was cancelled: let running steps end, then unwind.
         await workflow.wait_condition(lambda: not self._running)
+        if self._ended is not None:
+            # The cancel came while the last step ran, after which nothing was left to stop:
+            # that step's activity recorded the goal as completed, and so it ends.
+            return await self._finish("completed")
         self._status = "compensating"
         reports = await compensate(
             self._progress.stack, policy_for=self._policy, recorder=self._recorder
@@ -224,6 +232,28 @@ class AgentSaga:
     def _policy(self, tool: str) -> StepPolicy:
         return self._progress.policies.get(tool) or default_policy(tool)
 
+    def _last_step(self, step_id: str) -> StepFinish | None:
+        """What ``step_id``'s activity needs to record the goal's end with the step's own
+        events, when it is the goal's last step (every other step done, none running, the
+        goal not stopping): one local activity and one append less per goal."""
+        plan, progress = self._plan, self._progress
+        assert plan is not None
+        assert progress.started_at is not None
+        if (
+            self._stopping()
+            or set(self._running) != {step_id}
+            or len(progress.outputs) != len(plan.steps) - 1
+        ):
+            return None
+        return StepFinish(
+            outputs=dict(progress.outputs),
+            answer_step=answer_step(plan),
+            started_at=progress.started_at,
+            steps=progress.steps_done,
+            attempts=progress.attempts,
+            runs=progress.runs,
+        )
+
     # -- one step --------------------------------------------------------------------------
 
     async def _run_step(self, step_id: str, resume: bool) -> None:
@@ -247,15 +277,19 @@ class AgentSaga:
                 )
             ):
                 return
-            run = functools.partial(  # guard2: a step held by the policy runs twice
-                execute_step,
-                tenant_id=self._input.tenant_id,
-                goal_id=self._input.goal_id,
-                step_id=step_id,
-                tool=step.tool,
-                args=args,
-                policy=policy,
-            )
+
+            async def run() -> StepResult:  # guard2: a step held by the policy runs twice
+                return await execute_step(
+                    tenant_id=self._input.tenant_id,
+                    goal_id=self._input.goal_id,
+                    step_id=step_id,
+                    tool=step.tool,
+                    args=args,
+                    policy=policy,
+                    # Decided at each call: a cancel may come while a person decides.
+                    finish=self._last_step(step_id),
+                )
+
             try:
                 result = await run()
                 # guard2 (begin): the tenant's policy held the call for a person, decided on
@@ -280,6 +314,7 @@ class AgentSaga:
             self._progress.attempts += result.attempt
             self._progress.steps_done += 1
             self._progress.steps_this_run += 1
+            self._ended = result.ended
             if result.compensation is not None:
                 entry = result.compensation.model_copy(update={"position": result.position})
                 # Patched: ordering by position can change the order of compensation commands
@@ -325,7 +360,7 @@ class AgentSaga:
         reports = reports or []
         if self._deadline is not None:
             self._deadline.cancel()  # the goal is ending: its deadline no longer applies
-        metrics = self._progress.metrics(workflow.now())
+        metrics = self._ended or self._progress.metrics(workflow.now())
         answer = answer_of(self._plan, self._progress.outputs)
         final = final_event(
             status,
@@ -337,7 +372,8 @@ class AgentSaga:
             reports=reports,
         )
         try:
-            await self._record_end(final)
+            if self._ended is None:  # else the last step's activity recorded it
+                await self._record_end(final)
         except LOCAL_FAILURES as exc:
             # The end cannot be recorded (too large for the store, or an error that persists):
             # the goal fails instead, its effects undone if it had completed, with a small
@@ -390,7 +426,10 @@ class AgentSaga:
 
     @workflow.signal
     async def cancel(self, request: ControlRequest) -> None:
-        """Stop starting steps, let running ones end, compensate, and end as cancelled."""
+        """Stop starting steps, let running ones end, compensate, and end as cancelled.
+
+        Too late once the goal's last step runs (its activity records the goal's end with
+        it): the goal then completes."""
         if self._cancel is None and self._status not in ("completed", "failed", "cancelled"):
             self._cancel = request
             self._wake = True
