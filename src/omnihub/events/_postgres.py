@@ -31,6 +31,8 @@ tenant inside its transaction, so the notification arrives only if the events co
 from __future__ import annotations
 
 import contextlib
+import functools
+import operator
 from collections.abc import Iterator, Sequence
 from typing import Any, cast
 
@@ -250,6 +252,16 @@ class PostgresEventStore(BaseEventStore):
         keys, ids = self.lookup_keys(pending)
         self._check_open()
         existing: dict[str, int] | None = None  # looked up once a unique index says so
+        # Positions of new rows are -k here: the statement adds them to its transaction id
+        # (see the module docstring).
+        plan = functools.partial(
+            self.plan_rows,
+            tenant_id,
+            stream_id,
+            pending,
+            expected_version=expected_version,
+            position_of=operator.neg,
+        )
         with (
             translate_errors(f"append to stream {stream_id!r}", self._pool),
             self._pool.connection() as conn,
@@ -258,17 +270,7 @@ class PostgresEventStore(BaseEventStore):
                 cached = self._heads.get(tenant_id, stream_id)
                 head = cached or self._read_head(conn, tenant_id, stream_id)
                 try:
-                    # Positions of new rows are -k here: the statement adds them to its
-                    # transaction id (see the module docstring).
-                    positions, rows = self.plan_rows(
-                        tenant_id,
-                        stream_id,
-                        pending,
-                        head,
-                        expected_version=expected_version,
-                        existing=existing or {},
-                        position_of=lambda k: -k,
-                    )
+                    positions, rows = plan(head, existing=existing or {})
                 except ConcurrencyError:
                     if cached is not None:
                         self._heads.drop(tenant_id, stream_id)  # maybe only stale here
