@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
+import orjson
 from pydantic import BaseModel, ConfigDict
 
 from omnihub.events._projection import SUMMARY_PAYLOADS, GoalStatus, count_event, fold_summary
@@ -84,6 +85,15 @@ def _changes_summary(kind: type) -> bool:
     return known
 
 
+def _summary_json(kept: dict[str, Any]) -> str:
+    """Compact JSON with sorted keys: orjson inside every append (about ten times faster), the
+    json module for what orjson refuses (a lone surrogate), which writes the same text."""
+    try:
+        return orjson.dumps(kept, option=orjson.OPT_SORT_KEYS).decode("utf-8")
+    except orjson.JSONEncodeError:
+        return json.dumps(kept, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def summarize_rows(
     previous: str | None,
     rows: Sequence[Sequence[Any]],
@@ -96,7 +106,7 @@ def summarize_rows(
         return None
     if previous is not None and not any(_changes_summary(type(payload_of(row))) for row in rows):
         return None  # no event here changes a summary field
-    state: dict[str, Any] = json.loads(previous) if previous else {}
+    state: dict[str, Any] = orjson.loads(previous) if previous else {}
     created = state.pop("_position", None)
     before = {key: state[key] for key in _SUMMARY_KEYS if key in state}
     first = rows[0]
@@ -117,7 +127,7 @@ def summarize_rows(
         str(state["status"]),
         created,
         int(rows[-1][0]),
-        json.dumps(kept, sort_keys=True, separators=(",", ":"), ensure_ascii=False),
+        _summary_json(kept),
     )
 
 

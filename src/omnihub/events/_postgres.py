@@ -31,16 +31,19 @@ tenant inside its transaction, so the notification arrives only if the events co
 from __future__ import annotations
 
 import contextlib
+import functools
+import operator
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, cast
 
+import orjson
 import psycopg
 import psycopg_pool
 from psycopg import errors as pg_errors
 
-from omnihub.errors import ConcurrencyError, StoreError, StoreUnavailableError
+from omnihub.errors import ConcurrencyError, StoreError, StoreUnavailableError, ValidationError
 from omnihub.events._envelope import EventEnvelope
-from omnihub.events._goal_index import IndexedGoal, indexed
+from omnihub.events._goal_index import GoalIndexRow, IndexedGoal, indexed
 from omnihub.events._registry import EventRegistry
 from omnihub.events._store import (
     COLUMNS,
@@ -55,6 +58,7 @@ from omnihub.events._subscription import Waiter
 __all__ = ["CHANNEL", "PostgresEventStore"]
 
 CHANNEL = "omnihub_events"
+_dumps = orjson.dumps
 _RETRIES = 50
 
 _SCHEMA = """
@@ -107,11 +111,10 @@ _PUT_GOAL = (
 
 _SELECT = ", ".join("payload::text" if c == "payload" else c for c in COLUMNS)
 _XID = "(pg_current_xact_id()::text::bigint << 16)"
-# Read the head: assign this transaction's id, queue the commit-time notification, read the
-# stream head and the goal's summary (one round trip, with BEGIN).
+# The stream head and the goal's summary, read outside any transaction (one snapshot, one
+# round trip); only when this process has no head cached for the stream.
 _HEAD = (
-    f"SELECT pg_current_xact_id()::text::bigint, h.stream_version, h.hash, "
-    f"pg_notify('{CHANNEL}', %(tenant)s), "
+    "SELECT h.stream_version, h.hash, "
     "(SELECT summary FROM omnihub_goals WHERE tenant_id = %(tenant)s AND goal_id = %(stream)s) "
     "FROM (SELECT 1) AS one LEFT JOIN LATERAL (SELECT stream_version, hash FROM omnihub_events "
     "WHERE tenant_id = %(tenant)s AND stream_id = %(stream)s "
@@ -128,22 +131,38 @@ _EXISTING = (
     "  WHERE tenant_id = %(tenant)s AND stream_id = %(stream)s"
     "  AND event_id = ANY(%(ids)s::text[])) AS e"
 )
-_INSERT = (
-    f"INSERT INTO omnihub_events ({', '.join(COLUMNS)}) VALUES ({', '.join(['%s'] * len(COLUMNS))})"
+# A placeholder for the position of a new goal's first event in its summary JSON (whose keys
+# are sorted, so ``_position`` comes first): the position exists only once the statement runs.
+_NEW_GOAL = '{"_position":-1'
+# The whole append as ONE statement (so one implicit transaction and one round trip, on an
+# autocommit connection): the rows as one JSON array of arrays (one parameter: psycopg's array
+# adaptation cost more client CPU than the rest of the append; each payload travels as a JSON
+# string, so ``->>`` gives back its exact canonical text), positions from the transaction id
+# plus each row's index k, the goal's index row, and the commit-time notification. Appends to
+# one stream are serialised by its unique version index: a stale head fails the insert and
+# nothing is written.
+_APPEND = f"""
+WITH e AS (
+    INSERT INTO omnihub_events ({", ".join(COLUMNS)})
+    SELECT {_XID} + (r->>0)::int, %(tenant)s, %(stream)s, (r->>1)::int, r->>2, r->>3,
+        (r->>4)::int, r->>5, %(rec)s, r->>6, r->>7, r->>8, (r->>9)::json, r->>10, r->>11
+    FROM json_array_elements(%(rows)s::json) AS r
+), g AS (
+    INSERT INTO omnihub_goals
+    SELECT %(tenant)s, %(stream)s, %(status)s::text,
+        CASE WHEN %(created)s::bigint < 0 THEN {_XID} - %(created)s::bigint
+            ELSE %(created)s::bigint END,
+        {_XID} + %(updated)s::bigint,
+        CASE WHEN %(created)s::bigint < 0
+            THEN '{{"_position":' || ({_XID} - %(created)s::bigint)::text
+                || substr(%(summary)s::text, {len(_NEW_GOAL) + 1})
+            ELSE %(summary)s::text END
+    WHERE %(status)s::text IS NOT NULL
+    ON CONFLICT (tenant_id, goal_id) DO UPDATE SET status = excluded.status,
+        updated_position = excluded.updated_position, summary = excluded.summary
 )
-# With a cached head the positions are not known before the statements are sent: each row
-# carries its index k and the server adds its transaction's id, so the whole append (BEGIN,
-# notify, inserts, goal row, COMMIT) is a single round trip.
-_INSERT_K = (
-    f"INSERT INTO omnihub_events ({', '.join(COLUMNS)}) VALUES ({_XID} + %s, "
-    f"{', '.join(['%s'] * (len(COLUMNS) - 1))})"
-)
-_NOTIFY = f"SELECT pg_current_xact_id()::text::bigint, pg_notify('{CHANNEL}', %s)"
-_PUT_GOAL_K = (
-    f"INSERT INTO omnihub_goals VALUES (%s, %s, %s, %s, {_XID} + %s, %s) "
-    "ON CONFLICT (tenant_id, goal_id) DO UPDATE SET status = excluded.status, "
-    "updated_position = excluded.updated_position, summary = excluded.summary"
-)
+SELECT pg_current_xact_id()::text::bigint, pg_notify('{CHANNEL}', %(tenant)s)
+"""
 _VISIBLE = "global_position < (pg_snapshot_xmin(pg_current_snapshot())::text::bigint << 16)"
 
 
@@ -164,15 +183,6 @@ def translate_errors(
         raise StoreUnavailableError(f"cannot {action}: {exc}") from exc
     except psycopg.Error as exc:
         raise StoreError(f"cannot {action}: {exc}") from exc
-
-
-class _Retry(Exception):
-    """A concurrent append won a unique index race (read the head again), or the append
-    holds an event the stream already has (``lookup``: find which, then plan again)."""
-
-    def __init__(self, *, lookup: bool = False) -> None:
-        super().__init__()
-        self.lookup = lookup
 
 
 class PostgresEventStore(BaseEventStore):
@@ -241,113 +251,115 @@ class PostgresEventStore(BaseEventStore):
     ) -> list[int]:
         keys, ids = self.lookup_keys(pending)
         self._check_open()
-        lookup = False
-        with translate_errors(f"append to stream {stream_id!r}", self._pool):
-            for _ in range(_RETRIES):
-                try:
-                    head = self._heads.get(tenant_id, stream_id)
-                    if (
-                        not lookup
-                        and head is not None
-                        and head.summary is not None
-                        and expected_version in (None, head.version)
-                    ):
-                        return self._append_known(tenant_id, stream_id, pending, head)
-                    return self._append_once(
-                        tenant_id, stream_id, pending, keys, ids, expected_version, lookup
-                    )
-                except _Retry as retry:
-                    self._heads.drop(tenant_id, stream_id)
-                    lookup = lookup or (retry.lookup and bool(keys or ids))
-            raise StoreError(f"append to stream {stream_id!r} kept losing races; try again")
-
-    def _append_known(
-        self, tenant_id: str, stream_id: str, pending: Sequence[Pending], head: Head
-    ) -> list[int]:
-        """One round trip, on the head this process wrote last (see HeadCache): a stale head
-        or a duplicate event fails on a unique index and the caller retries the long way."""
-        offsets, rows = self.plan_rows(
+        existing: dict[str, int] | None = None  # looked up once a unique index says so
+        # Positions of new rows are -k here: the statement adds them to its transaction id
+        # (see the module docstring).
+        plan = functools.partial(
+            self.plan_rows,
             tenant_id,
             stream_id,
             pending,
-            head,
-            expected_version=None,
-            existing={},
-            position_of=lambda k: k,
+            expected_version=expected_version,
+            position_of=operator.neg,
         )
-        goal = self.goal_index_row(head.summary, pending, rows)
-        with self._pool.connection() as conn:
-            try:
-                with conn.pipeline(), conn.transaction():
-                    xid_cursor = conn.execute(_NOTIFY, (tenant_id,))
-                    conn.cursor().executemany(_INSERT_K, rows)
-                    if goal is not None:
-                        conn.execute(_PUT_GOAL_K, goal)
-            except pg_errors.UniqueViolation as exc:
-                if exc.diag.constraint_name == "omnihub_events_stream_version":
-                    raise _Retry from exc  # someone else appended: read the head
-                raise _Retry(lookup=True) from exc  # a duplicate event: look it up
-            row = xid_cursor.fetchone()
-        base = int(row[0]) << 16  # type: ignore[index]
-        self._heads.put(tenant_id, stream_id, self.head_after(head, rows, goal))
-        return [base + k for k in offsets]
+        with (
+            translate_errors(f"append to stream {stream_id!r}", self._pool),
+            self._pool.connection() as conn,
+        ):
+            for _ in range(_RETRIES):
+                cached = self._heads.get(tenant_id, stream_id)
+                head = cached or self._read_head(conn, tenant_id, stream_id)
+                try:
+                    positions, rows = plan(head, existing=existing or {})
+                except ConcurrencyError:
+                    if cached is not None:
+                        self._heads.drop(tenant_id, stream_id)  # maybe only stale here
+                        continue
+                    if existing is not None or not (keys or ids):
+                        raise
+                    existing = self._existing(conn, tenant_id, stream_id, keys, ids)
+                    continue  # maybe a retried append: its events are there already
+                if not rows:
+                    return positions
+                goal = self.goal_index_row(head.summary, pending, rows)
+                try:
+                    xid = self._append_rows(conn, tenant_id, stream_id, rows, goal)
+                except pg_errors.UniqueViolation as exc:
+                    self._heads.drop(tenant_id, stream_id)
+                    name = exc.diag.constraint_name
+                    if name == "omnihub_events_stream_version":
+                        continue  # another writer appended first: read the head again
+                    if keys or ids:
+                        found = self._existing(conn, tenant_id, stream_id, keys, ids)
+                        if found != (existing or {}):
+                            existing = found
+                            continue  # a duplicate event: plan without it
+                    if name == "omnihub_events_event_id":
+                        raise StoreError(
+                            f"cannot append to stream {stream_id!r}: an event id is "
+                            "already used by another stream"
+                        ) from exc
+                    if name != "omnihub_events_idempotency":
+                        raise
+                    # A duplicate key already known: the head was stale too; read it again.
+                base = xid << 16
+                if goal is not None and goal.created_position < 0:
+                    created = base - goal.created_position
+                    goal = goal._replace(
+                        created_position=created,
+                        summary=f'{{"_position":{created}{goal.summary[len(_NEW_GOAL) :]}',
+                    )
+                self._heads.put(tenant_id, stream_id, self.head_after(head, rows, goal))
+                return [base - p if p < 0 else p for p in positions]
+        raise StoreError(f"append to stream {stream_id!r} kept losing races; try again")
 
-    def _append_once(
-        self,
+    @staticmethod
+    def _read_head(conn: psycopg.Connection[Any], tenant_id: str, stream_id: str) -> Head:
+        row = conn.execute(_HEAD, {"tenant": tenant_id, "stream": stream_id}).fetchone()
+        assert row is not None  # the outer join always yields one row
+        version, prev_hash, summary = row
+        return Head(version or 0, prev_hash, summary)
+
+    @staticmethod
+    def _existing(
+        conn: psycopg.Connection[Any],
         tenant_id: str,
         stream_id: str,
-        pending: Sequence[Pending],
         keys: list[str],
         ids: list[str],
-        expected_version: int | None,
-        lookup: bool,
-    ) -> list[int]:
-        with self._pool.connection() as conn:
-            try:
-                # Pipeline mode: BEGIN and the head query go in one round trip, the insert and
-                # COMMIT in a second one.
-                with conn.pipeline(), conn.transaction():
-                    params = {"tenant": tenant_id, "stream": stream_id, "keys": keys, "ids": ids}
-                    found = conn.execute(_EXISTING, params) if lookup else None
-                    xid, version, prev_hash, _, summary = conn.execute(_HEAD, params).fetchone()  # type: ignore[misc]
-                    existing = found.fetchone()[0] if found is not None else {}  # type: ignore[index]
-                    head = Head(version or 0, prev_hash, summary)
-                    try:
-                        positions, rows = self.plan_rows(
-                            tenant_id,
-                            stream_id,
-                            pending,
-                            head,
-                            expected_version=expected_version,
-                            existing=existing,
-                            position_of=lambda k: (xid << 16) + k,
-                        )
-                    except ConcurrencyError:
-                        if lookup or not (keys or ids):
-                            raise
-                        raise _Retry(lookup=True) from None  # maybe a retried append
-                    goal = None
-                    if rows:
-                        conn.cursor().executemany(_INSERT, rows)
-                        goal = self.goal_index_row(summary, pending, rows)
-                        if goal is not None:
-                            conn.execute(_PUT_GOAL, goal)
-                self._heads.put(tenant_id, stream_id, self.head_after(head, rows, goal))
-                return positions
-            except pg_errors.UniqueViolation as exc:
-                name = exc.diag.constraint_name
-                if name != "omnihub_events_stream_version" and not lookup and (keys or ids):
-                    raise _Retry(lookup=True) from exc  # a duplicate event: look it up
-                if name == "omnihub_events_event_id":
-                    raise StoreError(
-                        f"cannot append to stream {stream_id!r}: an event id is already used "
-                        "by another stream"
-                    ) from exc
-                if expected_version is not None:
-                    actual = self.stream_version(tenant_id, stream_id)
-                    if actual != expected_version:
-                        raise ConcurrencyError(stream_id, expected_version, actual) from exc
-                raise _Retry from exc
+    ) -> dict[str, int]:
+        params = {"tenant": tenant_id, "stream": stream_id, "keys": keys, "ids": ids}
+        row = conn.execute(_EXISTING, params).fetchone()
+        return dict(row[0]) if row else {}
+
+    @staticmethod
+    def _append_rows(
+        conn: psycopg.Connection[Any],
+        tenant_id: str,
+        stream_id: str,
+        rows: Sequence[tuple[object, ...]],
+        goal: GoalIndexRow | None,
+    ) -> int:
+        """Run :data:`_APPEND` (rows in COLUMNS order, positions -k); return the transaction
+        id."""
+        try:
+            # Every column but the position (sent as k), tenant, stream and recorded_at.
+            packed = _dumps([(-cast(int, r[0]), *r[3:8], *r[9:15]) for r in rows]).decode()
+        except orjson.JSONEncodeError as exc:  # a lone surrogate in an id or key
+            raise ValidationError(f"cannot store this event: {exc}") from exc
+        params = {
+            "tenant": tenant_id,
+            "stream": stream_id,
+            "rec": rows[0][8],  # one recorded_at per append (plan_rows)
+            "rows": packed,
+            "status": None if goal is None else goal.status,
+            "created": None if goal is None else goal.created_position,
+            "updated": None if goal is None else -goal.updated_position,
+            "summary": None if goal is None else goal.summary,
+        }
+        row = conn.execute(_APPEND, params).fetchone()
+        assert row is not None  # the final SELECT yields one row
+        return int(row[0])
 
     # -- reading ---------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ backends store byte-identical events.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -16,7 +17,7 @@ from typing import Any, NamedTuple, Protocol, Self, runtime_checkable
 
 from omnihub import telemetry
 from omnihub.errors import ConcurrencyError, PayloadTooLargeError, ValidationError
-from omnihub.events._canonical import GENESIS_HASH, canonical_json, chain_hash
+from omnihub.events._canonical import GENESIS_HASH, canonical_json
 from omnihub.events._canonical import event_canonical_json as _event_json
 from omnihub.events._envelope import EventEnvelope, NewEvent
 from omnihub.events._goal_index import (
@@ -231,6 +232,7 @@ class HeadCache:
 _ENVELOPE_FIELDS = frozenset(EventEnvelope.model_fields)
 _from_iso = datetime.fromisoformat  # the inverse of format_timestamp
 _set = object.__setattr__
+_sha256 = hashlib.sha256  # chain_hash, inlined in plan_rows
 
 
 def _trusted_envelope(values: dict[str, Any]) -> EventEnvelope:
@@ -254,7 +256,9 @@ def check_id(kind: str, value: str) -> None:
 
 
 def utc_now() -> str:
-    return format_timestamp(datetime.now(UTC))
+    """Now, as :func:`~omnihub.events._ids.format_timestamp` writes it (``isoformat`` of a UTC
+    time is the same text up to the offset, at about half the cost of ``strftime``)."""
+    return datetime.now(UTC).isoformat(timespec="microseconds")[:26] + "Z"
 
 
 class BaseEventStore:
@@ -328,28 +332,36 @@ class BaseEventStore:
             raise ValidationError(f"one append takes at most {MAX_BATCH} events")
         now = utc_now()
         limit = self.max_payload_bytes
+        key_of = self.registry.key_of
         pending: list[Pending] = []
         for event in events:
-            if not isinstance(event, NewEvent):
+            if type(event) is not NewEvent and not isinstance(event, NewEvent):
                 raise ValidationError(f"append takes NewEvent objects, not {type(event).__name__}")
-            event_type, version = self.registry.key_of(event.payload)
-            payload_json = canonical_json(event.payload.model_dump(mode="json"))
+            payload = event.payload
+            event_type, version = key_of(payload)
+            # What model_dump(mode="json") runs, without its argument handling (a third of it).
+            payload_json = canonical_json(
+                payload.__pydantic_serializer__.to_python(payload, mode="json")
+            )
             if len(payload_json) * 4 > limit:
                 size = len(payload_json.encode("utf-8"))
                 if size > limit:
                     raise PayloadTooLargeError(size, limit)
+            event_id = event.event_id
+            occurred_at = event.occurred_at
+            correlation_id = event.correlation_id
             pending.append(
                 Pending(
                     event_type,
                     version,
                     payload_json,
-                    event.event_id or new_event_id(),
-                    event.event_id is not None,
-                    now if event.occurred_at is None else format_timestamp(event.occurred_at),
-                    stream_id if event.correlation_id is None else event.correlation_id,
+                    event_id or new_event_id(),
+                    event_id is not None,
+                    now if occurred_at is None else format_timestamp(occurred_at),
+                    stream_id if correlation_id is None else correlation_id,
                     event.causation_id,
                     event.idempotency_key,
-                    event.payload,
+                    payload,
                 )
             )
         return pending
@@ -429,10 +441,13 @@ class BaseEventStore:
         recorded_at = utc_now()
         version = head.version
         chain = head.hash or GENESIS_HASH
+        # The chain as raw digests too: chain_hash's result, without a hex round trip per event.
+        raw = bytes.fromhex(chain)
         for p in pending:
+            key = p.idempotency_key
             duplicate = None
-            if p.idempotency_key is not None:
-                duplicate = seen.get("k:" + p.idempotency_key)
+            if key is not None:
+                duplicate = seen.get("k:" + key)
             if duplicate is None and p.explicit_id:
                 duplicate = seen.get("i:" + p.event_id)
             if duplicate is not None:
@@ -447,7 +462,7 @@ class BaseEventStore:
                 p.correlation_id,
                 p.event_id,
                 p.event_type,
-                p.idempotency_key,
+                key,
                 p.occurred_at,
                 p.payload_json,
                 recorded_at,
@@ -456,7 +471,10 @@ class BaseEventStore:
                 version,
                 tenant_id,
             )
-            digest = chain_hash(chain, event_json)
+            digest = _sha256(raw)
+            digest.update(event_json.encode("utf-8"))
+            raw = digest.digest()
+            hashed = raw.hex()
             rows.append(
                 (
                     position,
@@ -470,16 +488,16 @@ class BaseEventStore:
                     recorded_at,
                     p.correlation_id,
                     p.causation_id,
-                    p.idempotency_key,
+                    key,
                     p.payload_json,
                     chain,
-                    digest,
+                    hashed,
                 )
             )
-            chain = digest
+            chain = hashed
             positions.append(position)
-            if p.idempotency_key is not None:
-                seen["k:" + p.idempotency_key] = position
+            if key is not None:
+                seen["k:" + key] = position
             if p.explicit_id:
                 seen["i:" + p.event_id] = position
         return positions, rows
