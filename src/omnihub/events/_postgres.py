@@ -43,6 +43,7 @@ from omnihub.events._envelope import EventEnvelope
 from omnihub.events._goal_index import IndexedGoal, indexed
 from omnihub.events._registry import EventRegistry
 from omnihub.events._store import (
+    CHAIN_COLUMNS,
     COLUMNS,
     DEFAULT_MAX_PAYLOAD_BYTES,
     BaseEventStore,
@@ -106,6 +107,8 @@ _PUT_GOAL = (
 )
 
 _SELECT = ", ".join("payload::text" if c == "payload" else c for c in COLUMNS)
+_CHAIN_SELECT = ", ".join("payload::text" if c == "payload" else c for c in CHAIN_COLUMNS)
+_CHAIN_BATCH = 10_000
 _XID = "(pg_current_xact_id()::text::bigint << 16)"
 # Read the head: assign this transaction's id, queue the commit-time notification, read the
 # stream head and the goal's summary (one round trip, with BEGIN).
@@ -388,24 +391,22 @@ class PostgresEventStore(BaseEventStore):
             (tenant_id, from_position, limit),
         )
 
-    def iter_stream_rows(
-        self, tenant_id: str, first_stream: str, last_stream: str
-    ) -> Iterator[tuple[Any, ...]]:
+    def iter_chain_batches(self, tenant_id: str) -> Iterator[list[tuple[Any, ...]]]:
         self._check_open()
         with (
             translate_errors("read events", self._pool),
             self._pool.connection() as conn,
             conn.transaction(),
-            # A server-side cursor: rows arrive 5,000 at a time, never all in memory.
+            # A server-side cursor: rows arrive in batches, never all in memory.
             conn.cursor(name="omnihub_audit") as cursor,
         ):
-            cursor.itersize = 5000
             cursor.execute(
-                f"SELECT {_SELECT} FROM omnihub_events WHERE tenant_id = %s "
-                "AND stream_id BETWEEN %s AND %s ORDER BY stream_id, stream_version",
-                (tenant_id, first_stream, last_stream),
+                f"SELECT {_CHAIN_SELECT} FROM omnihub_events WHERE tenant_id = %s "
+                "ORDER BY global_position",
+                (tenant_id,),
             )
-            yield from cursor
+            while rows := cursor.fetchmany(_CHAIN_BATCH):
+                yield rows
 
     def list_streams(self, tenant_id: str) -> list[str]:
         rows = self._fetch(
