@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+import time
 from pathlib import Path
 
 import psycopg
@@ -292,3 +293,30 @@ def test_sqlite_value_of_another_type_is_caught(store: EventStore, store_url: st
     assert report.first_break is not None
     assert report.first_break.stream_version == 2
     assert "tampered" in report.first_break.reason
+
+
+def test_prefetched_batches_arrive_in_order_carry_errors_and_stop_early() -> None:
+    from omnihub.events._postgres import _prefetched
+
+    batches = iter([[1, 2], [3], []])
+    assert list(_prefetched(lambda: next(batches))) == [[1, 2], [3]]
+
+    def failing() -> list[int]:
+        raise psycopg.OperationalError("connection lost")
+
+    with pytest.raises(psycopg.OperationalError, match="connection lost"):
+        list(_prefetched(failing))
+
+    fetched: list[int] = []
+
+    def endless() -> list[int]:
+        fetched.append(1)
+        return [len(fetched)]
+
+    stream = _prefetched(endless)
+    assert next(stream) == [1]
+    stream.close()  # the reader thread is stopped and joined
+    count = len(fetched)
+    assert count <= 4  # one handed out, two queued, at most one fetched while stopping
+    time.sleep(0.3)
+    assert len(fetched) == count  # nothing fetches once the generator is closed
