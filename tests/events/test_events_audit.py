@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+import time
 from pathlib import Path
 
 import psycopg
@@ -155,15 +156,14 @@ def test_events_show_prints_timeline_and_state(store: EventStore, store_url: str
     assert result.exit_code == 1
 
 
-def test_verify_in_processes_per_stream_range_finds_the_same_first_break(
+def test_of_two_broken_streams_the_earlier_in_global_order_is_reported(
     store: EventStore, store_url: str
 ) -> None:
     fill(store)
     for n in range(3, 9):
         store.append("acme", f"goal-{n}", [NewEvent(payload=GoalReceived(goal="g", user_id="u"))])
-    assert verify_store(store, processes=3) == verify_store(store, processes=1)
-    assert verify_store(store, processes=3).ok
-    # Break two streams; the earlier one in global order is reported, by every split.
+    assert verify_store(store).ok
+    # goal-1's version 2 was stored before goal-7's version 1.
     for stream, version in (("goal-7", 1), ("goal-1", 2)):
         execute(
             store_url,
@@ -171,8 +171,152 @@ def test_verify_in_processes_per_stream_range_finds_the_same_first_break(
             "WHERE tenant_id = %s AND stream_id = %s AND stream_version = %s",
             ("0" * 64, "acme", stream, version),
         )
-    split = verify_store(store, processes=3)
-    assert split == verify_store(store, processes=1)
-    assert (split.events, split.streams, split.broken_streams) == (16, 10, 2)
-    assert split.first_break is not None
-    assert (split.first_break.stream_id, split.first_break.stream_version) == ("goal-1", 2)
+    report = verify_store(store)
+    assert (report.events, report.streams, report.broken_streams) == (16, 10, 2)
+    assert report.first_break is not None
+    assert (report.first_break.stream_id, report.first_break.stream_version) == ("goal-1", 2)
+
+
+def test_events_swapped_within_a_stream_are_caught(store: EventStore, store_url: str) -> None:
+    fill(store)
+    first, second = [r for r in store.iter_records("acme") if r.stream_id == "goal-1"][:2]
+    # Swap the global positions of versions 1 and 2 (through a free position).
+    spare = 10**12
+    for old, new in (
+        (first.global_position, spare),
+        (second.global_position, first.global_position),
+        (spare, second.global_position),
+    ):
+        assert (
+            execute(
+                store_url,
+                "UPDATE omnihub_events SET global_position = %s WHERE global_position = %s",
+                (new, old),
+            )
+            == 1
+        )
+    report = verify_store(store, "acme")
+    assert report.first_break is not None
+    assert (report.first_break.stream_id, report.first_break.stream_version) == ("goal-1", 2)
+    assert "missing" in report.first_break.reason
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [
+        ("event_type", "StepFailed"),
+        ("occurred_at", "2020-01-01T00:00:00.000000Z"),
+        ("recorded_at", "2020-01-01T00:00:00.000000Z"),
+        ("correlation_id", "other"),
+        ("causation_id", "cause"),
+        ("idempotency_key", "replayed"),
+        ("event_id", "01900000-0000-7000-8000-000000000000"),
+        ("schema_version", 9),
+    ],
+)
+def test_any_changed_metadata_column_is_caught(
+    store: EventStore, store_url: str, column: str, value: object
+) -> None:
+    fill(store)
+    changed = execute(
+        store_url,
+        f"UPDATE omnihub_events SET {column} = %s "
+        "WHERE tenant_id = %s AND stream_id = %s AND stream_version = %s",
+        (value, "acme", "goal-0", 2),
+    )
+    assert changed == 1
+    report = verify_store(store)
+    assert report.first_break is not None
+    assert (report.first_break.stream_id, report.first_break.stream_version) == ("goal-0", 2)
+    assert "tampered" in report.first_break.reason
+
+
+def test_stream_moved_to_another_tenant_is_caught_there(store: EventStore, store_url: str) -> None:
+    fill(store)
+    moved = execute(
+        store_url,
+        "UPDATE omnihub_events SET tenant_id = %s WHERE tenant_id = %s AND stream_id = %s",
+        ("globex", "acme", "goal-2"),
+    )
+    assert moved == 3
+    # Its hashes cover the tenant it was written for.
+    report = verify_store(store, "globex")
+    assert report.first_break is not None
+    assert (report.first_break.stream_id, report.first_break.stream_version) == ("goal-2", 1)
+    assert "tampered" in report.first_break.reason
+
+
+def test_forged_prev_hash_is_caught(store: EventStore, store_url: str) -> None:
+    fill(store)
+    execute(
+        store_url,
+        "UPDATE omnihub_events SET prev_hash = %s "
+        "WHERE tenant_id = %s AND stream_id = %s AND stream_version = %s",
+        ("0" * 64, "acme", "goal-0", 3),
+    )
+    report = verify_store(store)
+    assert report.first_break is not None
+    assert (report.first_break.stream_id, report.first_break.stream_version) == ("goal-0", 3)
+    assert "prev_hash" in report.first_break.reason
+
+
+def test_ids_that_need_escaping_verify_intact(store: EventStore) -> None:
+    odd = 'q"b\\s\nt\x01\u2028 é 😀 \x7f'
+    store.append(
+        "acme",
+        "goal-odd",
+        [
+            NewEvent(
+                payload=GoalReceived(goal=odd, user_id=odd),
+                correlation_id=odd,
+                causation_id=odd,
+                idempotency_key=odd,
+            )
+        ],
+    )
+    report = verify_store(store)
+    assert report.ok
+    assert report.events == 1
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_sqlite_value_of_another_type_is_caught(store: EventStore, store_url: str) -> None:
+    """SQLite stores any type in any column: the same text as a BLOB is still a change."""
+    fill(store)
+    record = next(r for r in store.iter_records("acme") if r.stream_version == 2)
+    execute(
+        store_url,
+        "UPDATE omnihub_events SET payload = %s WHERE event_id = %s",
+        (record.payload.encode(), record.event_id),
+    )
+    report = verify_store(store)
+    assert report.first_break is not None
+    assert report.first_break.stream_version == 2
+    assert "tampered" in report.first_break.reason
+
+
+def test_prefetched_batches_arrive_in_order_carry_errors_and_stop_early() -> None:
+    from omnihub.events._postgres import _prefetched
+
+    batches = iter([[1, 2], [3], []])
+    assert list(_prefetched(lambda: next(batches))) == [[1, 2], [3]]
+
+    def failing() -> list[int]:
+        raise psycopg.OperationalError("connection lost")
+
+    with pytest.raises(psycopg.OperationalError, match="connection lost"):
+        list(_prefetched(failing))
+
+    fetched: list[int] = []
+
+    def endless() -> list[int]:
+        fetched.append(1)
+        return [len(fetched)]
+
+    stream = _prefetched(endless)
+    assert next(stream) == [1]
+    stream.close()  # the reader thread is stopped and joined
+    count = len(fetched)
+    assert count <= 4  # one handed out, two queued, at most one fetched while stopping
+    time.sleep(0.3)
+    assert len(fetched) == count  # nothing fetches once the generator is closed

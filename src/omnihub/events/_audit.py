@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
+import itertools
 import json
-import os
-import subprocess
-import sys
+import operator
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from omnihub import telemetry
-from omnihub.errors import StoreError
 from omnihub.events._canonical import GENESIS_HASH, event_canonical_json
 from omnihub.events._store import BaseEventStore, EventStore, StoredRecord
 
@@ -53,10 +49,6 @@ class VerifyReport:
         return self.first_break is None
 
 
-def _opt(value: str | None) -> str:
-    return "null" if value is None else str(_encode(value))
-
-
 def verify_records(records: Iterable[Sequence[Any]]) -> VerifyReport:
     """Check stored rows (COLUMNS order), each stream's in version order (global order does):
     versions consecutive from 1, each ``prev_hash`` the previous event's hash, each ``hash``
@@ -66,185 +58,144 @@ def verify_records(records: Iterable[Sequence[Any]]) -> VerifyReport:
     Deleting events at the end of a stream leaves a valid (shorter) chain; compare exported
     stream heads with an earlier export to catch that.
     """
-    report = _verify(records)[0]
-    telemetry.record_audit(report.broken_streams)  # obs hook: every verification, whoever asks
-    return report
+    checks: dict[str, _TenantCheck] = {}
+    for tenant, rows in itertools.groupby(records, key=operator.itemgetter(1)):
+        check = checks.get(tenant) or checks.setdefault(tenant, _TenantCheck(tenant))
+        check.feed([(row[0], *row[2:]) for row in rows])
+    return _report(checks.values())
 
 
-def _verify(records: Iterable[Sequence[Any]]) -> tuple[VerifyReport, int]:
-    """verify_records, and the global position of its first break (-1 if none)."""
-    break_position = -1
-    heads: dict[tuple[str, str], tuple[int, str]] = {}
-    broken: set[tuple[str, str]] = set()
-    first_break: ChainBreak | None = None
-    events = 0
-    sha256 = hashlib.sha256
-    fromhex = bytes.fromhex
-    for (
-        position,
-        tenant,
-        stream,
-        version,
-        event_id,
-        event_type,
-        schema_version,
-        occurred_at,
-        recorded_at,
-        correlation_id,
-        causation_id,
-        idempotency_key,
-        payload,
-        prev_hash,
-        stored_hash,
-    ) in records:
-        events += 1
-        key = (tenant, stream)
-        if key in broken:
-            continue
-        last_version, last_hash = heads.get(key, (0, GENESIS_HASH))
-        reason = None
-        if version != last_version + 1:
-            reason = f"expected version {last_version + 1}, found {version} (events missing)"
-        elif prev_hash != last_hash:
-            reason = "prev_hash does not match the previous event's hash"
-        else:
-            text = (
-                '{"causation_id":'
-                + ("null" if causation_id is None else _encode(causation_id))
-                + ',"correlation_id":'
-                + ("null" if correlation_id is None else _encode(correlation_id))
-                + ',"event_id":'
-                + _encode(event_id)
-                + ',"event_type":'
-                + _encode(event_type)
-                + ',"idempotency_key":'
-                + ("null" if idempotency_key is None else _encode(idempotency_key))
-                + ',"occurred_at":'
-                + _encode(occurred_at)
-                + ',"payload":'
-                + payload
-                + ',"recorded_at":'
-                + _encode(recorded_at)
-                + f',"schema_version":{schema_version},"stream_id":'
-                + _encode(stream)
-                + f',"stream_version":{version},"tenant_id":'
-                + _encode(tenant)
-                + "}"
-            )
-            if sha256(fromhex(last_hash) + text.encode()).hexdigest() != stored_hash:
-                reason = "hash does not match the event's content (tampered)"
-        if reason is not None:
-            broken.add(key)
-            if first_break is None or position < break_position:
-                first_break = ChainBreak(tenant, stream, version, reason)
-                break_position = position
-            continue
-        heads[key] = (version, stored_hash)
-    report = VerifyReport(events, len(heads.keys() | broken), len(broken), first_break)
-    return report, break_position
-
-
-PARALLEL_STREAMS = 5000
-"""From this many streams in a tenant on, ``verify_store`` checks them in several processes."""
-
-
-def verify_store(
-    store: EventStore, tenant_id: str | None = None, *, processes: int | None = None
-) -> VerifyReport:
+def verify_store(store: EventStore, tenant_id: str | None = None) -> VerifyReport:
     """Recompute every chain of one tenant, or of every tenant when ``tenant_id`` is None.
 
-    Chains are independent, so each tenant's streams are split into ``processes`` ranges
-    checked in parallel, each read through one streaming cursor (by default one process per
-    CPU once a tenant has :data:`PARALLEL_STREAMS` streams; hashing is CPU-bound and holds the
-    GIL, hence processes, not threads).
+    One streaming scan per tenant in global order, hashed as it arrives: a million events
+    take seconds in one process, so the scan is not split (extra processes did not pay on two
+    cores, and they would cost a snapshot per part).
     """
     tenants = [tenant_id] if tenant_id is not None else store.list_tenants()
-    if not isinstance(store, BaseEventStore):  # pragma: no cover - every store here is one
-        return verify_records(r for t in tenants for r in store.iter_records(t))
-    jobs: list[tuple[str, str, str]] = []
+    checks = []
     for tenant in tenants:
-        streams = store.list_streams(tenant)
-        count = processes or ((os.cpu_count() or 1) if len(streams) >= PARALLEL_STREAMS else 1)
-        size = -(-len(streams) // max(count, 1)) or 1
-        jobs += [
-            (tenant, part[0], part[-1])
-            for part in (streams[i : i + size] for i in range(0, len(streams), size))
-        ]
-    if processes == 1 or (processes is None and len(jobs) <= len(tenants)):
-        results = [_verify(store.iter_stream_rows(*job)) for job in jobs]
-    else:
-        results = _in_processes(store.url, jobs)
-    first = min(
-        (r for r in results if r[0].first_break is not None), key=lambda r: r[1], default=None
-    )
+        check = _TenantCheck(tenant)
+        if isinstance(store, BaseEventStore):
+            for rows in store.iter_chain_batches(tenant):
+                check.feed(rows)
+        else:  # pragma: no cover - every store here is a BaseEventStore
+            check.feed([(r[0], *r[2:]) for r in store.iter_records(tenant)])
+        checks.append(check)
+    return _report(checks)
+
+
+def _report(checks: Iterable[_TenantCheck]) -> VerifyReport:
+    checks = list(checks)
+    broken = [c for c in checks if c.first_break is not None]
+    first = min(broken, key=lambda c: c.break_position, default=None)
     report = VerifyReport(
-        sum(r[0].events for r in results),
-        sum(r[0].streams for r in results),
-        sum(r[0].broken_streams for r in results),
-        None if first is None else first[0].first_break,
+        sum(c.events for c in checks),
+        sum(len(c.heads) for c in checks),
+        sum(c.broken_streams for c in checks),
+        None if first is None else first.first_break,
     )
     telemetry.record_audit(report.broken_streams)  # obs hook: every verification, whoever asks
     return report
 
 
-_WORKER = "from omnihub.events._audit import verify_worker; verify_worker()"
+class _TenantCheck:
+    """The chains of one tenant, fed its rows (CHAIN_COLUMNS order) in global order.
 
+    Tamper evidence: each event's hash is ``sha256(prev_hash || canonical event)``, and the
+    canonical event (:func:`~omnihub.events._canonical.event_canonical_json`, rebuilt here
+    inline: this loop is the whole cost of ``audit verify``) holds every stored column but
+    ``global_position``, ``prev_hash`` and ``hash``, each written as its exact stored value:
+    strings JSON-escaped, integers in decimal, the payload as the canonical text it was
+    stored as (never parsed, so never re-canonicalised into agreement). So a changed column
+    changes the bytes hashed and the recomputed hash, barring a SHA-256 collision; a value of
+    another type (possible in SQLite) fails to encode or prints differently. A changed
+    ``hash`` fails its own check, or else the next event's ``prev_hash`` link; a changed
+    ``prev_hash`` fails the link; deleted, inserted or reordered events break the run of
+    versions 1, 2, 3… that the scan expects. Only ``global_position`` is outside the chains:
+    it orders events across streams, not within one.
+    """
 
-def _in_processes(url: str, jobs: list[tuple[str, str, str]]) -> list[tuple[VerifyReport, int]]:
-    """Run each job in a fresh interpreter (not multiprocessing: spawn would re-run the
-    caller's unguarded ``__main__``, and fork would copy a process holding pools and locks)."""
-    package_root = str(Path(__file__).resolve().parents[2])
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
-    workers = [
-        subprocess.Popen(
-            [sys.executable, "-c", _WORKER],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=env,
-        )
-        for _ in jobs
-    ]
-    results = []
-    for worker, job in zip(workers, jobs, strict=True):
-        out, err = worker.communicate(json.dumps([url, *job]).encode())
-        if worker.returncode != 0:
-            tail = err.decode(errors="replace").strip().splitlines()[-1:]
-            raise StoreError(f"audit worker for tenant {job[0]!r} failed: {tail}")
-        found = json.loads(out)
-        broken = found["first_break"]
-        report = VerifyReport(
-            found["events"],
-            found["streams"],
-            found["broken_streams"],
-            None if broken is None else ChainBreak(**broken),
-        )
-        results.append((report, int(found["position"])))
-    return results
+    __slots__ = ("break_position", "broken_streams", "events", "first_break", "heads", "tenant")
 
+    def __init__(self, tenant: str) -> None:
+        self.tenant = tenant
+        # Each stream's last verified (version, hash); None once the stream is broken (its
+        # later events are counted, not checked: one break per stream is reported).
+        self.heads: dict[str, tuple[int, str] | None] = {}
+        self.events = 0
+        self.broken_streams = 0
+        self.first_break: ChainBreak | None = None
+        self.break_position = -1
 
-def verify_worker() -> None:
-    """Entry of one audit worker process: a job as JSON on stdin, its result on stdout."""
-    from omnihub.events._factory import open_event_store
+    def feed(self, rows: Sequence[Sequence[Any]]) -> None:
+        self.events += len(rows)
+        heads = self.heads
+        get = heads.get
+        encode = _encode
+        sha256 = hashlib.sha256
+        fromhex = bytes.fromhex
+        genesis = (0, GENESIS_HASH)
+        tail = f',"tenant_id":{encode(self.tenant)}}}'
+        for (
+            position,
+            stream,
+            version,
+            event_id,
+            event_type,
+            schema_version,
+            occurred_at,
+            recorded_at,
+            correlation_id,
+            causation_id,
+            idempotency_key,
+            payload,
+            prev_hash,
+            stored_hash,
+        ) in rows:
+            head = get(stream, genesis)
+            if head is None:
+                continue
+            if version != head[0] + 1:
+                self._break(position, stream, version, head, "missing")
+                continue
+            if prev_hash != head[1]:
+                self._break(position, stream, version, head, "unlinked")
+                continue
+            try:
+                text = (
+                    '{"causation_id":'
+                    f"{'null' if causation_id is None else encode(causation_id)}"
+                    ',"correlation_id":'
+                    f"{'null' if correlation_id is None else encode(correlation_id)}"
+                    f',"event_id":{encode(event_id)},"event_type":{encode(event_type)}'
+                    ',"idempotency_key":'
+                    f"{'null' if idempotency_key is None else encode(idempotency_key)}"
+                    f',"occurred_at":{encode(occurred_at)},"payload":{payload}'
+                    f',"recorded_at":{encode(recorded_at)},"schema_version":{schema_version}'
+                    f',"stream_id":{encode(stream)},"stream_version":{version}{tail}'
+                )
+                intact = sha256(fromhex(prev_hash) + text.encode()).hexdigest() == stored_hash
+            except (TypeError, UnicodeEncodeError):  # a value of another type, a lone surrogate
+                intact = False
+            if not intact:
+                self._break(position, stream, version, head, "tampered")
+                continue
+            heads[stream] = (version, stored_hash)
 
-    url, tenant, first, last = json.loads(sys.stdin.read())
-    with open_event_store(url) as store:
-        report, position = _verify(
-            cast(BaseEventStore, store).iter_stream_rows(tenant, first, last)
-        )
-    broken = report.first_break
-    sys.stdout.write(
-        json.dumps(
-            {
-                "events": report.events,
-                "streams": report.streams,
-                "broken_streams": report.broken_streams,
-                "first_break": None if broken is None else dataclasses.asdict(broken),
-                "position": position,
-            }
-        )
-    )
+    def _break(
+        self, position: int, stream: str, version: int, head: tuple[int, str], kind: str
+    ) -> None:
+        self.heads[stream] = None
+        self.broken_streams += 1
+        if self.first_break is None:  # rows arrive in global order: the first is the lowest
+            reason = {
+                "missing": f"expected version {head[0] + 1}, found {version} (events missing)",
+                "unlinked": "prev_hash does not match the previous event's hash",
+                "tampered": "hash does not match the event's content (tampered)",
+            }[kind]
+            self.first_break = ChainBreak(self.tenant, stream, version, reason)
+            self.break_position = position
 
 
 def export_line(record: StoredRecord) -> str:

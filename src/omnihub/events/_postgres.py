@@ -33,8 +33,10 @@ from __future__ import annotations
 import contextlib
 import functools
 import operator
-from collections.abc import Iterator, Sequence
-from typing import Any, cast
+import queue
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeVar, cast
 
 import orjson
 import psycopg
@@ -46,6 +48,7 @@ from omnihub.events._envelope import EventEnvelope
 from omnihub.events._goal_index import GoalIndexRow, IndexedGoal, indexed
 from omnihub.events._registry import EventRegistry
 from omnihub.events._store import (
+    CHAIN_COLUMNS,
     COLUMNS,
     DEFAULT_MAX_PAYLOAD_BYTES,
     BaseEventStore,
@@ -110,6 +113,9 @@ _PUT_GOAL = (
 )
 
 _SELECT = ", ".join("payload::text" if c == "payload" else c for c in COLUMNS)
+_CHAIN_SELECT = ", ".join("payload::text" if c == "payload" else c for c in CHAIN_COLUMNS)
+_CHAIN_BATCH = 2000  # measured: smaller batches keep the fetching thread closer behind
+_T = TypeVar("_T")
 _XID = "(pg_current_xact_id()::text::bigint << 16)"
 # The stream head and the goal's summary, read outside any transaction (one snapshot, one
 # round trip); only when this process has no head cached for the stream.
@@ -164,6 +170,44 @@ WITH e AS (
 SELECT pg_current_xact_id()::text::bigint, pg_notify('{CHANNEL}', %(tenant)s)
 """
 _VISIBLE = "global_position < (pg_snapshot_xmin(pg_current_snapshot())::text::bigint << 16)"
+
+
+def _prefetched(fetch: Callable[[], list[_T]]) -> Iterator[list[_T]]:
+    """The batches ``fetch`` returns until an empty one, fetched one ahead in a thread.
+
+    psycopg waits for and parses the server's reply without the GIL, so the next batch
+    arrives while the caller hashes this one: ``audit verify`` of 1 M events took 3.6 s
+    instead of 5.3 s here. The connection is only touched by the thread until it is joined.
+    """
+    batches: queue.Queue[list[_T] | BaseException | None] = queue.Queue(maxsize=2)
+    stop = threading.Event()
+
+    def put(item: list[_T] | BaseException | None) -> None:
+        while not stop.is_set():
+            with contextlib.suppress(queue.Full):
+                batches.put(item, timeout=0.1)
+                return
+
+    def produce() -> None:
+        try:
+            while not stop.is_set():
+                rows = fetch()
+                put(rows or None)
+                if not rows:
+                    return
+        except BaseException as exc:  # handed to the consumer, raised there
+            put(exc)
+
+    thread = threading.Thread(target=produce, name="omnihub-audit-fetch", daemon=True)
+    thread.start()
+    try:
+        while (item := batches.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join()
 
 
 @contextlib.contextmanager
@@ -400,24 +444,22 @@ class PostgresEventStore(BaseEventStore):
             (tenant_id, from_position, limit),
         )
 
-    def iter_stream_rows(
-        self, tenant_id: str, first_stream: str, last_stream: str
-    ) -> Iterator[tuple[Any, ...]]:
+    def iter_chain_batches(self, tenant_id: str) -> Iterator[list[tuple[Any, ...]]]:
         self._check_open()
         with (
             translate_errors("read events", self._pool),
             self._pool.connection() as conn,
             conn.transaction(),
-            # A server-side cursor: rows arrive 5,000 at a time, never all in memory.
-            conn.cursor(name="omnihub_audit") as cursor,
+            # A server-side cursor: rows arrive in batches, never all in memory. Binary: the
+            # integers need no parsing.
+            conn.cursor(name="omnihub_audit", binary=True) as cursor,
         ):
-            cursor.itersize = 5000
             cursor.execute(
-                f"SELECT {_SELECT} FROM omnihub_events WHERE tenant_id = %s "
-                "AND stream_id BETWEEN %s AND %s ORDER BY stream_id, stream_version",
-                (tenant_id, first_stream, last_stream),
+                f"SELECT {_CHAIN_SELECT} FROM omnihub_events WHERE tenant_id = %s "
+                "ORDER BY global_position",
+                (tenant_id,),
             )
-            yield from cursor
+            yield from _prefetched(lambda: cursor.fetchmany(_CHAIN_BATCH))
 
     def list_streams(self, tenant_id: str) -> list[str]:
         rows = self._fetch(

@@ -35,6 +35,7 @@ from omnihub.events._envelope import EventEnvelope, NewEvent
 from omnihub.events._goal_index import IndexedGoal, indexed
 from omnihub.events._registry import EventRegistry
 from omnihub.events._store import (
+    CHAIN_COLUMNS,
     COLUMNS,
     DEFAULT_MAX_PAYLOAD_BYTES,
     BaseEventStore,
@@ -93,6 +94,8 @@ ON CONFLICT (tenant_id, goal_id) DO UPDATE SET
 """
 
 _COLS = ", ".join(COLUMNS)
+_CHAIN_COLS = ", ".join(CHAIN_COLUMNS)
+_CHAIN_BATCH = 10_000
 # One statement (so one trip through sqlite3 inside the write lock): the last position, the
 # stream head and the goal's summary. Skipped when the head cache holds them.
 _HEAD = """
@@ -388,19 +391,19 @@ class SQLiteEventStore(BaseEventStore):
             )
         return rows
 
-    def iter_stream_rows(
-        self, tenant_id: str, first_stream: str, last_stream: str
-    ) -> Iterator[tuple[Any, ...]]:
-        # A private connection: the cursor stays open while the caller iterates.
+    def iter_chain_batches(self, tenant_id: str) -> Iterator[list[tuple[Any, ...]]]:
+        # A private connection: the cursor (one read transaction, so one snapshot) stays
+        # open while the caller iterates. Global order rides the (tenant, position) index,
+        # visiting table pages in order; stream order would jump across the file per row.
         with contextlib.closing(self._connect()) as conn, translate_errors("read events"):
             cursor = conn.execute(
-                f"SELECT {_COLS} FROM omnihub_events WHERE tenant_id = ? "
-                "AND stream_id BETWEEN ? AND ? ORDER BY stream_id, stream_version",
-                (tenant_id, first_stream, last_stream),
+                f"SELECT {_CHAIN_COLS} FROM omnihub_events WHERE tenant_id = ? "
+                "ORDER BY global_position",
+                (tenant_id,),
             )
-            cursor.arraysize = 5000
+            cursor.arraysize = _CHAIN_BATCH
             while rows := cursor.fetchmany():
-                yield from rows
+                yield rows
 
     def list_streams(self, tenant_id: str) -> list[str]:
         with translate_errors("list streams"):

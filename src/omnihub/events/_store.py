@@ -32,6 +32,7 @@ from omnihub.events._registry import EventRegistry, default_registry
 from omnihub.events._subscription import Subscription, Waiter
 
 __all__ = [
+    "CHAIN_COLUMNS",
     "COLUMNS",
     "DEFAULT_MAX_PAYLOAD_BYTES",
     "MAX_BATCH",
@@ -66,6 +67,8 @@ COLUMNS = (
     "hash",
 )
 """The stored columns, in the order every backend reads and writes them."""
+CHAIN_COLUMNS = tuple(c for c in COLUMNS if c != "tenant_id")
+"""What ``audit verify`` reads per row: every column but the tenant, which the scan fixes."""
 
 
 class StoredRecord(NamedTuple):
@@ -289,12 +292,9 @@ class BaseEventStore:
         """Stored rows (COLUMNS order) of the tenant after ``from_position``, in global order."""
         raise NotImplementedError
 
-    def iter_stream_rows(
-        self, tenant_id: str, first_stream: str, last_stream: str
-    ) -> Iterator[tuple[Any, ...]]:
-        """Stored rows (COLUMNS order) of the tenant's streams from ``first_stream`` to
-        ``last_stream`` (inclusive), by stream and version, streamed from one cursor (for
-        ``audit verify`` in parallel per stream range)."""
+    def iter_chain_batches(self, tenant_id: str) -> Iterator[list[tuple[Any, ...]]]:
+        """Every stored row of the tenant (CHAIN_COLUMNS order) in global order, in large
+        batches from one streaming cursor: what ``audit verify`` recomputes, nothing more."""
         raise NotImplementedError
 
     def _waiter(self) -> Waiter:
