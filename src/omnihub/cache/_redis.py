@@ -353,19 +353,25 @@ class RedisPlanIndex:
         return out
 
     def _knn(self, tenant: str, vector: Vector, k: int) -> list[Any]:
-        """The FT.SEARCH command of a KNN query (EF_RUNTIME set on every query)."""
+        """The FT.SEARCH command of a KNN query (EF_RUNTIME set on every query).
+
+        No ``SORTBY dist``: ``LIMIT 0 k`` returns all ``k`` neighbours whatever their order,
+        and :meth:`_candidates` sorts those few by distance. Sorting on the server took
+        ~0.2 ms of a ~0.45 ms KNN at 100,000 entries here (docs/benchmarks.md).
+        """
         query = f"*=>[KNN {int(k)} @vector $vec EF_RUNTIME {self._ef_runtime} AS dist]"
         blob = np.asarray(vector, dtype=np.float32).tobytes()
         return [
             "FT.SEARCH", self._index_name(tenant), query, "PARAMS", "2", "vec", blob,
-            "SORTBY", "dist", "RETURN", str(len(ENTRY_FIELDS) + 1), *ENTRY_FIELDS, "dist",
+            "RETURN", str(len(ENTRY_FIELDS) + 1), *ENTRY_FIELDS, "dist",
             "LIMIT", "0", str(int(k)), "DIALECT", "2",
         ]  # fmt: skip
 
     def _candidates(self, reply: Any, now: float) -> list[Candidate]:
+        found = sorted(self._entries(reply, with_score=True), key=lambda e: (e[1], e[0].id))
         return [
             Candidate(entry, similarity_from_distance(distance))
-            for entry, distance in self._entries(reply, with_score=True)
+            for entry, distance in found
             if entry.expires_at > now
         ]
 

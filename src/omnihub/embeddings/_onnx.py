@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from omnihub.embeddings._int8 import int8_matmul_model
 from omnihub.embeddings._protocol import Vectors
 from omnihub.errors import ConfigurationError
 
@@ -78,8 +79,10 @@ class OnnxEmbedder:
         self._tokenizer = Tokenizer.from_file(str(tokenizer_path))
         self._tokenizer.enable_truncation(MAX_TOKENS)
         self._tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+        # The model's products on its own int8 weights, not on float32 copies (see _int8.py).
+        model, self.int8_products = int8_matmul_model(model_path)
         self._session = onnxruntime.InferenceSession(
-            str(model_path), session_options(threads), providers=["CPUExecutionProvider"]
+            model, session_options(threads), providers=["CPUExecutionProvider"]
         )
         self._inputs = {i.name for i in self._session.get_inputs()}
         self._lock = threading.Lock()
