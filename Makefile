@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.install-stamp
-EXTRAS := dev,postgres,redis,servers,otlp
+EXTRAS := dev,postgres,redis,servers,otlp,embeddings-int8
 
 .PHONY: install browser demo test lint format typecheck pytest bench schema docs clean deploy-tools deploy-check install-size contract-tools
 

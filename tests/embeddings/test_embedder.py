@@ -101,3 +101,19 @@ def test_weight_products_run_on_the_shipped_int8_weights_and_agree_with_float32(
         (hidden,) = plain.run(["last_hidden_state"], feeds)
         pooled = hidden[0].mean(axis=0)
         assert float(fast @ (pooled / np.linalg.norm(pooled))) >= 1 - 1e-3
+
+
+def test_without_the_int8_extra_the_graph_runs_as_shipped(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The default install has no onnx (it would not fit the 600 MB install): the embedder
+    # then runs the shipped graph, whose vectors agree with the rewritten one within 1e-3.
+    import omnihub.embeddings._onnx as onnx_embedder
+
+    monkeypatch.setattr(onnx_embedder, "int8_rewrite_available", lambda: False)
+    plain = OnnxEmbedder()
+    assert plain.int8_products == 0
+    monkeypatch.undo()
+    fast = OnnxEmbedder()
+    assert fast.int8_products == 36
+    texts = ["Book a train from {LOCATION:origin} to {LOCATION:destination} on {DATE}", "hi"]
+    for a, b in zip(plain.embed(texts), fast.embed(texts), strict=True):
+        assert float(a @ b) >= 1 - 1e-3

@@ -15,6 +15,7 @@ false-hit rates are unchanged (tests/cache/test_eval.py pins them).
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 from typing import Any
 
@@ -31,14 +32,21 @@ ACCURACY_LEVEL = 4
 _ZERO_POINT = 128
 
 
+def int8_rewrite_available() -> bool:
+    """Whether onnx (the ``embeddings-int8`` extra) is installed to rewrite the graph."""
+    return importlib.util.find_spec("onnx") is not None
+
+
 def int8_matmul_model(path: Path, block_size: int = BLOCK_SIZE) -> tuple[bytes, int]:
     """The serialised model at ``path`` with every dequantised weight product replaced by a
     ``MatMulNBits`` node over the same int8 weights, and how many products were replaced."""
     try:
         import onnx
         from onnx import helper, numpy_helper
-    except ImportError as exc:  # pragma: no cover - a core dependency
-        raise ConfigurationError("the ONNX embedder needs: pip install onnx") from exc
+    except ImportError as exc:  # pragma: no cover - checked by int8_rewrite_available
+        raise ConfigurationError(
+            "the int8 rewrite needs: pip install 'omnihub[embeddings-int8]'"
+        ) from exc
 
     model = onnx.load(str(path))
     graph = model.graph

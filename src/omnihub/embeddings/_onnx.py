@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from omnihub.embeddings._int8 import int8_matmul_model
+from omnihub.embeddings._int8 import int8_matmul_model, int8_rewrite_available
 from omnihub.embeddings._protocol import Vectors
 from omnihub.errors import ConfigurationError
 
@@ -79,8 +79,12 @@ class OnnxEmbedder:
         self._tokenizer = Tokenizer.from_file(str(tokenizer_path))
         self._tokenizer.enable_truncation(MAX_TOKENS)
         self._tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
-        # The model's products on its own int8 weights, not on float32 copies (see _int8.py).
-        model, self.int8_products = int8_matmul_model(model_path)
+        # The model's products on its own int8 weights, not on float32 copies (see _int8.py),
+        # when the embeddings-int8 extra (onnx) is installed; else the graph as shipped.
+        model: bytes | str = str(model_path)
+        self.int8_products = 0
+        if int8_rewrite_available():
+            model, self.int8_products = int8_matmul_model(model_path)
         self._session = onnxruntime.InferenceSession(
             model, session_options(threads), providers=["CPUExecutionProvider"]
         )
