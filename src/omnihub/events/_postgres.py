@@ -371,6 +371,14 @@ class PostgresEventStore(BaseEventStore):
         )
         return [self.envelope(row) for row in rows]
 
+    def _fold_rows(self, tenant_id: str, stream_id: str) -> list[tuple[Any, ...]]:
+        return self._fetch(
+            f"read stream {stream_id!r}",
+            "SELECT stream_version, event_type, schema_version, occurred_at, payload::text "
+            "FROM omnihub_events WHERE tenant_id = %s AND stream_id = %s ORDER BY stream_version",
+            (tenant_id, stream_id),
+        )
+
     def stream_version(self, tenant_id: str, stream_id: str) -> int:
         rows = self._fetch(
             f"read stream {stream_id!r}",
