@@ -243,8 +243,8 @@ _DETAIL_ORDER: tuple[tuple[tuple[type[object], ...], _Detail], ...] = (
     ((p.GoalCompleted,), GoalFold._goal_completed),
     ((p.GoalFailed, p.GoalCancelled), GoalFold._goal_ended),
 )
-# Payload class -> its detail method, found once per class (isinstance on pydantic models
-# runs Python code each time: a chain of them was a fifth of a replay, measured).
+# Payload class -> its detail method, found once per class: isinstance on pydantic models
+# runs Python code each time, and the chains made ten per event (measured in a profile).
 _DETAILS: dict[type[object], _Detail] = {}
 _SUMMARIZES: dict[type[object], bool] = {}
 

@@ -234,7 +234,9 @@ class HeadCache:
         self._heads.clear()
 
 
-_ENVELOPE_FIELDS = frozenset(EventEnvelope.model_fields)
+# One set shared by every read envelope: model_copy copies it before adding to it (a
+# frozenset made model_copy(update=...) fail), and frozen envelopes never add to it.
+_ENVELOPE_FIELDS = set(EventEnvelope.model_fields)
 _from_iso = datetime.fromisoformat  # the inverse of format_timestamp
 _set = object.__setattr__
 
@@ -506,8 +508,9 @@ class BaseEventStore:
     def goal_state(self, tenant_id: str, goal_id: str) -> GoalState:
         """See :meth:`EventStore.goal_state`.
 
-        Five of the fifteen columns and no envelopes: about a third less work per event than
-        ``project_goal(read_stream(...))`` (measured), through the same :class:`GoalFold`.
+        Five of the fifteen columns and no envelopes, through the same :class:`GoalFold`: a
+        quarter less time per event than ``project_goal(read_stream(...))`` (156k against
+        115k events/s on SQLite, measured).
         """
         fold = GoalFold()
         decode = self.registry.decode
