@@ -369,7 +369,7 @@ class PostgresEventStore(BaseEventStore):
             "AND stream_version >= %s ORDER BY stream_version",
             (tenant_id, stream_id, from_version),
         )
-        return [self.envelope(row) for row in rows]
+        return self.envelopes(rows)
 
     def _fold_rows(self, tenant_id: str, stream_id: str) -> list[tuple[Any, ...]]:
         return self._fetch(

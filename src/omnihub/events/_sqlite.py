@@ -364,7 +364,7 @@ class SQLiteEventStore(BaseEventStore):
                 )
                 .fetchall()
             )
-        return [self.envelope(row) for row in rows]
+        return self.envelopes(rows)
 
     def _fold_rows(self, tenant_id: str, stream_id: str) -> list[tuple[Any, ...]]:
         with translate_errors(f"read stream {stream_id!r}"):
