@@ -11,12 +11,14 @@ from hypothesis import strategies as st
 
 from omnihub.events import (
     ApprovalGranted,
+    ApprovalGrantedV1,
     ApprovalRejected,
     ApprovalRequested,
     CompensationExecuted,
     CompensationFailed,
     EventEnvelope,
     EventPayload,
+    EventStore,
     GoalCancelled,
     GoalCompleted,
     GoalFailed,
@@ -25,10 +27,14 @@ from omnihub.events import (
     GoalResumed,
     NewEvent,
     PlanGenerated,
+    PlanGeneratedV1,
+    PlanStepV1,
+    PolicyEvaluated,
     StepCompleted,
     StepFailed,
     StepStarted,
     ToolExecuted,
+    ToolExecutedV1,
     canonical_json,
     default_registry,
     deterministic_event_id,
@@ -189,3 +195,53 @@ def test_replay_gives_byte_identical_state_on_both_backends(
             states.append(project_goal(store.read_stream("acme", "g-1")).to_json())
     assert states[0] == states[1]
     assert '"status":"failed"' in states[0]
+
+
+def test_goal_state_from_stored_rows_equals_project_goal_of_read_stream(
+    store: EventStore, at: Clock
+) -> None:
+    # Every fold branch, events of older schema versions (upcast on read) and an event type
+    # the fold only counts, appended in several batches as a saga would.
+    legacy: list[EventPayload] = [
+        PlanGeneratedV1(
+            plan_id="p-0",
+            source="llm",
+            steps=[PlanStepV1(step_id="book", tool_name="hotel.book", args={"nights": 1})],
+        ),
+        ToolExecutedV1(tool_name="hotel.book", input={"n": 1}, output=None, duration_s=0.5),
+        ApprovalGrantedV1(step_id="book", decided_by="ann"),
+    ]
+    later: list[EventPayload] = [
+        GoalPaused(by="ops"),
+        GoalResumed(by="ops"),
+        ApprovalRejected(step_id="pay", decided_by="bob"),
+        CompensationFailed(step_id="pay", tool_name="card.refund", error="gone"),
+        PolicyEvaluated(
+            phase="step",
+            action="run",
+            resource="card.charge",
+            outcome="permit",
+            version=0,
+            reason="default",
+        ),
+        GoalCancelled(reason="user", cancelled_by="u-1", partial_results={"book": "H1"}),
+    ]
+    payloads = [*SAGA[:1], *legacy, *SAGA[1:], *later]
+    news = [
+        NewEvent(payload=payload, occurred_at=at(n), idempotency_key=f"k{n}")
+        for n, payload in enumerate(payloads, start=1)
+    ]
+    for start in range(0, len(news), 4):
+        store.append("acme", "g-1", news[start : start + 4])
+    store.append("acme", "g-2", news[:3])  # another goal: not folded into g-1
+    store.append("other", "g-1", news[:2])  # another tenant: not folded either
+
+    expected = project_goal(store.read_stream("acme", "g-1"))
+    state = store.goal_state("acme", "g-1")
+    assert state == expected
+    assert state.to_json() == expected.to_json()
+    assert (state.event_count, state.status) == (len(payloads), "cancelled")
+    assert state.step("book").attempts == 1  # type: ignore[union-attr]
+    unknown = store.goal_state("acme", "nope")
+    assert unknown == project_goal([], goal_id="nope")
+    assert (unknown.goal_id, unknown.event_count) == ("nope", 0)

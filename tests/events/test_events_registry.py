@@ -124,6 +124,35 @@ def test_registry_is_open_to_new_event_types() -> None:
         registry.register(InvoiceSentV2, "InvoiceSent", 1)
 
 
+def test_decode_after_warm_use_still_types_errors_and_sees_new_versions() -> None:
+    registry = EventRegistry()
+
+    @register_event("Shipped", registry=registry)
+    class Shipped(EventPayload):
+        parcel: str
+
+    assert registry.decode("Shipped", 1, '{"parcel":"p-1"}') == (Shipped(parcel="p-1"), 1)
+    assert registry.decode("Shipped", 1, '{"parcel":"p-2"}') == (Shipped(parcel="p-2"), 1)
+    with pytest.raises(ValidationError, match="not valid JSON"):
+        registry.decode("Shipped", 1, '{"parcel": ')
+    with pytest.raises(ValidationError, match="invalid at parcel"):
+        registry.decode("Shipped", 1, '{"parcel": 5}')
+
+    @register_event("Shipped", version=2, registry=registry)
+    class ShippedV2(EventPayload):
+        parcel: str
+        carrier: str
+
+    # Version 1 is no longer current: without an upcaster it cannot be read as version 2.
+    with pytest.raises(SchemaVersionError):
+        registry.decode("Shipped", 1, '{"parcel":"p-1"}')
+    registry.register_upcaster("Shipped", 1, lambda data: {**data, "carrier": "post"})
+    assert registry.decode("Shipped", 1, '{"parcel":"p-1"}') == (
+        ShippedV2(parcel="p-1", carrier="post"),
+        2,
+    )
+
+
 def test_decode_errors_are_typed_and_clear() -> None:
     registry = default_registry
     with pytest.raises(UnknownEventTypeError, match="NoSuchEvent"):

@@ -248,6 +248,11 @@ def test_read_envelopes_equal_validated_ones(store: EventStore) -> None:
     for event in store.read_stream("acme", "g"):
         assert EventEnvelope.model_validate(dict(event)) == event
         assert event.model_dump() == EventEnvelope.model_validate(dict(event)).model_dump()
+        assert event.model_fields_set == EventEnvelope.model_validate(dict(event)).model_fields_set
+    for event in store.read_all("acme"):
+        copied = event.model_copy(update={"causation_id": "c-1"})
+        assert (copied.causation_id, event.causation_id) == ("c-1", None)
+        assert copied.model_fields_set == event.model_fields_set
 
 
 def test_two_stores_on_one_database_take_turns_on_one_stream(store_url: str) -> None:

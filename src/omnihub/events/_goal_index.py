@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 import orjson
 from pydantic import BaseModel, ConfigDict
 
-from omnihub.events._projection import SUMMARY_PAYLOADS, GoalStatus, count_event, fold_summary
+from omnihub.events._projection import GoalStatus, count_event, fold_summary, summarizes
 
 __all__ = ["GoalIndexRow", "GoalSummary", "IndexedGoal", "summarize_rows"]
 
@@ -74,17 +74,6 @@ class GoalIndexRow(NamedTuple):
     """Summary JSON; ``updated_position`` is the last event that changed it."""
 
 
-_CHANGES_SUMMARY: dict[type, bool] = {}
-
-
-def _changes_summary(kind: type) -> bool:
-    # Once per payload class: isinstance on pydantic models runs Python code every time.
-    known = _CHANGES_SUMMARY.get(kind)
-    if known is None:
-        known = _CHANGES_SUMMARY[kind] = issubclass(kind, SUMMARY_PAYLOADS)
-    return known
-
-
 def _summary_json(kept: dict[str, Any]) -> str:
     """Compact JSON with sorted keys: orjson inside every append (about ten times faster), the
     json module for what orjson refuses (a lone surrogate), which writes the same text."""
@@ -104,7 +93,7 @@ def summarize_rows(
     the stored row stays as it is."""
     if not rows:
         return None
-    if previous is not None and not any(_changes_summary(type(payload_of(row))) for row in rows):
+    if previous is not None and not any(summarizes(type(payload_of(row))) for row in rows):
         return None  # no event here changes a summary field
     state: dict[str, Any] = orjson.loads(previous) if previous else {}
     created = state.pop("_position", None)

@@ -425,7 +425,15 @@ class PostgresEventStore(BaseEventStore):
             "AND stream_version >= %s ORDER BY stream_version",
             (tenant_id, stream_id, from_version),
         )
-        return [self.envelope(row) for row in rows]
+        return self.envelopes(rows)
+
+    def _fold_rows(self, tenant_id: str, stream_id: str) -> list[tuple[Any, ...]]:
+        return self._fetch(
+            f"read stream {stream_id!r}",
+            "SELECT stream_version, event_type, schema_version, occurred_at, payload::text "
+            "FROM omnihub_events WHERE tenant_id = %s AND stream_id = %s ORDER BY stream_version",
+            (tenant_id, stream_id),
+        )
 
     def stream_version(self, tenant_id: str, stream_id: str) -> int:
         rows = self._fetch(

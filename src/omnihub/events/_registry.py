@@ -52,6 +52,9 @@ class EventRegistry:
         self._keys: dict[type[EventPayload], tuple[str, int]] = {}
         self._current: dict[str, int] = {}
         self._upcasters: dict[tuple[str, int], Upcaster] = {}
+        # (event_type, current version) -> the model's JSON validator: one dict lookup on
+        # the hot path of every read instead of four (filled on first use).
+        self._validators: dict[tuple[str, int], Callable[[str | bytes], Any]] = {}
 
     def register(self, model: type[EventPayload], event_type: str, version: int) -> None:
         """Register ``model`` as the payload of ``event_type`` at ``version``."""
@@ -68,6 +71,7 @@ class EventRegistry:
         self._models[key] = model
         self._keys[model] = key
         self._current[event_type] = max(version, self._current.get(event_type, 0))
+        self._validators.clear()
 
     def register_upcaster(self, event_type: str, from_version: int, upcaster: Upcaster) -> None:
         """Register the function that upgrades ``event_type`` payloads from ``from_version``."""
@@ -109,16 +113,19 @@ class EventRegistry:
         Raises UnknownEventTypeError, SchemaVersionError (no upcaster path, or a version newer
         than this code knows) or ValidationError (malformed JSON, a payload the model rejects).
         """
+        validate = self._validators.get((event_type, version))
+        if validate is not None:
+            try:  # the hot path of every read: straight to pydantic-core
+                return validate(payload_json), version
+            except pydantic.ValidationError:
+                pass  # the typed error below
         current = self._current.get(event_type)
         if current is None:
             raise UnknownEventTypeError(event_type)
         if version == current:
             model = self._models[(event_type, current)]
-            try:  # the hot path of every read: straight to pydantic-core
-                payload: EventPayload = model.__pydantic_validator__.validate_json(payload_json)
-            except pydantic.ValidationError:
-                return self._validate(model, event_type, payload_json), current
-            return payload, current
+            self._validators[(event_type, current)] = model.__pydantic_validator__.validate_json
+            return self._validate(model, event_type, payload_json), current
         if version < 1 or version > current:
             raise SchemaVersionError(event_type, version, current)
         try:

@@ -121,6 +121,10 @@ SELECT json_group_object(k, p) FROM (
     WHERE tenant_id = :tenant AND stream_id = :stream
     AND event_id IN (SELECT value FROM json_each(:ids)))
 """
+_FOLD = (
+    "SELECT stream_version, event_type, schema_version, occurred_at, payload FROM omnihub_events "
+    "WHERE tenant_id = ? AND stream_id = ? ORDER BY stream_version"
+)
 _ROW = "(" + ", ".join("?" * len(COLUMNS)) + ")"
 _ROWS_PER_INSERT = 500  # 15 parameters a row, well under SQLite's 32,766
 
@@ -363,7 +367,14 @@ class SQLiteEventStore(BaseEventStore):
                 )
                 .fetchall()
             )
-        return [self.envelope(row) for row in rows]
+        return self.envelopes(rows)
+
+    def _fold_rows(self, tenant_id: str, stream_id: str) -> list[tuple[Any, ...]]:
+        with translate_errors(f"read stream {stream_id!r}"):
+            rows: list[tuple[Any, ...]] = (
+                self._reader().execute(_FOLD, (tenant_id, stream_id)).fetchall()
+            )
+        return rows
 
     def stream_version(self, tenant_id: str, stream_id: str) -> int:
         with translate_errors(f"read stream {stream_id!r}"):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, NamedTuple, Protocol, Self, runtime_checkable
@@ -28,6 +28,7 @@ from omnihub.events._goal_index import (
     summarize_rows,
 )
 from omnihub.events._ids import format_timestamp, new_event_id
+from omnihub.events._projection import GoalFold, GoalState
 from omnihub.events._registry import EventRegistry, default_registry
 from omnihub.events._subscription import Subscription, Waiter
 
@@ -132,6 +133,11 @@ class EventStore(Protocol):
         event that commits later."""
         ...
 
+    def goal_state(self, tenant_id: str, goal_id: str) -> GoalState:
+        """The goal's :class:`GoalState`: what :func:`~omnihub.events.project_goal` gives
+        for its stream, folded from the stored rows without building envelopes."""
+        ...
+
     def list_streams(self, tenant_id: str) -> list[str]:
         """The tenant's stream ids, sorted."""
         ...
@@ -232,25 +238,12 @@ class HeadCache:
         self._heads.clear()
 
 
-_ENVELOPE_FIELDS = frozenset(EventEnvelope.model_fields)
+# One set shared by every read envelope: model_copy copies it before adding to it (a
+# frozenset made model_copy(update=...) fail), and frozen envelopes never add to it.
+_ENVELOPE_FIELDS = set(EventEnvelope.model_fields)
 _from_iso = datetime.fromisoformat  # the inverse of format_timestamp
 _set = object.__setattr__
 _sha256 = hashlib.sha256  # chain_hash, inlined in plan_rows
-
-
-def _trusted_envelope(values: dict[str, Any]) -> EventEnvelope:
-    """An envelope from a row this store wrote and validated, built without re-validation.
-
-    What ``model_construct`` does, minus its per-field default handling, which makes reading
-    several times faster; a test checks the result equals a validated envelope. The row's
-    integrity is what ``audit verify`` checks.
-    """
-    envelope = EventEnvelope.__new__(EventEnvelope)
-    _set(envelope, "__dict__", values)
-    _set(envelope, "__pydantic_fields_set__", _ENVELOPE_FIELDS)
-    _set(envelope, "__pydantic_extra__", None)
-    _set(envelope, "__pydantic_private__", None)
-    return envelope
 
 
 def check_id(kind: str, value: str) -> None:
@@ -295,6 +288,11 @@ class BaseEventStore:
     def iter_chain_batches(self, tenant_id: str) -> Iterator[list[tuple[Any, ...]]]:
         """Every stored row of the tenant (CHAIN_COLUMNS order) in global order, in large
         batches from one streaming cursor: what ``audit verify`` recomputes, nothing more."""
+        raise NotImplementedError
+
+    def _fold_rows(self, tenant_id: str, stream_id: str) -> list[tuple[Any, ...]]:
+        """``(stream_version, event_type, schema_version, occurred_at, payload)`` of the
+        stream's rows, by version: all a goal's fold reads."""
         raise NotImplementedError
 
     def _waiter(self) -> Waiter:
@@ -508,7 +506,23 @@ class BaseEventStore:
         self, tenant_id: str, from_position: int = 0, limit: int = 1000
     ) -> list[EventEnvelope]:
         """See :meth:`EventStore.read_all`."""
-        return [self.envelope(row) for row in self._rows_after(tenant_id, from_position, limit)]
+        return self.envelopes(self._rows_after(tenant_id, from_position, limit))
+
+    def goal_state(self, tenant_id: str, goal_id: str) -> GoalState:
+        """See :meth:`EventStore.goal_state`.
+
+        Five of the fifteen columns and no envelopes, through the same :class:`GoalFold`: a
+        quarter less time per event than ``project_goal(read_stream(...))`` (156k against
+        115k events/s on SQLite, measured).
+        """
+        fold = GoalFold()
+        decode = self.registry.decode
+        for version, event_type, schema_version, occurred_at, payload_json in self._fold_rows(
+            tenant_id, goal_id
+        ):
+            payload = decode(event_type, schema_version, payload_json)[0]
+            fold.apply(payload, _from_iso(occurred_at), goal_id, tenant_id, version)
+        return fold.goal_state(goal_id)
 
     def iter_records(
         self, tenant_id: str, from_position: int = 0, batch_size: int = 5000
@@ -540,8 +554,24 @@ class BaseEventStore:
         )
 
     def envelope(self, row: Sequence[Any]) -> EventEnvelope:
-        """Build the envelope of a stored row, upcasting its payload to the current version."""
-        (
+        """The envelope of one stored row (see :meth:`envelopes`)."""
+        return self.envelopes((row,))[0]
+
+    def envelopes(self, rows: Iterable[Sequence[Any]]) -> list[EventEnvelope]:
+        """Build the envelopes of stored rows (COLUMNS order), upcasting payloads to their
+        current versions.
+
+        Without re-validation: what ``model_construct`` does, minus its per-field default
+        handling, which makes reading several times faster; a test checks the result equals
+        a validated envelope. The row's integrity is what ``audit verify`` checks. One loop
+        for a whole batch, its names bound once (7 % less time per event than a method call
+        per row, measured).
+        """
+        decode = self.registry.decode
+        new = EventEnvelope.__new__
+        fields = _ENVELOPE_FIELDS
+        built: list[EventEnvelope] = []
+        for (
             position,
             tenant_id,
             stream_id,
@@ -557,27 +587,35 @@ class BaseEventStore:
             payload_json,
             prev_hash,
             digest,
-        ) = row
-        payload, version = self.registry.decode(event_type, schema_version, payload_json)
-        return _trusted_envelope(
-            {
-                "event_id": event_id,
-                "stream_id": stream_id,
-                "stream_version": stream_version,
-                "global_position": position,
-                "tenant_id": tenant_id,
-                "correlation_id": correlation_id,
-                "causation_id": causation_id,
-                "event_type": event_type,
-                "schema_version": version,
-                "occurred_at": _from_iso(occurred_at),
-                "recorded_at": _from_iso(recorded_at),
-                "idempotency_key": idempotency_key,
-                "payload": payload,
-                "prev_hash": prev_hash,
-                "hash": digest,
-            }
-        )
+        ) in rows:
+            payload, version = decode(event_type, schema_version, payload_json)
+            envelope = new(EventEnvelope)
+            _set(
+                envelope,
+                "__dict__",
+                {
+                    "event_id": event_id,
+                    "stream_id": stream_id,
+                    "stream_version": stream_version,
+                    "global_position": position,
+                    "tenant_id": tenant_id,
+                    "correlation_id": correlation_id,
+                    "causation_id": causation_id,
+                    "event_type": event_type,
+                    "schema_version": version,
+                    "occurred_at": _from_iso(occurred_at),
+                    "recorded_at": _from_iso(recorded_at),
+                    "idempotency_key": idempotency_key,
+                    "payload": payload,
+                    "prev_hash": prev_hash,
+                    "hash": digest,
+                },
+            )
+            _set(envelope, "__pydantic_fields_set__", fields)
+            _set(envelope, "__pydantic_extra__", None)
+            _set(envelope, "__pydantic_private__", None)
+            built.append(envelope)
+        return built
 
     def __enter__(self) -> Self:
         return self

@@ -27,7 +27,6 @@ from omnihub.events import (
     EventStore,
     GoalState,
     SQLiteEventStore,
-    project_goal,
 )
 from omnihub.goals._models import (
     ControlAction,
@@ -217,9 +216,9 @@ class SagaGoalBackend:
 
     async def state(self, tenant_id: str, goal_id: str) -> GoalState:
         """The goal's GoalState; NotFoundError if neither its events nor Temporal know it."""
-        events = await self._read(tenant_id, goal_id)
-        if events:
-            return project_goal(events)
+        state = await asyncio.to_thread(self.store.goal_state, tenant_id, goal_id)
+        if state.event_count:
+            return state
         # Started, but its first event is not recorded yet: known to Temporal only.
         if await self._exists_in_temporal(tenant_id, goal_id):
             return GoalState(goal_id=goal_id, tenant_id=tenant_id, status="new")
