@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 from typer.testing import CliRunner
@@ -86,6 +88,44 @@ def test_bench_saga_compares_with_dbos_and_kills_each_side() -> None:
     assert (ours["duplicate_side_effects"], ours["missing_side_effects"]) == (0, 0)
     assert theirs["missing_side_effects"] == 0
     assert theirs["rows"] == 6 + theirs["duplicate_side_effects"]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_bench_saga_with_tracing_traces_every_goal_as_one_connected_trace() -> None:
+    # In a process of its own: tracing, once on, stays on for the process.
+    args = "bench saga --goals 3 --steps 1 --no-recovery --tracing --json"
+    result = subprocess.run(
+        [sys.executable, "-m", "omnihub", *args.split()],
+        capture_output=True,
+        text=True,
+        timeout=220,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    tracing = json.loads(result.stdout.splitlines()[-1])["tracing"]
+    assert tracing["off"]["completed"] == tracing["on"]["completed"] == 3
+    assert tracing["exporter"] == "otlp/http to a collector stand-in process"
+    sink = tracing["sink"]
+    assert sink["goal_traces"] == sink["connected_goal_traces"] == 3
+    # A one-step goal: the client's start, the workflow's run and completion, three
+    # activities (prepare, the step, the final record) each scheduled and run, the tool
+    # call and its one statement; the ledger's bookkeeping adds none. A new span per goal
+    # is a cost the tracing-overhead target pays: change this count deliberately.
+    assert sink["span_names"] == {
+        "CompleteWorkflow:AgentSaga": 3,
+        "RunActivity:execute_step": 3,
+        "RunActivity:prepare_goal": 3,
+        "RunActivity:record_events": 3,
+        "RunWorkflow:AgentSaga": 3,
+        "StartActivity:execute_step": 3,
+        "StartActivity:prepare_goal": 3,
+        "StartActivity:record_events": 3,
+        "StartWorkflow:AgentSaga": 3,
+        "db.sql": 3,
+        "tool.bench_effect": 3,
+    }
+    assert sink["spans_per_goal"] == 11
 
 
 def test_bench_saga_rejects_bad_sizes() -> None:

@@ -39,6 +39,9 @@ class IdempotencyLedger:
     and its ledger row commit together (exactly once). Other tools call ``lookup`` before and
     ``record`` after acting; a crash between acting and recording leaves a window that they
     narrow by forwarding the key to the receiver.
+
+    Its statements are not ``db.sql`` spans: they are bookkeeping inside the tool call, whose
+    span already times them, and at five a step they were most of a goal's spans.
     """
 
     def __init__(self, database: SqlDatabase) -> None:
@@ -55,7 +58,7 @@ class IdempotencyLedger:
             for attempt in range(3):
                 try:
                     with self.database.transaction() as cursor:
-                        cursor.execute(_CREATE)
+                        cursor.execute(_CREATE, traced=False)
                     break
                 except StoreError:
                     if attempt == 2:
@@ -69,7 +72,7 @@ class IdempotencyLedger:
             return self.lookup_in(cursor, key)
 
     def lookup_in(self, cursor: SqlCursor, key: str) -> dict[str, Any] | None:
-        cursor.execute(f"SELECT output FROM {LEDGER_TABLE} WHERE key = ?", (key,))
+        cursor.execute(f"SELECT output FROM {LEDGER_TABLE} WHERE key = ?", (key,), traced=False)
         rows = cursor.fetchall()
         if not rows:
             return None
@@ -87,6 +90,7 @@ class IdempotencyLedger:
             f"INSERT INTO {LEDGER_TABLE} (key, tenant_id, tool, output, created_at) "
             "VALUES (?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
             (key, tenant_id, tool, "{}", datetime.now(UTC).isoformat()),
+            traced=False,
         )
         return inserted == 1
 
@@ -95,6 +99,7 @@ class IdempotencyLedger:
         cursor.execute(
             f"UPDATE {LEDGER_TABLE} SET output = ? WHERE key = ?",
             (json.dumps(output, sort_keys=True), key),
+            traced=False,
         )
 
     def record(self, key: str, tenant_id: str, tool: str, output: dict[str, Any]) -> bool:

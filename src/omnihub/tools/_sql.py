@@ -21,8 +21,9 @@ from omnihub.errors import ConfigurationError, StoreError, StoreUnavailableError
 class SqlCursor(Protocol):
     """The part of a DB-API cursor the tools use, inside one transaction."""
 
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
-        """Run one statement; return the affected row count."""
+    def execute(self, sql: str, params: Sequence[Any] = (), *, traced: bool = True) -> int:
+        """Run one statement; return the affected row count. Each statement is a ``db.sql``
+        span unless ``traced`` is False (the idempotency ledger's bookkeeping)."""
         ...
 
     def fetchall(self) -> list[dict[str, Any]]:
@@ -48,7 +49,10 @@ class _SQLiteCursor:
     def __init__(self, cursor: sqlite3.Cursor) -> None:
         self._cursor = cursor
 
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+    def execute(self, sql: str, params: Sequence[Any] = (), *, traced: bool = True) -> int:
+        if not traced:
+            self._cursor.execute(sql, tuple(params))
+            return self._cursor.rowcount
         # obs hook: one span per statement (the text only, never the parameters)
         with telemetry.span("db.sql", {"db.system": "sqlite", "db.statement": sql}):
             self._cursor.execute(sql, tuple(params))
@@ -119,7 +123,10 @@ class _PostgresCursor:
     def __init__(self, cursor: Any) -> None:
         self._cursor = cursor
 
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+    def execute(self, sql: str, params: Sequence[Any] = (), *, traced: bool = True) -> int:
+        if not traced:
+            self._cursor.execute(sql.replace("?", "%s"), tuple(params))
+            return int(self._cursor.rowcount)
         # obs hook: one span per statement (the text only, never the parameters)
         with telemetry.span("db.sql", {"db.system": "postgresql", "db.statement": sql}):
             self._cursor.execute(sql.replace("?", "%s"), tuple(params))
