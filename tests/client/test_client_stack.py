@@ -46,14 +46,18 @@ def _client(stack: Stack, who: str = "operator", **kwargs: Any) -> AsyncOmniHubC
 async def test_async_client_follows_a_goal_through_an_approval_and_resumes_its_stream(
     stack: Stack,
 ) -> None:
-    async with _client(stack) as client:
+    # A second operator approves: the submitting key may not approve its own goal's steps.
+    async with _client(stack) as client, _client(stack, "approver") as approver:
         accepted = await client.submit("book it", plan=plan(guarded=True))
         seen: list[EventEnvelope] = []
         async with asyncio.timeout(60):
             async for event in client.stream(accepted.goal_id):
                 seen.append(event)
                 if isinstance(event.payload, ApprovalRequested):
-                    state = await client.approve(accepted.goal_id, event.payload.step_id)
+                    with pytest.raises(ApiError) as own:
+                        await client.approve(accepted.goal_id, event.payload.step_id)
+                    assert own.value.status == 403
+                    state = await approver.approve(accepted.goal_id, event.payload.step_id)
                     assert state.goal_id == accepted.goal_id
         assert isinstance(seen[-1].payload, GoalCompleted)
         assert [e.stream_version for e in seen] == list(range(1, len(seen) + 1))
