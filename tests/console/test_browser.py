@@ -127,8 +127,9 @@ async def test_operator_submits_watches_approves_and_sees_the_goal_finish(
     await expect(page.locator("#audit")).to_have_text("verified")
     await shot(page, "goal-awaiting-approval")
 
-    # Approve from the inbox, with the keyboard, in another tab; the goal's page stays open.
-    inbox = await page.context.new_page()
+    # A second operator approves from the inbox, with the keyboard, in another browser (the
+    # submitter may not approve its own goal); the goal's page stays open.
+    inbox = await sign_in(browser, stack, stack.key("acme"))
     await inbox.goto(f"{stack.base_url}/console/approvals")
     card = inbox.locator(f'article[data-goal-id="{goal_id}"]')
     await expect(card.get_by_text("red lane")).to_be_visible()
@@ -140,7 +141,7 @@ async def test_operator_submits_watches_approves_and_sees_the_goal_finish(
     await inbox.keyboard.press("Enter")
     await expect(inbox).to_have_url(re.compile(r"/console/approvals\?decided=pay"))
     await expect(inbox.get_by_text("Nothing waits for approval")).to_be_visible()
-    await inbox.close()
+    await inbox.context.close()
 
     # Without a reload, the open goal page receives the rest over SSE (entries the script
     # adds are marked "fresh") and its plan and steps refresh to the end state.
