@@ -6,6 +6,7 @@ Values always travel as parameters; identifiers are checked by the callers.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -31,6 +32,13 @@ class SqlCursor(Protocol):
         ...
 
 
+def _statement_span(system: str, sql: str, traced: bool) -> contextlib.AbstractContextManager[Any]:
+    """obs hook: one ``db.sql`` span per statement (the text only, never the parameters)."""
+    if not traced:
+        return contextlib.nullcontext()
+    return telemetry.span("db.sql", {"db.system": system, "db.statement": sql})
+
+
 class SqlDatabase(Protocol):
     """A SQL database that runs work in atomic transactions."""
 
@@ -50,11 +58,7 @@ class _SQLiteCursor:
         self._cursor = cursor
 
     def execute(self, sql: str, params: Sequence[Any] = (), *, traced: bool = True) -> int:
-        if not traced:
-            self._cursor.execute(sql, tuple(params))
-            return self._cursor.rowcount
-        # obs hook: one span per statement (the text only, never the parameters)
-        with telemetry.span("db.sql", {"db.system": "sqlite", "db.statement": sql}):
+        with _statement_span("sqlite", sql, traced):
             self._cursor.execute(sql, tuple(params))
         return self._cursor.rowcount
 
@@ -124,11 +128,7 @@ class _PostgresCursor:
         self._cursor = cursor
 
     def execute(self, sql: str, params: Sequence[Any] = (), *, traced: bool = True) -> int:
-        if not traced:
-            self._cursor.execute(sql.replace("?", "%s"), tuple(params))
-            return int(self._cursor.rowcount)
-        # obs hook: one span per statement (the text only, never the parameters)
-        with telemetry.span("db.sql", {"db.system": "postgresql", "db.statement": sql}):
+        with _statement_span("postgresql", sql, traced):
             self._cursor.execute(sql.replace("?", "%s"), tuple(params))
         return int(self._cursor.rowcount)
 
