@@ -114,3 +114,18 @@ def test_private_file_keeps_the_sqlite_locks_this_process_holds(tmp_path: Path) 
         holder.close()
     assert other.returncode != 0
     assert "database is locked" in other.stderr
+
+
+def test_a_directory_given_as_a_file_is_refused_and_left_as_it_was(tmp_path: Path) -> None:
+    """A database URL naming a directory is refused before any mode changes: neither the
+    directory nor its parent is tightened (the parent may be shared, as pytest's basetemp is
+    with the embedded PostgreSQL server's user)."""
+    parent = tmp_path / "shared"
+    target = parent / "dir"
+    target.mkdir(parents=True)
+    parent.chmod(0o755)
+    target.chmod(0o755)
+    with pytest.raises(IsADirectoryError):
+        private_file(target)
+    assert oct(stat.S_IMODE(parent.stat().st_mode)) == "0o755"
+    assert oct(stat.S_IMODE(target.stat().st_mode)) == "0o755"

@@ -9,7 +9,9 @@ database file 0600 before SQLite opens it covers all three.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import stat
 from pathlib import Path
 
 PRIVATE_DIR_MODE = 0o700
@@ -43,8 +45,14 @@ def private_file(path: Path) -> Path:
 
     Call it before a library (sqlite3, a server) opens the file, so the file is never
     readable by others, not even for a moment. Existing ``-wal``/``-shm`` files are tightened
-    too (an install made before files were private). Raises OSError.
+    too (an install made before files were private). Raises OSError, before changing any
+    mode, when ``path`` exists but is not a regular file (a directory given as a database
+    path must not be chmod-ed 0600, nor its parent 0700).
     """
+    with contextlib.suppress(FileNotFoundError):
+        if not stat.S_ISREG(path.stat().st_mode):
+            code = errno.EISDIR if path.is_dir() else errno.EINVAL
+            raise OSError(code, "exists but is not a regular file", str(path))
     private_dir(path.parent)
     # Never open an existing file: closing any descriptor of an SQLite database drops every
     # POSIX lock this process holds on it, through other connections too (a "disk I/O
