@@ -181,3 +181,30 @@ def test_factory_builds_backends_from_settings(redis_url: str, embedder: Embedde
         open_index("redis")
     with pytest.raises(ConfigurationError, match="unknown plan cache backend"):
         open_index("sqlite")
+
+
+@pytest.mark.parametrize("protocol", [2, 3])
+def test_redis_reads_entries_written_without_the_packed_copy(
+    redis_url: str, make_entry: Callable[..., CacheEntry], protocol: int
+) -> None:
+    """An entry written by an older release has only its fields (no ``entry`` field): a
+    search and the exact path still return it whole, beside a packed one, on RESP2 and RESP3."""
+    client = redis.Redis.from_url(redis_url, protocol=protocol)
+    index = RedisPlanIndex(redis_url, namespace=f"old-{uuid.uuid4().hex[:8]}", client=client)
+    old, new = make_entry("acme", "k"), make_entry("acme", "k")
+    vector = np.zeros(384, dtype=np.float32)
+    vector[0] = 1.0
+    index.add(old, vector)
+    index.add(new, vector)
+    client.hdel(f"{index._prefix('acme')}{old.id}", "entry")
+    assert client.hget(f"{index._prefix('acme')}{new.id}", "entry") is not None
+    found = index.search("acme", vector, 5, time.time())
+    assert sorted((c.entry for c in found), key=lambda e: e.id) == sorted(
+        [old, new], key=lambda e: e.id
+    )
+    assert all(c.similarity == pytest.approx(1.0) for c in found)
+    assert sorted(index.by_key("acme", "k", time.time()), key=lambda e: e.id) == sorted(
+        [old, new], key=lambda e: e.id
+    )
+    index.drop()
+    index.close()

@@ -79,6 +79,40 @@ class CacheEntry:
             planner_tokens=int(row["planner_tokens"]),
         )
 
+    def pack(self) -> str:
+        """The whole entry as one compact JSON array (:data:`PACK_FORMAT` first): one field to
+        read and one ``json.loads`` to decode, where :meth:`to_row` takes twelve fields and
+        three decodes (a remote index returns eight neighbours per lookup)."""
+        return json.dumps(
+            [
+                PACK_FORMAT, self.id, self.tenant, self.key, self.template, self.signature,
+                self.plan, self.version, self.tools, self.created_at, self.expires_at,
+                self.bound, self.planner_tokens,
+            ],
+            sort_keys=True,
+            separators=(",", ":"),
+        )  # fmt: skip
+
+    @classmethod
+    def unpack(cls, packed: str | bytes) -> CacheEntry | None:
+        """The entry :meth:`pack` wrote, or None for another format (the caller then reads the
+        fields of :meth:`to_row`)."""
+        values = json.loads(packed)
+        if not isinstance(values, list) or not values or values[0] != PACK_FORMAT:
+            return None
+        (
+            _, entry_id, tenant, key, template, signature, plan, version, tools, created_at,
+            expires_at, bound, planner_tokens,
+        ) = values  # fmt: skip
+        return cls(
+            entry_id, tenant, key, template, tuple(signature), plan, version, tuple(tools),
+            float(created_at), float(expires_at), bound, int(planner_tokens),
+        )  # fmt: skip
+
+
+#: Layout version of :meth:`CacheEntry.pack`; bump it when the array changes.
+PACK_FORMAT = 1
+
 
 @dataclass(frozen=True, slots=True)
 class Candidate:
