@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -64,12 +65,25 @@ def schema_export(
 
 
 @audit_app.command("verify")
-def audit_verify(ctx: typer.Context, store_url: StoreUrl = None, tenant: Tenant = None) -> None:
+def audit_verify(
+    ctx: typer.Context,
+    store_url: StoreUrl = None,
+    tenant: Tenant = None,
+    processes: Annotated[
+        int | None,
+        typer.Option(
+            "--processes",
+            min=1,
+            help="Split each long scan across this many processes, where the store allows "
+            "it (SQLite) (default: one per CPU).",
+        ),
+    ] = None,
+) -> None:
     """Recompute every hash chain; exit 0 when intact, 1 naming the first broken event."""
     from omnihub.events import verify_store
 
     with _open(ctx, store_url) as store:
-        report = verify_store(store, tenant)
+        report = verify_store(store, tenant, processes=processes or os.cpu_count() or 1)
     if report.first_break is not None:
         from rich.console import Console
 
