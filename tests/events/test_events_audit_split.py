@@ -4,6 +4,9 @@ tampered with and wherever the range boundaries fall."""
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
+import time
 
 import pytest
 
@@ -86,3 +89,44 @@ def test_an_intact_store_split_across_processes_verifies(store: EventStore) -> N
         assert split(store, min(processes, STREAMS * VERSIONS)) == verify_store(store, "acme")
     # The public door: too few events for a second process, so one scan, same report.
     assert verify_store(store, processes=2) == one
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_a_split_scan_while_another_process_appends_sees_one_intact_snapshot(
+    store: EventStore, store_url: str
+) -> None:
+    fill(store)
+    event = NewEvent(payload=StepStarted(step_id="a", tool_name="t"))
+    for n in range(200):
+        store.append("acme", f"more-{n}", [event])
+    before = verify_store(store, "acme")
+    # A writer in another process appends all through the scans.
+    writer = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys\n"
+            "from omnihub.events import NewEvent, StepStarted, open_event_store\n"
+            "with open_event_store(sys.argv[1]) as store:\n"
+            "    for n in range(100_000):\n"
+            "        event = NewEvent(payload=StepStarted(step_id='w', tool_name='t'))\n"
+            "        store.append('acme', f'w-{n % 50}', [event])\n",
+            store_url,
+        ]
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while store.stream_version("acme", "w-0") == 0:  # the writer is under way
+            assert time.monotonic() < deadline
+            assert writer.poll() is None
+            time.sleep(0.05)
+        counts = []
+        for _ in range(20):
+            report = split(store, 3)
+            assert report.ok, report.first_break
+            counts.append(report.events)
+        assert before.events < counts[0] < counts[-1]  # the scans ran while it appended
+    finally:
+        writer.kill()
+        writer.wait()
+    assert verify_store(store, "acme").ok

@@ -142,8 +142,11 @@ def _ranges(
     """Position ranges ``(after, upto]`` to check, one per process, in order; one unbounded
     range when the scan is not split."""
     bounds = store.chain_bounds(tenant) if processes > 1 else None
-    # Forking a process that runs other threads can deadlock the child on a lock one of them
-    # held; the command line has none, a server may.
+    # Forking is safe only from a process whose one thread holds no lock: another thread
+    # might hold a Python lock, or an SQLite transaction whose file-lock bookkeeping the
+    # child would inherit without the lock. With one thread and no statement open here (the
+    # bounds query is done), each child opens its own connection and takes real locks. The
+    # command line has one thread; a server has more, and scans in one process.
     if bounds is None or threading.active_count() > 1:
         return [(None, None)]
     low, high = bounds
