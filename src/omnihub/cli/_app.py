@@ -5,14 +5,17 @@ from __future__ import annotations
 import logging
 import sys
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 
 from omnihub import __version__
-from omnihub.config import Settings, load_settings
 from omnihub.errors import OmniHubError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from omnihub.config import Settings
 
 app = typer.Typer(
     name="omnihub",
@@ -27,8 +30,6 @@ bench_app = typer.Typer(
 )
 app.add_typer(bench_app, name="bench")
 
-err_console = Console(stderr=True)
-
 
 @dataclass
 class CliState:
@@ -40,6 +41,8 @@ class CliState:
     @property
     def settings(self) -> Settings:
         if self._settings is None:
+            from omnihub.config import load_settings
+
             self._settings = load_settings()
         return self._settings
 
@@ -70,6 +73,12 @@ def version() -> None:
     typer.echo(__version__)
 
 
+def _err_console() -> Console:
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
 def main() -> None:
     """Console-script entry point: the command's exit status; OmniHub errors become one clear
     line and exit status 1; usage errors exit 2."""
@@ -81,19 +90,19 @@ def main() -> None:
     except OmniHubError as exc:
         if debug:
             raise
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        _err_console().print(f"[bold red]error:[/] {exc}", highlight=False)
         sys.exit(1)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except typer.Abort:
-        err_console.print("aborted")
+        _err_console().print("aborted")
         sys.exit(130)
     except typer.TyperException as exc:  # usage errors: bad option, unknown command
         show = getattr(exc, "show", None)
         if callable(show):
             show()
         else:  # pragma: no cover - every usage error typer raises today can show itself
-            err_console.print(f"error: {exc.format_message()}", highlight=False)
+            _err_console().print(f"error: {exc.format_message()}", highlight=False)
         sys.exit(exc.exit_code)
     if isinstance(status, int) and status != 0:
         sys.exit(status)

@@ -7,7 +7,6 @@ import json
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from omnihub.cli._app import state
 from omnihub.cli._events import StoreUrl, Tenant, audit_app
@@ -33,6 +32,8 @@ def audit_check(
     equal to their workflows' state. Exit 2 when Temporal is unreachable and some goals are
     still running (reported as unverified).
     """
+    from rich.console import Console
+
     from omnihub.audit import AuditReport, check_deployment, reach_temporal
     from omnihub.events import open_event_store
     from omnihub.tools import open_database

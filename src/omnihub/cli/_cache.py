@@ -8,22 +8,19 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from omnihub.cache import (
-    MemoryPlanIndex,
-    PlanIndex,
-    RedisPlanIndex,
-    evaluate,
-    load_dataset,
-    open_index,
-)
-from omnihub.cache._factory import INDEX_BACKENDS
 from omnihub.cli._app import app, state
-from omnihub.embeddings import open_embedder
 from omnihub.errors import ConfigurationError, NotFoundError, StoreError, ValidationError
+
+if TYPE_CHECKING:
+    from omnihub.cache import PlanIndex
+
+# The backends ``--backend`` offers, spelled out here so that help needs no import of the cache
+# (numpy, the HNSW index); a test pins it to ``omnihub.cache._factory.INDEX_BACKENDS``.
+INDEX_BACKENDS = ("memory", "redis")
 
 cache_app = typer.Typer(help="The semantic plan cache.", no_args_is_help=True)
 app.add_typer(cache_app, name="cache")
@@ -42,6 +39,8 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object.
 def _scratch_index(backend: str, redis_url: str | None) -> Iterator[PlanIndex]:
     """A fresh, empty index: in memory, or a throw-away namespace in Redis (embedded if no
     URL), dropped afterwards."""
+    from omnihub.cache import MemoryPlanIndex, RedisPlanIndex
+
     if backend == "memory":
         index = MemoryPlanIndex()
         try:
@@ -99,6 +98,9 @@ def eval_command(
     as_json: JsonOption = False,
 ) -> None:
     """Replay a dataset against an empty cache; print hit and false-hit rates."""
+    from omnihub.cache import evaluate, load_dataset
+    from omnihub.embeddings import open_embedder
+
     records = load_dataset(dataset)
     if not records:
         raise ValidationError(f"{dataset} has no records")
@@ -125,6 +127,7 @@ def bench_command(
 ) -> None:
     """Fill an index with synthetic entries and time real lookups (p50/p99 per stage)."""
     from omnihub.bench import run_cache_benchmark
+    from omnihub.embeddings import open_embedder
 
     embedder = open_embedder("onnx", threads=threads)
     with _scratch_index(backend, redis_url) as index:
@@ -136,6 +139,8 @@ def bench_command(
 
 def _configured_index(ctx: typer.Context, backend: str | None, redis_url: str | None) -> PlanIndex:
     """The configured index (the operator's real cache), with command-line overrides."""
+    from omnihub.cache import open_index
+
     settings = state(ctx).settings
     return open_index(
         backend or settings.resolved_cache_url,

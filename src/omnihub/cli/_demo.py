@@ -9,35 +9,32 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.panel import Panel
-from rich.table import Table
 
 from omnihub.cli._app import app, state
 from omnihub.errors import ConcurrencyError
-from omnihub.events import (
-    GoalCompleted,
-    GoalReceived,
-    NewEvent,
-    PlanGenerated,
-    StepCompleted,
-    StepStarted,
-    ToolExecuted,
-    ToolExecutedV1,
-    deterministic_event_id,
-    open_event_store,
-    project_goal,
-    verify_store,
-)
-from omnihub.plans import PlanStep
+
+if TYPE_CHECKING:
+    from omnihub.events import NewEvent
 
 TENANT = "demo"
 
 
 def _goal_events(goal_id: str, start: datetime) -> list[NewEvent]:
+    from omnihub.events import (
+        GoalCompleted,
+        GoalReceived,
+        NewEvent,
+        PlanGenerated,
+        StepCompleted,
+        StepStarted,
+        ToolExecuted,
+        deterministic_event_id,
+    )
+    from omnihub.plans import PlanStep
+
     steps = [
         PlanStep(id="find", tool="restaurants.search", args={"city": "Lyon"}),
         PlanStep(id="book", tool="restaurants.book", args={"party": 2}, depends_on=["find"]),
@@ -84,6 +81,18 @@ def demo(
     ] = None,
 ) -> None:
     """A short walk-through of the event store on the embedded default (SQLite)."""
+    from rich.console import Console
+    from rich.panel import Panel
+    from rich.table import Table
+
+    from omnihub.events import (
+        NewEvent,
+        ToolExecutedV1,
+        open_event_store,
+        project_goal,
+        verify_store,
+    )
+
     console = Console()
     settings = state(ctx).settings
     url = store_url or settings.resolved_event_store_url

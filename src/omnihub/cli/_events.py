@@ -4,28 +4,21 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from omnihub.cli._app import app, bench_app, state
 from omnihub.errors import NotFoundError
-from omnihub.events import (
-    EventEnvelope,
-    EventStore,
-    cdm_schema_text,
-    export_jsonl,
-    open_event_store,
-    project_goal,
-    verify_store,
-)
+
+if TYPE_CHECKING:
+    from omnihub.events import EventEnvelope, EventStore
 
 schema_app = typer.Typer(help="JSON Schema of the canonical data model.", no_args_is_help=True)
 audit_app = typer.Typer(
@@ -49,6 +42,8 @@ Tenant = Annotated[
 
 @contextmanager
 def _open(ctx: typer.Context, store_url: str | None) -> Iterator[EventStore]:
+    from omnihub.events import open_event_store
+
     settings = state(ctx).settings
     url = store_url or settings.resolved_event_store_url
     with open_event_store(url, max_payload_bytes=settings.max_payload_bytes) as store:
@@ -62,17 +57,36 @@ def schema_export(
     ] = DEFAULT_SCHEMA_PATH,
 ) -> None:
     """Write the JSON Schema of every CDM event (commit it under schemas/)."""
+    from omnihub.events import cdm_schema_text
+
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(cdm_schema_text(), encoding="utf-8")
     typer.echo(f"wrote {output}")
 
 
 @audit_app.command("verify")
-def audit_verify(ctx: typer.Context, store_url: StoreUrl = None, tenant: Tenant = None) -> None:
+def audit_verify(
+    ctx: typer.Context,
+    store_url: StoreUrl = None,
+    tenant: Tenant = None,
+    processes: Annotated[
+        int | None,
+        typer.Option(
+            "--processes",
+            min=1,
+            help="Split each long scan across this many processes, where the store allows "
+            "it (SQLite) (default: one per CPU).",
+        ),
+    ] = None,
+) -> None:
     """Recompute every hash chain; exit 0 when intact, 1 naming the first broken event."""
+    from omnihub.events import verify_store
+
     with _open(ctx, store_url) as store:
-        report = verify_store(store, tenant)
+        report = verify_store(store, tenant, processes=processes or os.cpu_count() or 1)
     if report.first_break is not None:
+        from rich.console import Console
+
         Console(stderr=True).print(
             f"[bold red]chain broken[/] at {report.first_break} "
             f"({report.broken_streams} of {report.streams} streams broken)",
@@ -99,6 +113,8 @@ def audit_export(
     tenant: Tenant = None,
 ) -> None:
     """Stream events as canonical JSON lines (each with its hash, verifiable on its own)."""
+    from omnihub.events import export_jsonl
+
     with _open(ctx, store_url) as store:
         if output is None:
             for line in export_jsonl(store, tenant):
@@ -131,6 +147,11 @@ def events_show(
     ] = False,
 ) -> None:
     """Print a goal's timeline and its folded state."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from omnihub.events import project_goal
+
     tenant_id = tenant or state(ctx).settings.tenant_id
     with _open(ctx, store_url) as store:
         events = store.read_stream(tenant_id, goal_id)
@@ -179,6 +200,9 @@ def bench_events(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Append, read, replay and verify throughput of the event store."""
+    from rich.console import Console
+    from rich.table import Table
+
     from omnihub.bench import BenchConfig, run_events_benchmark
 
     result = run_events_benchmark(

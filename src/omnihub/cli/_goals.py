@@ -13,21 +13,20 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
-from rich.console import Console, Group
-from rich.live import Live
-from rich.table import Table
-from rich.text import Text
 
 from omnihub.cli._app import app, state
 from omnihub.cli._saga import ExampleFlag, _leave
-from omnihub.config import Settings
 from omnihub.errors import NotFoundError
-from omnihub.events import GoalState
-from omnihub.goals import GoalDecision, GoalRequest, GoalService
-from omnihub.runtime import goals_of, running_services
+
+if TYPE_CHECKING:
+    from rich.console import Console, Group
+
+    from omnihub.config import Settings
+    from omnihub.events import GoalState
+    from omnihub.goals import GoalService
 
 _STATUS_STYLE = {
     "completed": "green",
@@ -59,6 +58,8 @@ def up(
     Data lives under OMNIHUB_HOME. Ctrl-C or SIGTERM stops everything, leaving nothing running.
     Create an API key first with `omnihub keys create`.
     """
+    from rich.console import Console
+
     from omnihub.api import run_stack
     from omnihub.runtime import StackInfo
 
@@ -92,12 +93,18 @@ async def _with_goals(
 ) -> _T:
     """Run ``action`` with the running stack's goal service (``temporal=False``: read only,
     from the event store); a clear error when no stack is running."""
+    from omnihub.runtime import goals_of, running_services
+
     async with running_services(settings, start_temporal=False, temporal=temporal) as services:
         return await action(goals_of(services))
 
 
 def render(state: GoalState) -> Group:
     """A goal's state as a header line and a table of its steps."""
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
     style = _STATUS_STYLE.get(state.status, "white")
     header = Text.assemble(
         ("goal ", "bold"),
@@ -144,6 +151,12 @@ def run(
 
     Exits 0 when the goal completed, 1 when it failed or was cancelled.
     """
+    from rich.console import Console
+    from rich.live import Live
+    from rich.text import Text
+
+    from omnihub.goals import GoalRequest
+
     settings = state(ctx).settings
     who = tenant or settings.tenant_id
     console = Console()
@@ -186,6 +199,8 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="Print the GoalState as JSON.")] = False,
 ) -> None:
     """Show a goal's state (folded from its events): status, steps, compensations, result."""
+    from rich.console import Console
+
     settings = state(ctx).settings
     who = tenant or settings.tenant_id
     current = asyncio.run(
@@ -211,6 +226,8 @@ def approve(
 ) -> None:
     """Approve (or, with --reject, reject) a step waiting for approval; returns once the
     workflow has taken the decision."""
+    from omnihub.goals import GoalDecision
+
     settings = state(ctx).settings
     decision = GoalDecision(decision="reject" if reject else "approve", reason=reason)
     who, actor = tenant or settings.tenant_id, f"cli:{getpass.getuser()}"

@@ -8,17 +8,9 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from omnihub.cli._app import app, bench_app, state
 from omnihub.errors import ValidationError
-
-# The planning flow's own event (BudgetExceeded) is part of the CDM: register it with the CLI,
-# so `omnihub schema export` and every command that reads events know it.
-from omnihub.planning import _events  # noqa: F401
-
-_out = Console()
 
 
 def _parse_since(value: str | None) -> datetime | None:
@@ -75,6 +67,9 @@ def _print_plan(result: dict[str, Any], *, as_json: bool) -> None:
     if as_json:
         typer.echo(json.dumps(result))
         return
+    from rich.console import Console
+    from rich.table import Table
+
     table = Table(title=f"plan ({result['source']})")
     for column in ("id", "tool", "args", "depends on"):
         table.add_column(column)
@@ -82,8 +77,9 @@ def _print_plan(result: dict[str, Any], *, as_json: bool) -> None:
         table.add_row(
             step["id"], step["tool"], json.dumps(step["args"]), ", ".join(step["depends_on"])
         )
-    _out.print(table)
-    _out.print(f"usage: {json.dumps(result['usage'])}", highlight=False)
+    out = Console()
+    out.print(table)
+    out.print(f"usage: {json.dumps(result['usage'])}", highlight=False)
 
 
 @app.command("usage")
@@ -109,6 +105,9 @@ def usage_command(
     if as_json:
         typer.echo(json.dumps([row.__dict__ for row in rows]))
         return
+    from rich.console import Console
+    from rich.table import Table
+
     table = Table(title=f"LLM usage of tenant {who}")
     for column in (
         "day",
@@ -149,7 +148,7 @@ def usage_command(
             str(sum(r.saved_tokens for r in rows)),
             f"{sum(r.saved_cost for r in rows):.6f}",
         )
-    _out.print(table)
+    Console().print(table)
 
 
 @bench_app.command("planning")

@@ -16,15 +16,16 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
-from pydantic import ValidationError as PydanticValidationError
 
 from omnihub.cli._app import app, bench_app, state
-from omnihub.config import Settings
 from omnihub.errors import ConfigurationError, OmniHubError, StoreError, ValidationError
-from omnihub.plans import Plan
+
+if TYPE_CHECKING:
+    from omnihub.config import Settings
+    from omnihub.plans import Plan
 
 saga_app = typer.Typer(
     help="Goals as durable sagas: start, inspect and steer them.", no_args_is_help=True
@@ -128,6 +129,10 @@ def _create_example_tables(settings: Settings) -> None:
 
 
 def _read_plan(path: Path) -> Plan:
+    from pydantic import ValidationError as PydanticValidationError
+
+    from omnihub.plans import Plan
+
     try:
         return Plan.model_validate_json(path.read_text())
     except OSError as exc:

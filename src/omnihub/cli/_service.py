@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from omnihub.auth import KeyStore, Role, SecretCipher, open_key_store
+from omnihub.auth import Role
 from omnihub.cli._app import app, state
+
+if TYPE_CHECKING:
+    from omnihub.auth import KeyStore
 
 keys_app = typer.Typer(
     help="API keys: one per client, scoped to a tenant, with a role.", no_args_is_help=True
@@ -19,6 +20,8 @@ app.add_typer(keys_app, name="keys")
 
 
 def _key_store(ctx: typer.Context) -> KeyStore:
+    from omnihub.auth import SecretCipher, open_key_store
+
     settings = state(ctx).settings
     return open_key_store(
         settings.resolved_api_keys_url, cipher=SecretCipher.from_settings(settings)
@@ -62,6 +65,8 @@ def keys_create(
     ] = False,
 ) -> None:
     """Create an API key and print it once; only its hash is stored."""
+    from rich.console import Console
+
     store = _key_store(ctx)
     try:
         created = store.create(tenant, role, require_signature=signed)
@@ -84,6 +89,9 @@ def keys_list(
     tenant: Annotated[str | None, typer.Option(help="Only this tenant's keys.")] = None,
 ) -> None:
     """List keys (ids, tenants, roles; never the keys themselves)."""
+    from rich.console import Console
+    from rich.table import Table
+
     store = _key_store(ctx)
     try:
         infos = store.list(tenant)

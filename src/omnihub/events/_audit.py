@@ -6,13 +6,20 @@ import hashlib
 import itertools
 import json
 import operator
+import os
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from omnihub import telemetry
+from omnihub.errors import StoreError
 from omnihub.events._canonical import GENESIS_HASH, event_canonical_json
 from omnihub.events._store import BaseEventStore, EventStore, StoredRecord
+
+if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
+    from multiprocessing.process import BaseProcess
 
 __all__ = ["ChainBreak", "VerifyReport", "export_jsonl", "verify_records", "verify_store"]
 
@@ -65,38 +72,153 @@ def verify_records(records: Iterable[Sequence[Any]]) -> VerifyReport:
     return _report(checks.values())
 
 
-def verify_store(store: EventStore, tenant_id: str | None = None) -> VerifyReport:
+def verify_store(
+    store: EventStore, tenant_id: str | None = None, *, processes: int = 1
+) -> VerifyReport:
     """Recompute every chain of one tenant, or of every tenant when ``tenant_id`` is None.
 
-    One streaming scan per tenant in global order, hashed as it arrives: a million events
-    take seconds in one process, so the scan is not split (extra processes did not pay on two
-    cores, and they would cost a snapshot per part).
+    One streaming scan per tenant in global order, hashed as it arrives. With ``processes``
+    above 1, a store that allows it (SQLite) has each long tenant's scan split by position
+    across that many processes, forked from this one: each range is checked on its own, with
+    its streams' first links left open, and the ranges are then joined in order (`audit
+    verify` of 1,000,000 events: 4.9 s with one process, 3.0 s with two, on two cores at load
+    3). The report is the same either way.
     """
     tenants = [tenant_id] if tenant_id is not None else store.list_tenants()
     checks = []
     for tenant in tenants:
-        check = _TenantCheck(tenant)
-        if isinstance(store, BaseEventStore):
-            for rows in store.iter_chain_batches(tenant):
-                check.feed(rows)
-        else:  # pragma: no cover - every store here is a BaseEventStore
+        if not isinstance(store, BaseEventStore):  # pragma: no cover - every store here is one
+            check = _TenantCheck(tenant)
             check.feed([(r[0], *r[2:]) for r in store.iter_records(tenant)])
+        else:
+            check = _check_tenant(store, tenant, processes)
         checks.append(check)
     return _report(checks)
 
 
+# A range below this many positions is not worth a process (forking and joining cost ~10 ms).
+_MIN_PART = 50_000
+
+
+def _check_tenant(
+    store: BaseEventStore, tenant: str, processes: int, *, min_part: int = _MIN_PART
+) -> _TenantCheck:
+    ranges = _ranges(store, tenant, processes, min_part)
+    if len(ranges) == 1:
+        return _check_range(store, tenant, None, None)
+    import multiprocessing  # only here: ~20 ms of imports a single scan does not need
+
+    context = multiprocessing.get_context("fork")
+    children = []
+    for after, upto in ranges[1:]:
+        receive, send = context.Pipe(duplex=False)
+        child = context.Process(
+            target=_check_range_in_child,
+            args=(store, tenant, after, upto, send),
+            name=f"omnihub-verify-{after}",
+            daemon=True,
+        )
+        child.start()
+        send.close()
+        children.append((child, receive))
+    done = False
+    try:
+        check = _check_range(store, tenant, *ranges[0])
+        for child, receive in children:
+            check.join(_result_of(child, receive))
+        done = True
+    finally:
+        for child, receive in children:
+            receive.close()
+            if not done:  # a range failed: the others' results are not wanted
+                child.kill()
+            child.join()
+    return check
+
+
+def _ranges(
+    store: BaseEventStore, tenant: str, processes: int, min_part: int
+) -> list[tuple[int | None, int | None]]:
+    """Position ranges ``(after, upto]`` to check, one per process, in order; one unbounded
+    range when the scan is not split."""
+    bounds = store.chain_bounds(tenant) if processes > 1 else None
+    # Forking is safe only from a process whose one thread holds no lock: another thread
+    # might hold a Python lock, or an SQLite transaction whose file-lock bookkeeping the
+    # child would inherit without the lock. With one thread and no statement open here (the
+    # bounds query is done), each child opens its own connection and takes real locks. The
+    # command line has one thread; a server has more, and scans in one process.
+    if bounds is None or threading.active_count() > 1:
+        return [(None, None)]
+    low, high = bounds
+    parts = min(processes, (high - low + 1) // min_part)
+    if parts < 2 or not hasattr(os, "fork"):
+        return [(None, None)]
+    cuts = [low - 1 + (high - low + 1) * k // parts for k in range(1, parts)]
+    # The first range has no lower bound (nothing below the tenant's first position is
+    # missed) and the last ends at its last position as seen here: events are only ever
+    # appended, at higher positions, so the ranges together hold one consistent set of rows.
+    return list(zip([None, *cuts], [*cuts, high], strict=True))
+
+
+def _check_range(
+    store: BaseEventStore, tenant: str, after: int | None, upto: int | None
+) -> _TenantCheck:
+    check = _TenantCheck(tenant, open_start=after is not None)
+    for rows in store.iter_chain_batches(tenant, after=after, upto=upto):
+        check.feed(rows)
+    return check
+
+
+def _check_range_in_child(
+    store: BaseEventStore,
+    tenant: str,
+    after: int | None,
+    upto: int | None,
+    send: Connection,
+) -> None:
+    """A forked child's work: check one range, send the result (or the error) back."""
+    try:
+        send.send(_check_range(store, tenant, after, upto))
+    except BaseException as exc:
+        send.send(StoreError(f"audit verify of positions after {after}: {exc}"))
+    finally:
+        send.close()
+
+
+def _result_of(child: BaseProcess, receive: Connection) -> _TenantCheck:
+    try:
+        result = receive.recv()
+    except EOFError:
+        child.join()
+        raise StoreError(
+            f"audit verify: a scanning process ended with status {child.exitcode}"
+        ) from None
+    if isinstance(result, BaseException):
+        raise result
+    if not isinstance(result, _TenantCheck):  # pragma: no cover - the child sends only these
+        raise StoreError(f"audit verify: unexpected result {type(result).__name__}")
+    return result
+
+
 def _report(checks: Iterable[_TenantCheck]) -> VerifyReport:
     checks = list(checks)
-    broken = [c for c in checks if c.first_break is not None]
-    first = min(broken, key=lambda c: c.break_position, default=None)
+    broken = [c.first_break for c in checks if c.breaks]
+    first = min(broken, key=operator.itemgetter(0), default=None)
     report = VerifyReport(
         sum(c.events for c in checks),
         sum(len(c.heads) for c in checks),
-        sum(c.broken_streams for c in checks),
-        None if first is None else first.first_break,
+        sum(len(c.breaks) for c in checks),
+        None if first is None else first[1],
     )
     telemetry.record_audit(report.broken_streams)  # obs hook: every verification, whoever asks
     return report
+
+
+_REASONS = {
+    "missing": "expected version {expected}, found {version} (events missing)",
+    "unlinked": "prev_hash does not match the previous event's hash",
+    "tampered": "hash does not match the event's content (tampered)",
+}
 
 
 class _TenantCheck:
@@ -114,23 +236,43 @@ class _TenantCheck:
     ``prev_hash`` fails the link; deleted, inserted or reordered events break the run of
     versions 1, 2, 3… that the scan expects. Only ``global_position`` is outside the chains:
     it orders events across streams, not within one.
+
+    ``open_start``: the rows begin mid-tenant (a later range of a split scan). A stream's
+    first row here is taken on trust as linking to what came before (its hash is still
+    checked), and kept in ``anchors``; :meth:`join` checks that link against the earlier
+    range's head of the stream.
     """
 
-    __slots__ = ("break_position", "broken_streams", "events", "first_break", "heads", "tenant")
+    __slots__ = ("anchors", "breaks", "events", "heads", "open_start", "tenant")
 
-    def __init__(self, tenant: str) -> None:
+    def __init__(self, tenant: str, *, open_start: bool = False) -> None:
         self.tenant = tenant
+        self.open_start = open_start
         # Each stream's last verified (version, hash); None once the stream is broken (its
         # later events are counted, not checked: one break per stream is reported).
         self.heads: dict[str, tuple[int, str] | None] = {}
+        # Each broken stream's break: (global position, ChainBreak).
+        self.breaks: dict[str, tuple[int, ChainBreak]] = {}
+        # open_start: each stream's first row here, (position, version, prev_hash).
+        self.anchors: dict[str, tuple[int, Any, Any]] = {}
         self.events = 0
-        self.broken_streams = 0
-        self.first_break: ChainBreak | None = None
-        self.break_position = -1
+
+    @property
+    def first_break(self) -> tuple[int, ChainBreak]:
+        """The break with the lowest global position (of a check with breaks)."""
+        return min(self.breaks.values(), key=operator.itemgetter(0))
 
     def feed(self, rows: Sequence[Sequence[Any]]) -> None:
         self.events += len(rows)
         heads = self.heads
+        if self.open_start:
+            anchors = self.anchors
+            for row in rows:
+                if row[1] not in heads:  # (position, stream, version, …, prev_hash, hash)
+                    version = row[2]
+                    anchors[row[1]] = (row[0], version, row[12])
+                    # A version that is no integer breaks the link anyway (join says so).
+                    heads[row[1]] = (version - 1, row[12]) if type(version) is int else None
         get = heads.get
         encode = _encode
         sha256 = hashlib.sha256
@@ -183,19 +325,31 @@ class _TenantCheck:
                 continue
             heads[stream] = (version, stored_hash)
 
+    def join(self, later: _TenantCheck) -> None:
+        """Append the check of the next range (``open_start``) to this one: each stream's
+        first row there must link to its head here, as if the rows had been fed here."""
+        self.events += later.events
+        heads = self.heads
+        genesis = (0, GENESIS_HASH)
+        for stream, (position, version, prev_hash) in later.anchors.items():
+            head = heads.get(stream, genesis)
+            if head is None:  # broken here already: its later events are counted, not checked
+                continue
+            if version != head[0] + 1:
+                self._break(position, stream, version, head, "missing")
+            elif prev_hash != head[1]:
+                self._break(position, stream, version, head, "unlinked")
+            else:
+                heads[stream] = later.heads[stream]
+                if stream in later.breaks:
+                    self.breaks[stream] = later.breaks[stream]
+
     def _break(
         self, position: int, stream: str, version: int, head: tuple[int, str], kind: str
     ) -> None:
         self.heads[stream] = None
-        self.broken_streams += 1
-        if self.first_break is None:  # rows arrive in global order: the first is the lowest
-            reason = {
-                "missing": f"expected version {head[0] + 1}, found {version} (events missing)",
-                "unlinked": "prev_hash does not match the previous event's hash",
-                "tampered": "hash does not match the event's content (tampered)",
-            }[kind]
-            self.first_break = ChainBreak(self.tenant, stream, version, reason)
-            self.break_position = position
+        reason = _REASONS[kind].format(expected=head[0] + 1, version=version)
+        self.breaks[stream] = (position, ChainBreak(self.tenant, stream, version, reason))
 
 
 def export_line(record: StoredRecord) -> str:

@@ -55,6 +55,7 @@ from omnihub.events._store import (
     Head,
     HeadCache,
     Pending,
+    chain_range_sql,
 )
 from omnihub.events._subscription import Waiter
 
@@ -452,7 +453,9 @@ class PostgresEventStore(BaseEventStore):
             (tenant_id, from_position, limit),
         )
 
-    def iter_chain_batches(self, tenant_id: str) -> Iterator[list[tuple[Any, ...]]]:
+    def iter_chain_batches(
+        self, tenant_id: str, *, after: int | None = None, upto: int | None = None
+    ) -> Iterator[list[tuple[Any, ...]]]:
         self._check_open()
         with (
             translate_errors("read events", self._pool),
@@ -463,9 +466,9 @@ class PostgresEventStore(BaseEventStore):
             conn.cursor(name="omnihub_audit", binary=True) as cursor,
         ):
             cursor.execute(
-                f"SELECT {_CHAIN_SELECT} FROM omnihub_events WHERE tenant_id = %s "
-                "ORDER BY global_position",
-                (tenant_id,),
+                f"SELECT {_CHAIN_SELECT} FROM omnihub_events WHERE tenant_id = %s"
+                f"{chain_range_sql(after, upto, '%s')} ORDER BY global_position",
+                (tenant_id, *(bound for bound in (after, upto) if bound is not None)),
             )
             yield from _prefetched(lambda: cursor.fetchmany(_CHAIN_BATCH))
 

@@ -42,6 +42,7 @@ from omnihub.events._store import (
     Head,
     HeadCache,
     Pending,
+    chain_range_sql,
 )
 from omnihub.events._subscription import ConditionWaiter, Waiter
 
@@ -402,19 +403,35 @@ class SQLiteEventStore(BaseEventStore):
             )
         return rows
 
-    def iter_chain_batches(self, tenant_id: str) -> Iterator[list[tuple[Any, ...]]]:
+    def iter_chain_batches(
+        self, tenant_id: str, *, after: int | None = None, upto: int | None = None
+    ) -> Iterator[list[tuple[Any, ...]]]:
         # A private connection: the cursor (one read transaction, so one snapshot) stays
-        # open while the caller iterates. Global order rides the (tenant, position) index,
-        # visiting table pages in order; stream order would jump across the file per row.
+        # open while the caller iterates, and a forked process may open one too (see
+        # chain_bounds). Global order rides the (tenant, position) index, visiting table
+        # pages in order; stream order would jump across the file per row.
         with contextlib.closing(self._connect()) as conn, translate_errors("read events"):
             cursor = conn.execute(
-                f"SELECT {_CHAIN_COLS} FROM omnihub_events WHERE tenant_id = ? "
-                "ORDER BY global_position",
-                (tenant_id,),
+                f"SELECT {_CHAIN_COLS} FROM omnihub_events WHERE tenant_id = ?"
+                f"{chain_range_sql(after, upto, '?')} ORDER BY global_position",
+                (tenant_id, *(bound for bound in (after, upto) if bound is not None)),
             )
             cursor.arraysize = _CHAIN_BATCH
             while rows := cursor.fetchmany():
                 yield rows
+
+    def chain_bounds(self, tenant_id: str) -> tuple[int, int] | None:
+        with translate_errors("read events"):
+            low, high = (
+                self._reader()
+                .execute(
+                    "SELECT min(global_position), max(global_position) FROM omnihub_events "
+                    "WHERE tenant_id = ?",
+                    (tenant_id,),
+                )
+                .fetchone()
+            )
+        return None if low is None else (int(low), int(high))
 
     def list_streams(self, tenant_id: str) -> list[str]:
         with translate_errors("list streams"):

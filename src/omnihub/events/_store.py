@@ -251,6 +251,14 @@ def check_id(kind: str, value: str) -> None:
         raise ValidationError(f"{kind} must be a non-empty string of at most {MAX_ID_LENGTH}")
 
 
+def chain_range_sql(after: int | None, upto: int | None, mark: str) -> str:
+    """The ``AND global_position …`` conditions of :meth:`BaseEventStore.iter_chain_batches`
+    (``mark``: the driver's placeholder), one per bound given: no bound, no condition."""
+    return (" AND global_position > " + mark if after is not None else "") + (
+        " AND global_position <= " + mark if upto is not None else ""
+    )
+
+
 def utc_now() -> str:
     """Now, as :func:`~omnihub.events._ids.format_timestamp` writes it (``isoformat`` of a UTC
     time is the same text up to the offset, at about half the cost of ``strftime``)."""
@@ -285,10 +293,21 @@ class BaseEventStore:
         """Stored rows (COLUMNS order) of the tenant after ``from_position``, in global order."""
         raise NotImplementedError
 
-    def iter_chain_batches(self, tenant_id: str) -> Iterator[list[tuple[Any, ...]]]:
+    def iter_chain_batches(
+        self, tenant_id: str, *, after: int | None = None, upto: int | None = None
+    ) -> Iterator[list[tuple[Any, ...]]]:
         """Every stored row of the tenant (CHAIN_COLUMNS order) in global order, in large
-        batches from one streaming cursor: what ``audit verify`` recomputes, nothing more."""
+        batches from one streaming cursor: what ``audit verify`` recomputes, nothing more.
+        ``after`` and ``upto``, when given, bound the positions read: ``after < position <=
+        upto``."""
         raise NotImplementedError
+
+    def chain_bounds(self, tenant_id: str) -> tuple[int, int] | None:
+        """The tenant's lowest and highest global position (None: no events), when a forked
+        child process may call :meth:`iter_chain_batches` on this object (each call opens its
+        own connection, sharing nothing with the parent), so ``audit verify`` can split a long
+        scan by position across processes; None where it may not."""
+        return None
 
     def _fold_rows(self, tenant_id: str, stream_id: str) -> list[tuple[Any, ...]]:
         """``(stream_version, event_type, schema_version, occurred_at, payload)`` of the
