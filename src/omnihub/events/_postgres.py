@@ -169,6 +169,12 @@ WITH e AS (
 )
 SELECT pg_current_xact_id()::text::bigint, pg_notify('{CHANNEL}', %(tenant)s)
 """
+# Many goals' fold rows, each goal's together and by version (the stream version index).
+_FOLD_MANY = (
+    "SELECT stream_id, stream_version, event_type, schema_version, occurred_at, payload::text "
+    "FROM omnihub_events WHERE tenant_id = %s AND stream_id = ANY(%s::text[]) "
+    "ORDER BY stream_id, stream_version"
+)
 _VISIBLE = "global_position < (pg_snapshot_xmin(pg_current_snapshot())::text::bigint << 16)"
 
 
@@ -434,6 +440,29 @@ class PostgresEventStore(BaseEventStore):
             "FROM omnihub_events WHERE tenant_id = %s AND stream_id = %s ORDER BY stream_version",
             (tenant_id, stream_id),
         )
+
+    def _fold_rows_of(
+        self, tenant_id: str, stream_ids: Sequence[str]
+    ) -> Iterator[list[tuple[Any, ...]]]:
+        self._check_open()
+        size = self.goals_per_query
+        chunks = iter(range(0, len(stream_ids), size))
+        with (
+            translate_errors("read goals", self._pool),
+            self._pool.connection() as conn,
+            # Binary: the versions arrive as integers, not text to parse.
+            conn.cursor(binary=True) as cursor,
+        ):
+
+            def fetch() -> list[tuple[Any, ...]]:
+                start = next(chunks, None)
+                if start is None:
+                    return []
+                chunk = list(stream_ids[start : start + size])
+                return cursor.execute(_FOLD_MANY, (tenant_id, chunk)).fetchall()
+
+            # The next goals' rows arrive while the caller folds these (see _prefetched).
+            yield from _prefetched(fetch)
 
     def stream_version(self, tenant_id: str, stream_id: str) -> int:
         rows = self._fetch(

@@ -125,6 +125,12 @@ _FOLD = (
     "SELECT stream_version, event_type, schema_version, occurred_at, payload FROM omnihub_events "
     "WHERE tenant_id = ? AND stream_id = ? ORDER BY stream_version"
 )
+# Many goals' fold rows: the IN list rides the (tenant, stream, version) index, in its order.
+_FOLD_MANY = (
+    "SELECT stream_id, stream_version, event_type, schema_version, occurred_at, payload "
+    "FROM omnihub_events WHERE tenant_id = ? AND stream_id IN (SELECT value FROM json_each(?)) "
+    "ORDER BY stream_id, stream_version"
+)
 _ROW = "(" + ", ".join("?" * len(COLUMNS)) + ")"
 _ROWS_PER_INSERT = 500  # 15 parameters a row, well under SQLite's 32,766
 
@@ -375,6 +381,17 @@ class SQLiteEventStore(BaseEventStore):
                 self._reader().execute(_FOLD, (tenant_id, stream_id)).fetchall()
             )
         return rows
+
+    def _fold_rows_of(
+        self, tenant_id: str, stream_ids: Sequence[str]
+    ) -> Iterator[list[tuple[Any, ...]]]:
+        for start in range(0, len(stream_ids), self.goals_per_query):
+            chunk = json.dumps(stream_ids[start : start + self.goals_per_query])
+            with translate_errors("read goals"):
+                rows: list[tuple[Any, ...]] = (
+                    self._reader().execute(_FOLD_MANY, (tenant_id, chunk)).fetchall()
+                )
+            yield rows
 
     def stream_version(self, tenant_id: str, stream_id: str) -> int:
         with translate_errors(f"read stream {stream_id!r}"):

@@ -36,6 +36,7 @@ __all__ = [
     "CHAIN_COLUMNS",
     "COLUMNS",
     "DEFAULT_MAX_PAYLOAD_BYTES",
+    "GOALS_PER_QUERY",
     "MAX_BATCH",
     "BaseEventStore",
     "EventStore",
@@ -46,6 +47,8 @@ __all__ = [
 ]
 
 DEFAULT_MAX_PAYLOAD_BYTES = 256 * 1024
+GOALS_PER_QUERY = 1000
+"""Most goals :meth:`BaseEventStore.goal_states` folds from one query (bounds its parameter)."""
 MAX_BATCH = 65_535
 """Most events one append may carry (PostgreSQL positions reserve 16 bits per transaction)."""
 MAX_ID_LENGTH = 200
@@ -136,6 +139,12 @@ class EventStore(Protocol):
     def goal_state(self, tenant_id: str, goal_id: str) -> GoalState:
         """The goal's :class:`GoalState`: what :func:`~omnihub.events.project_goal` gives
         for its stream, folded from the stored rows without building envelopes."""
+        ...
+
+    def goal_states(self, tenant_id: str, goal_ids: Sequence[str]) -> list[GoalState]:
+        """The :class:`GoalState` of each of ``goal_ids``, in their order: what
+        :meth:`goal_state` gives for each, from a few queries that stream many goals' rows
+        instead of one round trip per goal."""
         ...
 
     def list_streams(self, tenant_id: str) -> list[str]:
@@ -261,6 +270,8 @@ class BaseEventStore:
     """Shared logic of the backends: preparing, chaining and decoding events."""
 
     url: str
+    goals_per_query = GOALS_PER_QUERY
+    """Most goals :meth:`goal_states` folds from one query (bounds the query's parameter)."""
 
     def __init__(self, url: str, *, max_payload_bytes: int, registry: EventRegistry | None) -> None:
         if max_payload_bytes < 1:
@@ -293,6 +304,14 @@ class BaseEventStore:
     def _fold_rows(self, tenant_id: str, stream_id: str) -> list[tuple[Any, ...]]:
         """``(stream_version, event_type, schema_version, occurred_at, payload)`` of the
         stream's rows, by version: all a goal's fold reads."""
+        raise NotImplementedError
+
+    def _fold_rows_of(
+        self, tenant_id: str, stream_ids: Sequence[str]
+    ) -> Iterator[list[tuple[Any, ...]]]:
+        """Batches of ``(stream_id, stream_version, event_type, schema_version, occurred_at,
+        payload)`` of the given (distinct) streams' rows, each stream's rows together and by
+        version, from one query per :attr:`goals_per_query` streams."""
         raise NotImplementedError
 
     def _waiter(self) -> Waiter:
@@ -523,6 +542,30 @@ class BaseEventStore:
             payload = decode(event_type, schema_version, payload_json)[0]
             fold.apply(payload, _from_iso(occurred_at), goal_id, tenant_id, version)
         return fold.goal_state(goal_id)
+
+    def goal_states(self, tenant_id: str, goal_ids: Sequence[str]) -> list[GoalState]:
+        """See :meth:`EventStore.goal_states`.
+
+        The same fold as :meth:`goal_state`, over the rows of up to :attr:`goals_per_query`
+        goals per query, ordered by goal and version: one round trip per goal cost about
+        160 µs on PostgreSQL, more than folding its twelve events.
+        """
+        check_id("tenant_id", tenant_id)
+        states: dict[str, GoalState] = {}
+        decode = self.registry.decode
+        goal_id = None
+        fold = GoalFold()
+        for rows in self._fold_rows_of(tenant_id, list(dict.fromkeys(goal_ids))):
+            for stream_id, version, event_type, schema_version, occurred_at, data in rows:
+                if stream_id != goal_id:
+                    if goal_id is not None:
+                        states[goal_id] = fold.goal_state(goal_id)
+                    goal_id, fold = stream_id, GoalFold()
+                payload = decode(event_type, schema_version, data)[0]
+                fold.apply(payload, _from_iso(occurred_at), stream_id, tenant_id, version)
+        if goal_id is not None:
+            states[goal_id] = fold.goal_state(goal_id)
+        return [states.get(g) or GoalFold().goal_state(g) for g in goal_ids]
 
     def iter_records(
         self, tenant_id: str, from_position: int = 0, batch_size: int = 5000
