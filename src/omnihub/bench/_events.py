@@ -166,7 +166,7 @@ def _measure_store(store: EventStore, cfg: BenchConfig, tenant: str) -> dict[str
     start = time.perf_counter()
     # Every goal's state, many goals per query (tests pin goal_states to goal_state of each,
     # and goal_state, the path GoalService.state takes, to project_goal(read_stream(...))).
-    states = store.goal_states(tenant, [f"goal-{g}" for g in range(goal_count)])
+    states = store.goal_states(tenant, (f"goal-{g}" for g in range(goal_count)))
     replayed = sum(state.event_count for state in states)
     replay_s = time.perf_counter() - start
 

@@ -169,11 +169,13 @@ WITH e AS (
 )
 SELECT pg_current_xact_id()::text::bigint, pg_notify('{CHANNEL}', %(tenant)s)
 """
-# Many goals' fold rows, each goal's together and by version (the stream version index).
+# Many goals' fold rows, in the order the goals are listed (their index, from 0), each goal's
+# by version.
 _FOLD_MANY = (
-    "SELECT stream_id, stream_version, event_type, schema_version, occurred_at, payload::text "
-    "FROM omnihub_events WHERE tenant_id = %s AND stream_id = ANY(%s::text[]) "
-    "ORDER BY stream_id, stream_version"
+    "SELECT g.n - 1, e.stream_version, e.event_type, e.schema_version, e.occurred_at, "
+    "e.payload::text FROM unnest(%s::text[]) WITH ORDINALITY AS g(id, n) "
+    "JOIN omnihub_events AS e ON e.tenant_id = %s AND e.stream_id = g.id "
+    "ORDER BY g.n, e.stream_version"
 )
 _VISIBLE = "global_position < (pg_snapshot_xmin(pg_current_snapshot())::text::bigint << 16)"
 
@@ -442,11 +444,10 @@ class PostgresEventStore(BaseEventStore):
         )
 
     def _fold_rows_of(
-        self, tenant_id: str, stream_ids: Sequence[str]
+        self, tenant_id: str, chunks: Sequence[Sequence[str]]
     ) -> Iterator[list[tuple[Any, ...]]]:
         self._check_open()
-        size = self.goals_per_query
-        chunks = iter(range(0, len(stream_ids), size))
+        remaining = iter(chunks)
         with (
             translate_errors("read goals", self._pool),
             self._pool.connection() as conn,
@@ -454,15 +455,16 @@ class PostgresEventStore(BaseEventStore):
             conn.cursor(binary=True) as cursor,
         ):
 
-            def fetch() -> list[tuple[Any, ...]]:
-                start = next(chunks, None)
-                if start is None:
+            def fetch() -> list[list[tuple[Any, ...]]]:
+                # Wrapped in a list: a chunk of unknown goals has no rows, but is no end.
+                chunk = next(remaining, None)
+                if chunk is None:
                     return []
-                chunk = list(stream_ids[start : start + size])
-                return cursor.execute(_FOLD_MANY, (tenant_id, chunk)).fetchall()
+                return [cursor.execute(_FOLD_MANY, (list(chunk), tenant_id)).fetchall()]
 
             # The next goals' rows arrive while the caller folds these (see _prefetched).
-            yield from _prefetched(fetch)
+            for (rows,) in _prefetched(fetch):
+                yield rows
 
     def stream_version(self, tenant_id: str, stream_id: str) -> int:
         rows = self._fetch(
