@@ -254,6 +254,7 @@ _ENVELOPE_FIELDS = set(EventEnvelope.model_fields)
 # Payload class -> the set of its field names, shared by the payloads read whose fields were
 # all set (as stored payloads' are): see BaseEventStore.envelopes.
 _PAYLOAD_FIELDS: dict[type[Any], set[str]] = {}
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _from_iso = datetime.fromisoformat  # the inverse of format_timestamp
 _set = object.__setattr__
 _sha256 = hashlib.sha256  # chain_hash, inlined in plan_rows
@@ -636,6 +637,10 @@ class BaseEventStore:
         fields = _ENVELOPE_FIELDS
         payload_fields = _PAYLOAD_FIELDS
         built: list[EventEnvelope] = []
+        # The events of one append share recorded_at (and often occurred_at): parse each
+        # timestamp text once per run of equal ones (datetimes are immutable).
+        occurred_text = recorded_text = ""
+        occurred = recorded = _EPOCH
         for (
             position,
             tenant_id,
@@ -660,6 +665,10 @@ class BaseEventStore:
                 shared = payload_fields[kind] = set(kind.model_fields)
             if payload.__pydantic_fields_set__ == shared:
                 _set(payload, "__pydantic_fields_set__", shared)
+            if occurred_at != occurred_text:
+                occurred_text, occurred = occurred_at, _from_iso(occurred_at)
+            if recorded_at != recorded_text:
+                recorded_text, recorded = recorded_at, _from_iso(recorded_at)
             envelope = new(EventEnvelope)
             _set(
                 envelope,
@@ -674,8 +683,8 @@ class BaseEventStore:
                     "causation_id": causation_id,
                     "event_type": event_type,
                     "schema_version": version,
-                    "occurred_at": _from_iso(occurred_at),
-                    "recorded_at": _from_iso(recorded_at),
+                    "occurred_at": occurred,
+                    "recorded_at": recorded,
                     "idempotency_key": idempotency_key,
                     "payload": payload,
                     "prev_hash": prev_hash,
