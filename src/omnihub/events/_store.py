@@ -553,10 +553,10 @@ class BaseEventStore:
 
         The same fold as :meth:`goal_state`, over the rows of :attr:`goals_per_query` goals
         per query, ordered by goal and version: one round trip per goal cost about 160 µs on
-        PostgreSQL, more than folding its twelve events. A chunk's states are yielded before
-        the next goal's are folded (the query orders rows as the goals were asked for), so
-        few are alive at once: holding every state of 8,000 goals made the garbage
-        collector's full passes cost more than the fold (measured).
+        PostgreSQL, more than folding its twelve events. Each state is yielded before the next
+        goal is folded (the query orders rows as the goals were asked for), so few are alive
+        at once: holding every state of 8,000 goals made the garbage collector's full passes
+        cost more than the fold (measured).
         """
         check_id("tenant_id", tenant_id)
         size = self.goals_per_query
