@@ -41,6 +41,7 @@ from omnihub.events import (
     open_event_store,
     project_goal,
 )
+from omnihub.events._store import BaseEventStore
 from omnihub.plans import PlanStep
 
 Clock = Callable[[float], datetime]
@@ -245,3 +246,25 @@ def test_goal_state_from_stored_rows_equals_project_goal_of_read_stream(
     unknown = store.goal_state("acme", "nope")
     assert unknown == project_goal([], goal_id="nope")
     assert (unknown.goal_id, unknown.event_count) == ("nope", 0)
+
+
+def test_goal_states_of_many_goals_equal_goal_state_of_each(store: EventStore, at: Clock) -> None:
+    # Several queries (two goals per query here), goals of different lengths, a goal asked
+    # for twice, unknown goals (a whole query of them too), and the same goal id under
+    # another tenant left out.
+    for n in range(5):
+        news = [
+            NewEvent(payload=payload, occurred_at=at(n * 100 + k), idempotency_key=f"k{k}")
+            for k, payload in enumerate(SAGA[: 3 + n])
+        ]
+        store.append("acme", f"g-{n}", news)
+    store.append("other", "g-1", [NewEvent(payload=SAGA[0], occurred_at=at(1))])
+    assert isinstance(store, BaseEventStore)
+    store.goals_per_query = 2
+    asked = ["g-3", "nope", "g-0", "g-1", "g-3", "g-4", "g-2"]
+    states = list(store.goal_states("acme", asked))
+    assert states == [store.goal_state("acme", goal_id) for goal_id in asked]
+    assert [s.event_count for s in states] == [6, 0, 3, 4, 6, 7, 5]
+    assert [s.goal_id for s in states] == asked
+    assert list(store.goal_states("acme", ["nope", "nope", "g-1"]))[2] == states[3]
+    assert list(store.goal_states("acme", [])) == []

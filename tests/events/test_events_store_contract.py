@@ -244,7 +244,7 @@ def test_closed_store_refuses_work(store_url: str) -> None:
 
 
 def test_read_envelopes_equal_validated_ones(store: EventStore) -> None:
-    store.append("acme", "g", [goal(key="k"), step("s1")])
+    store.append("acme", "g", [goal(key="k"), step("s1"), step("s2")])
     for event in store.read_stream("acme", "g"):
         assert EventEnvelope.model_validate(dict(event)) == event
         assert event.model_dump() == EventEnvelope.model_validate(dict(event)).model_dump()
@@ -253,6 +253,15 @@ def test_read_envelopes_equal_validated_ones(store: EventStore) -> None:
         copied = event.model_copy(update={"causation_id": "c-1"})
         assert (copied.causation_id, event.causation_id) == ("c-1", None)
         assert copied.model_fields_set == event.model_fields_set
+    # Payloads read back carry the fields set a validated payload has, and copying one with
+    # an update leaves the others' untouched (read payloads of a class share one set).
+    first, second = (e.payload for e in store.read_all("acme", 0) if e.event_type == "StepStarted")
+    validated = type(first).model_validate(first.model_dump())
+    assert first.model_fields_set == validated.model_fields_set
+    updated = first.model_copy(update={"tool_name": "other"})
+    assert updated.tool_name == "other"
+    assert second.model_fields_set == validated.model_fields_set
+    assert updated.model_fields_set == validated.model_fields_set
 
 
 def test_two_stores_on_one_database_take_turns_on_one_stream(store_url: str) -> None:

@@ -170,6 +170,16 @@ WITH e AS (
 )
 SELECT pg_current_xact_id()::text::bigint, pg_notify('{CHANNEL}', %(tenant)s)
 """
+# Many goals' fold rows, in the order the goals are listed (their index, from 0), each goal's
+# by version. LATERAL: one search of the stream version index per goal, whatever the planner
+# thinks of the tenant's size (without statistics it hashed the whole tenant per query).
+_FOLD_MANY = (
+    "SELECT g.n - 1, e.stream_version, e.event_type, e.schema_version, e.occurred_at, "
+    "e.payload FROM unnest(%s::text[]) WITH ORDINALITY AS g(id, n) CROSS JOIN LATERAL ("
+    "SELECT stream_version, event_type, schema_version, occurred_at, payload::text "
+    "FROM omnihub_events WHERE tenant_id = %s AND stream_id = g.id) AS e "
+    "ORDER BY g.n, e.stream_version"
+)
 _VISIBLE = "global_position < (pg_snapshot_xmin(pg_current_snapshot())::text::bigint << 16)"
 
 
@@ -435,6 +445,29 @@ class PostgresEventStore(BaseEventStore):
             "FROM omnihub_events WHERE tenant_id = %s AND stream_id = %s ORDER BY stream_version",
             (tenant_id, stream_id),
         )
+
+    def _fold_rows_of(
+        self, tenant_id: str, chunks: Sequence[Sequence[str]]
+    ) -> Iterator[list[tuple[Any, ...]]]:
+        self._check_open()
+        remaining = iter(chunks)
+        with (
+            translate_errors("read goals", self._pool),
+            self._pool.connection() as conn,
+            # Binary: the versions arrive as integers, not text to parse.
+            conn.cursor(binary=True) as cursor,
+        ):
+
+            def fetch() -> list[list[tuple[Any, ...]]]:
+                # Wrapped in a list: a chunk of unknown goals has no rows, but is no end.
+                chunk = next(remaining, None)
+                if chunk is None:
+                    return []
+                return [cursor.execute(_FOLD_MANY, (list(chunk), tenant_id)).fetchall()]
+
+            # The next goals' rows arrive while the caller folds these (see _prefetched).
+            for (rows,) in _prefetched(fetch):
+                yield rows
 
     def stream_version(self, tenant_id: str, stream_id: str) -> int:
         rows = self._fetch(

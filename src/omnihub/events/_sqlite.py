@@ -126,6 +126,13 @@ _FOLD = (
     "SELECT stream_version, event_type, schema_version, occurred_at, payload FROM omnihub_events "
     "WHERE tenant_id = ? AND stream_id = ? ORDER BY stream_version"
 )
+# Many goals' fold rows, in the order the goals are listed (the index json_each gives each),
+# each goal's by version: one index search per goal, then a sort of the chunk's rows.
+_FOLD_MANY = (
+    "SELECT j.key, e.stream_version, e.event_type, e.schema_version, e.occurred_at, e.payload "
+    "FROM json_each(?) AS j CROSS JOIN omnihub_events AS e "
+    "WHERE e.tenant_id = ? AND e.stream_id = j.value ORDER BY j.key, e.stream_version"
+)
 _ROW = "(" + ", ".join("?" * len(COLUMNS)) + ")"
 _ROWS_PER_INSERT = 500  # 15 parameters a row, well under SQLite's 32,766
 
@@ -376,6 +383,17 @@ class SQLiteEventStore(BaseEventStore):
                 self._reader().execute(_FOLD, (tenant_id, stream_id)).fetchall()
             )
         return rows
+
+    def _fold_rows_of(
+        self, tenant_id: str, chunks: Sequence[Sequence[str]]
+    ) -> Iterator[list[tuple[Any, ...]]]:
+        reader = self._reader()
+        for chunk in chunks:
+            with translate_errors("read goals"):
+                rows: list[tuple[Any, ...]] = reader.execute(
+                    _FOLD_MANY, (json.dumps(chunk), tenant_id)
+                ).fetchall()
+            yield rows
 
     def stream_version(self, tenant_id: str, stream_id: str) -> int:
         with translate_errors(f"read stream {stream_id!r}"):

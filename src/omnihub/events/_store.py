@@ -36,6 +36,7 @@ __all__ = [
     "CHAIN_COLUMNS",
     "COLUMNS",
     "DEFAULT_MAX_PAYLOAD_BYTES",
+    "GOALS_PER_QUERY",
     "MAX_BATCH",
     "BaseEventStore",
     "EventStore",
@@ -46,6 +47,8 @@ __all__ = [
 ]
 
 DEFAULT_MAX_PAYLOAD_BYTES = 256 * 1024
+GOALS_PER_QUERY = 200
+"""Most goals :meth:`BaseEventStore.goal_states` folds from one query (bounds its parameter)."""
 MAX_BATCH = 65_535
 """Most events one append may carry (PostgreSQL positions reserve 16 bits per transaction)."""
 MAX_ID_LENGTH = 200
@@ -136,6 +139,13 @@ class EventStore(Protocol):
     def goal_state(self, tenant_id: str, goal_id: str) -> GoalState:
         """The goal's :class:`GoalState`: what :func:`~omnihub.events.project_goal` gives
         for its stream, folded from the stored rows without building envelopes."""
+        ...
+
+    def goal_states(self, tenant_id: str, goal_ids: Iterable[str]) -> Iterator[GoalState]:
+        """The :class:`GoalState` of each of ``goal_ids``, in their order: what
+        :meth:`goal_state` gives for each, from one query per many goals instead of one round
+        trip per goal. Lazy: states are folded as the caller iterates (before closing the
+        store)."""
         ...
 
     def list_streams(self, tenant_id: str) -> list[str]:
@@ -241,6 +251,10 @@ class HeadCache:
 # One set shared by every read envelope: model_copy copies it before adding to it (a
 # frozenset made model_copy(update=...) fail), and frozen envelopes never add to it.
 _ENVELOPE_FIELDS = set(EventEnvelope.model_fields)
+# Payload class -> the set of its field names, shared by the payloads read whose fields were
+# all set (as stored payloads' are): see BaseEventStore.envelopes.
+_PAYLOAD_FIELDS: dict[type[Any], set[str]] = {}
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _from_iso = datetime.fromisoformat  # the inverse of format_timestamp
 _set = object.__setattr__
 _sha256 = hashlib.sha256  # chain_hash, inlined in plan_rows
@@ -269,6 +283,8 @@ class BaseEventStore:
     """Shared logic of the backends: preparing, chaining and decoding events."""
 
     url: str
+    goals_per_query = GOALS_PER_QUERY
+    """Most goals :meth:`goal_states` folds from one query (bounds the query's parameter)."""
 
     def __init__(self, url: str, *, max_payload_bytes: int, registry: EventRegistry | None) -> None:
         if max_payload_bytes < 1:
@@ -312,6 +328,14 @@ class BaseEventStore:
     def _fold_rows(self, tenant_id: str, stream_id: str) -> list[tuple[Any, ...]]:
         """``(stream_version, event_type, schema_version, occurred_at, payload)`` of the
         stream's rows, by version: all a goal's fold reads."""
+        raise NotImplementedError
+
+    def _fold_rows_of(
+        self, tenant_id: str, chunks: Sequence[Sequence[str]]
+    ) -> Iterator[list[tuple[Any, ...]]]:
+        """Per chunk of stream ids, one query's ``(index, stream_version, event_type,
+        schema_version, occurred_at, payload)`` rows of those streams, ordered by the stream's
+        index in the chunk (from 0), then by version."""
         raise NotImplementedError
 
     def _waiter(self) -> Waiter:
@@ -543,6 +567,42 @@ class BaseEventStore:
             fold.apply(payload, _from_iso(occurred_at), goal_id, tenant_id, version)
         return fold.goal_state(goal_id)
 
+    def goal_states(self, tenant_id: str, goal_ids: Iterable[str]) -> Iterator[GoalState]:
+        """See :meth:`EventStore.goal_states`.
+
+        The same fold as :meth:`goal_state`, over the rows of :attr:`goals_per_query` goals
+        per query, ordered by goal and version: one round trip per goal cost about 160 µs on
+        PostgreSQL, more than folding its twelve events. Each state is yielded before the next
+        goal is folded (the query orders rows as the goals were asked for), so few are alive
+        at once: holding every state of 8,000 goals made the garbage collector's full passes
+        cost more than the fold (measured).
+        """
+        check_id("tenant_id", tenant_id)
+        size = self.goals_per_query
+        ids = list(goal_ids)
+        chunks = [ids[start : start + size] for start in range(0, len(ids), size)]
+        return self._goal_states(tenant_id, chunks)
+
+    def _goal_states(self, tenant_id: str, chunks: list[list[str]]) -> Iterator[GoalState]:
+        decode = self.registry.decode
+        for chunk, rows in zip(chunks, self._fold_rows_of(tenant_id, chunks), strict=True):
+            current = -1  # the index in chunk of the goal being folded
+            goal_id = ""
+            fold = GoalFold()
+            for index, version, event_type, schema_version, occurred_at, data in rows:
+                if index != current:
+                    if current >= 0:
+                        yield fold.goal_state(goal_id)
+                    for empty in chunk[current + 1 : index]:  # goals without events
+                        yield GoalFold().goal_state(empty)
+                    current, goal_id, fold = index, chunk[index], GoalFold()
+                payload = decode(event_type, schema_version, data)[0]
+                fold.apply(payload, _from_iso(occurred_at), goal_id, tenant_id, version)
+            if current >= 0:
+                yield fold.goal_state(goal_id)
+            for empty in chunk[current + 1 :]:
+                yield GoalFold().goal_state(empty)
+
     def iter_records(
         self, tenant_id: str, from_position: int = 0, batch_size: int = 5000
     ) -> Iterator[StoredRecord]:
@@ -585,11 +645,21 @@ class BaseEventStore:
         a validated envelope. The row's integrity is what ``audit verify`` checks. One loop
         for a whole batch, its names bound once (7 % less time per event than a method call
         per row, measured).
+
+        A payload whose fields were all set (every stored payload written by this code) gets
+        its class's one shared fields-set instead of a set of its own, as envelopes do: one
+        object less per event for the garbage collector, whose passes over the batch took
+        about as long as building it (read-all 10-20 % faster, measured).
         """
         decode = self.registry.decode
         new = EventEnvelope.__new__
         fields = _ENVELOPE_FIELDS
+        payload_fields = _PAYLOAD_FIELDS
         built: list[EventEnvelope] = []
+        # The events of one append share recorded_at (and often occurred_at): parse each
+        # timestamp text once per run of equal ones (datetimes are immutable).
+        occurred_text = recorded_text = ""
+        occurred = recorded = _EPOCH
         for (
             position,
             tenant_id,
@@ -608,6 +678,16 @@ class BaseEventStore:
             digest,
         ) in rows:
             payload, version = decode(event_type, schema_version, payload_json)
+            kind = type(payload)
+            shared = payload_fields.get(kind)
+            if shared is None:
+                shared = payload_fields[kind] = set(kind.model_fields)
+            if payload.__pydantic_fields_set__ == shared:
+                _set(payload, "__pydantic_fields_set__", shared)
+            if occurred_at != occurred_text:
+                occurred_text, occurred = occurred_at, _from_iso(occurred_at)
+            if recorded_at != recorded_text:
+                recorded_text, recorded = recorded_at, _from_iso(recorded_at)
             envelope = new(EventEnvelope)
             _set(
                 envelope,
@@ -622,8 +702,8 @@ class BaseEventStore:
                     "causation_id": causation_id,
                     "event_type": event_type,
                     "schema_version": version,
-                    "occurred_at": _from_iso(occurred_at),
-                    "recorded_at": _from_iso(recorded_at),
+                    "occurred_at": occurred,
+                    "recorded_at": recorded,
                     "idempotency_key": idempotency_key,
                     "payload": payload,
                     "prev_hash": prev_hash,
