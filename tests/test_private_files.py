@@ -44,6 +44,11 @@ def test_private_file_creates_0600_in_0700_directories(tmp_path: Path, loose_uma
     assert oct(stat.S_IMODE((tmp_path / "a").stat().st_mode)) == "0o700"
     assert oct(stat.S_IMODE((tmp_path / "a" / "b").stat().st_mode)) == "0o700"
     assert oct(stat.S_IMODE(tmp_path.stat().st_mode)) == "0o755"  # existing parents untouched
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o755)
+    private_file(shared / "g.db")  # a file put in an existing directory leaves it as it was
+    assert oct(stat.S_IMODE(shared.stat().st_mode)) == "0o755"
     loose = tmp_path / "loose"
     loose.mkdir(mode=0o755)
     loose.chmod(0o755)

@@ -41,7 +41,7 @@ def private_dir(path: Path) -> Path:
 
 
 def private_file(path: Path) -> Path:
-    """Create ``path`` empty with mode 0600 if missing (its directory 0700), else set 0600.
+    """Create ``path`` empty with mode 0600 if missing (a missing directory 0700), else 0600.
 
     Call it before a library (sqlite3, a server) opens the file, so the file is never
     readable by others, not even for a moment. Existing ``-wal``/``-shm`` files are tightened
@@ -53,7 +53,12 @@ def private_file(path: Path) -> Path:
         if not stat.S_ISREG(path.stat().st_mode):
             code = errno.EISDIR if path.is_dir() else errno.EINVAL
             raise OSError(code, "exists but is not a regular file", str(path))
-    private_dir(path.parent)
+    # A missing directory is created 0700; an existing one keeps its mode. A database path
+    # outside OMNIHUB_HOME may sit in a directory other services share (a server's data
+    # directory under it, pytest's basetemp): tightening it would lock them out. The home
+    # itself is tightened by load_settings.
+    if not path.parent.is_dir():
+        private_dir(path.parent)
     # Never open an existing file: closing any descriptor of an SQLite database drops every
     # POSIX lock this process holds on it, through other connections too (a "disk I/O
     # error" or corruption follows). Only a file that does not exist yet is opened, to

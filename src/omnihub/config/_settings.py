@@ -14,6 +14,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from omnihub.config._files import private_dir
 from omnihub.config._urls import BackendKind, parse_backend_url
 from omnihub.errors import ConfigurationError
 
@@ -493,6 +494,12 @@ class Settings(BaseSettings):
 def load_settings(**overrides: Any) -> Settings:
     """Build settings from the environment and the TOML file; raise ConfigurationError if bad."""
     try:
-        return Settings(**overrides)
+        settings = Settings(**overrides)
     except ValidationError as exc:
         raise ConfigurationError(f"invalid configuration: {exc}") from exc
+    if settings.home.is_dir():  # a home made by an earlier version, or by hand, is tightened
+        try:
+            private_dir(settings.home)
+        except OSError as exc:
+            raise ConfigurationError(f"cannot make {settings.home} private: {exc}") from exc
+    return settings
