@@ -82,14 +82,14 @@ def _exporter(env: Mapping[str, str]) -> SpanExporter:
         return exporter
     if protocol != "http/protobuf":
         raise ConfigurationError(f"OTLP protocol {protocol!r}: use http/protobuf or grpc")
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from omnihub.telemetry._otlp import FastOTLPSpanExporter
 
     # The endpoint is resolved from ``env`` (the exporter itself reads only os.environ); the
     # headers, timeout and compression it reads from the same OTEL_* variables.
     endpoint = env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
     if not endpoint and env.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
         endpoint = env["OTEL_EXPORTER_OTLP_ENDPOINT"].rstrip("/") + "/v1/traces"
-    return OTLPSpanExporter(endpoint=endpoint)
+    return FastOTLPSpanExporter(endpoint=endpoint)
 
 
 def configure_tracing(service_name: str, environ: Mapping[str, str] | None = None) -> bool:
@@ -223,12 +223,13 @@ def current_trace_id() -> str | None:
     return current_ids()[0]
 
 
-def temporal_interceptors() -> list[Any]:
-    """Temporal's OpenTelemetry interceptor when tracing is on (for the client; workers built
+def temporal_interceptors(tracer: Tracer | None = None) -> list[Any]:
+    """Temporal's OpenTelemetry interceptor (without its zero-length bookkeeping spans, see
+    ``_temporal``) when tracing is on or ``tracer`` is given (for the client; workers built
     from that client use it too), else none. It creates workflow spans only when a workflow
     task is not replaying, so a replayed workflow never duplicates spans."""
-    if _provider is None:
+    if _provider is None and tracer is None:
         return []
-    from temporalio.contrib.opentelemetry import TracingInterceptor
+    from omnihub.telemetry._temporal import GoalTracingInterceptor
 
-    return [TracingInterceptor()]
+    return [GoalTracingInterceptor(tracer)]
