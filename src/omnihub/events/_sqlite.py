@@ -125,6 +125,7 @@ _FOLD = (
     "WHERE tenant_id = ? AND stream_id = ? ORDER BY stream_version"
 )
 _ROW = "(" + ", ".join("?" * len(COLUMNS)) + ")"
+_NEW_STREAM = Head(0, None, None)
 _ROWS_PER_INSERT = 500  # 15 parameters a row, well under SQLite's 32,766
 
 
@@ -276,13 +277,14 @@ class SQLiteEventStore(BaseEventStore):
         try:
             conn.execute("BEGIN IMMEDIATE")
             try:
-                cached = self._heads.get(tenant_id, stream_id)
+                # A stream this process has not written is taken to be new (most are: a
+                # saga's goal stream starts with its first append); if it is not, version 1
+                # collides and _insert reads the head.
+                head = self._heads.get(tenant_id, stream_id) or _NEW_STREAM
                 base = self._last_position
-                fresh = cached is None or base is None
-                if cached is None or base is None:
+                fresh = base is None
+                if base is None:
                     head, base = self._read_head(conn, tenant_id, stream_id)
-                else:
-                    head = cached
                 positions, rows, goal, head = self._insert(
                     conn, tenant_id, stream_id, pending, head, base, expected_version, fresh
                 )
@@ -328,9 +330,10 @@ class SQLiteEventStore(BaseEventStore):
         they were planned on, first assuming the cached head is current and no event is a
         duplicate.
 
-        A stale cache (another connection committed since) cannot go unnoticed: positions are
-        dense (``max + 1``), so a stale last position collides with the primary key, and a
-        stale stream head with the unique ``(tenant, stream, version)`` index. That replaces a
+        A stale cache (another connection committed since) or a wrong guess that a stream is
+        new cannot go unnoticed: positions are dense (``max + 1``), so a stale last position
+        collides with the primary key, and a stale stream head with the unique ``(tenant,
+        stream, version)`` index. That replaces a
         ``PRAGMA data_version`` statement per append. On a collision the head is read as
         stored and the rows planned again; if that still collides (or the expected version
         differs), the given idempotency keys and event ids are looked up (a first append never

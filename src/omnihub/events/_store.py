@@ -11,7 +11,7 @@ import hashlib
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from types import TracebackType
 from typing import Any, NamedTuple, Protocol, Self, runtime_checkable
 
@@ -251,10 +251,21 @@ def check_id(kind: str, value: str) -> None:
         raise ValidationError(f"{kind} must be a non-empty string of at most {MAX_ID_LENGTH}")
 
 
+_second: tuple[int, str] = (-1, "")  # (Unix second, its text): utc_now's cache
+
+
 def utc_now() -> str:
-    """Now, as :func:`~omnihub.events._ids.format_timestamp` writes it (``isoformat`` of a UTC
-    time is the same text up to the offset, at about half the cost of ``strftime``)."""
-    return datetime.now(UTC).isoformat(timespec="microseconds")[:26] + "Z"
+    """Now, as :func:`~omnihub.events._ids.format_timestamp` writes it.
+
+    The date and time of day are formatted once per second and reused (every append takes
+    two timestamps; formatting a datetime each time was about 4 % of an append's CPU).
+    """
+    global _second  # one tuple, swapped whole: safe across threads
+    seconds, nanos = divmod(time.time_ns(), 1_000_000_000)
+    cached = _second
+    if cached[0] != seconds:
+        cached = _second = (seconds, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)))
+    return f"{cached[1]}.{nanos // 1000:06d}Z"
 
 
 class BaseEventStore:
