@@ -17,8 +17,7 @@ from typing import Any, NamedTuple, Protocol, Self, runtime_checkable
 
 from omnihub import telemetry
 from omnihub.errors import ConcurrencyError, PayloadTooLargeError, ValidationError
-from omnihub.events._canonical import GENESIS_HASH, canonical_json
-from omnihub.events._canonical import event_canonical_json as _event_json
+from omnihub.events._canonical import GENESIS_HASH, canonical_json, event_canonical_json_writer
 from omnihub.events._envelope import EventEnvelope, NewEvent
 from omnihub.events._goal_index import (
     GoalIndexRow,
@@ -449,6 +448,7 @@ class BaseEventStore:
         seen = dict(existing)
         recorded_at = utc_now()
         version = head.version
+        event_json = event_canonical_json_writer(recorded_at, stream_id, tenant_id)
         chain = head.hash or GENESIS_HASH
         # The chain as raw digests too: chain_hash's result, without a hex round trip per event.
         raw = bytes.fromhex(chain)
@@ -466,22 +466,20 @@ class BaseEventStore:
                 raise ConcurrencyError(stream_id, expected_version, version)
             version += 1
             position = position_of(len(rows) + 1)
-            event_json = _event_json(
-                p.causation_id,
-                p.correlation_id,
-                p.event_id,
-                p.event_type,
-                key,
-                p.occurred_at,
-                p.payload_json,
-                recorded_at,
-                p.schema_version,
-                stream_id,
-                version,
-                tenant_id,
-            )
             digest = _sha256(raw)
-            digest.update(event_json.encode("utf-8"))
+            digest.update(
+                event_json(
+                    p.causation_id,
+                    p.correlation_id,
+                    p.event_id,
+                    p.event_type,
+                    key,
+                    p.occurred_at,
+                    p.payload_json,
+                    p.schema_version,
+                    version,
+                ).encode("utf-8")
+            )
             raw = digest.digest()
             hashed = raw.hex()
             rows.append(
