@@ -78,7 +78,7 @@ CREATE TABLE IF NOT EXISTS omnihub_goals (
     updated_position INTEGER NOT NULL,
     summary TEXT NOT NULL,
     PRIMARY KEY (tenant_id, goal_id)
-) WITHOUT ROWID;
+);
 CREATE INDEX IF NOT EXISTS omnihub_goals_created
     ON omnihub_goals (tenant_id, created_position);
 CREATE INDEX IF NOT EXISTS omnihub_goals_status
