@@ -174,7 +174,7 @@ _ids = st.text(min_size=1, max_size=12)
     key=st.one_of(st.none(), _ids),
     version=st.integers(1, 10**6),
 )
-def test_one_append_writer_gives_the_same_text_as_event_canonical_json(
+def test_event_canonical_json_is_the_sorted_compact_json_of_the_stored_event(
     stream: str,
     tenant: str,
     correlation: str | None,
@@ -183,10 +183,26 @@ def test_one_append_writer_gives_the_same_text_as_event_canonical_json(
     version: int,
 ) -> None:
     if correlation == "same":
-        correlation = stream  # the default, which the writer shortcuts
-    recorded = "2026-01-02T03:04:05.000006Z"
-    fields = (causation, correlation, "0190a-id", "StepStarted", key, "2026-01-01T00:00:00Z")
-    write = event_canonical_json_writer(recorded, stream, tenant)
-    assert write(*fields, '{"a":1}', 2, version) == event_canonical_json(
-        *fields, '{"a":1}', recorded, 2, stream, version, tenant
+        correlation = stream  # the default, which one append's writer shortcuts
+    event = {
+        "causation_id": causation,
+        "correlation_id": correlation,
+        "event_id": "0190a-id",
+        "event_type": "StepStarted",
+        "idempotency_key": key,
+        "occurred_at": "2026-01-01T00:00:00Z",
+        "payload": {"a": 1},
+        "recorded_at": "2026-01-02T03:04:05.000006Z",
+        "schema_version": 2,
+        "stream_id": stream,
+        "stream_version": version,
+        "tenant_id": tenant,
+    }
+    expected = json.dumps(event, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    fields = [event[k] for k in ("causation_id", "correlation_id", "event_id", "event_type")]
+    fields += [key, event["occurred_at"], '{"a":1}']
+    write = event_canonical_json_writer(event["recorded_at"], stream, tenant)
+    assert write(*fields, 2, version) == expected
+    assert (
+        event_canonical_json(*fields, event["recorded_at"], 2, stream, version, tenant) == expected
     )

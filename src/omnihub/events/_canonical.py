@@ -194,13 +194,16 @@ def event_canonical_json(
     tenant_id: str,
 ) -> str:
     """The canonical JSON of a stored event (members in sorted order; payload pre-canonical)."""
-    return (
-        f'{{"causation_id":{_opt(causation_id)},"correlation_id":{_opt(correlation_id)},'
-        f'"event_id":{_encode_string(event_id)},"event_type":{_encode_string(event_type)},'
-        f'"idempotency_key":{_opt(idempotency_key)},"occurred_at":{_encode_string(occurred_at)},'
-        f'"payload":{payload_json},"recorded_at":{_encode_string(recorded_at)},'
-        f'"schema_version":{schema_version},"stream_id":{_encode_string(stream_id)},'
-        f'"stream_version":{stream_version},"tenant_id":{_encode_string(tenant_id)}}}'
+    return event_canonical_json_writer(recorded_at, stream_id, tenant_id)(
+        causation_id,
+        correlation_id,
+        event_id,
+        event_type,
+        idempotency_key,
+        occurred_at,
+        payload_json,
+        schema_version,
+        stream_version,
     )
 
 
