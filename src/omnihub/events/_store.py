@@ -11,7 +11,7 @@ import hashlib
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, NamedTuple, Protocol, Self, runtime_checkable
 
@@ -243,14 +243,12 @@ _ENVELOPE_FIELDS = set(EventEnvelope.model_fields)
 _from_iso = datetime.fromisoformat  # the inverse of format_timestamp
 _set = object.__setattr__
 _sha256 = hashlib.sha256  # chain_hash, inlined in plan_rows
+_second: tuple[int, str] = (-1, "")  # (Unix second, its text): utc_now's cache
 
 
 def check_id(kind: str, value: str) -> None:
     if not isinstance(value, str) or not value or len(value) > MAX_ID_LENGTH:
         raise ValidationError(f"{kind} must be a non-empty string of at most {MAX_ID_LENGTH}")
-
-
-_second: tuple[int, str] = (-1, "")  # (Unix second, its text): utc_now's cache
 
 
 def utc_now() -> str:
@@ -263,7 +261,8 @@ def utc_now() -> str:
     seconds, nanos = divmod(time.time_ns(), 1_000_000_000)
     cached = _second
     if cached[0] != seconds:
-        cached = _second = (seconds, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)))
+        text = datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        cached = _second = (seconds, text)
     return f"{cached[1]}.{nanos // 1000:06d}Z"
 
 
