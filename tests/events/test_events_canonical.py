@@ -19,7 +19,7 @@ from omnihub.events import (
     new_event_id,
     validate_event_id,
 )
-from omnihub.events._canonical import _slow
+from omnihub.events._canonical import _slow, event_canonical_json, event_canonical_json_writer
 from omnihub.events._ids import format_timestamp, parse_timestamp
 
 # RFC 8785, appendix B: IEEE-754 bit patterns and their canonical text.
@@ -161,3 +161,48 @@ def test_unusual_values_fall_back_to_the_slow_encoder() -> None:
     )
     assert canonical_json({"\U0001f600": 1, "\ufb33": 2}) == '{"\U0001f600":1,"\ufb33":2}'
     assert canonical_json([1e-7, 1e22, -0.0]) == "[1e-7,1e+22,0]"
+
+
+_ids = st.text(min_size=1, max_size=12)
+
+
+@given(
+    stream=_ids,
+    tenant=_ids,
+    correlation=st.one_of(st.none(), _ids, st.just("same")),
+    causation=st.one_of(st.none(), _ids),
+    key=st.one_of(st.none(), _ids),
+    version=st.integers(1, 10**6),
+)
+def test_event_canonical_json_is_the_sorted_compact_json_of_the_stored_event(
+    stream: str,
+    tenant: str,
+    correlation: str | None,
+    causation: str | None,
+    key: str | None,
+    version: int,
+) -> None:
+    if correlation == "same":
+        correlation = stream  # the default, which one append's writer shortcuts
+    event = {
+        "causation_id": causation,
+        "correlation_id": correlation,
+        "event_id": "0190a-id",
+        "event_type": "StepStarted",
+        "idempotency_key": key,
+        "occurred_at": "2026-01-01T00:00:00Z",
+        "payload": {"a": 1},
+        "recorded_at": "2026-01-02T03:04:05.000006Z",
+        "schema_version": 2,
+        "stream_id": stream,
+        "stream_version": version,
+        "tenant_id": tenant,
+    }
+    expected = json.dumps(event, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    fields = [event[k] for k in ("causation_id", "correlation_id", "event_id", "event_type")]
+    fields += [key, event["occurred_at"], '{"a":1}']
+    write = event_canonical_json_writer(event["recorded_at"], stream, tenant)
+    assert write(*fields, 2, version) == expected
+    assert (
+        event_canonical_json(*fields, event["recorded_at"], 2, stream, version, tenant) == expected
+    )

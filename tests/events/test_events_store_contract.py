@@ -277,3 +277,26 @@ def test_two_stores_on_one_database_take_turns_on_one_stream(store_url: str) -> 
     assert [e.stream_version for e in events] == [1, 2, 3, 4, 5, 6]
     assert [e.prev_hash for e in events[1:]] == [e.hash for e in events[:-1]]
     assert events[0].prev_hash == GENESIS_HASH
+
+
+def test_a_store_sees_what_another_store_committed_before_its_next_append(
+    store_url: str,
+) -> None:
+    # Each store caches the last position and the heads it wrote; another store's commits
+    # (to another stream, then to this one) must neither reuse a position nor hide a version.
+    with open_event_store(store_url) as a, open_event_store(store_url) as b:
+        a.append("acme", "one", [step("s1")])
+        b.append("acme", "two", [step("s1")])
+        [mine] = a.append("acme", "one", [step("s2")])
+        b.append("acme", "one", [step("s3")])
+        with pytest.raises(ConcurrencyError) as raised:
+            a.append("acme", "one", [step("s4")], expected_version=2)
+        assert raised.value.actual_version == 3
+        [last] = a.append("acme", "one", [step("s4")], expected_version=3)
+        assert a.list_goals("acme")[-1].summary.status == "running"
+        events = b.read_all("acme")
+    assert [e.global_position for e in events] == sorted({e.global_position for e in events})
+    assert mine < last == events[-1].global_position
+    one = [e for e in events if e.stream_id == "one"]
+    assert [e.stream_version for e in one] == [1, 2, 3, 4]
+    assert [e.prev_hash for e in one[1:]] == [e.hash for e in one[:-1]]

@@ -15,14 +15,20 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import orjson
 
 from omnihub.errors import ValidationError
 
-__all__ = ["GENESIS_HASH", "canonical_json", "chain_hash", "event_canonical_json"]
+__all__ = [
+    "GENESIS_HASH",
+    "canonical_json",
+    "chain_hash",
+    "event_canonical_json",
+    "event_canonical_json_writer",
+]
 
 GENESIS_HASH = "0" * 64
 """The ``prev_hash`` of the first event of every stream."""
@@ -188,14 +194,58 @@ def event_canonical_json(
     tenant_id: str,
 ) -> str:
     """The canonical JSON of a stored event (members in sorted order; payload pre-canonical)."""
-    return (
-        f'{{"causation_id":{_opt(causation_id)},"correlation_id":{_opt(correlation_id)},'
-        f'"event_id":{_encode_string(event_id)},"event_type":{_encode_string(event_type)},'
-        f'"idempotency_key":{_opt(idempotency_key)},"occurred_at":{_encode_string(occurred_at)},'
-        f'"payload":{payload_json},"recorded_at":{_encode_string(recorded_at)},'
-        f'"schema_version":{schema_version},"stream_id":{_encode_string(stream_id)},'
-        f'"stream_version":{stream_version},"tenant_id":{_encode_string(tenant_id)}}}'
+    return event_canonical_json_writer(recorded_at, stream_id, tenant_id)(
+        causation_id,
+        correlation_id,
+        event_id,
+        event_type,
+        idempotency_key,
+        occurred_at,
+        payload_json,
+        schema_version,
+        stream_version,
     )
+
+
+EventJsonWriter = Callable[[str | None, str | None, str, str, str | None, str, str, int, int], str]
+"""``(causation_id, correlation_id, event_id, event_type, idempotency_key, occurred_at,
+payload_json, schema_version, stream_version) -> canonical event JSON``."""
+
+
+def event_canonical_json_writer(
+    recorded_at: str, stream_id: str, tenant_id: str
+) -> EventJsonWriter:
+    """:func:`event_canonical_json` for the events of one append, which share their stream,
+    tenant and ``recorded_at``: those members are encoded once, not once per event (and a
+    correlation id equal to the stream id, the default, reuses the stream's)."""
+    encode = _encode_string
+    stream = str(encode(stream_id))
+    middle = f',"recorded_at":{encode(recorded_at)},"schema_version":'
+    version_key = f',"stream_id":{stream},"stream_version":'
+    end = f',"tenant_id":{encode(tenant_id)}}}'
+
+    def write(
+        causation_id: str | None,
+        correlation_id: str | None,
+        event_id: str,
+        event_type: str,
+        idempotency_key: str | None,
+        occurred_at: str,
+        payload_json: str,
+        schema_version: int,
+        stream_version: int,
+    ) -> str:
+        causation = "null" if causation_id is None else encode(causation_id)
+        correlation = stream if correlation_id == stream_id else _opt(correlation_id)
+        key = "null" if idempotency_key is None else encode(idempotency_key)
+        return (
+            f'{{"causation_id":{causation},"correlation_id":{correlation},'
+            f'"event_id":{encode(event_id)},"event_type":{encode(event_type)},'
+            f'"idempotency_key":{key},"occurred_at":{encode(occurred_at)},'
+            f'"payload":{payload_json}{middle}{schema_version}{version_key}{stream_version}{end}'
+        )
+
+    return write
 
 
 def chain_hash(prev_hash: str, event_json: str) -> str:

@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 import orjson
 from pydantic import BaseModel, ConfigDict
 
-from omnihub.events._projection import GoalStatus, count_event, fold_summary, summarizes
+from omnihub.events._projection import GoalStatus, fold_summary, summarizes
 
 __all__ = ["GoalIndexRow", "GoalSummary", "IndexedGoal", "summarize_rows"]
 
@@ -93,25 +93,29 @@ def summarize_rows(
     the stored row stays as it is."""
     if not rows:
         return None
-    if previous is not None and not any(summarizes(type(payload_of(row))) for row in rows):
-        return None  # no event here changes a summary field
+    # Only the events that change a summary field are folded (it runs inside every append).
+    changes = [(row, payload) for row in rows if summarizes(type(payload := payload_of(row)))]
+    if previous is not None and not changes:
+        return None
     state: dict[str, Any] = orjson.loads(previous) if previous else {}
     created = state.pop("_position", None)
     before = {key: state[key] for key in _SUMMARY_KEYS if key in state}
     first = rows[0]
-    tenant_id, goal_id = str(first[1]), str(first[2])
-    for row in rows:
-        at = row[7]  # occurred_at, as stored
-        count_event(state, goal_id, tenant_id, int(row[3]), at)
-        state.setdefault("status", "new")
-        fold_summary(state, payload_of(row), at)
+    goal_id = str(first[2])
+    # What count_event sets that a summary keeps: the goal and the time of its first event
+    # (the rest, like event_count and updated_at, is read from the stream when listing).
+    state.setdefault("goal_id", goal_id)
+    state.setdefault("created_at", first[7])  # occurred_at, as stored
+    state.setdefault("status", "new")
+    for row, payload in changes:
+        fold_summary(state, payload, row[7])
     kept = {key: state[key] for key in _SUMMARY_KEYS if key in state}
     if previous is not None and created is not None and kept == before:
         return None
     created = int(first[0]) if created is None else int(created)
     kept["_position"] = created
     return GoalIndexRow(
-        tenant_id,
+        str(first[1]),
         goal_id,
         str(state["status"]),
         created,
