@@ -24,8 +24,9 @@ only below the oldest transaction still in flight:
 The cost is latency, not correctness: a long-running writing transaction anywhere in the
 cluster holds back what tailing readers can see until it ends.
 
-Subscriptions LISTEN on the ``omnihub_events`` channel; each append sends ``NOTIFY`` with its
-tenant inside its transaction, so the notification arrives only if the events commit.
+Subscriptions LISTEN on the ``omnihub_events`` channel; once appends commit, a thread of the
+store sends one ``NOTIFY`` per tenant for all of them (see :mod:`._postgres_notify` for why
+not inside each append's transaction).
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from psycopg import errors as pg_errors
 from omnihub.errors import ConcurrencyError, StoreError, StoreUnavailableError, ValidationError
 from omnihub.events._envelope import EventEnvelope
 from omnihub.events._goal_index import GoalIndexRow, IndexedGoal, indexed
+from omnihub.events._postgres_notify import CommitNotifier
 from omnihub.events._registry import EventRegistry
 from omnihub.events._store import (
     CHAIN_COLUMNS,
@@ -144,7 +146,7 @@ _NEW_GOAL = '{"_position":-1'
 # autocommit connection): the rows as one JSON array of arrays (one parameter: psycopg's array
 # adaptation cost more client CPU than the rest of the append; each payload travels as a JSON
 # string, so ``->>`` gives back its exact canonical text), positions from the transaction id
-# plus each row's index k, the goal's index row, and the commit-time notification. Appends to
+# plus each row's index k, and the goal's index row. Appends to
 # one stream are serialised by its unique version index: a stale head fails the insert and
 # nothing is written.
 _APPEND = f"""
@@ -167,7 +169,7 @@ WITH e AS (
     ON CONFLICT (tenant_id, goal_id) DO UPDATE SET status = excluded.status,
         updated_position = excluded.updated_position, summary = excluded.summary
 )
-SELECT pg_current_xact_id()::text::bigint, pg_notify('{CHANNEL}', %(tenant)s)
+SELECT pg_current_xact_id()::text::bigint
 """
 _VISIBLE = "global_position < (pg_snapshot_xmin(pg_current_snapshot())::text::bigint << 16)"
 
@@ -264,6 +266,7 @@ class PostgresEventStore(BaseEventStore):
             except BaseException:
                 self._pool.close()
                 raise
+        self._notifier = CommitNotifier(self._pool, CHANNEL)
 
     def _index_old_events(self, conn: psycopg.Connection[Any]) -> None:
         """Fill the goal index of a database written before it existed (under the schema
@@ -354,6 +357,7 @@ class PostgresEventStore(BaseEventStore):
                         summary=f'{{"_position":{created}{goal.summary[len(_NEW_GOAL) :]}',
                     )
                 self._heads.put(tenant_id, stream_id, self.head_after(head, rows, goal))
+                self._notifier.committed(tenant_id)
                 return [base - p if p < 0 else p for p in positions]
         raise StoreError(f"append to stream {stream_id!r} kept losing races; try again")
 
@@ -503,6 +507,7 @@ class PostgresEventStore(BaseEventStore):
     def close(self) -> None:
         if not self._closed:
             self._closed = True
+            self._notifier.close()
             self._pool.close()
 
 
