@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Any
 
 import psycopg
@@ -30,6 +31,9 @@ _NOTIFY = (
     "SELECT set_config('synchronous_commit', 'off', true), pg_notify(%s, t) "
     "FROM unnest(%s::text[]) AS t"
 )
+# Least time between two notifications: one per append cost the client as much CPU as the
+# rest of the append (8 writers, measured), and a subscriber woken 10 ms later loses nothing.
+_GAP_S = 0.01
 
 
 class CommitNotifier:
@@ -48,24 +52,31 @@ class CommitNotifier:
         with self._changed:
             if self._closing:
                 return
+            idle = not self._pending  # else the thread is awake or waiting out its gap
             self._pending.add(tenant_id)
             if self._thread is None:  # started by the first append, not by opening a store
                 self._thread = threading.Thread(
                     target=self._run, name="omnihub-pg-notify", daemon=True
                 )
                 self._thread.start()
-            self._changed.notify()
+            if idle:
+                self._changed.notify()
 
     def _run(self) -> None:
+        sent = time.monotonic() - _GAP_S
         while True:
             with self._changed:
                 while not self._pending and not self._closing:
                     self._changed.wait()
+                # Gather what else commits until the gap since the last one has passed.
+                while not self._closing and (wait := sent + _GAP_S - time.monotonic()) > 0:
+                    self._changed.wait(wait)
                 tenants = sorted(self._pending)
                 self._pending.clear()
             if not tenants:
                 return  # closing, and every committed append was notified
             self._send(tenants)
+            sent = time.monotonic()
 
     def _send(self, tenants: list[str]) -> None:
         try:
