@@ -20,7 +20,7 @@ from omnihub.events import (
     project_goal,
     verify_store,
 )
-from omnihub.events._postgres import PostgresEventStore
+from omnihub.events._postgres import CHANNEL, PostgresEventStore
 
 
 def burst(writer: int, n: int) -> list[NewEvent]:
@@ -126,6 +126,20 @@ def test_a_store_new_to_a_stream_retrying_an_append_gets_the_stored_positions(
         assert [e.stream_version for e in b.read_stream("acme", "g")] == [1, 2]
         [entry] = b.list_goals("acme")
         assert entry.summary.event_count == 2
+
+
+def test_appends_notify_listeners_once_committed_even_if_the_store_closes_at_once(
+    postgres_url: str,
+) -> None:
+    with psycopg.connect(postgres_url, autocommit=True) as listener:
+        listener.execute(f"LISTEN {CHANNEL}")
+        store = open_event_store(postgres_url)
+        for n in range(20):
+            store.append("acme", f"g{n}", burst(0, n))
+        store.append("beta", "g", burst(0, 0))
+        store.close()  # sends what is pending before the pool closes
+        tenants = {n.payload for n in listener.notifies(timeout=5, stop_after=2)}
+    assert tenants == {"acme", "beta"}
 
 
 def test_unreachable_database_is_store_unavailable() -> None:

@@ -31,8 +31,9 @@ _NOTIFY = (
     "SELECT set_config('synchronous_commit', 'off', true), pg_notify(%s, t) "
     "FROM unnest(%s::text[]) AS t"
 )
-# Least time between two notifications: one per append cost the client as much CPU as the
-# rest of the append (8 writers, measured), and a subscriber woken 10 ms later loses nothing.
+# Least time between two notifications: one per append took a quarter of the client's CPU
+# (8 writers: 76 µs per event against 58 without, measured), and a subscriber woken up to
+# 10 ms later loses nothing.
 _GAP_S = 0.01
 
 
@@ -80,9 +81,11 @@ class CommitNotifier:
 
     def _send(self, tenants: list[str]) -> None:
         try:
-            with self._pool.connection() as conn:
+            # A short wait for a connection: a store closing while the server is down
+            # waits for this.
+            with self._pool.connection(timeout=2.0) as conn:
                 conn.execute(_NOTIFY, (self._channel, tenants))
-        except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
+        except psycopg.Error as exc:  # pool errors (timeout, closed) are psycopg errors too
             # Subscribers poll as well: a lost wake-up delays them, it loses no event.
             logger.warning("cannot notify subscribers of new events: %s", exc)
 
