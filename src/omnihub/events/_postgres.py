@@ -24,8 +24,9 @@ only below the oldest transaction still in flight:
 The cost is latency, not correctness: a long-running writing transaction anywhere in the
 cluster holds back what tailing readers can see until it ends.
 
-Subscriptions LISTEN on the ``omnihub_events`` channel; each append sends ``NOTIFY`` with its
-tenant inside its transaction, so the notification arrives only if the events commit.
+Subscriptions LISTEN on the ``omnihub_events`` channel; once appends commit, a thread of the
+store sends one ``NOTIFY`` per tenant for all of them (see :mod:`._postgres_notify` for why
+not inside each append's transaction).
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from psycopg import errors as pg_errors
 from omnihub.errors import ConcurrencyError, StoreError, StoreUnavailableError, ValidationError
 from omnihub.events._envelope import EventEnvelope
 from omnihub.events._goal_index import GoalIndexRow, IndexedGoal, indexed
+from omnihub.events._postgres_notify import CommitNotifier
 from omnihub.events._registry import EventRegistry
 from omnihub.events._store import (
     CHAIN_COLUMNS,
@@ -141,35 +143,71 @@ _EXISTING = (
 # A placeholder for the position of a new goal's first event in its summary JSON (whose keys
 # are sorted, so ``_position`` comes first): the position exists only once the statement runs.
 _NEW_GOAL = '{"_position":-1'
+
+
 # The whole append as ONE statement (so one implicit transaction and one round trip, on an
 # autocommit connection): the rows as one JSON array of arrays (one parameter: psycopg's array
 # adaptation cost more client CPU than the rest of the append; each payload travels as a JSON
-# string, so ``->>`` gives back its exact canonical text), positions from the transaction id
-# plus each row's index k, the goal's index row, and the commit-time notification. Appends to
-# one stream are serialised by its unique version index: a stale head fails the insert and
-# nothing is written.
-_APPEND = f"""
-WITH e AS (
+# string, so ``->>`` gives back its exact canonical text), read as jsonb (parsed once: ``->>``
+# on json lexes the element again for each field, 43 µs of server CPU per 4-event append
+# against 10, measured), positions from the transaction id
+# plus each row's index k, and the goal's index row. Appends to one stream are serialised by
+# its unique version index: a stale head fails the insert and nothing is written.
+#
+# Parameters: $1 tenant, $2 stream, $3 recorded_at, $4 rows, $5 status, $6 created,
+# $7 updated, $8 summary. Numbered, run by a RawCursor and always prepared: psycopg's
+# conversion of named placeholders was a tenth of the client's time per append.
+#
+# The ``new_stream`` form is for a stream this process has no head of, guessing that it is
+# new: it writes only if the stream has no event, and otherwise returns the stream's head
+# instead, in the same round trip (no transaction id is taken, so nothing is flushed). A
+# first append to a new stream then costs one round trip, not two (head, then insert), and a
+# wrong guess costs what reading the head first did.
+def _append_sql(*, new_stream: bool) -> bytes:
+    head = only_new = ""
+    result = "pg_current_xact_id()::text::bigint, NULL::int, NULL::text, NULL::text"
+    if new_stream:
+        head = (
+            "h AS (SELECT stream_version, hash FROM omnihub_events "
+            "WHERE tenant_id = $1 AND stream_id = $2 ORDER BY stream_version DESC LIMIT 1), "
+        )
+        only_new = " AND NOT EXISTS (SELECT FROM h)"
+        result = (
+            "CASE WHEN h.stream_version IS NULL THEN pg_current_xact_id()::text::bigint END, "
+            "h.stream_version, h.hash, (SELECT summary FROM omnihub_goals "
+            "WHERE tenant_id = $1 AND goal_id = $2 AND h.stream_version IS NOT NULL) "
+            "FROM (SELECT 1) AS one LEFT JOIN h ON true"
+        )
+    sql = f"""
+WITH {head}e AS (
     INSERT INTO omnihub_events ({", ".join(COLUMNS)})
-    SELECT {_XID} + (r->>0)::int, %(tenant)s, %(stream)s, (r->>1)::int, r->>2, r->>3,
-        (r->>4)::int, r->>5, %(rec)s, r->>6, r->>7, r->>8, (r->>9)::json, r->>10, r->>11
-    FROM json_array_elements(%(rows)s::json) AS r
+    SELECT {_XID} + (r->>0)::int, $1::text, $2::text, (r->>1)::int, r->>2, r->>3,
+        (r->>4)::int, r->>5, $3::text, r->>6, r->>7, r->>8, (r->>9)::json, r->>10, r->>11
+    FROM jsonb_array_elements($4::jsonb) AS r
+    WHERE true{only_new}
 ), g AS (
     INSERT INTO omnihub_goals
-    SELECT %(tenant)s, %(stream)s, %(status)s::text,
-        CASE WHEN %(created)s::bigint < 0 THEN {_XID} - %(created)s::bigint
-            ELSE %(created)s::bigint END,
-        {_XID} + %(updated)s::bigint,
-        CASE WHEN %(created)s::bigint < 0
-            THEN '{{"_position":' || ({_XID} - %(created)s::bigint)::text
-                || substr(%(summary)s::text, {len(_NEW_GOAL) + 1})
-            ELSE %(summary)s::text END
-    WHERE %(status)s::text IS NOT NULL
+    SELECT $1::text, $2::text, $5::text,
+        CASE WHEN $6::bigint < 0 THEN {_XID} - $6::bigint ELSE $6::bigint END,
+        {_XID} + $7::bigint,
+        CASE WHEN $6::bigint < 0
+            THEN '{{"_position":' || ({_XID} - $6::bigint)::text
+                || substr($8::text, {len(_NEW_GOAL) + 1})
+            ELSE $8::text END
+    WHERE $5::text IS NOT NULL{only_new}
     ON CONFLICT (tenant_id, goal_id) DO UPDATE SET status = excluded.status,
         updated_position = excluded.updated_position, summary = excluded.summary
 )
-SELECT pg_current_xact_id()::text::bigint, pg_notify('{CHANNEL}', %(tenant)s)
+SELECT {result}
 """
+    return sql.encode()
+
+
+_APPEND = _append_sql(new_stream=False)
+_APPEND_NEW = _append_sql(new_stream=True)
+_NO_HEAD = Head(0, None, None)
+
+
 # Many goals' fold rows, in the order the goals are listed (their index, from 0), each goal's
 # by version. LATERAL: one search of the stream version index per goal, whatever the planner
 # thinks of the tenant's size (without statistics it hashed the whole tenant per query).
@@ -275,6 +313,7 @@ class PostgresEventStore(BaseEventStore):
             except BaseException:
                 self._pool.close()
                 raise
+        self._notifier = CommitNotifier(self._pool, CHANNEL)
 
     def _index_old_events(self, conn: psycopg.Connection[Any]) -> None:
         """Fill the goal index of a database written before it existed (under the schema
@@ -321,9 +360,20 @@ class PostgresEventStore(BaseEventStore):
             translate_errors(f"append to stream {stream_id!r}", self._pool),
             self._pool.connection() as conn,
         ):
-            for _ in range(_RETRIES):
+            actual: Head | None = None  # a head an append found instead of writing
+            for attempt in range(_RETRIES):
                 cached = self._heads.get(tenant_id, stream_id)
-                head = cached or self._read_head(conn, tenant_id, stream_id)
+                # A stream this process has not written yet: guess it is new (see
+                # _append_sql), unless the caller expects events in it.
+                guess = attempt == 0 and cached is None and not expected_version
+                if cached is not None:
+                    head = cached
+                elif actual is not None:
+                    head, actual = actual, None
+                elif guess:
+                    head = _NO_HEAD
+                else:
+                    head = self._read_head(conn, tenant_id, stream_id)
                 try:
                     positions, rows = plan(head, existing=existing or {})
                 except ConcurrencyError:
@@ -338,7 +388,7 @@ class PostgresEventStore(BaseEventStore):
                     return positions
                 goal = self.goal_index_row(head.summary, pending, rows)
                 try:
-                    xid = self._append_rows(conn, tenant_id, stream_id, rows, goal)
+                    xid = self._append_rows(conn, tenant_id, stream_id, rows, goal, guess)
                 except pg_errors.UniqueViolation as exc:
                     self._heads.drop(tenant_id, stream_id)
                     name = exc.diag.constraint_name
@@ -357,6 +407,10 @@ class PostgresEventStore(BaseEventStore):
                     if name != "omnihub_events_idempotency":
                         raise
                     # A duplicate key already known: the head was stale too; read it again.
+                    continue
+                if isinstance(xid, Head):
+                    actual = xid  # the stream was not new: plan again on its head
+                    continue
                 base = xid << 16
                 if goal is not None and goal.created_position < 0:
                     created = base - goal.created_position
@@ -365,6 +419,7 @@ class PostgresEventStore(BaseEventStore):
                         summary=f'{{"_position":{created}{goal.summary[len(_NEW_GOAL) :]}',
                     )
                 self._heads.put(tenant_id, stream_id, self.head_after(head, rows, goal))
+                self._notifier.committed(tenant_id)
                 return [base - p if p < 0 else p for p in positions]
         raise StoreError(f"append to stream {stream_id!r} kept losing races; try again")
 
@@ -394,27 +449,34 @@ class PostgresEventStore(BaseEventStore):
         stream_id: str,
         rows: Sequence[tuple[object, ...]],
         goal: GoalIndexRow | None,
-    ) -> int:
-        """Run :data:`_APPEND` (rows in COLUMNS order, positions -k); return the transaction
-        id."""
+        new_stream: bool,
+    ) -> int | Head:
+        """Run :func:`_append_sql` (rows in COLUMNS order, positions -k); return the
+        transaction id, or the stream's head if ``new_stream`` and the stream was not new."""
         try:
             # Every column but the position (sent as k), tenant, stream and recorded_at.
             packed = _dumps([(-cast(int, r[0]), *r[3:8], *r[9:15]) for r in rows]).decode()
         except orjson.JSONEncodeError as exc:  # a lone surrogate in an id or key
             raise ValidationError(f"cannot store this event: {exc}") from exc
-        params = {
-            "tenant": tenant_id,
-            "stream": stream_id,
-            "rec": rows[0][8],  # one recorded_at per append (plan_rows)
-            "rows": packed,
-            "status": None if goal is None else goal.status,
-            "created": None if goal is None else goal.created_position,
-            "updated": None if goal is None else -goal.updated_position,
-            "summary": None if goal is None else goal.summary,
-        }
-        row = conn.execute(_APPEND, params).fetchone()
-        assert row is not None  # the final SELECT yields one row
-        return int(row[0])
+        params = (
+            tenant_id,
+            stream_id,
+            rows[0][8],  # one recorded_at per append (plan_rows)
+            packed,
+            *(
+                (None, None, None, None)
+                if goal is None
+                else (goal.status, goal.created_position, -goal.updated_position, goal.summary)
+            ),
+        )
+        cursor = psycopg.RawCursor(conn)
+        row = cursor.execute(_APPEND_NEW if new_stream else _APPEND, params, prepare=True)
+        result = row.fetchone()
+        assert result is not None  # the final SELECT yields one row
+        xid, version, prev_hash, summary = result
+        if xid is None:
+            return Head(version, prev_hash, summary)
+        return int(xid)
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -539,6 +601,7 @@ class PostgresEventStore(BaseEventStore):
     def close(self) -> None:
         if not self._closed:
             self._closed = True
+            self._notifier.close()
             self._pool.close()
 
 
