@@ -272,6 +272,8 @@ def scenario(
     import tempfile
     from pathlib import Path
 
+    from rich.console import Console
+
     from omnihub.scenario import render_report, run_scenario, scenario_settings
 
     # Declined cards are part of the story: keep the worker's failure tracebacks off screen.
