@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -108,6 +109,30 @@ async def test_a_retried_step_activity_acts_and_records_once(tmp_path: Path) -> 
     assert await env.run(activities.compensate_step, undo) == {"deleted": 1}
     types = [e.event_type for e in activities.store.read_stream("t", "g")]
     assert types.count("CompensationExecuted") == 1
+
+
+async def test_a_retry_of_a_completed_step_records_no_second_start(tmp_path: Path) -> None:
+    """The worker died after the step's last append (which may hold GoalCompleted) and before
+    Temporal heard of it: the next attempt acts through the ledger and records nothing, not
+    a StepStarted after the step's end."""
+    activities = _activities(tmp_path)
+    _record_goal(activities, {"s1": ("database_write", {"table": "orders"})})
+    step = StepInput(
+        tenant_id="t",
+        goal_id="g",
+        step_id="s1",
+        tool="database_write",
+        args={"table": "orders", "values": {"sku": "x"}},
+        at=NOW,
+    )
+    env = ActivityEnvironment()
+    first = await env.run(activities.execute_step, step)
+    env.info = dataclasses.replace(env.info, attempt=2)
+    again = await env.run(activities.execute_step, step)
+    assert again.output == first.output
+    types = [e.event_type for e in activities.store.read_stream("t", "g")][2:]
+    assert types == ["PolicyEvaluated", "StepStarted", "ToolExecuted", "StepCompleted"]
+    assert activities.store.goal_state("t", "g").step("s1").status == "completed"  # type: ignore[union-attr]
 
 
 def test_the_stack_keeps_the_stores_order_of_completion() -> None:

@@ -337,6 +337,15 @@ class SagaActivities:
             ) from denied
         return check
 
+    def _completed(self, input: StepInput) -> bool:
+        """Whether the goal's events already hold the step's StepCompleted (read on retries
+        only)."""
+        try:
+            step = self.store.goal_state(input.tenant_id, input.goal_id).step(input.step_id)
+        except OmniHubError as exc:
+            raise _store_failure("cannot read the goal", exc) from exc
+        return step is not None and step.status == "completed"
+
     def _decide_step(
         self, input: StepInput, started: EventSpec
     ) -> tuple[StepCheck, list[EventSpec]]:
@@ -357,8 +366,14 @@ class SagaActivities:
             check.event("step"), key=(input.step_id, "PolicyEvaluated", "step", outcome)
         )
         # Forbidden, or held for a person (known only now, from a value through $ref): the
-        # tool does not run, and no StepStarted is recorded.
-        recorded = [decided] if outcome in ("forbid", "approval") else [decided, started]
+        # tool does not run, and no StepStarted is recorded. Nor is one for a retried attempt
+        # of a step already completed (its worker died after the step's last append and
+        # before Temporal heard of it): a start after the end would leave the goal "running"
+        # in its event stream, the last step's append having recorded GoalCompleted.
+        quiet = outcome in ("forbid", "approval") or (
+            activity.info().attempt > 1 and self._completed(input)
+        )
+        recorded = [decided] if quiet else [decided, started]
         self._store(input.tenant_id, input.goal_id, input.at, recorded)
         return check, recorded
 
