@@ -82,7 +82,8 @@ def _record_goal(
     activities.store.append("t", "g", [NewEvent(payload=e) for e in events])
 
 
-async def test_a_retried_step_activity_acts_and_records_once(tmp_path: Path) -> None:
+def _one_order_step(tmp_path: Path) -> tuple[SagaActivities, StepInput]:
+    """A recorded one-step goal that writes an order, and the input of that step."""
     activities = _activities(tmp_path)
     _record_goal(activities, {"s1": ("database_write", {"table": "orders"})})
     step = StepInput(
@@ -93,6 +94,11 @@ async def test_a_retried_step_activity_acts_and_records_once(tmp_path: Path) -> 
         args={"table": "orders", "values": {"sku": "x"}},
         at=NOW,
     )
+    return activities, step
+
+
+async def test_a_retried_step_activity_acts_and_records_once(tmp_path: Path) -> None:
+    activities, step = _one_order_step(tmp_path)
     env = ActivityEnvironment()
     first = await env.run(activities.execute_step, step)
     again = await env.run(activities.execute_step, step)
@@ -115,16 +121,7 @@ async def test_a_retry_of_a_completed_step_records_no_second_start(tmp_path: Pat
     """The worker died after the step's last append (which may hold GoalCompleted) and before
     Temporal heard of it: the next attempt acts through the ledger and records nothing, not
     a StepStarted after the step's end."""
-    activities = _activities(tmp_path)
-    _record_goal(activities, {"s1": ("database_write", {"table": "orders"})})
-    step = StepInput(
-        tenant_id="t",
-        goal_id="g",
-        step_id="s1",
-        tool="database_write",
-        args={"table": "orders", "values": {"sku": "x"}},
-        at=NOW,
-    )
+    activities, step = _one_order_step(tmp_path)
     env = ActivityEnvironment()
     first = await env.run(activities.execute_step, step)
     env.info = dataclasses.replace(env.info, attempt=2)
