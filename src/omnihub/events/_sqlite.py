@@ -359,14 +359,9 @@ class SQLiteEventStore(BaseEventStore):
                     existing=existing,
                     position_of=base.__add__,
                 )
-                count = len(rows)
-                if count <= _ROWS_PER_INSERT:
-                    if count:
-                        conn.execute(_insert_sql(count), [v for row in rows for v in row])
-                else:
-                    for start in range(0, count, _ROWS_PER_INSERT):
-                        chunk = rows[start : start + _ROWS_PER_INSERT]
-                        conn.execute(_insert_sql(len(chunk)), [v for row in chunk for v in row])
+                for start in range(0, len(rows), _ROWS_PER_INSERT):
+                    chunk = rows[start : start + _ROWS_PER_INSERT]
+                    conn.execute(_insert_sql(len(chunk)), [v for row in chunk for v in row])
             except (sqlite3.IntegrityError, ConcurrencyError):
                 # A failed INSERT statement leaves the transaction as it was.
                 if not fresh:

@@ -16,7 +16,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from opentelemetry import trace
-from opentelemetry.trace import Tracer
 from temporalio import workflow
 from temporalio.api.common.v1 import Payload
 from temporalio.contrib.opentelemetry import TracingInterceptor, TracingWorkflowInboundInterceptor
@@ -53,9 +52,6 @@ class _GoalWorkflowInterceptor(TracingWorkflowInboundInterceptor):
 class GoalTracingInterceptor(TracingInterceptor):
     """Temporal's tracing interceptor (client, workflow and activity spans) without the
     zero-length ``StartActivity`` spans and the ``CompleteWorkflow`` span of a normal end."""
-
-    def __init__(self, tracer: Tracer | None = None) -> None:
-        super().__init__(tracer)
 
     def workflow_interceptor_class(
         self, input: WorkflowInterceptorClassInput
