@@ -92,9 +92,9 @@ def test_bench_saga_compares_with_dbos_and_kills_each_side() -> None:
 
 @pytest.mark.slow
 @pytest.mark.timeout(240)
-def test_bench_saga_with_tracing_traces_every_goal_as_one_connected_trace() -> None:
-    # In a process of its own: tracing, once on, stays on for the process.
-    args = "bench saga --goals 3 --steps 1 --no-recovery --tracing --json"
+def test_bench_saga_with_tracing_interleaves_rounds_and_traces_every_goal() -> None:
+    # Each round runs in a process of its own: tracing, once on, stays on for a process.
+    args = "bench saga --goals 3 --steps 1 --no-recovery --tracing --tracing-pairs 2 --json"
     result = subprocess.run(
         [sys.executable, "-m", "omnihub", *args.split()],
         capture_output=True,
@@ -104,10 +104,19 @@ def test_bench_saga_with_tracing_traces_every_goal_as_one_connected_trace() -> N
     )
     assert result.returncode == 0, result.stderr[-2000:]
     tracing = json.loads(result.stdout.splitlines()[-1])["tracing"]
-    assert tracing["off"]["completed"] == tracing["on"]["completed"] == 3
+    # Pairs in alternating order, so neither half always runs on the later, bigger history.
+    assert [r["tracing"] for r in tracing["rounds"]] == ["off", "on", "on", "off"]
+    assert all(r["completed"] == 3 and r["cpu_ms_per_goal"] > 0 for r in tracing["rounds"])
+    assert tracing["off"]["completed"] == tracing["on"]["completed"] == 6
+    lost = tracing["pair_throughput_overhead_pct"]
+    assert len(lost) == 2
+    assert tracing["throughput_overhead_pct"] == pytest.approx(sum(lost) / 2)
+    assert tracing["throughput_overhead_range_pct"] == [min(lost), max(lost)]
     assert tracing["exporter"] == "otlp/http to a collector stand-in process"
     sink = tracing["sink"]
-    assert sink["goal_traces"] == sink["connected_goal_traces"] == 3
+    # Every goal of both traced rounds, their warm-up goals too, is one connected trace.
+    assert tracing["traced_goals"] == 2 * (3 + 3)
+    assert sink["goal_traces"] == sink["connected_goal_traces"] == tracing["traced_goals"]
     # A one-step goal: the client's start, the workflow's run, two activities (prepare, and
     # the step, whose append also records the goal's end), the tool call and its one
     # statement; the ledger's bookkeeping adds none, and neither do Temporal's zero-length
@@ -115,12 +124,12 @@ def test_bench_saga_with_tracing_traces_every_goal_as_one_connected_trace() -> N
     # interceptor). A new span per goal is a cost the tracing-overhead target pays: change
     # this count deliberately.
     assert sink["span_names"] == {
-        "RunActivity:execute_step": 3,
-        "RunActivity:prepare_goal": 3,
-        "RunWorkflow:AgentSaga": 3,
-        "StartWorkflow:AgentSaga": 3,
-        "db.sql": 3,
-        "tool.bench_effect": 3,
+        "RunActivity:execute_step": 12,
+        "RunActivity:prepare_goal": 12,
+        "RunWorkflow:AgentSaga": 12,
+        "StartWorkflow:AgentSaga": 12,
+        "db.sql": 12,
+        "tool.bench_effect": 12,
     }
     assert sink["spans_per_goal"] == 6
 

@@ -145,6 +145,14 @@ def _create_tables(database: SqlDatabase) -> None:
             )
 
 
+def _bench_resources(db_url: str) -> ToolResources:
+    """The tools' resources on the benchmark's database: its ledger and the two tables."""
+    database = open_database(db_url)
+    return ToolResources(
+        ledger=IdempotencyLedger(database), database=database, allowed_tables=frozenset(_TABLES)
+    )
+
+
 def _duplicates(database: SqlDatabase, table: str) -> int:
     """Rows beyond the first for the same (goal, step): effects that happened twice."""
     with database.transaction() as cursor:
@@ -523,6 +531,7 @@ async def run_saga_benchmark(
     recovery: bool = True,
     sizes: Sequence[int] = (),
     tracing: bool = False,
+    tracing_pairs: int = 5,
     compare: str | None = None,
 ) -> dict[str, Any]:
     """Run the benchmark in ``work_dir``; the JSON-ready result.
@@ -530,7 +539,8 @@ async def run_saga_benchmark(
     With ``sizes``, one baseline and one AgentSaga run per size, interleaved (the order
     alternates from size to size, so neither side always runs on a warmer server), each
     reported under ``sweep``; the top-level figures are then those of the last size.
-    With ``tracing``, the saga runs again with tracing off then on (under ``tracing``).
+    With ``tracing``, the saga runs again in ``tracing_pairs`` pairs of rounds with tracing
+    off and on, each round a fresh process (under ``tracing``).
 
     ``compare="dbos"`` also runs DBOS on an embedded PostgreSQL at each size (``peers``,
     ``ratio``) and kills each side mid-burst (``kill``: the effects that happened twice).
@@ -540,13 +550,9 @@ async def run_saga_benchmark(
     server = EmbeddedTemporal(work_dir / "temporal").start()
     db_url = f"sqlite:///{work_dir / 'events.db'}"
     store = open_event_store(db_url)
-    database = open_database(db_url)
+    resources = _bench_resources(db_url)
+    database = resources.database
     _create_tables(database)
-    resources = ToolResources(
-        ledger=IdempotencyLedger(database),
-        database=database,
-        allowed_tables=frozenset(_TABLES),
-    )
     # Every worker here, in this process or an `omnihub worker`, decides by the tenant's
     # stored policies: the bench tools are permitted as an operator would permit them.
     permit = defaults_permitting(tool.name for tool in saga_bench_tools())
@@ -581,7 +587,7 @@ async def run_saga_benchmark(
             from omnihub.bench._tracing import compare_tracing
 
             report["tracing"] = await compare_tracing(
-                client, lambda traced: _saga(traced, store, resources, goals, steps, rate)
+                ring, server.address, db_url, goals, steps, rate, pairs=tracing_pairs
             )
         if recovery:
             report["recovery"] = await _recovery(client, store, database, server.address, db_url)

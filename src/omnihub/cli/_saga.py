@@ -250,8 +250,12 @@ def bench_saga(
         ),
     ] = None,
     tracing: Annotated[
-        bool, typer.Option("--tracing", help="Also run the saga with tracing off, then on.")
+        bool,
+        typer.Option("--tracing", help="Also run the saga with tracing off and on, interleaved."),
     ] = False,
+    tracing_pairs: Annotated[
+        int, typer.Option(min=1, help="With --tracing: pairs of off/on rounds, each a process.")
+    ] = 5,
     workers: Annotated[
         int | None,
         typer.Option(
@@ -285,6 +289,7 @@ def bench_saga(
                     recovery=recovery,
                     sizes=sweep,
                     tracing=tracing,
+                    tracing_pairs=tracing_pairs,
                     compare=compare,
                 )
             )
