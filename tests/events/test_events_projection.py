@@ -25,6 +25,7 @@ from omnihub.events import (
     GoalPaused,
     GoalReceived,
     GoalResumed,
+    GoalState,
     NewEvent,
     PlanGenerated,
     PlanGeneratedV1,
@@ -33,6 +34,7 @@ from omnihub.events import (
     StepCompleted,
     StepFailed,
     StepStarted,
+    StepState,
     ToolExecuted,
     ToolExecutedV1,
     canonical_json,
@@ -152,6 +154,77 @@ def test_pause_resume_rejection_cancel_and_completion(at: Clock) -> None:
     assert (empty.goal_id, empty.status, empty.event_count) == ("g-0", "new", 0)
 
 
+# Every payload type the fold reads, a type it only counts, and a second goal's step.
+MIXED: list[EventPayload] = [
+    *SAGA,
+    GoalPaused(by="ops"),
+    GoalResumed(by="ops"),
+    ApprovalRejected(step_id="pay", decided_by="bob"),
+    CompensationFailed(step_id="pay", tool_name="card.refund", error="gone"),
+    GoalCancelled(reason="user", cancelled_by="u-1", partial_results={"book": "H1"}),
+    GoalCompleted(result={"ok": [1, 2.5, None]}, metrics={"cost": 0.25}),
+    ToolExecuted(tool_name="search", step_id="other", duration_ms=3, output=[1, "two"]),
+    ToolExecuted(tool_name="search", duration_ms=1.5),
+    PolicyEvaluated(
+        phase="step", action="run", resource="x", outcome="permit", version=0, reason="default"
+    ),
+]
+
+
+def validated(state: GoalState) -> GoalState:
+    """``state`` built again through the models' validation, from the fields the fold set."""
+    given = {name: getattr(state, name) for name in state.model_fields_set}
+    given["steps"] = [
+        StepState(**{name: getattr(step, name) for name in step.model_fields_set})
+        for step in state.steps
+    ]
+    return GoalState(**given)
+
+
+def assert_as_validated(state: GoalState) -> None:
+    expected = validated(state)
+    assert state == expected
+    # Field by field, in field order, with the same types: what == and to_json could hide.
+    for built, checked in [(state, expected), *zip(state.steps, expected.steps, strict=True)]:
+        assert list(built.__dict__.items()) == list(checked.__dict__.items())
+        assert [type(v) for v in built.__dict__.values()] == [
+            type(v) for v in checked.__dict__.values()
+        ]
+        assert built.model_fields_set == checked.model_fields_set
+        assert built.__pydantic_extra__ == checked.__pydantic_extra__
+        assert built.__pydantic_private__ == checked.__pydantic_private__
+    assert state.to_json() == expected.to_json()
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(payloads=st.lists(st.sampled_from(MIXED), max_size=20))
+def test_folded_state_equals_the_validated_model(payloads: list[EventPayload], at: Clock) -> None:
+    # The fold builds GoalState without validating again (its values are validated
+    # payloads'): the result must be the model validation would build, to the fields set.
+    state = project_goal(envelopes(payloads, at))
+    assert_as_validated(state)
+    assert state.event_count == len(payloads)
+
+
+def test_folded_state_sets_the_fields_the_events_gave(at: Clock) -> None:
+    # As GoalState(**fields) would: the fields set are those the events named, no others.
+    empty = project_goal([], goal_id="g-0")
+    assert_as_validated(empty)
+    assert empty.model_fields_set == {"goal_id", "steps", "compensations"}
+    state = project_goal(envelopes(SAGA, at))
+    assert state.model_fields_set == {
+        *("goal_id", "tenant_id", "created_at", "updated_at", "version", "event_count"),
+        *("status", "goal", "user_id", "context", "plan_id", "plan_source", "plan"),
+        *("steps", "compensations", "error", "finished_at", "partial_results"),
+    }
+    book = state.step("book")
+    assert book is not None
+    assert book.model_fields_set == {
+        *("step_id", "tool_name", "status", "attempts", "started_at", "error"),
+        *("tool_calls", "duration_ms", "result", "finished_at"),
+    }
+
+
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(payloads=st.lists(st.sampled_from(SAGA), max_size=15))
 def test_fold_is_deterministic_and_survives_serialisation(
@@ -241,6 +314,11 @@ def test_goal_state_from_stored_rows_equals_project_goal_of_read_stream(
     state = store.goal_state("acme", "g-1")
     assert state == expected
     assert state.to_json() == expected.to_json()
+    assert_as_validated(state)
+    assert list(store.goal_states("acme", ["g-1", "g-2"])) == [
+        state,
+        project_goal(store.read_stream("acme", "g-2")),
+    ]
     assert (state.event_count, state.status) == (len(payloads), "cancelled")
     assert state.step("book").attempts == 1  # type: ignore[union-attr]
     unknown = store.goal_state("acme", "nope")

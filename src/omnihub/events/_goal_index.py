@@ -102,8 +102,9 @@ def summarize_rows(
     before = {key: state[key] for key in _SUMMARY_KEYS if key in state}
     first = rows[0]
     goal_id = str(first[2])
-    # What count_event sets that a summary keeps: the goal and the time of its first event
-    # (the rest, like event_count and updated_at, is read from the stream when listing).
+    # What the fold takes from a goal's first event that a summary keeps: the goal and the time
+    # of that event (the rest, like event_count and updated_at, is read from the stream when
+    # listing).
     state.setdefault("goal_id", goal_id)
     state.setdefault("created_at", first[7])  # occurred_at, as stored
     state.setdefault("status", "new")
