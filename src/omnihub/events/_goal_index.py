@@ -10,7 +10,7 @@ list is the status its page shows.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -84,17 +84,15 @@ def _summary_json(kept: dict[str, Any]) -> str:
 
 
 def summarize_rows(
-    previous: str | None,
-    rows: Sequence[Sequence[Any]],
-    payload_of: Callable[[Sequence[Any]], object],
+    previous: str | None, rows: Sequence[Sequence[Any]], payloads: Sequence[object]
 ) -> GoalIndexRow | None:
     """The stream's new index row after ``rows`` (stored rows in COLUMNS order, one stream,
-    in version order) on top of ``previous`` (the stored summary JSON, or None), or None when
-    the stored row stays as it is."""
+    in version order, and their payloads) on top of ``previous`` (the stored summary JSON, or
+    None), or None when the stored row stays as it is."""
     if not rows:
         return None
     # Only the events that change a summary field are folded (it runs inside every append).
-    changes = [(row, payload) for row in rows if summarizes(type(payload := payload_of(row)))]
+    changes = [pair for pair in zip(rows, payloads, strict=True) if summarizes(type(pair[1]))]
     if previous is not None and not changes:
         return None
     state: dict[str, Any] = orjson.loads(previous) if previous else {}
@@ -132,7 +130,10 @@ def rebuild_rows(
     streams: dict[str, list[Sequence[Any]]] = {}
     for row in rows:
         streams.setdefault(str(row[2]), []).append(row)
-    built = [summarize_rows(None, found, payload_of) for found in streams.values()]
+    built = [
+        summarize_rows(None, found, [payload_of(row) for row in found])
+        for found in streams.values()
+    ]
     return [row for row in built if row is not None]
 
 
@@ -152,8 +153,3 @@ def payload_decoder(
         return decode(str(row[5]), int(row[6]), str(row[12]))[0]
 
     return payload_of
-
-
-def payloads_by_id(pending: Iterable[Any]) -> Mapping[str, object]:
-    """Payload objects of events being appended, by event id (no decoding needed)."""
-    return {p.event_id: p.payload for p in pending}

@@ -422,8 +422,10 @@ class BaseEventStore:
         previous: str | None, pending: Sequence[Pending], rows: Sequence[Sequence[Any]]
     ) -> GoalIndexRow | None:
         """The stream's goal-index row after appending ``rows`` (built from ``pending``)."""
+        if len(rows) == len(pending):  # no duplicate: row k is event k
+            return summarize_rows(previous, rows, [p.payload for p in pending])
         by_id = {p.event_id: p.payload for p in pending}
-        return summarize_rows(previous, rows, lambda row: by_id[row[4]])
+        return summarize_rows(previous, rows, [by_id[row[4]] for row in rows])
 
     @staticmethod
     def head_after(head: Head, rows: Sequence[Sequence[Any]], goal: GoalIndexRow | None) -> Head:
