@@ -74,6 +74,11 @@ class GoalIndexRow(NamedTuple):
     """Summary JSON; ``updated_position`` is the last event that changed it."""
 
 
+# The last summary JSON summarize_rows wrote, its fields (without ``_position``) and position:
+# the next append to the same goal starts from them.
+_last_summary: tuple[str, dict[str, Any], Any] = ("", {}, None)
+
+
 def _summary_json(kept: dict[str, Any]) -> str:
     """Compact JSON with sorted keys: orjson inside every append (about ten times faster), the
     json module for what orjson refuses (a lone surrogate), which writes the same text."""
@@ -95,9 +100,17 @@ def summarize_rows(
     changes = [pair for pair in zip(rows, payloads, strict=True) if summarizes(type(pair[1]))]
     if previous is not None and not changes:
         return None
-    state: dict[str, Any] = orjson.loads(previous) if previous else {}
-    created = state.pop("_position", None)
-    before = {key: state[key] for key in _SUMMARY_KEYS if key in state}
+    global _last_summary  # one tuple, swapped whole: safe across threads
+    last = _last_summary
+    if previous is not None and previous == last[0]:
+        # The summary this process wrote last (the same goal's previous append, mostly):
+        # its fields as they were, without parsing the text again.
+        before, created = last[1], last[2]
+        state = dict(before)
+    else:
+        state = orjson.loads(previous) if previous else {}
+        created = state.pop("_position", None)
+        before = {key: state[key] for key in _SUMMARY_KEYS if key in state}
     first = rows[0]
     goal_id = str(first[2])
     # What count_event sets that a summary keeps: the goal and the time of its first event
@@ -111,14 +124,10 @@ def summarize_rows(
     if previous is not None and created is not None and kept == before:
         return None
     created = int(first[0]) if created is None else int(created)
-    kept["_position"] = created
+    text = _summary_json({**kept, "_position": created})
+    _last_summary = (text, kept, created)
     return GoalIndexRow(
-        str(first[1]),
-        goal_id,
-        str(state["status"]),
-        created,
-        int(rows[-1][0]),
-        _summary_json(kept),
+        str(first[1]), goal_id, str(state["status"]), created, int(rows[-1][0]), text
     )
 
 
