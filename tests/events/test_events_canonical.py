@@ -12,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from omnihub.errors import ValidationError
+from omnihub.events import _payloads as payloads
 from omnihub.events import (
     canonical_json,
     chain_hash,
@@ -19,8 +20,15 @@ from omnihub.events import (
     new_event_id,
     validate_event_id,
 )
-from omnihub.events._canonical import _slow, event_canonical_json, event_canonical_json_writer
+from omnihub.events._canonical import (
+    _PLAIN_FIELDS,
+    _slow,
+    event_canonical_json,
+    event_canonical_json_writer,
+    payload_canonical_json,
+)
 from omnihub.events._ids import format_timestamp, parse_timestamp
+from omnihub.plans import PlanStep
 
 # RFC 8785, appendix B: IEEE-754 bit patterns and their canonical text.
 NUMBERS = {
@@ -161,6 +169,46 @@ def test_unusual_values_fall_back_to_the_slow_encoder() -> None:
     )
     assert canonical_json({"\U0001f600": 1, "\ufb33": 2}) == '{"\U0001f600":1,"\ufb33":2}'
     assert canonical_json([1e-7, 1e22, -0.0]) == "[1e-7,1e+22,0]"
+
+
+def _dumped(payload: Any) -> str:
+    return canonical_json(payload.model_dump(mode="json"))
+
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@given(value=_json_values, duration=st.floats(min_value=0))
+def test_a_payload_encoded_from_its_fields_is_its_dump(value: Any, duration: float) -> None:
+    for payload in (
+        payloads.ToolExecuted(tool_name="t", output=value, duration_ms=duration),
+        payloads.GoalCompleted(result={"x": value}, metrics={"n": value}),
+        payloads.StepCompleted(step_id="s1", result=value),
+    ):
+        try:
+            expected = _dumped(payload)
+        except ValidationError:  # a lone surrogate: both refuse it
+            with pytest.raises(ValidationError):
+                payload_canonical_json(payload)
+        else:
+            assert payload_canonical_json(payload) == expected
+
+
+def test_payloads_with_nested_models_or_datetimes_take_the_dump() -> None:
+    step = PlanStep(id="s1", tool="t", args={"n": 1.0})
+    planned = payloads.PlanGenerated(plan_id="p", steps=[step], source="cache")
+    asked = payloads.ApprovalRequested(
+        step_id="s1", tool_name="t", risk_lane="high", expires_at=datetime(2026, 1, 1, tzinfo=UTC)
+    )
+    for payload in (planned, asked):
+        assert payload_canonical_json(payload) == _dumped(payload)
+    assert _PLAIN_FIELDS[payloads.PlanGenerated] is None  # a nested model: never the fast path
+    assert _PLAIN_FIELDS[payloads.ApprovalRequested] is not None  # only its datetime falls back
+    assert payload_canonical_json(asked).count("2026-01-01T00:00:00Z") == 1
 
 
 _ids = st.text(min_size=1, max_size=12)

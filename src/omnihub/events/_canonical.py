@@ -28,6 +28,7 @@ __all__ = [
     "chain_hash",
     "event_canonical_json",
     "event_canonical_json_writer",
+    "payload_canonical_json",
 ]
 
 GENESIS_HASH = "0" * 64
@@ -173,6 +174,75 @@ def canonical_json(value: Any) -> str:
         except UnicodeEncodeError as exc:
             raise ValidationError("canonical JSON cannot hold a lone surrogate") from exc
     return text
+
+
+# Payload class -> the names of its fields when its JSON-mode dump is just those fields'
+# values (for plain JSON values), else None: see payload_canonical_json.
+_PLAIN_FIELDS: dict[type[Any], tuple[str, ...] | None] = {}
+# Core-schema keys that make a dump differ from the stored values (a custom serialiser, an
+# alias or an exclusion), and schema types whose values are not plain JSON values.
+_SERIALISING_KEYS = frozenset(
+    {"serialization", "serialization_alias", "serialization_exclude", "serialization_exclude_if"}
+)
+_NESTED_TYPES = frozenset({"model", "dataclass", "typed-dict", "model-fields", "dataclass-args"})
+
+
+def _changes_dump(schema: Any) -> bool:
+    """Whether a core schema (below its model) holds anything that makes a JSON-mode dump
+    differ from the validated values: a serialiser, an alias, an exclusion, a nested model."""
+    if isinstance(schema, dict):
+        if schema.get("type") in _NESTED_TYPES or schema.get("computed_fields"):
+            return True
+        return any(
+            key in _SERIALISING_KEYS or _changes_dump(value) for key, value in schema.items()
+        )
+    if isinstance(schema, list):
+        return any(_changes_dump(item) for item in schema)
+    return False
+
+
+def _plain_fields(kind: type[Any]) -> tuple[str, ...] | None:
+    schema = kind.__pydantic_core_schema__
+    definitions: Any = ()
+    if schema.get("type") == "definitions":
+        schema, definitions = schema["schema"], schema["definitions"]
+    if schema.get("type") != "model" or schema.get("cls") is not kind:
+        return None
+    if schema.get("root_model") or schema.get("custom_init"):
+        return None
+    if (schema.get("config") or {}).get("extra_fields_behavior") == "allow":
+        return None
+    fields = schema["schema"]
+    if fields.get("type") != "model-fields" or fields.get("computed_fields"):
+        return None
+    own = {key: value for key, value in schema.items() if key not in ("schema", "type")}
+    if _changes_dump(own) or _changes_dump(fields["fields"]) or _changes_dump(definitions):
+        return None
+    return tuple(fields["fields"])
+
+
+def payload_canonical_json(payload: Any) -> str:
+    """The canonical JSON of a payload model: ``canonical_json(payload.model_dump(mode="json"))``.
+
+    For a model whose dump is its field values (no custom serialiser, alias, exclusion or
+    nested model, decided once per class from its core schema) and whose values are all plain
+    JSON values (checked by the same walk the fast encoder needs anyway), the field values are
+    encoded directly: pydantic's dump of them returns equal values, and it cost as much as
+    the encoding itself. Anything else (a datetime, an enum, a nested model, an unusual
+    float) takes the dump, so the text is always the dump's.
+    """
+    kind = type(payload)
+    try:
+        names = _PLAIN_FIELDS[kind]
+    except KeyError:
+        names = _PLAIN_FIELDS[kind] = _plain_fields(kind)
+    if names is not None:
+        values = payload.__dict__
+        try:
+            return _fast_dumps(_prepare({name: values[name] for name in names}))
+        except (_NeedsSlowPath, orjson.JSONEncodeError):
+            pass
+    return canonical_json(payload.__pydantic_serializer__.to_python(payload, mode="json"))
 
 
 def _opt(value: str | None) -> str:

@@ -10,7 +10,7 @@ list is the status its page shows.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -74,6 +74,11 @@ class GoalIndexRow(NamedTuple):
     """Summary JSON; ``updated_position`` is the last event that changed it."""
 
 
+# The last summary JSON summarize_rows wrote, its fields (without ``_position``) and position:
+# the next append to the same goal starts from them.
+_last_summary: tuple[str, dict[str, Any], Any] = ("", {}, None)
+
+
 def _summary_json(kept: dict[str, Any]) -> str:
     """Compact JSON with sorted keys: orjson inside every append (about ten times faster), the
     json module for what orjson refuses (a lone surrogate), which writes the same text."""
@@ -84,22 +89,28 @@ def _summary_json(kept: dict[str, Any]) -> str:
 
 
 def summarize_rows(
-    previous: str | None,
-    rows: Sequence[Sequence[Any]],
-    payload_of: Callable[[Sequence[Any]], object],
+    previous: str | None, rows: Sequence[Sequence[Any]], payloads: Sequence[object]
 ) -> GoalIndexRow | None:
     """The stream's new index row after ``rows`` (stored rows in COLUMNS order, one stream,
-    in version order) on top of ``previous`` (the stored summary JSON, or None), or None when
-    the stored row stays as it is."""
+    in version order, and their payloads) on top of ``previous`` (the stored summary JSON, or
+    None), or None when the stored row stays as it is."""
     if not rows:
         return None
     # Only the events that change a summary field are folded (it runs inside every append).
-    changes = [(row, payload) for row in rows if summarizes(type(payload := payload_of(row)))]
+    changes = [pair for pair in zip(rows, payloads, strict=True) if summarizes(type(pair[1]))]
     if previous is not None and not changes:
         return None
-    state: dict[str, Any] = orjson.loads(previous) if previous else {}
-    created = state.pop("_position", None)
-    before = {key: state[key] for key in _SUMMARY_KEYS if key in state}
+    global _last_summary  # one tuple, swapped whole: safe across threads
+    last = _last_summary
+    if previous is not None and previous == last[0]:
+        # The summary this process wrote last (the same goal's previous append, mostly):
+        # its fields as they were, without parsing the text again.
+        before, created = last[1], last[2]
+        state = dict(before)
+    else:
+        state = orjson.loads(previous) if previous else {}
+        created = state.pop("_position", None)
+        before = {key: state[key] for key in _SUMMARY_KEYS if key in state}
     first = rows[0]
     goal_id = str(first[2])
     # What the fold takes from a goal's first event that a summary keeps: the goal and the time
@@ -114,14 +125,10 @@ def summarize_rows(
     if previous is not None and created is not None and kept == before:
         return None
     created = int(first[0]) if created is None else int(created)
-    kept["_position"] = created
+    text = _summary_json({**kept, "_position": created})
+    _last_summary = (text, kept, created)
     return GoalIndexRow(
-        str(first[1]),
-        goal_id,
-        str(state["status"]),
-        created,
-        int(rows[-1][0]),
-        _summary_json(kept),
+        str(first[1]), goal_id, str(state["status"]), created, int(rows[-1][0]), text
     )
 
 
@@ -133,7 +140,10 @@ def rebuild_rows(
     streams: dict[str, list[Sequence[Any]]] = {}
     for row in rows:
         streams.setdefault(str(row[2]), []).append(row)
-    built = [summarize_rows(None, found, payload_of) for found in streams.values()]
+    built = [
+        summarize_rows(None, found, [payload_of(row) for row in found])
+        for found in streams.values()
+    ]
     return [row for row in built if row is not None]
 
 
@@ -153,8 +163,3 @@ def payload_decoder(
         return decode(str(row[5]), int(row[6]), str(row[12]))[0]
 
     return payload_of
-
-
-def payloads_by_id(pending: Iterable[Any]) -> Mapping[str, object]:
-    """Payload objects of events being appended, by event id (no decoding needed)."""
-    return {p.event_id: p.payload for p in pending}

@@ -17,7 +17,11 @@ from typing import Any, NamedTuple, Protocol, Self, runtime_checkable
 
 from omnihub import telemetry
 from omnihub.errors import ConcurrencyError, PayloadTooLargeError, ValidationError
-from omnihub.events._canonical import GENESIS_HASH, canonical_json, event_canonical_json_writer
+from omnihub.events._canonical import (
+    GENESIS_HASH,
+    event_canonical_json_writer,
+    payload_canonical_json,
+)
 from omnihub.events._envelope import EventEnvelope, NewEvent
 from omnihub.events._goal_index import (
     GoalIndexRow,
@@ -389,10 +393,7 @@ class BaseEventStore:
                 raise ValidationError(f"append takes NewEvent objects, not {type(event).__name__}")
             payload = event.payload
             event_type, version = key_of(payload)
-            # What model_dump(mode="json") runs, without its argument handling (a third of it).
-            payload_json = canonical_json(
-                payload.__pydantic_serializer__.to_python(payload, mode="json")
-            )
+            payload_json = payload_canonical_json(payload)
             if len(payload_json) * 4 > limit:
                 size = len(payload_json.encode("utf-8"))
                 if size > limit:
@@ -421,8 +422,10 @@ class BaseEventStore:
         previous: str | None, pending: Sequence[Pending], rows: Sequence[Sequence[Any]]
     ) -> GoalIndexRow | None:
         """The stream's goal-index row after appending ``rows`` (built from ``pending``)."""
+        if len(rows) == len(pending):  # no duplicate: row k is event k
+            return summarize_rows(previous, rows, [p.payload for p in pending])
         by_id = {p.event_id: p.payload for p in pending}
-        return summarize_rows(previous, rows, lambda row: by_id[row[4]])
+        return summarize_rows(previous, rows, [by_id[row[4]] for row in rows])
 
     @staticmethod
     def head_after(head: Head, rows: Sequence[Sequence[Any]], goal: GoalIndexRow | None) -> Head:
