@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -102,3 +104,13 @@ def test_failures_are_counted_per_entry_and_forgotten_with_it(
     assert index.remove("acme", entry.id)
     assert index.record_failure("acme", entry.id) == 0  # never recreates the entry
     assert index.count("acme") == 0
+
+
+def test_packed_entry_reads_back_whatever_json_wrote(make_entry: Make) -> None:
+    entry = make_entry("acme", "k")
+    odd = replace(entry, plan=[{"n": 2**70, "x": 0.1, "big": 1e300, "s": "é\u2028"}])
+    assert CacheEntry.unpack(odd.pack()) == odd  # past orjson's 64-bit integers: json reads it
+    assert CacheEntry.unpack(entry.pack().encode()) == entry
+    nan = CacheEntry.unpack(replace(entry, plan=[float("nan")]).pack())
+    assert nan is not None
+    assert math.isnan(nan.plan[0])

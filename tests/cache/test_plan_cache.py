@@ -332,3 +332,16 @@ def test_requests_sharing_a_template_run_the_model_once(embedder: Embedder) -> N
     for _ in range(2):
         assert unremembered.lookup("acme", "Cancel my order ORD-12345", NOW).embedded
     assert len(counting.calls) == 6
+
+
+def test_wording_guard_compares_numbers_as_words_without_looking_them_up() -> None:
+    from omnihub.cache._guards import _content, _wording
+    from omnihub.entities._lexicon import lemma
+
+    for memo in (_content, _wording, lemma):
+        memo.cache_clear()
+    assert omnihub.cache.wording_guard("book room 101 on {DATE}", "book room 101 {DATE}") is None
+    assert omnihub.cache.wording_guard("book room 101 {DATE}", "book room 102 {DATE}") == "wording"
+    assert omnihub.cache.wording_guard("book room 7", "cancel room 7") == "action"
+    # lemminflect knows no number: none is looked up, so none is remembered one by one
+    assert lemma.cache_info().currsize == 3  # book, room, cancel

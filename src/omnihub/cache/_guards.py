@@ -45,18 +45,22 @@ def _content(template_text: str) -> tuple[Counter[str], int]:
     and roles ("from {DATE:start}") live in the placeholder.
     """
     raw = words(template_text)
-    temporal_preposition = {
-        i
-        for i, word in enumerate(raw[:-1])
-        if word in PREPOSITIONS and raw[i + 1].startswith(_TEMPORAL)
-    }
-    tokens = [
-        w
-        for i, w in enumerate(raw)
-        if not w.startswith("{") and w not in LIGHT_WORDS and i not in temporal_preposition
-    ]
-    negations = sum(1 for w in tokens if w in NEGATIONS)
-    lemmas = Counter(lemma(w) for w in tokens if w not in NEGATIONS and not w.startswith("'"))
+    last = len(raw) - 1
+    kept: list[str] = []
+    negations = 0
+    # One pass (this runs once per template a process meets: every neighbour of a lookup of a
+    # new template is one). Digits have no lemma: lemminflect knows no number, so they are
+    # kept as they are instead of being looked up (and remembered, one entry per number).
+    for i, word in enumerate(raw):
+        if word.startswith("{") or word in LIGHT_WORDS:
+            continue
+        if word in PREPOSITIONS and i < last and raw[i + 1].startswith(_TEMPORAL):
+            continue
+        if word in NEGATIONS:
+            negations += 1
+        elif not word.startswith("'"):
+            kept.append(word if word.isdigit() else lemma(word))
+    lemmas = Counter(kept)
     return lemmas, negations
 
 
@@ -77,14 +81,21 @@ def _wording(request_template: str, cached_template: str) -> str | None:
         return None
     only_mine = sorted((mine - theirs).elements())
     only_theirs = sorted((theirs - mine).elements())
-    for word in list(only_mine):
-        match = next((other for other in only_theirs if are_synonyms(word, other)), None)
+    for word in [w for w in only_mine if not w.isdigit()]:  # a number is no verb
+        match = next(
+            (other for other in only_theirs if not other.isdigit() and are_synonyms(word, other)),
+            None,
+        )
         if match is not None:
             only_mine.remove(word)
             only_theirs.remove(match)
     if not only_mine and not only_theirs:
         return None
-    if any(is_verb(word) for word in only_mine + only_theirs if word not in PREPOSITIONS):
+    if any(
+        is_verb(word)
+        for word in only_mine + only_theirs
+        if word not in PREPOSITIONS and not word.isdigit()
+    ):
         return REASON_ACTION
     return REASON_WORDING
 
