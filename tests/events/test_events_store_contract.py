@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import itertools
 import threading
 from collections.abc import Callable
@@ -20,6 +21,7 @@ from omnihub.events import (
     GENESIS_HASH,
     EventEnvelope,
     EventPayload,
+    EventRegistry,
     EventStore,
     GoalCompleted,
     GoalReceived,
@@ -262,6 +264,26 @@ def test_read_envelopes_equal_validated_ones(store: EventStore) -> None:
     assert updated.tool_name == "other"
     assert second.model_fields_set == validated.model_fields_set
     assert updated.model_fields_set == validated.model_fields_set
+
+
+def test_reads_leave_the_garbage_collector_as_they_found_it(store_url: str) -> None:
+    # Reads pause automatic collection while they build a batch: it must be back on after
+    # a read, a read that fails midway included, and stay off when the application had it off.
+    with open_event_store(store_url) as store:
+        store.append("acme", "g", [goal(), step("s1"), step("s2")])
+        assert gc.isenabled()
+        assert len(store.read_all("acme")) == 3
+        assert gc.isenabled()
+        gc.disable()
+        try:
+            assert len(store.read_stream("acme", "g")) == 3
+            assert not gc.isenabled()
+        finally:
+            gc.enable()
+    with open_event_store(store_url, registry=EventRegistry()) as unaware:
+        with pytest.raises(UnknownEventTypeError):
+            unaware.read_all("acme")
+        assert gc.isenabled()
 
 
 def test_two_stores_on_one_database_take_turns_on_one_stream(store_url: str) -> None:
