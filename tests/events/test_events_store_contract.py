@@ -30,6 +30,7 @@ from omnihub.events import (
     StepStarted,
     deterministic_event_id,
     open_event_store,
+    register_event,
 )
 
 
@@ -284,6 +285,32 @@ def test_reads_leave_the_garbage_collector_as_they_found_it(store_url: str) -> N
         with pytest.raises(UnknownEventTypeError):
             unaware.read_all("acme")
         assert gc.isenabled()
+
+
+def test_reads_see_a_version_registered_after_they_warmed_up(store_url: str) -> None:
+    registry = EventRegistry()
+
+    @register_event("Parcel", registry=registry)
+    class Parcel(EventPayload):
+        parcel: str
+
+    with open_event_store(store_url, registry=registry) as store:
+        store.append("acme", "p", [NewEvent(payload=Parcel(parcel="p-1"))])
+        assert store.read_all("acme")[0].payload == Parcel(parcel="p-1")
+
+        @register_event("Parcel", version=2, registry=registry)
+        class ParcelV2(EventPayload):
+            parcel: str
+            carrier: str
+
+        registry.register_upcaster("Parcel", 1, lambda data: {**data, "carrier": "post"})
+        (event,) = store.read_all("acme")
+        assert (event.payload, event.schema_version) == (ParcelV2(parcel="p-1", carrier="post"), 2)
+        store.append("acme", "p", [NewEvent(payload=ParcelV2(parcel="p-2", carrier="van"))])
+        assert [e.payload for e in store.read_stream("acme", "p")] == [
+            ParcelV2(parcel="p-1", carrier="post"),
+            ParcelV2(parcel="p-2", carrier="van"),
+        ]
 
 
 def test_two_stores_on_one_database_take_turns_on_one_stream(store_url: str) -> None:
