@@ -294,9 +294,9 @@ def utc_now() -> str:
 
 class _Decoders(dict[str, tuple[int, Callable[[str | bytes], Any], set[str]]]):
     """Event type -> (its current version, that model's JSON validator, the model's shared
-    fields-set), for rows stored at the current version: one dict lookup per row on the read
-    path instead of a call through :meth:`EventRegistry.decode` and the lookups after it (read
-    all 3-5 % faster on SQLite, measured). Valid for one :attr:`EventRegistry.revision`."""
+    fields-set), for rows stored at the current version: one dict lookup per row when reading
+    instead of a call through :meth:`EventRegistry.decode` and the lookups after it (read-all
+    3-5 % faster on SQLite, measured). Valid for one :attr:`EventRegistry.revision`."""
 
     def __init__(self, revision: int) -> None:
         super().__init__()
