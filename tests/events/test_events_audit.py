@@ -13,6 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from omnihub.cli import app
+from omnihub.errors import ValidationError
 from omnihub.events import (
     EventStore,
     GoalReceived,
@@ -85,6 +86,22 @@ def test_tampered_payload_is_caught_naming_stream_and_version(
     result = runner.invoke(app, ["audit", "verify", "--store-url", store_url])
     assert result.exit_code == 1
     assert "'goal-1', version 3" in result.output
+
+
+def test_stored_payload_its_model_rejects_reads_as_a_typed_error(
+    store: EventStore, store_url: str
+) -> None:
+    fill(store)
+    store.read_stream("acme", "goal-1")  # the read path's decoders are warm
+    changed = execute(
+        store_url,
+        "UPDATE omnihub_events SET payload = %s "
+        "WHERE tenant_id = %s AND stream_id = %s AND stream_version = %s",
+        ('{"step_id":5}', "acme", "goal-1", 3),
+    )
+    assert changed == 1
+    with pytest.raises(ValidationError, match="invalid at step_id"):
+        store.read_stream("acme", "goal-1")
 
 
 def test_rehashed_event_breaks_the_link_to_its_successor(store: EventStore, store_url: str) -> None:

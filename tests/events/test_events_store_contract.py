@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import itertools
 import threading
 from collections.abc import Callable
@@ -20,6 +21,7 @@ from omnihub.events import (
     GENESIS_HASH,
     EventEnvelope,
     EventPayload,
+    EventRegistry,
     EventStore,
     GoalCompleted,
     GoalReceived,
@@ -28,6 +30,7 @@ from omnihub.events import (
     StepStarted,
     deterministic_event_id,
     open_event_store,
+    register_event,
 )
 
 
@@ -262,6 +265,52 @@ def test_read_envelopes_equal_validated_ones(store: EventStore) -> None:
     assert updated.tool_name == "other"
     assert second.model_fields_set == validated.model_fields_set
     assert updated.model_fields_set == validated.model_fields_set
+
+
+def test_reads_leave_the_garbage_collector_as_they_found_it(store_url: str) -> None:
+    # Reads pause automatic collection while they build a batch: it must be back on after
+    # a read, a read that fails midway included, and stay off when the application had it off.
+    with open_event_store(store_url) as store:
+        store.append("acme", "g", [goal(), step("s1"), step("s2")])
+        assert gc.isenabled()
+        assert len(store.read_all("acme")) == 3
+        assert gc.isenabled()
+        gc.disable()
+        try:
+            assert len(store.read_stream("acme", "g")) == 3
+            assert not gc.isenabled()
+        finally:
+            gc.enable()
+    with open_event_store(store_url, registry=EventRegistry()) as unaware:
+        with pytest.raises(UnknownEventTypeError):
+            unaware.read_all("acme")
+        assert gc.isenabled()
+
+
+def test_reads_see_a_version_registered_after_they_warmed_up(store_url: str) -> None:
+    registry = EventRegistry()
+
+    @register_event("Parcel", registry=registry)
+    class Parcel(EventPayload):
+        parcel: str
+
+    with open_event_store(store_url, registry=registry) as store:
+        store.append("acme", "p", [NewEvent(payload=Parcel(parcel="p-1"))])
+        assert store.read_all("acme")[0].payload == Parcel(parcel="p-1")
+
+        @register_event("Parcel", version=2, registry=registry)
+        class ParcelV2(EventPayload):
+            parcel: str
+            carrier: str
+
+        registry.register_upcaster("Parcel", 1, lambda data: {**data, "carrier": "post"})
+        (event,) = store.read_all("acme")
+        assert (event.payload, event.schema_version) == (ParcelV2(parcel="p-1", carrier="post"), 2)
+        store.append("acme", "p", [NewEvent(payload=ParcelV2(parcel="p-2", carrier="van"))])
+        assert [e.payload for e in store.read_stream("acme", "p")] == [
+            ParcelV2(parcel="p-1", carrier="post"),
+            ParcelV2(parcel="p-2", carrier="van"),
+        ]
 
 
 def test_two_stores_on_one_database_take_turns_on_one_stream(store_url: str) -> None:

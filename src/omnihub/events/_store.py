@@ -7,6 +7,8 @@ backends store byte-identical events.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import hashlib
 import threading
 import time
@@ -14,6 +16,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, NamedTuple, Protocol, Self, runtime_checkable
+
+from pydantic import ValidationError as PydanticValidationError
 
 from omnihub import telemetry
 from omnihub.errors import ConcurrencyError, PayloadTooLargeError, ValidationError
@@ -292,6 +296,40 @@ def utc_now() -> str:
     return f"{cached[1]}.{nanos // 1000:06d}Z"
 
 
+class _Decoders(dict[str, tuple[int, Callable[[str | bytes], Any], set[str]]]):
+    """Event type -> (its current version, that model's JSON validator, the model's shared
+    fields-set), for rows stored at the current version: one dict lookup per row when reading
+    instead of a call through :meth:`EventRegistry.decode` and the lookups after it (read-all
+    3-5 % faster on SQLite, measured). Valid for one :attr:`EventRegistry.revision`."""
+
+    def __init__(self, revision: int) -> None:
+        super().__init__()
+        self.revision = revision
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause automatic garbage collection for a block that builds objects which all outlive it.
+
+    Every object a read batch builds stays reachable from the list returned, so a collection
+    its allocations trigger midway can free none of them: it only walks them, and a full one
+    (about every hundredth) walks the whole heap as well. Those passes were 40 % of a
+    read-all's time (1,000-event batches: 2 full collections of about 50 ms in 30,000 events;
+    read-all about 65 % faster paused, measured on both backends). The allocations still
+    count: the first one after the block starts the collection that was due. Left as found
+    when the collector was already off (by the application, or by another thread inside such
+    a block, which then turns it back on).
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 class BaseEventStore:
     """Shared logic of the backends: preparing, chaining and decoding events."""
 
@@ -305,6 +343,7 @@ class BaseEventStore:
         self.url = url
         self.max_payload_bytes = max_payload_bytes
         self.registry = registry or default_registry
+        self._decoders = _Decoders(-1)
 
     # -- the backend's part ------------------------------------------------------------------
 
@@ -661,8 +700,19 @@ class BaseEventStore:
         its class's one shared fields-set instead of a set of its own, as envelopes do: one
         object less per event for the garbage collector, whose passes over the batch took
         about as long as building it (read-all 10-20 % faster, measured).
+
+        The automatic garbage collector is paused while the batch is built (see
+        :func:`_collector_paused`).
         """
-        decode = self.registry.decode
+        with _collector_paused():
+            return self._envelopes(rows)
+
+    def _envelopes(self, rows: Iterable[Sequence[Any]]) -> list[EventEnvelope]:
+        registry = self.registry
+        decode = registry.decode
+        decoders = self._decoders
+        if decoders.revision != registry.revision:
+            decoders = self._decoders = _Decoders(registry.revision)
         new = EventEnvelope.__new__
         fields = _ENVELOPE_FIELDS
         payload_fields = _PAYLOAD_FIELDS
@@ -688,11 +738,27 @@ class BaseEventStore:
             prev_hash,
             digest,
         ) in rows:
-            payload, version = decode(event_type, schema_version, payload_json)
-            kind = type(payload)
-            shared = payload_fields.get(kind)
-            if shared is None:
-                shared = payload_fields[kind] = set(kind.model_fields)
+            decoder = decoders.get(event_type)
+            if decoder is not None and decoder[0] == schema_version:
+                version = schema_version
+                try:
+                    payload = decoder[1](payload_json)
+                except PydanticValidationError:
+                    payload, version = decode(event_type, schema_version, payload_json)
+                shared = decoder[2]
+            else:
+                payload, version = decode(event_type, schema_version, payload_json)
+                kind = type(payload)
+                known = payload_fields.get(kind)
+                if known is None:
+                    known = payload_fields[kind] = set(kind.model_fields)
+                shared = known
+                if version == schema_version:  # stored at the current version: no upcast
+                    decoders[event_type] = (
+                        version,
+                        registry.model_for(event_type).__pydantic_validator__.validate_json,
+                        shared,
+                    )
             if payload.__pydantic_fields_set__ == shared:
                 _set(payload, "__pydantic_fields_set__", shared)
             if occurred_at != occurred_text:
