@@ -61,6 +61,12 @@ _TIME_PATTERNS: tuple[re.Pattern[str], ...] = (
 )
 
 
+# Patterns that match without a digit; the others all need one (``\d``, as in the patterns).
+_DIGIT = re.compile(r"\d")
+_WORD_DATE_PATTERNS = (_DATE_PATTERNS[4], _DATE_PATTERNS[6])
+_WORD_TIME_PATTERNS = (_TIME_PATTERNS[2],)
+
+
 @dataclass(frozen=True, slots=True)
 class Match:
     """A recognised date or time: its span, raw text and normalised value."""
@@ -121,7 +127,8 @@ def _resolve(match: re.Match[str], today: date) -> date | None:
 def find_dates(text: str, now: datetime) -> Iterator[Match]:
     """Every date in ``text`` (overlaps resolved by the caller), normalised to ISO."""
     today = now.date()
-    for pattern in _DATE_PATTERNS:
+    patterns = _DATE_PATTERNS if _DIGIT.search(text) else _WORD_DATE_PATTERNS
+    for pattern in patterns:
         for match in pattern.finditer(text):
             resolved = _resolve(match, today)
             if resolved is not None:
@@ -130,7 +137,8 @@ def find_dates(text: str, now: datetime) -> Iterator[Match]:
 
 def find_times(text: str) -> Iterator[Match]:
     """Every clock time in ``text`` as 24-hour ``HH:MM``."""
-    for pattern in _TIME_PATTERNS:
+    patterns = _TIME_PATTERNS if _DIGIT.search(text) else _WORD_TIME_PATTERNS
+    for pattern in patterns:
         for match in pattern.finditer(text):
             groups = match.groupdict()
             if groups.get("word"):

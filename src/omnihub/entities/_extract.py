@@ -44,6 +44,8 @@ _NUMBER = re.compile(r"(?<![\w.,-])-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?![\w]
 _PERSON = re.compile(
     r"\b(?:Mr|Mrs|Ms|Mx|Dr|Prof)\.?\s+(?P<name>[A-Z][a-z]+(?:[ -][A-Z][a-z]+){0,2})\b"
 )
+_TITLES = ("Mr", "Ms", "Mx", "Dr", "Prof")  # every _PERSON match holds one ("Mrs" holds "Mr")
+_SYMBOL_CHARS = frozenset(_SYMBOLS)
 
 # Higher wins when two spans of equal length overlap.
 _PRIORITY = {
@@ -130,12 +132,13 @@ def _amount(text: str) -> float:
 
 def _money(text: str) -> list[_Candidate]:
     out: list[_Candidate] = []
-    for match in _MONEY_SYMBOL.finditer(text):
+    symbols = not _SYMBOL_CHARS.isdisjoint(text)
+    for match in _MONEY_SYMBOL.finditer(text) if symbols else ():
         code = _currency(match["code1"]) if match["code1"] else None
         currency = code or _SYMBOLS[match["symbol"]]
         money = Money(_amount(match["amount"]), currency)
         out.append(_Candidate(EntityType.MONEY, match.start(), match.end(), money))
-    for match in _MONEY_SYMBOL_AFTER.finditer(text):
+    for match in _MONEY_SYMBOL_AFTER.finditer(text) if symbols else ():
         money = Money(_amount(match["amount"]), _SYMBOLS[match["symbol"]])
         out.append(_Candidate(EntityType.MONEY, match.start(), match.end(), money))
     for pattern in (_MONEY_CODE_AFTER, _MONEY_CODE_BEFORE):
@@ -172,22 +175,28 @@ def _number(text: str) -> int | float:
 
 
 def _candidates(text: str, now: datetime) -> list[_Candidate]:
+    # Each pattern is only run when the text holds what every match of it must contain (a
+    # literal or a digit): most requests lack most of them, and the outcome is the same.
     found: list[_Candidate] = []
-    found += [
-        _Candidate(EntityType.URL, m.start(), m.end(), m.group()) for m in _URL.finditer(text)
-    ]
-    found += [
-        _Candidate(EntityType.EMAIL, m.start(), m.end(), m.group()) for m in _EMAIL.finditer(text)
-    ]
+    if "://" in text:
+        found += [
+            _Candidate(EntityType.URL, m.start(), m.end(), m.group()) for m in _URL.finditer(text)
+        ]
+    if "@" in text:
+        found += [
+            _Candidate(EntityType.EMAIL, m.start(), m.end(), m.group())
+            for m in _EMAIL.finditer(text)
+        ]
     digits = _DIGIT.search(text) is not None
     if digits:
         found += _money(text)
         found += _phones(text)
     found += [_Candidate(EntityType.DATE, m.start, m.end, m.value) for m in find_dates(text, now)]
     found += [_Candidate(EntityType.TIME, m.start, m.end, m.value) for m in find_times(text)]
-    for match in _ID.finditer(text):
-        value = match["hash"] or match["code"]
-        found.append(_Candidate(EntityType.ID, match.start(), match.end(), value))
+    if digits or "#" in text:
+        for match in _ID.finditer(text):
+            value = match["hash"] or match["code"]
+            found.append(_Candidate(EntityType.ID, match.start(), match.end(), value))
     if digits:
         found += [
             _Candidate(EntityType.NUMBER, m.start(), m.end(), _number(m.group()))
@@ -196,10 +205,11 @@ def _candidates(text: str, now: datetime) -> list[_Candidate]:
     found += [
         _Candidate(EntityType.LOCATION, m.start, m.end, m.value) for m in find_locations(text)
     ]
-    found += [
-        _Candidate(EntityType.PERSON, m.start("name"), m.end("name"), m["name"])
-        for m in _PERSON.finditer(text)
-    ]
+    if any(title in text for title in _TITLES):
+        found += [
+            _Candidate(EntityType.PERSON, m.start("name"), m.end("name"), m["name"])
+            for m in _PERSON.finditer(text)
+        ]
     return found
 
 

@@ -82,10 +82,15 @@ def find_locations(text: str) -> Iterator[PlaceMatch]:
 
 
 def _accept(text: str, raw: str, start: int, width: int) -> bool:
+    # The same decision as "a common word counts only capitalised and not first in a sentence,
+    # anything else counts capitalised, in lower case or over several words", asking the
+    # lexicon (a lemmatiser call when its memo is cold) only when the answer depends on it.
+    if width > 1:
+        return True
     parts = raw.split()
     capitalised = parts[0][:1].isupper() and all(w[:1].isupper() for w in parts if len(w) > 3)
-    common = width == 1 and is_common_word(raw)
-    if not common:
-        return capitalised or width > 1 or raw.islower()
-    sentence_start = text[:start].strip(" ,") == "" or text[:start].rstrip()[-1:] in ".!?"
-    return capitalised and not sentence_start
+    if capitalised:
+        before = text[:start]
+        sentence_start = before.strip(" ,") == "" or before.rstrip()[-1:] in ".!?"
+        return not sentence_start or not is_common_word(raw)
+    return raw.islower() and not is_common_word(raw)

@@ -114,11 +114,7 @@ _VOCATIVE_CLOSE = frozenset(",:!")
 
 
 def _tokens(text: str) -> list[tuple[str, int, int]]:
-    out: list[tuple[str, int, int]] = []
-    for match in _TOKEN.finditer(text):
-        token = match.group()
-        out.append((token.lower(), match.start(), match.end()))
-    return out
+    return [(match.group().lower(), *match.span()) for match in _TOKEN.finditer(text)]
 
 
 def _is_punct(token: str) -> bool:
@@ -128,15 +124,41 @@ def _is_punct(token: str) -> bool:
     return category.startswith("P") or category == "So"
 
 
-def _phrase_at(words: list[str], at: int, backwards: bool) -> int:
-    """Length of the longest edge phrase starting (or, backwards, ending) at ``at``."""
-    best = 0
+def _phrases_by(end: int) -> dict[str, tuple[tuple[str, ...], ...]]:
+    """Edge phrases by their first (``end=0``) or last (``end=-1``) word."""
+    out: dict[str, list[tuple[str, ...]]] = {}
     for phrase in EDGE_PHRASES:
-        size = len(phrase)
-        part = words[at : at + size] if not backwards else words[at - size + 1 : at + 1]
-        if tuple(part) == phrase and size > best and (at - size + 1 >= 0 or not backwards):
-            best = size
-    if not best and 0 <= at < len(words) and words[at] in EDGE_WORDS:
+        out.setdefault(phrase[end], []).append(phrase)
+    return {word: tuple(phrases) for word, phrases in out.items()}
+
+
+#: Only a phrase whose first (last) word is the word at ``at`` can start (end) there.
+_OPENING = _phrases_by(0)
+_CLOSING = _phrases_by(-1)
+
+
+def _phrase_at(words: list[str], at: int, backwards: bool) -> int:
+    """Length of the longest edge phrase starting (or, backwards, ending) at ``at``, where
+    ``0 <= at < len(words)``."""
+    if not 0 <= at < len(words):
+        return 0
+    best = 0
+    word = words[at]
+    if backwards:
+        for phrase in _CLOSING.get(word, ()):
+            size = len(phrase)
+            if (
+                size > best
+                and at - size + 1 >= 0
+                and tuple(words[at - size + 1 : at + 1]) == phrase
+            ):
+                best = size
+    else:
+        for phrase in _OPENING.get(word, ()):
+            size = len(phrase)
+            if size > best and tuple(words[at : at + size]) == phrase:
+                best = size
+    if not best and word in EDGE_WORDS:
         best = 1
     return best
 
@@ -201,6 +223,7 @@ _lock = threading.Lock()
 _loaded: list[frozenset[str]] = []
 _LETTERS = string.ascii_lowercase
 _WORD = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)?")
+_SPACES = re.compile(" *")
 #: Below this length only a transposition is tried: short words have too many neighbours.
 MIN_EDIT_LENGTH = 5
 CLOSED_FREQUENCY = 1_000_000
@@ -302,9 +325,11 @@ def _correct_outside(text: str, entities: list[Entity]) -> str:
         if "'" in match.group():
             continue
         fixed = correct_word(match.group())
-        following = len(text[match.end() :]) - len(text[match.end() :].lstrip(" "))
-        if match.end() + following in cued and following:
-            fixed = _preposition_slip(match.group()) or fixed
+        if cued:
+            spaces = _SPACES.match(text, match.end())
+            following = spaces.end() - match.end() if spaces else 0
+            if match.end() + following in cued and following:
+                fixed = _preposition_slip(match.group()) or fixed
         if fixed is None:
             continue
         out.append(text[cursor : match.start()])
