@@ -53,8 +53,9 @@ def find_locations(text: str) -> Iterator[PlaceMatch]:
     tokens = list(_TOKEN.finditer(text))
     count = len(tokens)
     resume = 0  # tokens before this one belong to a place already found
-    for index in range(count):
-        if index < resume or tokens[index].group().lower() not in first_words:
+    hits = [i for i, token in enumerate(tokens) if token.group().lower() in first_words]
+    for index in hits:
+        if index < resume:
             continue
         start = tokens[index].start()
         # Widths in increasing order: the text up to a later token's end (spaces collapsed,

@@ -28,7 +28,9 @@ import re
 import string
 import threading
 import unicodedata
+from bisect import bisect_left
 from datetime import UTC, datetime
+from itertools import accumulate
 
 from omnihub.entities._extract import extract_entities
 from omnihub.entities._lexicon import (
@@ -315,12 +317,17 @@ def _preposition_slip(word: str) -> str | None:
 
 
 def _correct_outside(text: str, entities: list[Entity]) -> str:
-    spans = [e.span for e in entities]
+    # A word overlaps an entity when some entity starting before the word's end ends after its
+    # start: with spans sorted by start, the furthest end among those starting early enough.
+    spans = sorted(e.span for e in entities)
+    starts = [start for start, _ in spans]
+    furthest = list(accumulate((end for _, end in spans), max))
     cued = {e.span[0] for e in entities if e.type in _CUED}
     out: list[str] = []
     cursor = 0
     for match in _WORD.finditer(text):
-        if any(match.start() < end and start < match.end() for start, end in spans):
+        before = bisect_left(starts, match.end())
+        if before and furthest[before - 1] > match.start():
             continue
         if "'" in match.group():
             continue
