@@ -293,9 +293,13 @@ def correct_word(word: str) -> str | None:
         return None
     vocabulary = _vocabulary()
     if low in vocabulary:
-        if len(low) < 4 or low in CLOSED_CLASS or tagged_count(low) > 0 or is_verb(low):
+        if len(low) < 4 or low in CLOSED_CLASS or tagged_count(low) > 0:
             return None
         found = {c for c in _transpositions(low) if c in vocabulary and _frequency(c) > 0}
+        # Only one candidate can be picked: ask whether the word is a verb (the lemmatiser,
+        # slow while its memo is cold) only then.
+        if len(found) != 1 or is_verb(low):
+            return None
     else:
         found = {c for c in _transpositions(low) if c in vocabulary}
         if not found and len(low) >= MIN_EDIT_LENGTH:
