@@ -25,6 +25,8 @@ _sorted_keys: list[list[str]] = []
 
 def gazetteer() -> dict[str, str]:
     """Lower-cased place name → its display spelling. Loaded once, on first use."""
+    if _first_words:  # filled once, whole, under the lock
+        return place_names()
     with _lock:
         if not _first_words:
             names = place_names()

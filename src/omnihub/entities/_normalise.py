@@ -116,7 +116,7 @@ _VOCATIVE_CLOSE = frozenset(",:!")
 
 
 def _tokens(text: str) -> list[tuple[str, int, int]]:
-    return [(match.group().lower(), *match.span()) for match in _TOKEN.finditer(text)]
+    return [(m.group().lower(), m.start(), m.end()) for m in _TOKEN.finditer(text)]
 
 
 def _is_punct(token: str) -> bool:
@@ -235,6 +235,8 @@ _CUED = frozenset({EntityType.LOCATION, EntityType.DATE, EntityType.TIME})
 def _vocabulary() -> frozenset[str]:
     """Lower-case English word forms: lemminflect's lemma table (proper names, which it writes
     capitalised, are left out) and the closed classes."""
+    if _loaded:  # filled once, whole, under the lock: no need to take it again (per word)
+        return _loaded[0]
     with _lock:
         if _loaded:
             return _loaded[0]
