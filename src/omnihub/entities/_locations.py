@@ -52,10 +52,14 @@ def find_locations(text: str) -> Iterator[PlaceMatch]:
     names = gazetteer()
     first_words = _first_words[0]
     keys = _sorted_keys[0]
-    tokens = list(_TOKEN.finditer(text))
+    if text.isascii():  # lower-casing keeps every span: tokenise the lower-cased text once
+        tokens = list(_TOKEN.finditer(text.lower()))
+        hits = [i for i, token in enumerate(tokens) if token.group() in first_words]
+    else:
+        tokens = list(_TOKEN.finditer(text))
+        hits = [i for i, token in enumerate(tokens) if token.group().lower() in first_words]
     count = len(tokens)
     resume = 0  # tokens before this one belong to a place already found
-    hits = [i for i, token in enumerate(tokens) if token.group().lower() in first_words]
     for index in hits:
         if index < resume:
             continue

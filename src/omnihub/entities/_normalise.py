@@ -116,6 +116,8 @@ _VOCATIVE_CLOSE = frozenset(",:!")
 
 
 def _tokens(text: str) -> list[tuple[str, int, int]]:
+    if text.isascii():  # lower-casing keeps every span: tokenise the lower-cased text once
+        return [(m.group(), m.start(), m.end()) for m in _TOKEN.finditer(text.lower())]
     return [(m.group().lower(), m.start(), m.end()) for m in _TOKEN.finditer(text)]
 
 
