@@ -133,25 +133,8 @@ def test_edge_phrase_lookup_equals_trying_every_phrase(text: str) -> None:
             )
 
 
-def _plain_words(text: str) -> list[str]:
-    out: list[str] = []
-    for token in _lexicon._WORD_RE.findall(text):
-        if token.startswith("{"):
-            out.append(token)
-            continue
-        low = token.lower()
-        if low.endswith("n't"):
-            stem = low[:-3]
-            out.extend([{"ca": "can", "wo": "will", "sha": "shall"}.get(stem, stem), "n't"])
-        elif "'" in low:
-            head, tail = low.split("'", 1)
-            out.extend([head, "'" + tail])
-        else:
-            out.append(low)
-    return out
-
-
 @settings(max_examples=400, deadline=None)
-@given(st.one_of(_texts, _texts.map(lambda t: t.replace(" a ", " {DATE} ") + " don't it's")))
+@given(_texts.map(lambda t: t.replace(" a ", " {DATE} ")))
 def test_word_split_without_apostrophes_equals_the_contraction_aware_split(text: str) -> None:
-    assert _lexicon.words(text) == _plain_words(text)
+    # A lone apostrophe is no word but sends words() down its contraction-aware path.
+    assert _lexicon.words(text) == _lexicon.words(text + " '")
