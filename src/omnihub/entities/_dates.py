@@ -61,6 +61,74 @@ _TIME_PATTERNS: tuple[re.Pattern[str], ...] = (
 )
 
 
+_DIGIT = re.compile(r"\d")
+
+
+def _stems(names: list[str]) -> tuple[str, ...]:
+    """Names that contain no other name: every text an alternation of ``names`` matches holds
+    one of them. ``("",)`` (always held) unless all are ASCII: a case-insensitive pattern may
+    match a non-ASCII letter of a name to an ASCII letter of a text (dotless i to "i")."""
+    if not all(name.isascii() for name in names):
+        return ("",)
+    return tuple(n for n in names if not any(o != n and o in n for o in names))
+
+
+_MONTH_STEMS = _stems(list(_MONTHS))
+_WEEKDAY_STEMS = _stems(list(_WEEKDAYS))
+
+
+def _date_patterns(text: str) -> list[re.Pattern[str]]:
+    """The date patterns that can match ``text``, in order: one is left out when the text lacks
+    what every match of it holds (a digit, a separator, a month or weekday name, "day"…).
+
+    Words are looked for in the lower-cased text only when it is ASCII: in other text a
+    case-insensitive pattern may match letters that ``str.lower`` does not map to its own.
+    """
+    digit = _DIGIT.search(text) is not None
+    if text.isascii():
+        low = text.lower()
+        day = "day" in low
+        relative = day or "tonight" in low or "tomorrow" in low
+        span = day or "week" in low
+        month = any(stem in low for stem in _MONTH_STEMS)
+        weekday = any(stem in low for stem in _WEEKDAY_STEMS)
+    else:
+        relative = span = month = weekday = True
+    out: list[re.Pattern[str]] = []
+    if digit and "-" in text:
+        out.append(_DATE_PATTERNS[0])
+    if digit and ("/" in text or "." in text):
+        out.append(_DATE_PATTERNS[1])
+    if digit and month:
+        out += (_DATE_PATTERNS[2], _DATE_PATTERNS[3])
+    if relative:
+        out.append(_DATE_PATTERNS[4])
+    if digit and span:
+        out.append(_DATE_PATTERNS[5])
+    if weekday:
+        out.append(_DATE_PATTERNS[6])
+    return out
+
+
+def _time_patterns(text: str) -> list[re.Pattern[str]]:
+    """The time patterns that can match ``text``, in order (as :func:`_date_patterns`)."""
+    digit = _DIGIT.search(text) is not None
+    if text.isascii():
+        low = text.lower()
+        meridiem = "m" in low
+        word = "noon" in low or "mid" in low
+    else:
+        meridiem = word = True
+    out: list[re.Pattern[str]] = []
+    if digit and meridiem:
+        out.append(_TIME_PATTERNS[0])
+    if digit and ":" in text:
+        out.append(_TIME_PATTERNS[1])
+    if word:
+        out.append(_TIME_PATTERNS[2])
+    return out
+
+
 @dataclass(frozen=True, slots=True)
 class Match:
     """A recognised date or time: its span, raw text and normalised value."""
@@ -121,7 +189,7 @@ def _resolve(match: re.Match[str], today: date) -> date | None:
 def find_dates(text: str, now: datetime) -> Iterator[Match]:
     """Every date in ``text`` (overlaps resolved by the caller), normalised to ISO."""
     today = now.date()
-    for pattern in _DATE_PATTERNS:
+    for pattern in _date_patterns(text):
         for match in pattern.finditer(text):
             resolved = _resolve(match, today)
             if resolved is not None:
@@ -130,7 +198,7 @@ def find_dates(text: str, now: datetime) -> Iterator[Match]:
 
 def find_times(text: str) -> Iterator[Match]:
     """Every clock time in ``text`` as 24-hour ``HH:MM``."""
-    for pattern in _TIME_PATTERNS:
+    for pattern in _time_patterns(text):
         for match in pattern.finditer(text):
             groups = match.groupdict()
             if groups.get("word"):

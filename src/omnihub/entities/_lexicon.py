@@ -134,8 +134,11 @@ def words(text: str) -> list[str]:
 
     Contractions are split the way treebanks do ("don't" → "do", "n't"; "I'd" → "i", "'d").
     """
+    found: list[str] = _WORD_RE.findall(text)
+    if "'" not in text:  # no contraction to split: every token is a placeholder or a word
+        return [token if token.startswith("{") else token.lower() for token in found]
     out: list[str] = []
-    for token in _WORD_RE.findall(text):
+    for token in found:
         if token.startswith("{"):
             out.append(token)
             continue

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import threading
+from bisect import bisect_left
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -18,13 +19,19 @@ _TOKEN = re.compile(r"[A-Za-zÀ-ÿ][A-Za-zÀ-ÿ.'-]*[A-Za-zÀ-ÿ]|[A-Za-zÀ-ÿ]"
 
 _lock = threading.Lock()
 _first_words: list[frozenset[str]] = []
+#: The gazetteer's keys sorted, to ask "does any name start with this?" by bisection.
+_sorted_keys: list[list[str]] = []
 
 
 def gazetteer() -> dict[str, str]:
     """Lower-cased place name → its display spelling. Loaded once, on first use."""
+    if _first_words:  # filled once, whole, under the lock
+        return place_names()
     with _lock:
         if not _first_words:
-            _first_words.append(frozenset(key.split()[0] for key in place_names()))
+            names = place_names()
+            _sorted_keys.append(sorted(names))
+            _first_words.append(frozenset(key.split()[0] for key in names))
     return place_names()
 
 
@@ -44,36 +51,53 @@ def find_locations(text: str) -> Iterator[PlaceMatch]:
     """
     names = gazetteer()
     first_words = _first_words[0]
-    tokens = list(_TOKEN.finditer(text))
-    index = 0
-    while index < len(tokens):
-        if tokens[index].group().lower() not in first_words:
-            index += 1
+    keys = _sorted_keys[0]
+    if text.isascii():  # lower-casing keeps every span: tokenise the lower-cased text once
+        tokens = list(_TOKEN.finditer(text.lower()))
+        hits = [i for i, token in enumerate(tokens) if token.group() in first_words]
+    else:
+        tokens = list(_TOKEN.finditer(text))
+        hits = [i for i, token in enumerate(tokens) if token.group().lower() in first_words]
+    count = len(tokens)
+    resume = 0  # tokens before this one belong to a place already found
+    for index in hits:
+        if index < resume:
             continue
-        found = None
-        for width in range(min(MAX_NAME_WORDS, len(tokens) - index), 0, -1):
-            first, last = tokens[index], tokens[index + width - 1]
-            raw = text[first.start() : last.end()]
-            if " ".join(raw.split()).lower() not in names or "\n" in raw:
+        start = tokens[index].start()
+        # Widths in increasing order: the text up to a later token's end (spaces collapsed,
+        # lower-cased) begins with the text up to an earlier one's, so once no name begins with
+        # it no wider name can match. A first word always begins a name: width 2 is always tried.
+        named: list[tuple[int, str]] = []
+        for width in range(1, min(MAX_NAME_WORDS, count - index) + 1):
+            raw = text[start : tokens[index + width - 1].end()]
+            key = " ".join(raw.split()).lower()
+            if key in names:
+                named.append((width, raw))
+            elif width > 1:
+                at = bisect_left(keys, key)
+                if at == len(keys) or not keys[at].startswith(key):
+                    break
+        # The widest name that is accepted wins, as before.
+        for width, raw in reversed(named):
+            if "\n" in raw or not _accept(text, raw, start, width):
                 continue
-            if _accept(text, raw, first.start(), width):
-                found = (first.start(), last.end(), raw, width)
-                break
-        if found is None:
-            index += 1
-            continue
-        start, end, raw, width = found
-        key = " ".join(raw.split()).lower()
-        value = raw if raw[:1].isupper() else names[key]
-        yield PlaceMatch(start, end, " ".join(value.split()))
-        index += width
+            key = " ".join(raw.split()).lower()
+            value = raw if raw[:1].isupper() else names[key]
+            yield PlaceMatch(start, start + len(raw), " ".join(value.split()))
+            resume = index + width
+            break
 
 
 def _accept(text: str, raw: str, start: int, width: int) -> bool:
+    # The same decision as "a common word counts only capitalised and not first in a sentence,
+    # anything else counts capitalised, in lower case or over several words", asking the
+    # lexicon (a lemmatiser call when its memo is cold) only when the answer depends on it.
+    if width > 1:
+        return True
     parts = raw.split()
     capitalised = parts[0][:1].isupper() and all(w[:1].isupper() for w in parts if len(w) > 3)
-    common = width == 1 and is_common_word(raw)
-    if not common:
-        return capitalised or width > 1 or raw.islower()
-    sentence_start = text[:start].strip(" ,") == "" or text[:start].rstrip()[-1:] in ".!?"
-    return capitalised and not sentence_start
+    if capitalised:
+        before = text[:start]
+        sentence_start = before.strip(" ,") == "" or before.rstrip()[-1:] in ".!?"
+        return not sentence_start or not is_common_word(raw)
+    return raw.islower() and not is_common_word(raw)

@@ -28,7 +28,9 @@ import re
 import string
 import threading
 import unicodedata
+from bisect import bisect_left
 from datetime import UTC, datetime
+from itertools import accumulate
 
 from omnihub.entities._extract import extract_entities
 from omnihub.entities._lexicon import (
@@ -114,11 +116,9 @@ _VOCATIVE_CLOSE = frozenset(",:!")
 
 
 def _tokens(text: str) -> list[tuple[str, int, int]]:
-    out: list[tuple[str, int, int]] = []
-    for match in _TOKEN.finditer(text):
-        token = match.group()
-        out.append((token.lower(), match.start(), match.end()))
-    return out
+    if text.isascii():  # lower-casing keeps every span: tokenise the lower-cased text once
+        return [(m.group(), m.start(), m.end()) for m in _TOKEN.finditer(text.lower())]
+    return [(m.group().lower(), m.start(), m.end()) for m in _TOKEN.finditer(text)]
 
 
 def _is_punct(token: str) -> bool:
@@ -128,15 +128,41 @@ def _is_punct(token: str) -> bool:
     return category.startswith("P") or category == "So"
 
 
-def _phrase_at(words: list[str], at: int, backwards: bool) -> int:
-    """Length of the longest edge phrase starting (or, backwards, ending) at ``at``."""
-    best = 0
+def _phrases_by(end: int) -> dict[str, tuple[tuple[str, ...], ...]]:
+    """Edge phrases by their first (``end=0``) or last (``end=-1``) word."""
+    out: dict[str, list[tuple[str, ...]]] = {}
     for phrase in EDGE_PHRASES:
-        size = len(phrase)
-        part = words[at : at + size] if not backwards else words[at - size + 1 : at + 1]
-        if tuple(part) == phrase and size > best and (at - size + 1 >= 0 or not backwards):
-            best = size
-    if not best and 0 <= at < len(words) and words[at] in EDGE_WORDS:
+        out.setdefault(phrase[end], []).append(phrase)
+    return {word: tuple(phrases) for word, phrases in out.items()}
+
+
+#: Only a phrase whose first (last) word is the word at ``at`` can start (end) there.
+_OPENING = _phrases_by(0)
+_CLOSING = _phrases_by(-1)
+
+
+def _phrase_at(words: list[str], at: int, backwards: bool) -> int:
+    """Length of the longest edge phrase starting (or, backwards, ending) at ``at``, where
+    ``0 <= at < len(words)``."""
+    if not 0 <= at < len(words):
+        return 0
+    best = 0
+    word = words[at]
+    if backwards:
+        for phrase in _CLOSING.get(word, ()):
+            size = len(phrase)
+            if (
+                size > best
+                and at - size + 1 >= 0
+                and tuple(words[at - size + 1 : at + 1]) == phrase
+            ):
+                best = size
+    else:
+        for phrase in _OPENING.get(word, ()):
+            size = len(phrase)
+            if size > best and tuple(words[at : at + size]) == phrase:
+                best = size
+    if not best and word in EDGE_WORDS:
         best = 1
     return best
 
@@ -201,6 +227,7 @@ _lock = threading.Lock()
 _loaded: list[frozenset[str]] = []
 _LETTERS = string.ascii_lowercase
 _WORD = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)?")
+_SPACES = re.compile(" *")
 #: Below this length only a transposition is tried: short words have too many neighbours.
 MIN_EDIT_LENGTH = 5
 CLOSED_FREQUENCY = 1_000_000
@@ -210,6 +237,8 @@ _CUED = frozenset({EntityType.LOCATION, EntityType.DATE, EntityType.TIME})
 def _vocabulary() -> frozenset[str]:
     """Lower-case English word forms: lemminflect's lemma table (proper names, which it writes
     capitalised, are left out) and the closed classes."""
+    if _loaded:  # filled once, whole, under the lock: no need to take it again (per word)
+        return _loaded[0]
     with _lock:
         if _loaded:
             return _loaded[0]
@@ -268,9 +297,13 @@ def correct_word(word: str) -> str | None:
         return None
     vocabulary = _vocabulary()
     if low in vocabulary:
-        if len(low) < 4 or low in CLOSED_CLASS or tagged_count(low) > 0 or is_verb(low):
+        if len(low) < 4 or low in CLOSED_CLASS or tagged_count(low) > 0:
             return None
         found = {c for c in _transpositions(low) if c in vocabulary and _frequency(c) > 0}
+        # Only one candidate can be picked: ask whether the word is a verb (the lemmatiser,
+        # slow while its memo is cold) only then.
+        if len(found) != 1 or is_verb(low):
+            return None
     else:
         found = {c for c in _transpositions(low) if c in vocabulary}
         if not found and len(low) >= MIN_EDIT_LENGTH:
@@ -292,19 +325,26 @@ def _preposition_slip(word: str) -> str | None:
 
 
 def _correct_outside(text: str, entities: list[Entity]) -> str:
-    spans = [e.span for e in entities]
+    # A word overlaps an entity when some entity starting before the word's end ends after its
+    # start: with spans sorted by start, the furthest end among those starting early enough.
+    spans = sorted(e.span for e in entities)
+    starts = [start for start, _ in spans]
+    furthest = list(accumulate((end for _, end in spans), max))
     cued = {e.span[0] for e in entities if e.type in _CUED}
     out: list[str] = []
     cursor = 0
     for match in _WORD.finditer(text):
-        if any(match.start() < end and start < match.end() for start, end in spans):
+        before = bisect_left(starts, match.end())
+        if before and furthest[before - 1] > match.start():
             continue
         if "'" in match.group():
             continue
         fixed = correct_word(match.group())
-        following = len(text[match.end() :]) - len(text[match.end() :].lstrip(" "))
-        if match.end() + following in cued and following:
-            fixed = _preposition_slip(match.group()) or fixed
+        if cued:
+            spaces = _SPACES.match(text, match.end())
+            following = spaces.end() - match.end() if spaces else 0
+            if match.end() + following in cued and following:
+                fixed = _preposition_slip(match.group()) or fixed
         if fixed is None:
             continue
         out.append(text[cursor : match.start()])
