@@ -9,7 +9,7 @@ from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans as sdk_encode
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import (
@@ -23,18 +23,27 @@ from opentelemetry.trace import (
     TraceState,
 )
 
-from omnihub.telemetry._otlp import FastOTLPSpanExporter, encode_spans
+from omnihub.telemetry._otlp import (
+    EncodedSpan,
+    EncodingBatchSpanProcessor,
+    FastOTLPSpanExporter,
+    encode_spans,
+)
+from omnihub.telemetry._tracing import _batch_processor
 
 if TYPE_CHECKING:
     from conftest import Receiver
 
 
-def _spans() -> tuple[ReadableSpan, ...]:
+def _spans(also: SpanProcessor | None = None) -> tuple[ReadableSpan, ...]:
     """Spans using every field the encoder writes: all attribute types, events, links,
-    statuses, kinds, a remote parent with a trace state, and two instrumentation scopes."""
+    statuses, kinds, a remote parent with a trace state, and two instrumentation scopes;
+    ``also`` receives them too."""
     kept = InMemorySpanExporter()
     provider = TracerProvider(resource=Resource.create({"service.name": "omnihub-test"}))
     provider.add_span_processor(SimpleSpanProcessor(kept))
+    if also is not None:
+        provider.add_span_processor(also)
     ours = provider.get_tracer("omnihub")
     other = provider.get_tracer("other", "1.2", schema_url="https://example.invalid/schema")
     remote = SpanContext(
@@ -102,3 +111,25 @@ def test_the_exporter_sends_the_batch_to_the_collector(otlp_receiver: Receiver) 
     (root,) = [s for s in received if s.name == "root"]
     assert root.attributes["text"] == "é ünïcode"
     assert root.attributes["negative"] == -5
+
+
+def test_spans_encoded_at_their_end_are_the_bytes_of_the_sdk_encoder() -> None:
+    spans = _spans()
+    sdk = _parsed(sdk_encode(spans).SerializePartialToString())
+    assert _parsed(encode_spans([EncodedSpan(s) for s in spans])) == sdk
+    # Mixed (a span the encoder refused at its end is queued as itself).
+    assert _parsed(encode_spans([spans[0], *(EncodedSpan(s) for s in spans[1:])])) == sdk
+
+
+def test_the_encoding_processor_exports_every_span_through_the_collector(
+    otlp_receiver: Receiver,
+) -> None:
+    exporter = FastOTLPSpanExporter(endpoint=f"{otlp_receiver.endpoint}/v1/traces")
+    processor = _batch_processor(exporter)
+    # Our OTLP/HTTP exporter gets the encoding processor (the SDK's for any other exporter).
+    assert isinstance(processor, EncodingBatchSpanProcessor)
+    spans = _spans(also=processor)  # ends its provider: flushes and shuts the processor down
+    received = otlp_receiver.snapshot()
+    assert [s.name for s in received] == [s.name for s in spans]
+    (root,) = [s for s in received if s.name == "root"]
+    assert root.attributes["ratio"] == 1.5

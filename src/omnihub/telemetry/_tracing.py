@@ -23,7 +23,7 @@ from opentelemetry.trace import INVALID_SPAN, Span, Status, StatusCode, Tracer
 from omnihub.errors import ConfigurationError
 
 if TYPE_CHECKING:
-    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
     from opentelemetry.sdk.trace.export import SpanExporter
 
 TRACER_NAME = "omnihub"
@@ -92,6 +92,18 @@ def _exporter(env: Mapping[str, str]) -> SpanExporter:
     return FastOTLPSpanExporter(endpoint=endpoint)
 
 
+def _batch_processor(exporter: SpanExporter) -> SpanProcessor:
+    """The SDK's batch processor, or for our OTLP/HTTP exporter the one that queues spans
+    already encoded (same batches and bytes, fewer long-lived objects: see ``_otlp``)."""
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    from omnihub.telemetry._otlp import EncodingBatchSpanProcessor, FastOTLPSpanExporter
+
+    if isinstance(exporter, FastOTLPSpanExporter) and exporter.fast():
+        return EncodingBatchSpanProcessor(exporter)
+    return BatchSpanProcessor(exporter)
+
+
 def configure_tracing(service_name: str, environ: Mapping[str, str] | None = None) -> bool:
     """Install the SDK's tracer provider for this process when the ``OTEL_*`` variables ask
     for traces; True when tracing is on. Idempotent: the first call wins (OpenTelemetry's
@@ -106,7 +118,6 @@ def configure_tracing(service_name: str, environ: Mapping[str, str] | None = Non
         try:
             from opentelemetry.sdk.resources import Resource
             from opentelemetry.sdk.trace import TracerProvider
-            from opentelemetry.sdk.trace.export import BatchSpanProcessor
         except ImportError as exc:
             raise ConfigurationError(
                 "OTEL_* asks for tracing, which needs the OpenTelemetry SDK: "
@@ -116,7 +127,8 @@ def configure_tracing(service_name: str, environ: Mapping[str, str] | None = Non
         # OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES win over our default name.
         attributes = {} if env.get("OTEL_SERVICE_NAME") else {"service.name": service_name}
         provider = TracerProvider(resource=Resource.create(attributes))
-        provider.add_span_processor(BatchSpanProcessor(_exporter(env)))
+        exporter = _exporter(env)
+        provider.add_span_processor(_batch_processor(exporter))
         trace.set_tracer_provider(provider)
         _provider = provider
         _tracer_on = provider.get_tracer(TRACER_NAME)
