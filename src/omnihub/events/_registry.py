@@ -55,8 +55,6 @@ class EventRegistry:
         # (event_type, current version) -> the model's JSON validator: one dict lookup on
         # the hot path of every read instead of four (filled on first use).
         self._validators: dict[tuple[str, int], Callable[[str | bytes], Any]] = {}
-        self.revision = 0
-        """Counts registrations: a cache of decoders built from this registry compares it."""
 
     def register(self, model: type[EventPayload], event_type: str, version: int) -> None:
         """Register ``model`` as the payload of ``event_type`` at ``version``."""
@@ -74,12 +72,10 @@ class EventRegistry:
         self._keys[model] = key
         self._current[event_type] = max(version, self._current.get(event_type, 0))
         self._validators.clear()
-        self.revision += 1
 
     def register_upcaster(self, event_type: str, from_version: int, upcaster: Upcaster) -> None:
         """Register the function that upgrades ``event_type`` payloads from ``from_version``."""
         self._upcasters[(event_type, from_version)] = upcaster
-        self.revision += 1
 
     def key_of(self, payload: EventPayload) -> tuple[str, int]:
         """The ``(event_type, schema_version)`` a payload instance is stored under."""
